@@ -1,0 +1,46 @@
+"""Which Discord attachments hold audio, and how each becomes a plain `AudioSource`."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import discord
+
+from bot.pipeline import AudioSource
+
+AUDIO_EXTENSIONS = frozenset(
+    {".aac", ".aif", ".aiff", ".amr", ".caf", ".flac", ".m4a", ".mka", ".mp3", ".mpga",
+     ".oga", ".ogg", ".opus", ".wav", ".weba", ".webm", ".wma"}
+)  # fmt: skip
+
+
+def is_audio(attachment: discord.Attachment) -> bool:
+    """A voice message, an `audio/*` file, or a file with a common audio extension."""
+    if attachment.is_voice_message():
+        return True
+    content_type = (attachment.content_type or "").split(";")[0].strip().lower()
+    if content_type.startswith("audio/"):
+        return True
+    return PurePosixPath(attachment.filename.lower()).suffix in AUDIO_EXTENSIONS
+
+
+def audio_attachments(message: discord.Message) -> list[discord.Attachment]:
+    return [attachment for attachment in message.attachments if is_audio(attachment)]
+
+
+def describe(attachment: discord.Attachment) -> str:
+    """How a reply names the audio: "voice message" or "audio file name.mp3"."""
+    if attachment.is_voice_message():
+        return "voice message"
+    name = discord.utils.escape_markdown(attachment.filename)
+    return f"audio file {name}"
+
+
+def to_source(attachment: discord.Attachment) -> AudioSource:
+    return AudioSource(
+        url=attachment.url,
+        filename=attachment.filename,
+        size=attachment.size,
+        content_type=attachment.content_type,
+        duration=attachment.duration,
+    )

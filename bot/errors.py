@@ -1,0 +1,152 @@
+"""Every failure a member can cause or meet, each with the one sentence they are shown.
+
+The words a member reads live here and nowhere else. `str(error)` is the detail for the log
+(never a secret); `error.user_message` is the reply.
+"""
+
+from __future__ import annotations
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class EarshotError(Exception):
+    """A failure with a reply fit for the member who asked."""
+
+    @property
+    def user_message(self) -> str:
+        return "Something went wrong on my side. Please try again."
+
+
+# Input the member gave us ------------------------------------------------------------------
+
+
+class InputError(EarshotError):
+    """The member's input cannot be used; retrying the same input will not help."""
+
+
+class NoAudio(InputError):
+    @property
+    def user_message(self) -> str:
+        return "That message has no voice message or audio file to work with."
+
+
+class EmptyAudio(InputError):
+    @property
+    def user_message(self) -> str:
+        return "That file is empty."
+
+
+class NotAudio(InputError):
+    @property
+    def user_message(self) -> str:
+        return "That file is not audio I can read. Voice messages and common audio files work."
+
+
+class CorruptAudio(InputError):
+    @property
+    def user_message(self) -> str:
+        return "That audio file is damaged or incomplete, so I can't transcribe it."
+
+
+class AudioTooLarge(InputError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes exceeds the limit of {limit} bytes")
+        self.size, self.limit = size, limit
+
+    @property
+    def user_message(self) -> str:
+        return f"That file is too large: the limit is {_megabytes(self.limit)}."
+
+
+class AudioTooLong(InputError):
+    def __init__(self, duration: float, limit: float) -> None:
+        super().__init__(f"{duration:.1f} s exceeds the limit of {limit:.0f} s")
+        self.duration, self.limit = duration, limit
+
+    @property
+    def user_message(self) -> str:
+        return f"That recording is {_clock(self.duration)} long; the limit is {_clock(self.limit)}."
+
+
+class DownloadFailed(InputError):
+    @property
+    def user_message(self) -> str:
+        return "I couldn't download that file from Discord. It may have been deleted."
+
+
+class InvalidOption(InputError):
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+    @property
+    def user_message(self) -> str:
+        return self.reply
+
+
+# The audio provider ------------------------------------------------------------------------
+
+
+class ProviderError(EarshotError):
+    """The audio provider failed. Raised by providers only, mapped once in providers/base.py."""
+
+    retry_after: float | None = None
+    """Seconds the provider asked us to wait before trying again, when it said so."""
+
+
+class ProviderMisconfigured(ProviderError):
+    """The provider refused our credentials or does not know the model or endpoint."""
+
+    def __init__(self, detail: str, *, setting: str) -> None:
+        super().__init__(f"{detail}; check the setting {setting}")
+        self.setting = setting
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "I'm not set up correctly to reach my audio service. "
+            "The server admin can find the cause in the bot's log."
+        )
+
+
+class ProviderRejectedInput(ProviderError):
+    """The provider refused this particular audio or request (HTTP 400, 413, 415, 422)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def user_message(self) -> str:
+        return f"The audio service could not process this audio: {self.detail}"
+
+
+class ProviderRateLimited(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The audio service is busy right now. Please try again in a minute."
+
+
+class ProviderUnavailable(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The audio service is unavailable right now. Please try again later."
+
+
+class ProviderTimeout(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The audio service took too long to answer. Please try again later."
+
+
+class ProviderUnsupported(ProviderError):
+    @property
+    def user_message(self) -> str:
+        return "The configured audio service can't do that."

@@ -1,0 +1,23 @@
+"""Audio providers, one module per wire protocol, all behind `AudioProvider`."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.providers.base import AudioProvider
+from bot.providers.openai_compat import OpenAICompatProvider
+from bot.providers.retry import RetryPolicy
+from bot.settings import Settings
+
+
+def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
+    """The provider the settings describe, sharing `http`."""
+    return OpenAICompatProvider(
+        http,
+        base_url=str(settings.audio_base_url),
+        api_key=settings.audio_api_key,
+        transcription_model=settings.transcription_model,
+        retry=RetryPolicy(
+            max_attempts=settings.provider_max_attempts, budget=settings.provider_retry_budget
+        ),
+    )

@@ -1,0 +1,185 @@
+"""What every audio provider offers, the typed results it returns, and the one mapping of
+HTTP failures onto earshot's provider errors.
+
+A provider never sees a discord.py object; it takes a file on disk and plain options.
+"""
+
+from __future__ import annotations
+
+import abc
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from bot.errors import (
+    ProviderError,
+    ProviderMisconfigured,
+    ProviderRateLimited,
+    ProviderRejectedInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("json", "text", "srt", "vtt", "verbose_json")
+TimestampGranularity = Literal["word", "segment"]
+
+MAX_DETAIL_CHARS = 300
+
+
+@dataclass(frozen=True)
+class AudioUpload:
+    """A local audio file ready to send: its path, the name and type the provider is told."""
+
+    path: Path
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """What the caller asks of a transcription; `None` leaves the choice to the provider."""
+
+    language: str | None = None
+    """ISO-639-1 code of the spoken language; improves accuracy and latency when known."""
+    prompt: str | None = None
+    temperature: float | None = None
+    response_format: ResponseFormat = "json"
+    timestamp_granularities: tuple[TimestampGranularity, ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A provider's transcription. For `srt` and `vtt`, `text` is the subtitle document."""
+
+    text: str
+    response_format: ResponseFormat
+    language: str | None = None
+    """As the provider reports it: a code ("en") or a name ("english"), or None."""
+    duration: float | None = None
+    segments: tuple[Segment, ...] = ()
+    words: tuple[Word, ...] = ()
+
+
+class AudioProvider(abc.ABC):
+    """One wire protocol to an audio service."""
+
+    name: str
+    max_upload_bytes: int
+    """The largest file one request may carry."""
+
+    @abc.abstractmethod
+    async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
+        """Transcribe `audio`. Raises a `ProviderError` subclass on failure."""
+
+
+# Mapping HTTP failures -----------------------------------------------------------------------
+
+
+def retry_after_seconds(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """The wait a response asks for: `retry-after-ms`, else `Retry-After` (seconds or a date)."""
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The provider's own explanation, from the common error body shapes, shortened."""
+    text = response.text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    message = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+        elif isinstance(error, str):
+            message = error
+        message = message or body.get("message") or body.get("detail")
+    if not isinstance(message, str) or not message.strip():
+        message = text.strip() or response.reason_phrase
+    return " ".join(message.split())[:MAX_DETAIL_CHARS]
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """Which settings an admin should check when the provider refuses us."""
+
+    credentials: str
+    endpoint: str
+
+
+def error_for_response(
+    response: httpx.Response, settings: SettingNames, *, secret: str | None = None
+) -> ProviderError:
+    """Map a failed response to the error hierarchy. Retryable ones carry `retry_after`."""
+    status = response.status_code
+    detail = error_detail(response)
+    if secret:
+        detail = detail.replace(secret, "***")
+    described = f"HTTP {status} from {response.request.url.path}: {detail}"
+    error: ProviderError
+    if status in (401, 403):
+        error = ProviderMisconfigured(described, setting=settings.credentials)
+    elif status == 404:
+        error = ProviderMisconfigured(described, setting=settings.endpoint)
+    elif status == 408:
+        error = ProviderTimeout(described)
+    elif status == 429:
+        error = ProviderRateLimited(described)
+    elif status == 409 or status >= 500:
+        error = ProviderUnavailable(described)
+    elif 400 <= status < 500:
+        error = ProviderRejectedInput(detail)
+    else:
+        error = ProviderUnavailable(f"unexpected {described}")
+    error.retry_after = retry_after_seconds(response.headers)
+    return error
+
+
+def error_for_transport(exc: httpx.TransportError) -> ProviderError:
+    """Map a network failure (timeouts, refused or reset connections) to the hierarchy."""
+    described = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(described)
+    return ProviderUnavailable(described)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether trying again may help: rate limits, outages and timeouts."""
+    return isinstance(error, ProviderRateLimited | ProviderUnavailable | ProviderTimeout)

@@ -1,0 +1,37 @@
+"""The command tree's last line of defence: any error a command did not answer itself ends
+in one reply to the member, and unexpected ones are logged with their traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.errors import EarshotError
+from bot.render import OutgoingMessage
+from bot.replies import send, send_error
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "⚠️ Something went wrong on my side. The error has been logged; please try again."
+
+
+class EarshotTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        try:
+            if isinstance(cause, EarshotError):
+                await send_error(interaction, cause)
+            elif isinstance(cause, app_commands.CheckFailure):
+                await send(interaction, OutgoingMessage(f"⚠️ {cause}"), ephemeral=True)
+            else:
+                command = interaction.command.qualified_name if interaction.command else "?"
+                log.error("command %r failed", command, exc_info=cause)
+                await send(interaction, OutgoingMessage(UNEXPECTED), ephemeral=True)
+        except discord.HTTPException:
+            log.warning(
+                "could not tell user %s about a failure", interaction.user.id, exc_info=True
+            )

@@ -1,0 +1,246 @@
+"""A loopback stand-in of an OpenAI-compatible audio API (DGrid `/v1/audio`, ScaiGrid `/oai`).
+
+It checks what the documents require (Bearer key, multipart with `file` and `model`, a file
+of a supported format within 25 MB, known response formats; timestamp granularities only with
+verbose_json; json or text only for gpt-4o models), really decodes the uploaded audio with PyAV
+to learn its duration, and answers in each documented shape. Errors use OpenAI's body
+`{"error": {"message", "type", "param", "code"}}`.
+
+Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
+with headers, a delay, a connection reset) consumed one per request, and `uploads` records
+every request it parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import av
+import av.error
+from aiohttp import web
+
+API_KEY = "test-audio-key"
+UPLOAD_LIMIT = 25 * 1024 * 1024
+SUPPORTED_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")
+RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+
+
+@dataclass
+class Upload:
+    """One parsed request: its path, form fields (repeated ones as lists) and file."""
+
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, str | list[str]]
+    filename: str | None = None
+    content_type: str | None = None
+    data: bytes = b""
+
+
+@dataclass
+class Fault:
+    """What to do instead of answering one request."""
+
+    status: int | None = None
+    body: dict | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    reset: bool = False
+
+    @classmethod
+    def http(cls, status: int, message: str = "fault", **headers: str) -> Fault:
+        body = {"error": {"message": message, "type": "server_error", "param": None,
+                          "code": None}}
+        return cls(status=status, body=body, headers=headers)
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Answer normally, but only after `seconds`: a client with a shorter timeout gives up."""
+        return cls(delay=seconds)
+
+    @classmethod
+    def connection_reset(cls) -> Fault:
+        return cls(reset=True)
+
+
+def _error(status: int, message: str, *, param: str | None = None, code: str | None = None,
+           kind: str = "invalid_request_error", headers: dict | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def decoded_duration(data: bytes) -> float:
+    """Seconds of audio in `data`, decoded for real; raises ValueError if it is not audio."""
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.audio:
+                raise ValueError("no audio stream")
+            stream = container.streams.audio[0]
+            samples, rate = 0, stream.codec_context.sample_rate
+            for frame in container.decode(stream):
+                samples += frame.samples
+                rate = frame.sample_rate
+    except av.error.FFmpegError as exc:
+        raise ValueError(str(exc)) from None
+    if not samples:
+        raise ValueError("no audio decoded")
+    return samples / rate
+
+
+class FakeAudioAPI:
+    """Serves `/v1/audio/transcriptions` (under an optional path prefix) on 127.0.0.1."""
+
+    def __init__(self, *, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.transcripts: deque[str] = deque()
+        self.faults: deque[Fault] = deque()
+        self.latency = 0.0
+        self.uploads: list[Upload] = []
+        self.detected_language = "english"
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=UPLOAD_LIMIT * 2)
+        app.router.add_post(f"{self.prefix}/v1/audio/transcriptions", self._transcriptions)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _parse(self, request: web.Request) -> Upload:
+        upload = Upload(path=request.path, headers=dict(request.headers), fields={})
+        if not request.content_type.startswith("multipart/form-data"):
+            return upload
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "file":
+                upload.filename = part.filename
+                upload.content_type = part.headers.get("Content-Type")
+                upload.data = await part.read()
+            else:
+                value = await part.text()
+                previous = upload.fields.get(part.name)
+                if previous is None:
+                    upload.fields[part.name] = value
+                else:
+                    upload.fields[part.name] = [
+                        *(previous if isinstance(previous, list) else [previous]), value
+                    ]
+        return upload
+
+    async def _apply_fault(self, request: web.Request) -> web.Response | None:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self.faults:
+            return None
+        fault = self.faults.popleft()
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.reset:
+            request.transport.abort()
+            raise asyncio.CancelledError
+        if fault.status is not None:
+            if isinstance(fault.body, dict):
+                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            return web.Response(text=fault.body or "", status=fault.status,
+                                headers=fault.headers)
+        return None
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            await request.read()
+            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+        if request.content_length and request.content_length > UPLOAD_LIMIT + 64 * 1024:
+            await request.read()
+            return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
+        upload = await self._parse(request)
+        self.uploads.append(upload)
+        if (faulty := await self._apply_fault(request)) is not None:
+            return faulty
+        return self._answer(upload)
+
+    def _answer(self, upload: Upload) -> web.Response:
+        fields = upload.fields
+        model = fields.get("model")
+        if not model:
+            return _error(400, "you must provide a model parameter", param="model")
+        if upload.filename is None:
+            return _error(400, "you must provide a file parameter", param="file")
+        if len(upload.data) > UPLOAD_LIMIT:
+            return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
+        extension = PurePosixPath(upload.filename).suffix.lstrip(".").lower()
+        if extension not in SUPPORTED_EXTENSIONS:
+            return _error(400, f"Invalid file format. Supported formats: {list(SUPPORTED_EXTENSIONS)}",
+                          param="file")
+        fmt = fields.get("response_format", "json")
+        if fmt not in RESPONSE_FORMATS:
+            return _error(400, f"Invalid response_format {fmt!r}", param="response_format")
+        if str(model).startswith("gpt-4o") and fmt not in ("json", "text"):
+            return _error(400, f"response_format '{fmt}' is not compatible with model '{model}'",
+                          param="response_format")
+        granularities = fields.get("timestamp_granularities[]")
+        if granularities and fmt != "verbose_json":
+            return _error(400, "timestamp_granularities requires response_format=verbose_json",
+                          param="timestamp_granularities")
+        try:
+            duration = decoded_duration(upload.data)
+        except ValueError:
+            return _error(400, "Audio file might be corrupted or unsupported", param="file")
+        text = self.transcripts.popleft() if self.transcripts else (
+            f"I heard {duration:.1f} seconds of audio."
+        )
+        return self._render(fmt, text, duration, fields, granularities)
+
+    def _render(self, fmt: str, text: str, duration: float, fields: dict,
+                granularities: str | list[str] | None) -> web.Response:
+        if fmt == "json":
+            return web.json_response({"text": text})
+        if fmt == "text":
+            return web.Response(text=text + "\n", content_type="text/plain")
+        if fmt == "srt":
+            body = f"1\n{_timestamp(0, ',')} --> {_timestamp(duration, ',')}\n{text}\n"
+            return web.Response(text=body, content_type="text/plain")
+        if fmt == "vtt":
+            body = f"WEBVTT\n\n{_timestamp(0, '.')} --> {_timestamp(duration, '.')}\n{text}\n"
+            return web.Response(text=body, content_type="text/vtt")
+        wanted = granularities if isinstance(granularities, list) else [granularities or "segment"]
+        body: dict = {
+            "task": "transcribe",
+            "language": fields.get("language") or self.detected_language,
+            "duration": duration,
+            "text": text,
+        }
+        if "segment" in wanted:
+            body["segments"] = [{
+                "id": 0, "seek": 0, "start": 0.0, "end": duration, "text": f" {text}",
+                "tokens": [], "temperature": 0.0, "avg_logprob": -0.2,
+                "compression_ratio": 1.0, "no_speech_prob": 0.01,
+            }]
+        if "word" in wanted:
+            words = text.split()
+            step = duration / max(1, len(words))
+            body["words"] = [{"word": word, "start": i * step, "end": (i + 1) * step}
+                             for i, word in enumerate(words)]
+        return web.json_response(body)
