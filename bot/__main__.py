@@ -46,13 +46,15 @@ def _discord_token(settings: Settings) -> str:
 
 
 async def _run(settings: Settings) -> None:
+    token = _discord_token(settings)
     async with EarshotBot(settings) as bot:
-        await bot.start(_discord_token(settings))
+        await bot.start(token)
 
 
 async def _sync(settings: Settings) -> None:
+    token = _discord_token(settings)
     async with EarshotBot(settings, force_sync=True) as bot:
-        await bot.login(_discord_token(settings))
+        await bot.login(token)
 
 
 async def _transcribe(settings: Settings, file: Path, language: str | None, fmt: str) -> str:
@@ -95,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)
         return 2
     except discord.LoginFailure:
-        print("earshot cannot start:\nsetting DISCORD_TOKEN: Discord rejected the token",
-              file=sys.stderr)
+        print(
+            "earshot cannot start:\nsetting DISCORD_TOKEN: Discord rejected the token",
+            file=sys.stderr,
+        )
         return 2
     except discord.PrivilegedIntentsRequired as error:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)

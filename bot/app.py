@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.transcribe",)
 
 
+# earshot never joins voice channels (voice messages are files), so the voice extras that
+# discord.py warns about at start-up (PyNaCl, davey) are not needed.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 class EarshotBot(commands.Bot):
     """earshot. `pipeline` and `web` exist once `setup_hook` has run (at login)."""
 

@@ -67,4 +67,7 @@ class RetryPolicy:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return await retrying(call)
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity re-raises the last error")

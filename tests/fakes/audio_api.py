@@ -53,8 +53,7 @@ class Fault:
 
     @classmethod
     def http(cls, status: int, message: str = "fault", **headers: str) -> Fault:
-        body = {"error": {"message": message, "type": "server_error", "param": None,
-                          "code": None}}
+        body = {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
         return cls(status=status, body=body, headers=headers)
 
     @classmethod
@@ -67,8 +66,15 @@ class Fault:
         return cls(reset=True)
 
 
-def _error(status: int, message: str, *, param: str | None = None, code: str | None = None,
-           kind: str = "invalid_request_error", headers: dict | None = None) -> web.Response:
+def _error(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    kind: str = "invalid_request_error",
+    headers: dict | None = None,
+) -> web.Response:
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return web.json_response(body, status=status, headers=headers)
 
@@ -108,6 +114,7 @@ class FakeAudioAPI:
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
         self.uploads: list[Upload] = []
+        self.upload_received = asyncio.Event()
         self.detected_language = "english"
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -119,7 +126,7 @@ class FakeAudioAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=UPLOAD_LIMIT * 2)
         app.router.add_post(f"{self.prefix}/v1/audio/transcriptions", self._transcriptions)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -146,7 +153,8 @@ class FakeAudioAPI:
                     upload.fields[part.name] = value
                 else:
                     upload.fields[part.name] = [
-                        *(previous if isinstance(previous, list) else [previous]), value
+                        *(previous if isinstance(previous, list) else [previous]),
+                        value,
                     ]
         return upload
 
@@ -164,8 +172,7 @@ class FakeAudioAPI:
         if fault.status is not None:
             if isinstance(fault.body, dict):
                 return web.json_response(fault.body, status=fault.status, headers=fault.headers)
-            return web.Response(text=fault.body or "", status=fault.status,
-                                headers=fault.headers)
+            return web.Response(text=fault.body or "", status=fault.status, headers=fault.headers)
         return None
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
@@ -177,6 +184,7 @@ class FakeAudioAPI:
             return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
         upload = await self._parse(request)
         self.uploads.append(upload)
+        self.upload_received.set()
         if (faulty := await self._apply_fault(request)) is not None:
             return faulty
         return self._answer(upload)
@@ -192,29 +200,46 @@ class FakeAudioAPI:
             return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
         extension = PurePosixPath(upload.filename).suffix.lstrip(".").lower()
         if extension not in SUPPORTED_EXTENSIONS:
-            return _error(400, f"Invalid file format. Supported formats: {list(SUPPORTED_EXTENSIONS)}",
-                          param="file")
+            return _error(
+                400,
+                f"Invalid file format. Supported formats: {list(SUPPORTED_EXTENSIONS)}",
+                param="file",
+            )
         fmt = fields.get("response_format", "json")
         if fmt not in RESPONSE_FORMATS:
             return _error(400, f"Invalid response_format {fmt!r}", param="response_format")
         if str(model).startswith("gpt-4o") and fmt not in ("json", "text"):
-            return _error(400, f"response_format '{fmt}' is not compatible with model '{model}'",
-                          param="response_format")
+            return _error(
+                400,
+                f"response_format '{fmt}' is not compatible with model '{model}'",
+                param="response_format",
+            )
         granularities = fields.get("timestamp_granularities[]")
         if granularities and fmt != "verbose_json":
-            return _error(400, "timestamp_granularities requires response_format=verbose_json",
-                          param="timestamp_granularities")
+            return _error(
+                400,
+                "timestamp_granularities requires response_format=verbose_json",
+                param="timestamp_granularities",
+            )
         try:
             duration = decoded_duration(upload.data)
         except ValueError:
             return _error(400, "Audio file might be corrupted or unsupported", param="file")
-        text = self.transcripts.popleft() if self.transcripts else (
-            f"I heard {duration:.1f} seconds of audio."
+        text = (
+            self.transcripts.popleft()
+            if self.transcripts
+            else (f"I heard {duration:.1f} seconds of audio.")
         )
         return self._render(fmt, text, duration, fields, granularities)
 
-    def _render(self, fmt: str, text: str, duration: float, fields: dict,
-                granularities: str | list[str] | None) -> web.Response:
+    def _render(
+        self,
+        fmt: str,
+        text: str,
+        duration: float,
+        fields: dict,
+        granularities: str | list[str] | None,
+    ) -> web.Response:
         if fmt == "json":
             return web.json_response({"text": text})
         if fmt == "text":
@@ -233,14 +258,25 @@ class FakeAudioAPI:
             "text": text,
         }
         if "segment" in wanted:
-            body["segments"] = [{
-                "id": 0, "seek": 0, "start": 0.0, "end": duration, "text": f" {text}",
-                "tokens": [], "temperature": 0.0, "avg_logprob": -0.2,
-                "compression_ratio": 1.0, "no_speech_prob": 0.01,
-            }]
+            body["segments"] = [
+                {
+                    "id": 0,
+                    "seek": 0,
+                    "start": 0.0,
+                    "end": duration,
+                    "text": f" {text}",
+                    "tokens": [],
+                    "temperature": 0.0,
+                    "avg_logprob": -0.2,
+                    "compression_ratio": 1.0,
+                    "no_speech_prob": 0.01,
+                }
+            ]
         if "word" in wanted:
             words = text.split()
             step = duration / max(1, len(words))
-            body["words"] = [{"word": word, "start": i * step, "end": (i + 1) * step}
-                             for i, word in enumerate(words)]
+            body["words"] = [
+                {"word": word, "start": i * step, "end": (i + 1) * step}
+                for i, word in enumerate(words)
+            ]
         return web.json_response(body)

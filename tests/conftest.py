@@ -1,0 +1,75 @@
+"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.pipeline import Limits, Pipeline
+from bot.providers.openai_compat import OpenAICompatProvider
+from bot.providers.retry import RetryPolicy
+from tests.fakes.audio_api import API_KEY, FakeAudioAPI
+from tests.fakes.file_host import FileHost
+
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+FAST_RETRIES = RetryPolicy(max_attempts=4, budget=5.0, initial_backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture
+async def audio_api():
+    fake = FakeAudioAPI()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def file_host():
+    host = FileHost()
+    await host.start()
+    yield host
+    await host.close()
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(2.0, connect=1.0)) as c:
+        yield c
+
+
+def make_provider(http: httpx.AsyncClient, base_url: str, **overrides) -> OpenAICompatProvider:
+    options = {
+        "base_url": base_url,
+        "api_key": SecretStr(API_KEY),
+        "transcription_model": "whisper-1",
+        "retry": FAST_RETRIES,
+    } | overrides
+    return OpenAICompatProvider(http, **options)
+
+
+@pytest.fixture
+def provider(http, audio_api):
+    return make_provider(http, audio_api.base_url)
+
+
+@pytest.fixture
+def pipeline(http, provider):
+    return Pipeline(
+        http, provider, Limits(max_download_bytes=2 * 1024 * 1024, max_audio_seconds=60)
+    )
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """A temporary directory the code under test uses as its system temp dir, to check
+    that nothing is left behind."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch

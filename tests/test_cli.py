@@ -1,0 +1,92 @@
+"""`python -m bot transcribe`: the operator's check of the provider settings, without Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from tests import audio_samples
+from tests.fakes.audio_api import API_KEY, Fault
+
+
+async def run_cli(*args: str, cwd, **env: str) -> tuple[int, str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=keep | {"NO_PROXY": "127.0.0.1"} | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_transcribe_prints_the_transcript_in_the_asked_format(audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "memo.mp3", audio_samples.encode(2.0, "mp3"))
+    audio_api.transcripts.append("Hello from the command line.")
+    code, out, err = await run_cli(
+        "transcribe",
+        str(path),
+        "--language",
+        "en",
+        "--format",
+        "srt",
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert (code, err) == (0, "")
+    assert out == "1\n00:00:00,000 --> 00:00:02,000\nHello from the command line.\n"
+    [upload] = audio_api.uploads
+    assert upload.fields["language"] == "en"
+    assert upload.fields["response_format"] == "srt"
+
+
+async def test_transcribe_reports_a_wrong_key_without_a_traceback(audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "memo.ogg", audio_samples.encode(1.0, "ogg"))
+    code, out, err = await run_cli(
+        "transcribe",
+        str(path),
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY="not-the-key",
+    )
+    assert code == 1
+    assert "Traceback" not in err
+    assert "check the setting AUDIO_API_KEY" in err
+    assert "not-the-key" not in err + out
+
+
+async def test_transcribe_reports_an_outage_after_retrying(audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "memo.ogg", audio_samples.encode(1.0, "ogg"))
+    audio_api.faults.extend([Fault.http(503)] * 2)
+    code, _, err = await run_cli(
+        "transcribe",
+        str(path),
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+        PROVIDER_MAX_ATTEMPTS="2",
+    )
+    assert code == 1
+    assert "The audio service is unavailable right now." in err
+    assert len(audio_api.uploads) == 2
+
+
+async def test_transcribe_refuses_a_file_that_is_not_audio(audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "notes.ogg", b"just some text\n" * 10)
+    code, _, err = await run_cli(
+        "transcribe",
+        str(path),
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert code == 1
+    assert err.startswith("That file is not audio I can read.")
+    assert audio_api.uploads == []

@@ -1,0 +1,173 @@
+"""The Discord-free pipeline: download, checks, conversion, provider call, clean-up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.errors import (
+    AudioTooLarge,
+    AudioTooLong,
+    CorruptAudio,
+    DownloadFailed,
+    EmptyAudio,
+    NotAudio,
+)
+from bot.pipeline import AudioSource, Limits, Pipeline
+from bot.providers.base import TranscriptionOptions
+from tests import audio_samples
+
+OPTIONS = TranscriptionOptions(response_format="verbose_json")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "sent_name", "sent_type"),
+    [
+        ("ogg", "audio.ogg", "audio/ogg"),
+        ("mp3", "audio.mp3", "audio/mpeg"),
+        ("wav", "audio.wav", "audio/wav"),
+        ("flac", "audio.flac", "audio/flac"),
+        ("m4a", "audio.m4a", "audio/mp4"),
+        ("webm", "audio.webm", "audio/webm"),
+    ],
+)
+async def test_accepted_formats_are_uploaded_as_they_are(
+    pipeline, audio_api, file_host, fmt, sent_name, sent_type
+):
+    data = audio_samples.encode(2.0, fmt)
+    source = AudioSource(file_host.add(f"clip.{fmt}", data), f"clip.{fmt}", size=len(data))
+    result = await pipeline.transcribe(source, OPTIONS)
+
+    [upload] = audio_api.uploads
+    assert (upload.filename, upload.content_type, upload.data) == (sent_name, sent_type, data)
+    assert result.duration == pytest.approx(2.0, abs=0.1)
+    assert result.language == "english"
+    assert result.transcript.text.startswith("I heard 2.")
+
+
+async def test_other_audio_is_converted_to_ogg_opus(pipeline, audio_api, file_host):
+    data = audio_samples.encode(2.0, "aiff")
+    source = AudioSource(file_host.add("memo.aiff", data), "memo.aiff")
+    result = await pipeline.transcribe(source, OPTIONS)
+
+    [upload] = audio_api.uploads
+    assert (upload.filename, upload.content_type) == ("audio.ogg", "audio/ogg")
+    assert upload.data[:4] == b"OggS"
+    assert result.transcript.text.startswith("I heard 2.0 seconds")
+
+
+async def test_the_language_asked_for_is_reported_when_the_provider_says_none(pipeline, file_host):
+    data = audio_samples.encode(1.0, "ogg")
+    source = AudioSource(file_host.add("a.ogg", data), "a.ogg")
+    result = await pipeline.transcribe(source, TranscriptionOptions(language="fr"))
+    assert result.language == "fr"
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "error"),
+    [
+        ("empty.ogg", lambda: b"", EmptyAudio),
+        ("picture.png", audio_samples.png, NotAudio),
+        ("notes.ogg", lambda: b"this is not audio at all\n" * 40, NotAudio),
+        (
+            "cut.ogg",
+            lambda: audio_samples.truncated(audio_samples.encode(3.0, "ogg")),
+            CorruptAudio,
+        ),
+        (
+            "noise.ogg",
+            lambda: audio_samples.corrupted(audio_samples.encode(3.0, "ogg")),
+            CorruptAudio,
+        ),
+        (
+            "cut.mp3",
+            lambda: audio_samples.truncated(audio_samples.encode(3.0, "mp3")),
+            CorruptAudio,
+        ),
+    ],
+)
+async def test_bad_files_are_refused_without_calling_the_provider(
+    pipeline, audio_api, file_host, private_tmp, name, make, error
+):
+    source = AudioSource(file_host.add(name, make()), name)
+    with pytest.raises(error):
+        await pipeline.transcribe(source, OPTIONS)
+    assert audio_api.uploads == []
+    assert list(private_tmp.iterdir()) == []
+
+
+async def test_a_declared_size_over_the_limit_is_refused_before_downloading(pipeline, file_host):
+    source = AudioSource(file_host.add("big.ogg", b"x"), "big.ogg", size=3 * 1024 * 1024)
+    with pytest.raises(AudioTooLarge) as caught:
+        await pipeline.transcribe(source, OPTIONS)
+    assert file_host.requests == []
+    assert "2.0 MB" in caught.value.user_message
+
+
+async def test_an_oversized_download_is_cut_off_early(pipeline, file_host, private_tmp):
+    total = 64 * 1024 * 1024
+    source = AudioSource(file_host.add_stream("endless.ogg", total), "endless.ogg")
+    with pytest.raises(AudioTooLarge):
+        await pipeline.transcribe(source, OPTIONS)
+    await asyncio.wait_for(file_host.stream_finished.wait(), 5)
+    assert file_host.sent["endless.ogg"] < total / 4
+    assert list(private_tmp.iterdir()) == []
+
+
+async def test_a_declared_duration_over_the_limit_is_refused_before_downloading(
+    http, provider, file_host
+):
+    pipeline = Pipeline(http, provider, Limits(max_download_bytes=10**6, max_audio_seconds=30))
+    source = AudioSource(file_host.add("long.ogg", b"x"), "long.ogg", duration=31.5)
+    with pytest.raises(AudioTooLong) as caught:
+        await pipeline.transcribe(source, OPTIONS)
+    assert file_host.requests == []
+    assert caught.value.user_message == "That recording is 0:32 long; the limit is 0:30."
+
+
+async def test_audio_longer_than_the_limit_is_refused_after_probing(
+    http, provider, audio_api, file_host
+):
+    pipeline = Pipeline(http, provider, Limits(max_download_bytes=10**6, max_audio_seconds=1))
+    data = audio_samples.encode(2.0, "ogg")
+    with pytest.raises(AudioTooLong):
+        await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    assert audio_api.uploads == []
+
+
+async def test_a_vanished_attachment_is_a_download_failure(pipeline, file_host):
+    with pytest.raises(DownloadFailed):
+        await pipeline.transcribe(AudioSource(file_host.url("gone.ogg"), "gone.ogg"), OPTIONS)
+
+
+async def test_temporary_files_are_removed_after_success(pipeline, file_host, private_tmp):
+    data = audio_samples.encode(1.0, "aiff")
+    await pipeline.transcribe(AudioSource(file_host.add("a.aiff", data), "a.aiff"), OPTIONS)
+    assert list(private_tmp.iterdir()) == []
+
+
+async def test_temporary_files_are_removed_when_the_job_is_cancelled(
+    pipeline, audio_api, file_host, private_tmp
+):
+    audio_api.latency = 30
+    data = audio_samples.encode(1.0, "ogg")
+    job = asyncio.create_task(
+        pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    )
+    await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+    assert list(private_tmp.iterdir()) != []
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert list(private_tmp.iterdir()) == []
+
+
+async def test_a_local_file_goes_through_the_same_checks(pipeline, audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "memo.wav", audio_samples.encode(1.5, "wav"))
+    result = await pipeline.transcribe_file(path, OPTIONS)
+    assert result.duration == pytest.approx(1.5, abs=0.05)
+    bad = audio_samples.write(tmp_path, "bad.wav", b"RIFF....WAVEjunk")
+    with pytest.raises((NotAudio, CorruptAudio)):
+        await pipeline.transcribe_file(bad, OPTIONS)
+    assert len(audio_api.uploads) == 1

@@ -1,0 +1,238 @@
+"""The OpenAI-compatible provider against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from bot.errors import (
+    ProviderMisconfigured,
+    ProviderRateLimited,
+    ProviderRejectedInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from bot.providers.base import AudioUpload, TranscriptionOptions, retry_after_seconds
+from bot.providers.retry import RetryPolicy
+from tests import audio_samples
+from tests.conftest import make_provider
+from tests.fakes.audio_api import API_KEY, Fault
+
+
+@pytest.fixture
+def voice(tmp_path) -> AudioUpload:
+    path = audio_samples.write(tmp_path, "voice.ogg", audio_samples.encode(2.0, "ogg"))
+    return AudioUpload(path, "audio.ogg", "audio/ogg")
+
+
+async def test_sends_every_documented_field_as_multipart(provider, audio_api, voice):
+    options = TranscriptionOptions(
+        language="de",
+        prompt="Earshot, Discord",
+        temperature=0.2,
+        response_format="verbose_json",
+        timestamp_granularities=("word", "segment"),
+    )
+    await provider.transcribe(voice, options)
+
+    [upload] = audio_api.uploads
+    assert upload.path == "/v1/audio/transcriptions"
+    assert upload.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert upload.fields == {
+        "model": "whisper-1",
+        "response_format": "verbose_json",
+        "language": "de",
+        "prompt": "Earshot, Discord",
+        "temperature": "0.2",
+        "timestamp_granularities[]": ["word", "segment"],
+    }
+    assert (upload.filename, upload.content_type) == ("audio.ogg", "audio/ogg")
+    assert upload.data == voice.path.read_bytes()
+
+
+async def test_verbose_json_gives_language_duration_segments_and_words(provider, audio_api, voice):
+    audio_api.transcripts.append("hello there general kenobi")
+    transcript = await provider.transcribe(
+        voice,
+        TranscriptionOptions(response_format="verbose_json", timestamp_granularities=("word",)),
+    )
+    assert transcript.text == "hello there general kenobi"
+    assert transcript.language == "english"
+    assert transcript.duration == pytest.approx(2.0, abs=0.05)
+    assert [word.word for word in transcript.words] == ["hello", "there", "general", "kenobi"]
+    assert transcript.words[-1].end == pytest.approx(2.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected_start"),
+    [
+        ("json", "Words"),
+        ("text", "Words"),
+        ("srt", "1\n00:00:00,000 --> 00:00:02,000"),
+        ("vtt", "WEBVTT"),
+    ],
+)
+async def test_each_plain_format_is_returned_as_text(
+    provider, audio_api, voice, fmt, expected_start
+):
+    audio_api.transcripts.append("Words spoken.")
+    transcript = await provider.transcribe(voice, TranscriptionOptions(response_format=fmt))
+    assert transcript.response_format == fmt
+    assert transcript.text.startswith(expected_start)
+    assert "Words spoken." in transcript.text
+
+
+async def test_json_only_models_are_asked_for_json(http, audio_api, voice):
+    provider = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
+    transcript = await provider.transcribe(
+        voice, TranscriptionOptions(response_format="verbose_json")
+    )
+    assert audio_api.uploads[0].fields["response_format"] == "json"
+    assert transcript.text
+
+
+async def test_a_scaigrid_style_prefix_is_kept(http, voice):
+    from tests.fakes.audio_api import FakeAudioAPI
+
+    api = FakeAudioAPI(prefix="/oai")
+    await api.start()
+    try:
+        provider = make_provider(http, api.base_url + "/")
+        await provider.transcribe(voice, TranscriptionOptions())
+        assert api.uploads[0].path == "/oai/v1/audio/transcriptions"
+    finally:
+        await api.close()
+
+
+async def test_wrong_key_is_misconfiguration_naming_the_setting_and_not_retried(
+    http, audio_api, voice
+):
+    from pydantic import SecretStr
+
+    provider = make_provider(http, audio_api.base_url, api_key=SecretStr("wrong-secret-key"))
+    with pytest.raises(ProviderMisconfigured) as caught:
+        await provider.transcribe(voice, TranscriptionOptions())
+    assert caught.value.setting == "AUDIO_API_KEY"
+    assert "401" in str(caught.value)
+    assert "wrong-secret-key" not in str(caught.value)
+    assert "wrong-secret-key" not in repr(provider.__dict__)
+
+
+async def test_unknown_endpoint_blames_the_base_url(http, audio_api, voice):
+    provider = make_provider(http, audio_api.base_url + "/nowhere")
+    with pytest.raises(ProviderMisconfigured) as caught:
+        await provider.transcribe(voice, TranscriptionOptions())
+    assert "AUDIO_BASE_URL" in caught.value.setting
+
+
+async def test_400_is_rejected_input_with_the_providers_words_and_not_retried(
+    provider, audio_api, voice
+):
+    audio_api.faults.append(Fault.http(400, "Audio file is too short."))
+    with pytest.raises(ProviderRejectedInput) as caught:
+        await provider.transcribe(voice, TranscriptionOptions())
+    assert caught.value.detail == "Audio file is too short."
+    assert "Audio file is too short." in caught.value.user_message
+    assert len(audio_api.uploads) == 1
+
+
+async def test_429_waits_for_retry_after_then_succeeds(provider, audio_api, voice):
+    audio_api.faults.append(Fault.http(429, "slow down", **{"Retry-After": "0.3"}))
+    started = time.monotonic()
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert time.monotonic() - started >= 0.3
+    assert transcript.text.startswith("I heard 2.0 seconds")
+    assert len(audio_api.uploads) == 2
+
+
+async def test_retry_after_ms_is_preferred(provider, audio_api, voice):
+    audio_api.faults.append(
+        Fault.http(429, "slow down", **{"retry-after-ms": "250", "Retry-After": "30"})
+    )
+    started = time.monotonic()
+    await provider.transcribe(voice, TranscriptionOptions())
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 30
+    assert len(audio_api.uploads) == 2
+
+
+async def test_retry_after_beyond_the_budget_gives_up_at_once(http, audio_api, voice):
+    provider = make_provider(
+        http, audio_api.base_url, retry=RetryPolicy(max_attempts=4, budget=1.0)
+    )
+    audio_api.faults.append(Fault.http(429, "come back later", **{"Retry-After": "60"}))
+    with pytest.raises(ProviderRateLimited):
+        await provider.transcribe(voice, TranscriptionOptions())
+    assert len(audio_api.uploads) == 1
+
+
+async def test_500_and_503_are_retried_until_success(provider, audio_api, voice):
+    audio_api.faults.extend([Fault.http(500), Fault.http(503)])
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text
+    assert len(audio_api.uploads) == 3
+
+
+async def test_a_lasting_outage_ends_after_the_bounded_attempts(provider, audio_api, voice):
+    audio_api.faults.extend([Fault.http(503)] * 10)
+    with pytest.raises(ProviderUnavailable):
+        await provider.transcribe(voice, TranscriptionOptions())
+    assert len(audio_api.uploads) == 4
+
+
+async def test_a_timeout_is_retried(audio_api, voice):
+    async with httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(0.3)) as http:
+        provider = make_provider(http, audio_api.base_url)
+        audio_api.faults.append(Fault.slow(1.0))
+        transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text
+    assert len(audio_api.uploads) == 2
+
+
+async def test_lasting_timeouts_become_provider_timeout(audio_api, voice):
+    async with httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(0.2)) as http:
+        provider = make_provider(
+            http, audio_api.base_url, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01)
+        )
+        audio_api.faults.extend([Fault.slow(1.0)] * 2)
+        with pytest.raises(ProviderTimeout):
+            await provider.transcribe(voice, TranscriptionOptions())
+
+
+async def test_a_connection_reset_is_retried(provider, audio_api, voice):
+    audio_api.faults.append(Fault.connection_reset())
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text
+    assert len(audio_api.uploads) == 2
+
+
+async def test_lasting_resets_become_unavailable(provider, audio_api, voice):
+    audio_api.faults.extend([Fault.connection_reset()] * 4)
+    with pytest.raises(ProviderUnavailable):
+        await provider.transcribe(voice, TranscriptionOptions())
+
+
+async def test_a_refused_connection_is_unavailable(http, voice):
+    provider = make_provider(
+        http, "http://127.0.0.1:9", retry=RetryPolicy(max_attempts=2, initial_backoff=0.01)
+    )
+    with pytest.raises(ProviderUnavailable):
+        await provider.transcribe(voice, TranscriptionOptions())
+
+
+async def test_a_garbled_json_body_is_unavailable(provider, audio_api, voice):
+    audio_api.faults.extend([Fault(status=200, body="<html>gateway</html>")] * 4)
+    with pytest.raises(ProviderUnavailable):
+        await provider.transcribe(voice, TranscriptionOptions())
+
+
+def test_retry_after_understands_seconds_dates_and_milliseconds():
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "7"})) == 7
+    assert retry_after_seconds(httpx.Headers({"retry-after-ms": "1500"})) == 1.5
+    date = "Wed, 21 Oct 2015 07:28:30 GMT"
+    now = 1445412480.0  # 07:28:00 that day
+    assert retry_after_seconds(httpx.Headers({"Retry-After": date}), now=now) == 30
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "soon"})) is None
+    assert retry_after_seconds(httpx.Headers()) is None

@@ -1,0 +1,83 @@
+"""Turning transcripts into messages Discord accepts and that ping nobody."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot import render
+from bot.pipeline import TranscriptionResult
+from bot.providers.base import Transcript
+
+
+def result(text: str, *, language: str | None = "german", duration: float = 42.4):
+    return TranscriptionResult(Transcript(text, "verbose_json"), duration, language)
+
+
+def sentences(count: int) -> str:
+    return " ".join(f"This is sentence number {i} of a long story." for i in range(count))
+
+
+def test_split_text_never_exceeds_the_limit_and_loses_nothing():
+    text = sentences(200)
+    pieces = render.split_text(text, 500)
+    assert all(len(piece) <= 500 for piece in pieces)
+    assert " ".join(pieces) == text
+
+
+def test_split_text_cuts_after_sentences_when_it_can():
+    pieces = render.split_text(sentences(50), 300)
+    assert all(piece.endswith(".") for piece in pieces)
+
+
+def test_split_text_falls_back_to_word_then_hard_boundaries():
+    words = "word " * 200
+    assert all(not p.startswith(" ") and len(p) <= 100 for p in render.split_text(words, 100))
+    assert all(p.strip("word ") == "" for p in render.split_text(words, 100))
+    unbroken = "x" * 250
+    assert render.split_text(unbroken, 100) == ["x" * 100, "x" * 100, "x" * 50]
+
+
+def test_header_names_speaker_duration_and_language():
+    header = render.transcript_header(result("hi"), speaker="Ali_ce", what="voice message")
+    assert header == "🎙️ **Transcript** of Ali\\_ce's voice message · 0:42 · German"
+
+
+def test_header_leaves_out_an_unknown_language_and_shows_hours():
+    header = render.transcript_header(
+        result("hi", language=None, duration=3725), speaker="Bo", what="audio file a.mp3"
+    )
+    assert header.endswith("a.mp3 · 1:02:05")
+
+
+def test_a_short_transcript_is_one_quoted_message_with_mentions_off():
+    [message] = render.transcript_messages("HEADER", "@everyone look <@123>", filename="t.txt")
+    assert message.content == "HEADER\n>>> @everyone look <@123>"
+    assert message.allowed_mentions.to_dict() == {"parse": []}
+    assert message.files == []
+
+
+def test_silence_is_said_plainly():
+    [message] = render.transcript_messages("HEADER", "  ", filename="t.txt")
+    assert message.content == "HEADER\n*No speech detected.*"
+
+
+def test_a_long_transcript_is_split_into_a_few_messages_within_the_limit():
+    text = sentences(80)  # about 3500 characters
+    messages = render.transcript_messages("HEADER", text, filename="t.txt")
+    assert 2 <= len(messages) <= render.MAX_SPLIT_MESSAGES
+    assert all(len(m.content) <= render.MESSAGE_LIMIT for m in messages)
+    assert messages[0].content.startswith("HEADER\n>>> ")
+    rebuilt = " ".join(re.sub(r"^(HEADER\n)?>>> ", "", m.content) for m in messages)
+    assert rebuilt == text
+
+
+@pytest.mark.parametrize("size", [render.MESSAGE_LIMIT * 4, 100_000])
+def test_a_very_long_transcript_becomes_a_text_file(size):
+    text = ("word " * size)[:size]
+    [message] = render.transcript_messages("HEADER", text, filename="transcript-1.txt")
+    assert len(message.content) <= render.MESSAGE_LIMIT
+    [attached] = message.files
+    assert attached.filename == "transcript-1.txt"
+    assert attached.fp.read().decode() == text.strip()
