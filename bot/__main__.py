@@ -1,8 +1,8 @@
-"""Command line: `python -m bot [run | sync | transcribe FILE]`.
+"""Command line: `python -m bot [run | sync | transcribe FILE | translate FILE | speak TEXT]`.
 
 `run` (the default) connects to Discord. `sync` pushes the command set to Discord and exits.
-`transcribe` runs a local file through the same pipeline as the bot and prints the result,
-so an operator can check the provider settings without Discord.
+`transcribe`, `translate` and `speak` run the bot's own pipeline on local files and print or
+write the result, so an operator can check the provider settings without Discord.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import discord
@@ -21,8 +23,11 @@ from bot.http import build_http_client
 from bot.languages import parse_language
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
-from bot.providers.base import RESPONSE_FORMATS, TranscriptionOptions
+from bot.providers.base import RESPONSE_FORMATS, TranscriptionOptions, TranslationOptions
 from bot.settings import Settings, SettingsError, load_settings
+from bot.speech import OUTPUT_CHOICES, Speaker, SpeechOptions
+from bot.speech_text import Names, text_for_speech
+from bot.workers import AudioWorkers
 
 log = logging.getLogger("bot")
 
@@ -36,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--language", help="ISO-639-1 code of the spoken language")
     transcribe.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
+    translate = commands.add_parser("translate", help="translate speech in a local file to English")
+    translate.add_argument("file", type=Path)
+    translate.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
+    speak = commands.add_parser("speak", help="synthesize speech into a local file")
+    speak.add_argument("text")
+    speak.add_argument("-o", "--output", type=Path, required=True, help="e.g. out.ogg, out.mp3")
+    speak.add_argument("--voice")
+    speak.add_argument("--speed", type=float, default=1.0)
+    speak.add_argument("--instructions")
+    speak.add_argument(
+        "--format", choices=OUTPUT_CHOICES, help="default: from the output file's extension"
+    )
     return parser
 
 
@@ -57,16 +74,50 @@ async def _sync(settings: Settings) -> None:
         await bot.login(token)
 
 
-async def _transcribe(settings: Settings, file: Path, language: str | None, fmt: str) -> str:
+@asynccontextmanager
+async def _offline(settings: Settings):
+    """The bot's pipeline and speaker on a client of their own, for the CLI."""
     async with build_http_client(settings) as http:
-        pipeline = Pipeline(
-            http,
-            build_provider(settings, http),
-            Limits(settings.max_download_bytes, settings.max_audio_seconds),
+        provider = build_provider(settings, http)
+        workers = AudioWorkers()
+        yield (
+            Pipeline(http, provider, Limits.from_settings(settings), workers=workers),
+            Speaker.from_settings(settings, http, provider, workers),
         )
-        options = TranscriptionOptions(language=parse_language(language), response_format=fmt)
-        result = await pipeline.transcribe_file(file, options)
+
+
+async def _transcribe(settings: Settings, arguments: argparse.Namespace) -> str:
+    options = TranscriptionOptions(
+        language=parse_language(arguments.language), response_format=arguments.format
+    )
+    async with _offline(settings) as (pipeline, _):
+        result = await pipeline.transcribe(arguments.file, options)
     return result.transcript.text
+
+
+async def _translate(settings: Settings, arguments: argparse.Namespace) -> str:
+    async with _offline(settings) as (pipeline, _):
+        result = await pipeline.translate(
+            arguments.file, TranslationOptions(response_format=arguments.format)
+        )
+    return result.transcript.text
+
+
+async def _speak(settings: Settings, arguments: argparse.Namespace) -> str:
+    extension = arguments.output.suffix.lstrip(".").lower()
+    output = arguments.format or {"opus": "ogg"}.get(extension, extension)
+    options = SpeechOptions(
+        voice=arguments.voice,
+        speed=arguments.speed,
+        instructions=arguments.instructions,
+        output=output,
+    )
+    async with (
+        _offline(settings) as (_, speaker),
+        speaker.speak(text_for_speech(arguments.text, Names()), options) as speech,
+    ):
+        await asyncio.to_thread(shutil.copyfile, speech.path, arguments.output)
+    return f"wrote {arguments.output}: {speech.duration:.1f} s, voice {speech.voice}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,15 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         match arguments.command:
-            case "transcribe":
-                if not arguments.file.is_file():
+            case "transcribe" | "translate" | "speak" as offline:
+                if offline != "speak" and not arguments.file.is_file():
                     print(f"{arguments.file}: no such file", file=sys.stderr)
                     return 2
-                print(
-                    asyncio.run(
-                        _transcribe(settings, arguments.file, arguments.language, arguments.format)
-                    )
-                )
+                run = {"transcribe": _transcribe, "translate": _translate, "speak": _speak}
+                print(asyncio.run(run[offline](settings, arguments)))
             case "sync":
                 asyncio.run(_sync(settings))
             case _:

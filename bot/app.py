@@ -14,11 +14,13 @@ from bot.http import build_http_client
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.settings import Settings
+from bot.speech import Speaker
 from bot.tree import EarshotTree
+from bot.workers import AudioWorkers
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.transcribe",)
+EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak")
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -28,9 +30,10 @@ discord.VoiceClient.warn_dave = False
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline` and `web` exist once `setup_hook` has run (at login)."""
+    """earshot. `pipeline`, `speaker` and `web` exist once `setup_hook` has run (at login)."""
 
     pipeline: Pipeline
+    speaker: Speaker
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -47,14 +50,11 @@ class EarshotBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.web = build_http_client(self.settings)
         provider = build_provider(self.settings, self.web)
+        workers = AudioWorkers()
         self.pipeline = Pipeline(
-            self.web,
-            provider,
-            Limits(
-                max_download_bytes=self.settings.max_download_bytes,
-                max_audio_seconds=self.settings.max_audio_seconds,
-            ),
+            self.web, provider, Limits.from_settings(self.settings), workers=workers
         )
+        self.speaker = Speaker.from_settings(self.settings, self.web, provider, workers)
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)

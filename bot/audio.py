@@ -6,11 +6,15 @@ thread (`asyncio.to_thread`), never on the event loop.
 
 from __future__ import annotations
 
+import base64
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio
 
@@ -56,7 +60,15 @@ class AudioInfo:
         return UPLOADABLE.get((self.container, self.codec))
 
 
-def probe(path: Path) -> AudioInfo:
+def _open(path: Path, raw_pcm_rate: int | None) -> av.container.InputContainer:
+    """Open a file; `raw_pcm_rate` marks headerless signed 16-bit little-endian mono PCM."""
+    if raw_pcm_rate is None:
+        return av.open(str(path), metadata_errors="ignore")
+    options = {"sample_rate": str(raw_pcm_rate), "ch_layout": "mono"}
+    return av.open(str(path), format="s16le", options=options)
+
+
+def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
     """Decode the whole first audio stream to prove it is sound audio and learn its duration.
 
     Raises `EmptyAudio` for an empty file, `NotAudio` when no audio stream is found, and
@@ -66,7 +78,7 @@ def probe(path: Path) -> AudioInfo:
     if path.stat().st_size == 0:
         raise EmptyAudio(f"{path.name} is empty")
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path, raw_pcm_rate)
     except av.error.FFmpegError as exc:
         raise NotAudio(f"{path.name}: {exc}") from None
     with container:
@@ -114,22 +126,102 @@ def _ogg_has_end_of_stream(path: Path) -> bool:
     return bool(tail[header_type_at] & OGG_END_OF_STREAM)
 
 
-def transcode_to_ogg_opus(
-    source: Path, destination: Path, *, bitrate: int = TRANSCODE_BITRATE
-) -> None:
-    """Re-encode the first audio stream of `source` as mono 48 kHz Ogg/Opus at `bitrate`."""
-    with (
-        av.open(str(source), metadata_errors="ignore") as src,
-        av.open(str(destination), "w", format="ogg") as dst,
-    ):
-        out = dst.add_stream("libopus", rate=OPUS_SAMPLE_RATE, layout="mono")
-        out.bit_rate = bitrate
-        resampler = av.AudioResampler(
-            format="s16", layout="mono", rate=OPUS_SAMPLE_RATE, frame_size=OPUS_FRAME_SAMPLES
+@dataclass(frozen=True)
+class OutputFormat:
+    """How earshot writes audio: container, codec, sample rate, and what to call the file."""
+
+    container: str
+    codec: str
+    sample_rate: int
+    extension: str
+    content_type: str
+    bit_rate: int | None = None
+
+
+OGG_OPUS = OutputFormat("ogg", "libopus", OPUS_SAMPLE_RATE, "ogg", "audio/ogg", TRANSCODE_BITRATE)
+"""Discord's voice-message format: Ogg/Opus, 48 kHz, mono."""
+OUTPUT_FORMATS: dict[str, OutputFormat] = {
+    "ogg": OGG_OPUS,
+    "mp3": OutputFormat("mp3", "libmp3lame", 24_000, "mp3", "audio/mpeg", 64_000),
+    "m4a": OutputFormat("ipod", "aac", 24_000, "m4a", "audio/mp4", 64_000),
+    "flac": OutputFormat("flac", "flac", 24_000, "flac", "audio/flac"),
+    "wav": OutputFormat("wav", "pcm_s16le", 24_000, "wav", "audio/wav"),
+}
+"""Formats a member can ask for, by name."""
+
+WAVEFORM_MAX_BYTES = 256
+WAVEFORM_POINTS_PER_SECOND = 10
+
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    duration: float
+    """Seconds of audio written."""
+    waveform: str
+    """Base64 of at most 256 amplitude bytes (0–255) spread over the audio, as Discord wants."""
+
+
+def encode(
+    sources: list[Path], destination: Path, output: OutputFormat, *, raw_pcm_rate: int | None = None
+) -> EncodedAudio:
+    """Decode `sources` in order and write them as one seamless mono stream in `output`.
+
+    Memory stays flat: audio flows frame by frame, and only one peak per frame is kept for
+    the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`).
+    """
+    peaks: list[int] = []
+    samples = 0
+    with av.open(str(destination), "w", format=output.container) as dst:
+        stream = dst.add_stream(output.codec, rate=output.sample_rate, layout="mono")
+        if output.bit_rate:
+            stream.bit_rate = output.bit_rate
+        frame_size = stream.codec_context.frame_size or None
+        framer = av.AudioResampler(
+            format="s16", layout="mono", rate=output.sample_rate, frame_size=frame_size
         )
-        for frame in src.decode(src.streams.audio[0]):
-            for resampled in resampler.resample(frame):
-                dst.mux(out.encode(resampled))
-        for resampled in resampler.resample(None):
-            dst.mux(out.encode(resampled))
-        dst.mux(out.encode(None))
+        for frame in _decoded_then_flushed(sources, framer, raw_pcm_rate):
+            frame.pts = None
+            pcm = frame.to_ndarray()
+            peaks.append(int(np.abs(pcm.astype(np.int32)).max(initial=0)))
+            samples += frame.samples
+            dst.mux(stream.encode(frame))
+        dst.mux(stream.encode(None))
+    return EncodedAudio(
+        duration=samples / output.sample_rate,
+        waveform=_waveform(peaks, samples, output.sample_rate),
+    )
+
+
+def _decoded_then_flushed(
+    sources: list[Path], framer: av.AudioResampler, raw_pcm_rate: int | None
+) -> Iterator[av.AudioFrame]:
+    """Frames of all `sources` in order, each first converted to the framer's format by a
+    resampler of its own (sources differ in rate and layout), then cut to the codec's size."""
+    for source in sources:
+        converter = av.AudioResampler(format="s16", layout="mono", rate=framer.rate)
+        with _open(source, raw_pcm_rate) as src:
+            for decoded in src.decode(src.streams.audio[0]):
+                decoded.pts = None
+                for converted in converter.resample(decoded):
+                    converted.pts = None
+                    yield from framer.resample(converted)
+        for converted in converter.resample(None):
+            converted.pts = None
+            yield from framer.resample(converted)
+    yield from framer.resample(None)
+
+
+def _waveform(peaks: list[int], samples: int, rate: int) -> str:
+    """Frame peaks folded into one byte per ~100 ms (at most 256), scaled to the loudest."""
+    count = max(1, min(WAVEFORM_MAX_BYTES, math.ceil(samples / rate * WAVEFORM_POINTS_PER_SECOND)))
+    loudest = max(peaks, default=0) or 1
+    points = bytearray()
+    for index in range(count):
+        bucket = peaks[index * len(peaks) // count : (index + 1) * len(peaks) // count] or [0]
+        points.append(min(255, round(max(bucket) * 255 / loudest)))
+    return base64.b64encode(bytes(points)).decode()
+
+
+def transcode_to_ogg_opus(source: Path, destination: Path) -> None:
+    """Re-encode the first audio stream of `source` as mono 48 kHz Ogg/Opus."""
+    encode([source], destination, OGG_OPUS)

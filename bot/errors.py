@@ -6,14 +6,11 @@ The words a member reads live here and nowhere else. `str(error)` is the detail 
 
 from __future__ import annotations
 
+from bot.text import clock
+
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d}"
 
 
 class EarshotError(Exception):
@@ -72,13 +69,48 @@ class AudioTooLong(InputError):
 
     @property
     def user_message(self) -> str:
-        return f"That recording is {_clock(self.duration)} long; the limit is {_clock(self.limit)}."
+        return f"That recording is {clock(self.duration)} long; the limit is {clock(self.limit)}."
 
 
 class DownloadFailed(InputError):
     @property
     def user_message(self) -> str:
         return "I couldn't download that file from Discord. It may have been deleted."
+
+
+class EmptyText(InputError):
+    @property
+    def user_message(self) -> str:
+        return (
+            "There is nothing to read aloud: no words are left "
+            "once mentions, emoji and links are set aside."
+        )
+
+
+class TextTooLong(InputError):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"{length} characters exceeds the limit of {limit}")
+        self.length, self.limit = length, limit
+
+    @property
+    def user_message(self) -> str:
+        return f"That text is {self.length:,} characters long; I can read up to {self.limit:,}."
+
+
+class TextFileTooLarge(InputError):
+    def __init__(self, size: int, limit_chars: int) -> None:
+        super().__init__(f"text file of {size} bytes; limit {limit_chars} characters")
+        self.limit_chars = limit_chars
+
+    @property
+    def user_message(self) -> str:
+        return f"That text file is too large; I can read up to {self.limit_chars:,} characters."
+
+
+class NotText(InputError):
+    @property
+    def user_message(self) -> str:
+        return "That file is not plain text I can read aloud. Attach a UTF-8 .txt file."
 
 
 class InvalidOption(InputError):
@@ -144,6 +176,14 @@ class ProviderTimeout(ProviderError):
     @property
     def user_message(self) -> str:
         return "The audio service took too long to answer. Please try again later."
+
+
+class ProviderBadAudio(ProviderError):
+    """The provider answered with something that is not sound audio."""
+
+    @property
+    def user_message(self) -> str:
+        return "The audio service sent back audio I couldn't read. Please try again."
 
 
 class ProviderUnsupported(ProviderError):

@@ -1,4 +1,4 @@
-"""The use cases, free of Discord: fetch audio, check it, ask the provider, return a result.
+"""Audio to text, free of Discord: fetch audio, check it, ask the provider, return a result.
 
 The pipeline takes plain values (a URL with a name and size, or a local path) so the bot, the
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,15 @@ import httpx
 
 from bot import audio
 from bot.errors import AudioTooLarge, AudioTooLong, DownloadFailed, EmptyAudio
-from bot.providers.base import AudioProvider, AudioUpload, Transcript, TranscriptionOptions
+from bot.providers.base import (
+    AudioProvider,
+    AudioUpload,
+    Transcript,
+    TranscriptionOptions,
+    TranslationOptions,
+)
+from bot.settings import Settings
+from bot.workers import AudioWorkers
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,10 @@ class Limits:
     max_download_bytes: int
     max_audio_seconds: float
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.max_download_bytes, settings.max_audio_seconds)
+
 
 @dataclass(frozen=True)
 class TranscriptionResult:
@@ -49,11 +61,20 @@ class TranscriptionResult:
     duration: float
     """Seconds of audio, as decoded by earshot (not as declared by anyone)."""
     language: str | None
-    """The language the provider detected, else the one the caller asked for."""
+    """The spoken language: as the provider detected it, else as the caller said."""
+
+
+AudioInput = AudioSource | Path
+"""Audio to fetch over HTTP, or a local file (the CLI's way in)."""
+AskProvider = Callable[[AudioUpload], Awaitable[Transcript]]
 
 
 class Pipeline:
-    """Transcription from a URL or a file, within `limits`, through `provider`."""
+    """Transcription and translation of audio within `limits`, through `provider`.
+
+    Over-limit audio is refused before fetching it when the declared size or duration
+    already says so, and while streaming otherwise.
+    """
 
     def __init__(
         self,
@@ -61,33 +82,53 @@ class Pipeline:
         provider: AudioProvider,
         limits: Limits,
         *,
-        audio_workers: int | None = None,
+        workers: AudioWorkers | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
         self._limits = limits
-        self._audio_slots = asyncio.Semaphore(audio_workers or os.cpu_count() or 1)
+        self._workers = workers or AudioWorkers()
 
     async def transcribe(
-        self, source: AudioSource, options: TranscriptionOptions
+        self, audio_input: AudioInput, options: TranscriptionOptions
     ) -> TranscriptionResult:
-        """Download `source` and transcribe it. Refuses what is over the limits before fetching
-        it when the declared size or duration already says so."""
-        self._check_declared(source)
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
-            downloaded = Path(workdir) / "download"
-            await self._download(source, downloaded)
-            return await self._transcribe_in(Path(workdir), downloaded, options)
+        """Transcribe `audio_input` in its own language."""
+        return await self._process(
+            audio_input,
+            lambda upload: self._provider.transcribe(upload, options),
+            asked_language=options.language,
+        )
 
-    async def transcribe_file(
-        self, path: Path, options: TranscriptionOptions
+    async def translate(
+        self, audio_input: AudioInput, options: TranslationOptions
     ) -> TranscriptionResult:
-        """Transcribe a local file (the CLI's way in); the same checks as for downloads."""
-        size = (await asyncio.to_thread(path.stat)).st_size
-        if size > self._limits.max_download_bytes:
-            raise AudioTooLarge(size, self._limits.max_download_bytes)
+        """Translate the speech in `audio_input` into English text."""
+        return await self._process(
+            audio_input, lambda upload: self._provider.translate(upload, options)
+        )
+
+    async def _process(
+        self, audio_input: AudioInput, ask: AskProvider, *, asked_language: str | None = None
+    ) -> TranscriptionResult:
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
-            return await self._transcribe_in(Path(workdir), path, options)
+            if isinstance(audio_input, Path):
+                path = audio_input
+                size = (await asyncio.to_thread(path.stat)).st_size
+                if size > self._limits.max_download_bytes:
+                    raise AudioTooLarge(size, self._limits.max_download_bytes)
+            else:
+                self._check_declared(audio_input)
+                path = Path(workdir) / "download"
+                await self._download(audio_input, path)
+            info = await self._workers.run(audio.probe, path)
+            if info.duration > self._limits.max_audio_seconds:
+                raise AudioTooLong(info.duration, self._limits.max_audio_seconds)
+            transcript = await ask(await self._uploadable(Path(workdir), path, info))
+        return TranscriptionResult(
+            transcript=transcript,
+            duration=info.duration,
+            language=transcript.language or asked_language,
+        )
 
     def _check_declared(self, source: AudioSource) -> None:
         if source.size is not None and source.size > self._limits.max_download_bytes:
@@ -117,20 +158,6 @@ class Pipeline:
         if received == 0:
             raise EmptyAudio(f"{source.filename} is empty")
 
-    async def _transcribe_in(
-        self, workdir: Path, path: Path, options: TranscriptionOptions
-    ) -> TranscriptionResult:
-        info = await self._in_audio_worker(audio.probe, path)
-        if info.duration > self._limits.max_audio_seconds:
-            raise AudioTooLong(info.duration, self._limits.max_audio_seconds)
-        upload = await self._uploadable(workdir, path, info)
-        transcript = await self._provider.transcribe(upload, options)
-        return TranscriptionResult(
-            transcript=transcript,
-            duration=info.duration,
-            language=transcript.language or options.language,
-        )
-
     async def _uploadable(self, workdir: Path, path: Path, info: audio.AudioInfo) -> AudioUpload:
         """The file as the provider accepts it: as it is, or converted to Ogg/Opus."""
         upload_format = info.upload_format
@@ -141,13 +168,8 @@ class Pipeline:
                 return AudioUpload(path, f"audio.{extension}", content_type)
         converted = workdir / "converted.ogg"
         log.debug("converting %s/%s to Ogg/Opus for upload", info.container, info.codec)
-        await self._in_audio_worker(audio.transcode_to_ogg_opus, path, converted)
+        await self._workers.run(audio.transcode_to_ogg_opus, path, converted)
         size = (await asyncio.to_thread(converted.stat)).st_size
         if size > self._provider.max_upload_bytes:
             raise AudioTooLarge(size, self._provider.max_upload_bytes)
         return AudioUpload(converted, "audio.ogg", "audio/ogg")
-
-    async def _in_audio_worker(self, function, *args):
-        """Run blocking PyAV work in a thread, at most one per core at a time."""
-        async with self._audio_slots:
-            return await asyncio.to_thread(function, *args)

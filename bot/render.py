@@ -8,19 +8,18 @@ that would take more than `MAX_SPLIT_MESSAGES` messages is attached as a `.txt` 
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 
 import discord
 
 from bot.languages import language_name
 from bot.pipeline import TranscriptionResult
+from bot.text import clock, split_text
 
 MESSAGE_LIMIT = 2000
 MAX_SPLIT_MESSAGES = 3
 QUOTE = ">>> "
 NO_MENTIONS = discord.AllowedMentions.none()
-_SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+|\n+")
 
 
 @dataclass
@@ -32,41 +31,24 @@ class OutgoingMessage:
     allowed_mentions: discord.AllowedMentions = NO_MENTIONS
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut `text` into pieces of at most `limit` characters, preferring to cut after a
-    sentence, then at a space, and only inside a word when a single word exceeds `limit`."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        floor = limit // 2
-        cut = max((m.end() for m in _SENTENCE_END.finditer(window) if m.end() <= limit), default=0)
-        if cut < floor:
-            space = window.rfind(" ")
-            cut = space if space >= floor else limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def transcript_header(
     result: TranscriptionResult, *, speaker: str, what: str, translated: bool = False
 ) -> str:
-    """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German"."""
-    title = "Translation" if translated else "Transcript"
-    parts = [f"🎙️ **{title}** of {discord.utils.escape_markdown(speaker)}'s {what}"]
-    parts.append(_clock(result.duration))
+    """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
+    "🌐 **Translation** of Alice's voice message · 0:42 · from German"."""
+    title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
+    parts = [
+        f"{title} of {discord.utils.escape_markdown(speaker)}'s {what}",
+        clock(result.duration),
+    ]
     if name := language_name(result.language):
-        parts.append(name)
+        parts.append(f"from {name}" if translated else name)
     return " · ".join(parts)
+
+
+def speech_header(what: str, *, voice: str, duration: float) -> str:
+    """E.g. "🔊 Spoken for Alice · voice nova · 0:12"."""
+    return f"🔊 {what} · voice {voice} · {clock(duration)}"
 
 
 def transcript_messages(header: str, text: str, *, filename: str) -> list[OutgoingMessage]:

@@ -1,14 +1,20 @@
 """Answering an interaction whatever state it is in: the first answer goes through the
-interaction response, later ones (and everything after a deferral) as followups."""
+interaction response, later ones (and everything after a deferral) as followups. Also the
+shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot import attachments, render
 from bot.errors import EarshotError, ProviderError, ProviderMisconfigured
+from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
+from bot.speech import Speech
+from bot.voice_messages import can_post_voice_message, post_voice_message
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +66,60 @@ def _log_level(error: EarshotError) -> int:
     if isinstance(error, ProviderError):
         return logging.WARNING
     return logging.INFO
+
+
+async def send_transcripts(
+    interaction: discord.Interaction,
+    files: list[discord.Attachment],
+    run: Callable[[AudioSource], Awaitable[TranscriptionResult]],
+    *,
+    speaker: discord.abc.User,
+    private: bool,
+    translated: bool = False,
+) -> None:
+    """For each file in turn, `run` it and send its text, or the one reason it failed."""
+    for file in files:
+        try:
+            result = await run(attachments.to_source(file))
+        except EarshotError as error:
+            await send_error(interaction, error)
+            continue
+        header = render.transcript_header(
+            result,
+            speaker=speaker.display_name,
+            what=attachments.describe(file),
+            translated=translated,
+        )
+        kind = "translation" if translated else "transcript"
+        messages = render.transcript_messages(
+            header, result.transcript.text, filename=f"{kind}-{file.id}.txt"
+        )
+        await send_all(interaction, messages, ephemeral=private)
+
+
+async def send_speech(
+    interaction: discord.Interaction, speech: Speech, header: str, *, private: bool = False
+) -> None:
+    """Deliver synthesized speech after a deferral.
+
+    A voice message goes into the channel as a reply to the interaction's response, which then
+    shows `header`; where the bot cannot post one (see `can_post_voice_message`) or Discord
+    refuses it, and for every other format, the audio comes as a file in the followup.
+    """
+    if speech.is_voice_message and not private and can_post_voice_message(interaction):
+        try:
+            original = await interaction.original_response()
+            await post_voice_message(
+                interaction.client.http, interaction.channel_id, speech, reply_to=original.id
+            )
+        except discord.HTTPException as refusal:
+            log.info(
+                "voice message refused in channel %s (%s); sending a file instead",
+                interaction.channel_id,
+                refusal,
+            )
+        else:
+            await interaction.edit_original_response(content=header)
+            return
+    file = discord.File(speech.path, filename=speech.filename)
+    await send(interaction, OutgoingMessage(header, files=[file]), ephemeral=private)

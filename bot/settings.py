@@ -38,11 +38,20 @@ class Settings(BaseSettings):
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
     transcription_model: Annotated[str, Field(min_length=1)] = "whisper-1"
+    translation_model: Annotated[str, Field(min_length=1)] = "whisper-1"
+    speech_model: Annotated[str, Field(min_length=1)] = "tts-1"
+    """Text-to-speech model; gpt-4o-mini-tts offers 13 voices and speaking instructions."""
+    speech_voice: Annotated[str, Field(min_length=1)] = "alloy"
+    """The voice used when a member picks none."""
 
     max_download_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
     """Largest attachment earshot downloads; bigger files are refused before downloading."""
     max_audio_seconds: Annotated[float, Field(gt=0)] = 20 * 60
     """Longest recording earshot transcribes."""
+    max_speech_chars: Annotated[int, Field(gt=0)] = 20_000
+    """Longest text earshot speaks; longer text is split for the provider and joined again."""
+    speech_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
+    """How many pieces of one long text are synthesized at once."""
 
     http_connect_timeout: Annotated[float, Field(gt=0)] = 10.0
     http_timeout: Annotated[float, Field(gt=0)] = 120.0

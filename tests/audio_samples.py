@@ -19,6 +19,7 @@ FORMATS = {
     "m4a": ("ipod", "aac", 44_100),
     "webm": ("webm", "libopus", 48_000),
     "aiff": ("aiff", "pcm_s16be", 22_050),
+    "aac": ("adts", "aac", 24_000),
 }
 
 
@@ -30,9 +31,13 @@ def tone(seconds: float, rate: int) -> np.ndarray:
     return (0.3 * np.sin(phase) * 32767).astype(np.int16)
 
 
-def encode(seconds: float = 3.0, fmt: str = "ogg") -> bytes:
-    """`seconds` of tone encoded as `fmt` (a key of FORMATS)."""
-    container_name, codec, rate = FORMATS[fmt]
+def encode(seconds: float = 3.0, fmt: str = "ogg", *, rate: int | None = None) -> bytes:
+    """`seconds` of tone encoded as `fmt` (a key of FORMATS, or "pcm" for raw 16-bit little-endian
+    mono), at the format's usual sample rate unless `rate` is given."""
+    if fmt == "pcm":
+        return tone(seconds, rate or 24_000).astype("<i2").tobytes()
+    container_name, codec, usual_rate = FORMATS[fmt]
+    rate = rate or usual_rate
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container_name) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")

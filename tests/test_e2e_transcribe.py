@@ -348,7 +348,11 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(
         pass
     [first] = discord_fake.find("PUT", commands_route)
     registered = {(c["name"], c["type"]): c for c in first.json}
-    assert set(registered) == {("transcribe", 1), ("Transcribe", 3)}
+    assert set(registered) == {
+        ("transcribe", 1), ("Transcribe", 3),
+        ("translate", 1), ("Translate to English", 3),
+        ("speak", 1), ("Read aloud", 3),
+    }  # fmt: skip
     for command in registered.values():
         assert sorted(command["integration_types"]) == [0, 1]
         assert sorted(command["contexts"]) == [0, 1, 2]

@@ -165,9 +165,9 @@ async def test_temporary_files_are_removed_when_the_job_is_cancelled(
 
 async def test_a_local_file_goes_through_the_same_checks(pipeline, audio_api, tmp_path):
     path = audio_samples.write(tmp_path, "memo.wav", audio_samples.encode(1.5, "wav"))
-    result = await pipeline.transcribe_file(path, OPTIONS)
+    result = await pipeline.transcribe(path, OPTIONS)
     assert result.duration == pytest.approx(1.5, abs=0.05)
     bad = audio_samples.write(tmp_path, "bad.wav", b"RIFF....WAVEjunk")
     with pytest.raises((NotAudio, CorruptAudio)):
-        await pipeline.transcribe_file(bad, OPTIONS)
+        await pipeline.transcribe(bad, OPTIONS)
     assert len(audio_api.uploads) == 1

@@ -17,6 +17,8 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         base_url=str(settings.audio_base_url),
         api_key=settings.audio_api_key,
         transcription_model=settings.transcription_model,
+        translation_model=settings.translation_model,
+        speech_model=settings.speech_model,
         retry=RetryPolicy(
             max_attempts=settings.provider_max_attempts, budget=settings.provider_retry_budget
         ),

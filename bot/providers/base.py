@@ -26,6 +26,10 @@ from bot.errors import (
 )
 
 ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+PCM_SAMPLE_RATE = 24_000
+"""`pcm` speech is raw signed 16-bit little-endian mono at this rate."""
 RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("json", "text", "srt", "vtt", "verbose_json")
 TimestampGranularity = Literal["word", "segment"]
 
@@ -51,6 +55,28 @@ class TranscriptionOptions:
     temperature: float | None = None
     response_format: ResponseFormat = "json"
     timestamp_granularities: tuple[TimestampGranularity, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranslationOptions:
+    """What the caller asks of a translation into English."""
+
+    prompt: str | None = None
+    """English text to guide the style, or to continue a previous segment."""
+    temperature: float | None = None
+    response_format: ResponseFormat = "json"
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """Text to speak, at most the provider's `max_speech_chars` long."""
+
+    text: str
+    voice: str
+    speed: float = 1.0
+    response_format: SpeechFormat = "opus"
+    instructions: str | None = None
+    """How to speak (tone, accent, pace); only for models that accept it."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +112,32 @@ class AudioProvider(abc.ABC):
     name: str
     max_upload_bytes: int
     """The largest file one request may carry."""
+    max_speech_chars: int
+    """The longest text one speech request may carry."""
+    min_speed: float = 0.25
+    max_speed: float = 4.0
+
+    @property
+    @abc.abstractmethod
+    def voices(self) -> tuple[str, ...]:
+        """The voices the configured speech model offers."""
+
+    @property
+    @abc.abstractmethod
+    def accepts_instructions(self) -> bool:
+        """Whether the configured speech model takes `SpeechRequest.instructions`."""
 
     @abc.abstractmethod
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         """Transcribe `audio`. Raises a `ProviderError` subclass on failure."""
+
+    @abc.abstractmethod
+    async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
+        """Translate the speech in `audio` into English text; `language` is the source's."""
+
+    @abc.abstractmethod
+    async def speak(self, request: SpeechRequest, destination: Path) -> None:
+        """Synthesize `request` into `destination`, encoded as `request.response_format`."""
 
 
 # Mapping HTTP failures -----------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """OpenAI-compatible audio over HTTP: DGrid's `/v1/audio`, ScaiGrid's `/oai/v1` twin (base URL
 ending in `/oai`) and any gateway that speaks the same protocol.
 
-Transcription is `POST {base}/v1/audio/transcriptions`, multipart, with the file streamed from
-disk. Responses are parsed per `response_format`: JSON bodies for json/verbose_json, the body
-itself for text/srt/vtt.
+Transcription and translation are multipart uploads (`/v1/audio/transcriptions`,
+`/v1/audio/translations`) with the file streamed from disk; their responses are parsed per
+`response_format` (JSON for json/verbose_json, the body itself for text/srt/vtt). Speech is a
+JSON request to `/v1/audio/speech` whose binary answer is streamed to a file.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import aiofiles
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -18,8 +22,10 @@ from bot.providers.base import (
     ResponseFormat,
     Segment,
     SettingNames,
+    SpeechRequest,
     Transcript,
     TranscriptionOptions,
+    TranslationOptions,
     Word,
     error_for_response,
     error_for_transport,
@@ -27,12 +33,27 @@ from bot.providers.base import (
 from bot.providers.retry import RetryPolicy
 
 UPLOAD_LIMIT_BYTES = 25 * 1024 * 1024
+SPEECH_LIMIT_CHARS = 4096
 SETTINGS = SettingNames(
     credentials="AUDIO_API_KEY",
-    endpoint="AUDIO_BASE_URL and TRANSCRIPTION_MODEL",
+    endpoint="AUDIO_BASE_URL and the *_MODEL settings",
 )
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
 """Models that answer only json or text; verbose_json is asked of them as json."""
+CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+"""The voices of tts-1 and tts-1-hd."""
+ALL_VOICES = (
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova",
+    "onyx", "sage", "shimmer", "verse", "marin", "cedar",
+)  # fmt: skip
+"""The voices of the newer speech models (gpt-4o-mini-tts)."""
+MODELS_WITHOUT_INSTRUCTIONS = ("tts-1", "tts-1-hd")
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+def _model_name(model: str) -> str:
+    """`openai/tts-1` → `tts-1`: gateways prefix models with their vendor."""
+    return model.rsplit("/", 1)[-1]
 
 
 class _SegmentBody(BaseModel):
@@ -60,6 +81,7 @@ class OpenAICompatProvider(AudioProvider):
 
     name = "openai"
     max_upload_bytes = UPLOAD_LIMIT_BYTES
+    max_speech_chars = SPEECH_LIMIT_CHARS
 
     def __init__(
         self,
@@ -68,13 +90,25 @@ class OpenAICompatProvider(AudioProvider):
         base_url: str,
         api_key: SecretStr,
         transcription_model: str,
+        translation_model: str = "whisper-1",
+        speech_model: str = "tts-1",
         retry: RetryPolicy,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._transcription_model = transcription_model
+        self._translation_model = translation_model
+        self._speech_model = speech_model
         self._retry = retry
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return ALL_VOICES if _model_name(self._speech_model).startswith("gpt-") else CLASSIC_VOICES
+
+    @property
+    def accepts_instructions(self) -> bool:
+        return _model_name(self._speech_model) not in MODELS_WITHOUT_INSTRUCTIONS
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fmt = self._format_for_model(options.response_format)
@@ -96,9 +130,61 @@ class OpenAICompatProvider(AudioProvider):
         )
         return _parse_transcript(response, fmt)
 
+    async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
+        fields: dict[str, str | list[str]] = {
+            "model": self._translation_model,
+            "response_format": options.response_format,
+        }
+        if options.prompt:
+            fields["prompt"] = options.prompt
+        if options.temperature is not None:
+            fields["temperature"] = str(options.temperature)
+        response = await self._retry.run(
+            lambda: self._post_file("/v1/audio/translations", fields, audio)
+        )
+        return _parse_transcript(response, options.response_format)
+
+    async def speak(self, request: SpeechRequest, destination: Path) -> None:
+        body: dict[str, str | float] = {
+            "model": self._speech_model,
+            "input": request.text,
+            "voice": request.voice,
+            "response_format": request.response_format,
+            "speed": request.speed,
+        }
+        if request.instructions:
+            body["instructions"] = request.instructions
+        await self._retry.run(lambda: self._download_speech(body, destination))
+
     def _format_for_model(self, requested: ResponseFormat) -> ResponseFormat:
-        json_only = self._transcription_model.startswith(JSON_ONLY_MODEL_PREFIXES)
+        json_only = _model_name(self._transcription_model).startswith(JSON_ONLY_MODEL_PREFIXES)
         return "json" if json_only and requested == "verbose_json" else requested
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+
+    async def _download_speech(self, body: dict[str, str | float], destination: Path) -> None:
+        """One attempt: stream the synthesized audio into `destination`."""
+        try:
+            async with self._http.stream(
+                "POST", f"{self._base_url}/v1/audio/speech", json=body, headers=self._auth()
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise error_for_response(
+                        response, SETTINGS, secret=self._api_key.get_secret_value()
+                    )
+                kind = response.headers.get("content-type", "")
+                if kind.startswith(("application/json", "text/")):
+                    await response.aread()
+                    raise ProviderUnavailable(
+                        f"speech answered {kind!r} instead of audio: {response.text[:200]!r}"
+                    )
+                async with aiofiles.open(destination, "wb") as out:
+                    async for chunk in response.aiter_bytes(STREAM_CHUNK_BYTES):
+                        await out.write(chunk)
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc) from None
 
     async def _post_file(
         self, path: str, fields: dict[str, str | list[str]], audio: AudioUpload
@@ -107,19 +193,18 @@ class OpenAICompatProvider(AudioProvider):
 
         httpx streams the open file in chunks as it sends, so memory stays flat.
         """
-        secret = self._api_key.get_secret_value()
         try:
             with audio.path.open("rb") as file:
                 response = await self._http.post(
                     f"{self._base_url}{path}",
                     data=fields,
                     files={"file": (audio.filename, file, audio.content_type)},
-                    headers={"Authorization": f"Bearer {secret}"},
+                    headers=self._auth(),
                 )
         except httpx.TransportError as exc:
             raise error_for_transport(exc) from None
         if response.is_error:
-            raise error_for_response(response, SETTINGS, secret=secret)
+            raise error_for_response(response, SETTINGS, secret=self._api_key.get_secret_value())
         return response
 
 

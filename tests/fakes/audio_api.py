@@ -1,14 +1,17 @@
 """A loopback stand-in of an OpenAI-compatible audio API (DGrid `/v1/audio`, ScaiGrid `/oai`).
 
-It checks what the documents require (Bearer key, multipart with `file` and `model`, a file
-of a supported format within 25 MB, known response formats; timestamp granularities only with
-verbose_json; json or text only for gpt-4o models), really decodes the uploaded audio with PyAV
-to learn its duration, and answers in each documented shape. Errors use OpenAI's body
+Transcriptions and translations check what the documents require (Bearer key, multipart with
+`file` and `model`, a file of a supported format within 25 MB, known response formats;
+timestamp granularities only with verbose_json; json or text only for gpt-4o models), really
+decode the uploaded audio with PyAV to learn its duration, and answer in each documented shape.
+Speech checks model, input (1–4096 characters), voice, speed (0.25–4.0), format and that
+`instructions` are not sent to tts-1/tts-1-hd, then answers with real encoded audio of the
+asked format, `SPEECH_SECONDS_PER_CHAR` long per character. Errors use OpenAI's body
 `{"error": {"message", "type", "param", "code"}}`.
 
 Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
-with headers, a delay, a connection reset) consumed one per request, and `uploads` records
-every request it parsed.
+with headers, a delay, a connection reset, a 200 with a body of the test's choosing, audio cut
+short) consumed one per request; `uploads` and `speech_requests` record what it parsed.
 """
 
 from __future__ import annotations
@@ -23,10 +26,25 @@ import av
 import av.error
 from aiohttp import web
 
+from tests import audio_samples
+
 API_KEY = "test-audio-key"
 UPLOAD_LIMIT = 25 * 1024 * 1024
 SUPPORTED_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+SPEECH_LIMIT = 4096
+SPEECH_SECONDS_PER_CHAR = 0.05
+CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+ALL_VOICES = (*CLASSIC_VOICES, "ash", "ballad", "coral", "sage", "verse", "marin", "cedar")
+SPEECH_FORMATS = {
+    # response_format: (audio_samples format, sample rate, Content-Type)
+    "mp3": ("mp3", 24_000, "audio/mpeg"),
+    "opus": ("ogg", 48_000, "audio/ogg"),
+    "aac": ("aac", 24_000, "audio/aac"),
+    "flac": ("flac", 24_000, "audio/flac"),
+    "wav": ("wav", 24_000, "audio/wav"),
+    "pcm": ("pcm", 24_000, "audio/pcm"),
+}
 
 
 @dataclass
@@ -46,10 +64,11 @@ class Fault:
     """What to do instead of answering one request."""
 
     status: int | None = None
-    body: dict | str | None = None
+    body: dict | str | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False
+    truncate: bool = False
 
     @classmethod
     def http(cls, status: int, message: str = "fault", **headers: str) -> Fault:
@@ -64,6 +83,16 @@ class Fault:
     @classmethod
     def connection_reset(cls) -> Fault:
         return cls(reset=True)
+
+    @classmethod
+    def audio_body(cls, body: bytes, content_type: str = "audio/mpeg") -> Fault:
+        """A 200 whose body claims to be audio."""
+        return cls(status=200, body=body, headers={"Content-Type": content_type})
+
+    @classmethod
+    def truncated_audio(cls) -> Fault:
+        """Answer speech normally, but with only the first half of the audio."""
+        return cls(truncate=True)
 
 
 def _error(
@@ -106,7 +135,8 @@ def decoded_duration(data: bytes) -> float:
 
 
 class FakeAudioAPI:
-    """Serves `/v1/audio/transcriptions` (under an optional path prefix) on 127.0.0.1."""
+    """Serves `/v1/audio/{transcriptions,translations,speech}` (under an optional path prefix)
+    on 127.0.0.1."""
 
     def __init__(self, *, prefix: str = "") -> None:
         self.prefix = prefix
@@ -114,6 +144,7 @@ class FakeAudioAPI:
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
         self.uploads: list[Upload] = []
+        self.speech_requests: list[dict] = []
         self.upload_received = asyncio.Event()
         self.detected_language = "english"
         self._runner: web.AppRunner | None = None
@@ -126,6 +157,8 @@ class FakeAudioAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=UPLOAD_LIMIT * 2)
         app.router.add_post(f"{self.prefix}/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post(f"{self.prefix}/v1/audio/translations", self._transcriptions)
+        app.router.add_post(f"{self.prefix}/v1/audio/speech", self._speech)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -158,7 +191,9 @@ class FakeAudioAPI:
                     ]
         return upload
 
-    async def _apply_fault(self, request: web.Request) -> web.Response | None:
+    async def _apply_fault(self, request: web.Request) -> web.Response | Fault | None:
+        """Sleep the latency; then act out the next fault: an answer to send instead, or a
+        fault for the handler to apply (truncation), or None for a normal answer."""
         if self.latency:
             await asyncio.sleep(self.latency)
         if not self.faults:
@@ -172,11 +207,16 @@ class FakeAudioAPI:
         if fault.status is not None:
             if isinstance(fault.body, dict):
                 return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            if isinstance(fault.body, bytes):
+                return web.Response(body=fault.body, status=fault.status, headers=fault.headers)
             return web.Response(text=fault.body or "", status=fault.status, headers=fault.headers)
-        return None
+        return fault if fault.truncate else None
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {API_KEY}"
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+        if not self._authorized(request):
             await request.read()
             return _error(401, "Incorrect API key provided.", code="invalid_api_key")
         if request.content_length and request.content_length > UPLOAD_LIMIT + 64 * 1024:
@@ -185,7 +225,7 @@ class FakeAudioAPI:
         upload = await self._parse(request)
         self.uploads.append(upload)
         self.upload_received.set()
-        if (faulty := await self._apply_fault(request)) is not None:
+        if isinstance(faulty := await self._apply_fault(request), web.Response):
             return faulty
         return self._answer(upload)
 
@@ -214,6 +254,7 @@ class FakeAudioAPI:
                 f"response_format '{fmt}' is not compatible with model '{model}'",
                 param="response_format",
             )
+        translating = upload.path.endswith("/translations")
         granularities = fields.get("timestamp_granularities[]")
         if granularities and fmt != "verbose_json":
             return _error(
@@ -225,12 +266,14 @@ class FakeAudioAPI:
             duration = decoded_duration(upload.data)
         except ValueError:
             return _error(400, "Audio file might be corrupted or unsupported", param="file")
+        heard = "translated" if translating else "heard"
         text = (
             self.transcripts.popleft()
             if self.transcripts
-            else (f"I heard {duration:.1f} seconds of audio.")
+            else f"I {heard} {duration:.1f} seconds of audio."
         )
-        return self._render(fmt, text, duration, fields, granularities)
+        task = "translate" if translating else "transcribe"
+        return self._render(fmt, text, duration, fields, granularities, task)
 
     def _render(
         self,
@@ -239,6 +282,7 @@ class FakeAudioAPI:
         duration: float,
         fields: dict,
         granularities: str | list[str] | None,
+        task: str,
     ) -> web.Response:
         if fmt == "json":
             return web.json_response({"text": text})
@@ -252,7 +296,7 @@ class FakeAudioAPI:
             return web.Response(text=body, content_type="text/vtt")
         wanted = granularities if isinstance(granularities, list) else [granularities or "segment"]
         body: dict = {
-            "task": "transcribe",
+            "task": task,
             "language": fields.get("language") or self.detected_language,
             "duration": duration,
             "text": text,
@@ -280,3 +324,52 @@ class FakeAudioAPI:
                 for i, word in enumerate(words)
             ]
         return web.json_response(body)
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.")
+        self.speech_requests.append(body)
+        fault = await self._apply_fault(request)
+        if isinstance(fault, web.Response):
+            return fault
+        if problem := self._speech_problem(body):
+            return problem
+        fmt = body.get("response_format", "mp3")
+        sample_format, rate, content_type = SPEECH_FORMATS[fmt]
+        seconds = max(
+            0.2, len(body["input"]) * SPEECH_SECONDS_PER_CHAR / float(body.get("speed", 1))
+        )
+        audio = audio_samples.encode(seconds, sample_format, rate=rate)
+        if fault is not None and fault.truncate:
+            audio = audio[: len(audio) // 2]
+        return web.Response(body=audio, headers={"Content-Type": content_type})
+
+    @staticmethod
+    def _speech_problem(body: dict) -> web.Response | None:
+        model = body.get("model")
+        if not model:
+            return _error(400, "you must provide a model parameter", param="model")
+        text = body.get("input")
+        if not isinstance(text, str) or not text:
+            return _error(400, "input must be a non-empty string", param="input")
+        if len(text) > SPEECH_LIMIT:
+            return _error(
+                400,
+                f"input is longer than {SPEECH_LIMIT} characters",
+                param="input",
+                code="string_above_max_length",
+            )
+        voices = CLASSIC_VOICES if model in ("tts-1", "tts-1-hd") else ALL_VOICES
+        if body.get("voice") not in voices:
+            return _error(400, f"voice must be one of {list(voices)}", param="voice")
+        if not 0.25 <= float(body.get("speed", 1.0)) <= 4.0:
+            return _error(400, "speed must be between 0.25 and 4.0", param="speed")
+        if body.get("response_format", "mp3") not in SPEECH_FORMATS:
+            return _error(400, "unsupported response_format", param="response_format")
+        if body.get("instructions") and model in ("tts-1", "tts-1-hd"):
+            return _error(400, f"instructions are not supported for {model}", param="instructions")
+        return None

@@ -1,0 +1,224 @@
+"""Text to audio, free of Discord: check the request, synthesize text of any length within the
+cap, and deliver one seamless file as a voice message or in a chosen format.
+
+Text longer than the provider accepts in one request is split at sentence boundaries, the
+pieces are synthesized with bounded parallelism, and their audio is decoded and re-encoded as
+one stream. Everything the provider sends is decoded before use, so non-audio or cut-off
+audio is caught here rather than posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles.tempfile
+import httpx
+
+from bot import audio
+from bot.errors import (
+    CorruptAudio,
+    DownloadFailed,
+    EmptyAudio,
+    EmptyText,
+    InvalidOption,
+    NotAudio,
+    NotText,
+    ProviderBadAudio,
+    TextFileTooLarge,
+    TextTooLong,
+)
+from bot.providers.base import PCM_SAMPLE_RATE, AudioProvider, SpeechFormat, SpeechRequest
+from bot.settings import Settings
+from bot.text import split_text
+from bot.workers import AudioWorkers
+
+VOICE_MESSAGE = "voice"
+"""The output name for a Discord voice message (Ogg/Opus with duration and waveform)."""
+OUTPUT_CHOICES = (VOICE_MESSAGE, *audio.OUTPUT_FORMATS)
+PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
+    VOICE_MESSAGE: "opus",
+    "ogg": "opus",
+    "mp3": "mp3",
+    "m4a": "aac",
+    "flac": "flac",
+    "wav": "wav",
+}
+"""What to ask the provider for, per output: the nearest format it makes."""
+MAX_UTF8_BYTES_PER_CHAR = 4
+RAW_EXTENSIONS: dict[SpeechFormat, str] = {
+    "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    voice: str | None = None
+    """None picks the default voice."""
+    speed: float = 1.0
+    instructions: str | None = None
+    output: str = VOICE_MESSAGE
+    """`voice`, or a key of `audio.OUTPUT_FORMATS`."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesized audio on disk, valid inside the `Speaker.speak` context only."""
+
+    path: Path
+    filename: str
+    content_type: str
+    duration: float
+    waveform: str
+    voice: str
+    is_voice_message: bool
+
+
+class Speaker:
+    """Speech synthesis within `max_chars`, through `provider`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        provider: AudioProvider,
+        *,
+        default_voice: str,
+        max_chars: int,
+        parallelism: int,
+        workers: AudioWorkers,
+    ) -> None:
+        self._http = http
+        self._provider = provider
+        self._default_voice = default_voice
+        self._max_chars = max_chars
+        self._parallel = asyncio.Semaphore(parallelism)
+        self._workers = workers
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        provider: AudioProvider,
+        workers: AudioWorkers,
+    ) -> Speaker:
+        return cls(
+            http,
+            provider,
+            default_voice=settings.speech_voice,
+            max_chars=settings.max_speech_chars,
+            parallelism=settings.speech_parallelism,
+            workers=workers,
+        )
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return self._provider.voices
+
+    async def fetch_text(self, url: str, declared_size: int | None = None) -> str:
+        """Download a UTF-8 text file of at most `max_chars` characters into memory."""
+        limit = self._max_chars * MAX_UTF8_BYTES_PER_CHAR
+        if declared_size is not None and declared_size > limit:
+            raise TextFileTooLarge(declared_size, self._max_chars)
+        received = bytearray()
+        try:
+            async with self._http.stream("GET", url) as response:
+                if response.is_error:
+                    raise DownloadFailed(f"HTTP {response.status_code} for a text file")
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > limit:
+                        raise TextFileTooLarge(len(received), self._max_chars)
+        except httpx.HTTPError as exc:
+            raise DownloadFailed(f"{type(exc).__name__} while fetching a text file") from None
+        try:
+            text = received.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise NotText("not UTF-8") from None
+        if "\x00" in text:
+            raise NotText("contains NUL characters")
+        return text
+
+    def check(self, text: str, options: SpeechOptions) -> str:
+        """Validate a request before any work; returns the voice to use."""
+        if not text.strip():
+            raise EmptyText("no text to speak")
+        if len(text) > self._max_chars:
+            raise TextTooLong(len(text), self._max_chars)
+        voice = options.voice or self._default_voice
+        if voice not in self._provider.voices:
+            raise InvalidOption(
+                f"I don't know the voice “{voice[:40]}”. "
+                f"Voices: {', '.join(self._provider.voices)}."
+            )
+        low, high = self._provider.min_speed, self._provider.max_speed
+        if not low <= options.speed <= high:
+            raise InvalidOption(f"Speed must be between {low} and {high}; 1.0 is normal.")
+        if options.instructions and not self._provider.accepts_instructions:
+            raise InvalidOption(
+                "The configured voice model doesn't take speaking instructions; "
+                "leave them out, or ask the admin for a model such as gpt-4o-mini-tts."
+            )
+        if options.output not in OUTPUT_CHOICES:
+            raise InvalidOption(f"Pick a format from: {', '.join(OUTPUT_CHOICES)}.")
+        return voice
+
+    @contextlib.asynccontextmanager
+    async def speak(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
+        """Synthesize `text`; the files live until the context exits (also on cancellation)."""
+        voice = self.check(text, options)
+        provider_format = PROVIDER_FORMAT_FOR[options.output]
+        pieces = split_text(text, self._provider.max_speech_chars)
+        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-speech-") as workdir:
+            folder = Path(workdir)
+            parts = [
+                folder / f"part-{index:04d}.{RAW_EXTENSIONS[provider_format]}"
+                for index in range(len(pieces))
+            ]
+            requests = [
+                SpeechRequest(piece, voice, options.speed, provider_format, options.instructions)
+                for piece in pieces
+            ]
+            await self._synthesize_all(requests, parts)
+            raw_rate = PCM_SAMPLE_RATE if provider_format == "pcm" else None
+            for part in parts:
+                await self._check_audio(part, raw_rate)
+            is_voice = options.output == VOICE_MESSAGE
+            output = audio.OGG_OPUS if is_voice else audio.OUTPUT_FORMATS[options.output]
+            name = "voice-message" if is_voice else "speech"
+            destination = folder / f"{name}.{output.extension}"
+            encoded = await self._workers.run(
+                audio.encode, parts, destination, output, raw_pcm_rate=raw_rate
+            )
+            yield Speech(
+                path=destination,
+                filename=destination.name,
+                content_type=output.content_type,
+                duration=encoded.duration,
+                waveform=encoded.waveform,
+                voice=voice,
+                is_voice_message=is_voice,
+            )
+
+    async def _synthesize_all(self, requests: list[SpeechRequest], parts: list[Path]) -> None:
+        """All pieces, at most `parallelism` at once; the first failure cancels the rest."""
+
+        async def one(request: SpeechRequest, part: Path) -> None:
+            async with self._parallel:
+                await self._provider.speak(request, part)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for request, part in zip(requests, parts, strict=True):
+                    group.create_task(one(request, part))
+        except BaseExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+
+    async def _check_audio(self, part: Path, raw_rate: int | None) -> None:
+        try:
+            await self._workers.run(audio.probe, part, raw_pcm_rate=raw_rate)
+        except (EmptyAudio, NotAudio, CorruptAudio) as problem:
+            raise ProviderBadAudio(f"speech audio unreadable: {problem}") from None

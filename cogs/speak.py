@@ -1,0 +1,132 @@
+"""/speak and the "Read aloud" message context menu.
+
+/speak speaks for the member: it posts a real voice message in the channel (or, where the bot
+cannot post one, an audio file in the reply), or a file in the format they pick. "Read aloud"
+reads a text message to the member who asks, privately, as an audio file: the channel has
+the text already.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render, replies
+from bot.app import EarshotBot
+from bot.errors import EarshotError, InvalidOption
+from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
+from bot.speech_text import Names, text_for_speech
+
+READ_ALOUD_FORMAT = "mp3"
+"""Every Discord client plays an mp3 attachment inline."""
+TEXT_OPTION_LIMIT = 6000
+"""Discord's cap on a slash command's text option."""
+
+
+def _names(interaction: discord.Interaction, message: discord.Message | None = None) -> Names:
+    """Names for mentions, from the message's own mention lists, then the guild's caches."""
+    guild = interaction.guild
+    users = {user.id: user.display_name for user in message.mentions} if message else {}
+    roles = {role.id: role.name for role in message.role_mentions} if message else {}
+
+    def user(user_id: int) -> str | None:
+        if user_id in users:
+            return users[user_id]
+        found = (guild and guild.get_member(user_id)) or interaction.client.get_user(user_id)
+        return found.display_name if found else None
+
+    def role(role_id: int) -> str | None:
+        found = guild.get_role(role_id) if guild else None
+        return roles.get(role_id) or (found.name if found else None)
+
+    def channel(channel_id: int) -> str | None:
+        found = interaction.client.get_channel(channel_id)
+        return getattr(found, "name", None)
+
+    return Names(user=user, role=role, channel=channel)
+
+
+class Speak(commands.Cog):
+    def __init__(self, bot: EarshotBot) -> None:
+        self.bot = bot
+        menu = app_commands.ContextMenu(name="Read aloud", callback=self.read_aloud)
+        menu = app_commands.allowed_installs(guilds=True, users=True)(menu)
+        self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
+            menu
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    async def voice_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().casefold()
+        return [
+            app_commands.Choice(name=voice, value=voice)
+            for voice in self.bot.speaker.voices
+            if voice.casefold().startswith(typed)
+        ][:25]
+
+    @app_commands.command(name="speak", description="Say text out loud as a voice message")
+    @app_commands.describe(
+        text="What to say (or attach a text file for longer text)",
+        file="A UTF-8 text file to read instead of typing",
+        voice="The voice to speak with",
+        speed="0.25 (slow) to 4.0 (fast); 1.0 is normal",
+        format="A voice message (default) or an audio file format",
+        instructions="How to speak, e.g. 'calm and slow' (newer voice models only)",
+    )
+    @app_commands.autocomplete(voice=voice_autocomplete)
+    @app_commands.choices(format=[app_commands.Choice(name=o, value=o) for o in OUTPUT_CHOICES])
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    async def speak(
+        self,
+        interaction: discord.Interaction,
+        text: app_commands.Range[str, 1, TEXT_OPTION_LIMIT] | None = None,
+        file: discord.Attachment | None = None,
+        voice: str | None = None,
+        speed: app_commands.Range[float, 0.25, 4.0] = 1.0,
+        format: str = VOICE_MESSAGE,
+        instructions: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
+        try:
+            if (text is None) == (file is None):
+                raise InvalidOption("Give me either `text` or a text `file` to read.")
+            if file is not None:
+                text = await self.bot.speaker.fetch_text(file.url, file.size)
+            spoken = text_for_speech(text, _names(interaction))
+            async with self.bot.speaker.speak(spoken, options) as speech:
+                header = render.speech_header(
+                    f"Spoken for {discord.utils.escape_markdown(interaction.user.display_name)}",
+                    voice=speech.voice,
+                    duration=speech.duration,
+                )
+                await replies.send_speech(interaction, speech, header)
+        except EarshotError as error:
+            await replies.send_error(interaction, error)
+
+    async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        options = SpeechOptions(output=READ_ALOUD_FORMAT)
+        try:
+            spoken = text_for_speech(message.content, _names(interaction, message))
+            async with self.bot.speaker.speak(spoken, options) as speech:
+                author = discord.utils.escape_markdown(message.author.display_name)
+                header = render.speech_header(
+                    f"{author}'s message, read aloud", voice=speech.voice, duration=speech.duration
+                )
+                await replies.send_speech(interaction, speech, header, private=True)
+        except EarshotError as error:
+            await replies.send_error(interaction, error)
+
+
+async def setup(bot: EarshotBot) -> None:
+    await bot.add_cog(Speak(bot))

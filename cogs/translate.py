@@ -1,0 +1,81 @@
+"""/translate and the "Translate to English" message context menu.
+
+Like transcription: /translate answers publicly unless `private` is set, and the context menu
+answers only the member who asked. The reply names the source language when the provider
+reports it.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import attachments, replies
+from bot.app import EarshotBot
+from bot.errors import NoAudio
+from bot.providers.base import TranslationOptions
+
+OPTIONS = TranslationOptions(response_format="verbose_json")
+"""verbose_json, so the provider reports the language it heard."""
+
+
+class Translate(commands.Cog):
+    def __init__(self, bot: EarshotBot) -> None:
+        self.bot = bot
+        menu = app_commands.ContextMenu(
+            name="Translate to English", callback=self.translate_message
+        )
+        menu = app_commands.allowed_installs(guilds=True, users=True)(menu)
+        self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
+            menu
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(
+        name="translate", description="Translate speech in an audio file into English text"
+    )
+    @app_commands.describe(
+        file="The audio file or voice message to translate",
+        private="Only you see the translation",
+    )
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    async def translate(
+        self, interaction: discord.Interaction, file: discord.Attachment, private: bool = False
+    ) -> None:
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        await replies.send_transcripts(
+            interaction,
+            [file],
+            lambda source: self.bot.pipeline.translate(source, OPTIONS),
+            speaker=interaction.user,
+            private=private,
+            translated=True,
+        )
+
+    async def translate_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        files = attachments.audio_attachments(message)
+        if not files:
+            await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+            return
+        await replies.send_transcripts(
+            interaction,
+            files,
+            lambda source: self.bot.pipeline.translate(source, OPTIONS),
+            speaker=message.author,
+            private=True,
+            translated=True,
+        )
+
+
+async def setup(bot: EarshotBot) -> None:
+    await bot.add_cog(Translate(bot))
