@@ -169,57 +169,57 @@ def encode(
     Memory stays flat: audio flows frame by frame, and only one peak per frame is kept for
     the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`).
     """
-    peaks: list[int] = []
-    samples = 0
+    frames: list[tuple[int, int]] = []
     with av.open(str(destination), "w", format=output.container) as dst:
         stream = dst.add_stream(output.codec, rate=output.sample_rate, layout="mono")
         if output.bit_rate:
             stream.bit_rate = output.bit_rate
-        frame_size = stream.codec_context.frame_size or None
-        framer = av.AudioResampler(
-            format="s16", layout="mono", rate=output.sample_rate, frame_size=frame_size
-        )
-        for frame in _decoded_then_flushed(sources, framer, raw_pcm_rate):
-            frame.pts = None
-            pcm = frame.to_ndarray()
-            peaks.append(int(np.abs(pcm.astype(np.int32)).max(initial=0)))
-            samples += frame.samples
+        for frame in _decoded(sources, output.sample_rate, raw_pcm_rate):
+            peak = int(np.abs(frame.to_ndarray().astype(np.int32)).max(initial=0))
+            frames.append((peak, frame.samples))
             dst.mux(stream.encode(frame))
         dst.mux(stream.encode(None))
+    samples = sum(count for _, count in frames)
     return EncodedAudio(
         duration=samples / output.sample_rate,
-        waveform=_waveform(peaks, samples, output.sample_rate),
+        waveform=_waveform(frames, samples / output.sample_rate),
     )
 
 
-def _decoded_then_flushed(
-    sources: list[Path], framer: av.AudioResampler, raw_pcm_rate: int | None
-) -> Iterator[av.AudioFrame]:
-    """Frames of all `sources` in order, each first converted to the framer's format by a
-    resampler of its own (sources differ in rate and layout), then cut to the codec's size."""
+def _decoded(sources: list[Path], rate: int, raw_pcm_rate: int | None) -> Iterator[av.AudioFrame]:
+    """Frames of all `sources` in order as 16-bit mono at `rate`. Each source gets a resampler
+    of its own, since sources differ in rate and layout; PyAV's encoder cuts the frames to the
+    codec's frame size itself."""
     for source in sources:
-        converter = av.AudioResampler(format="s16", layout="mono", rate=framer.rate)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         with _open(source, raw_pcm_rate) as src:
             for decoded in src.decode(src.streams.audio[0]):
                 decoded.pts = None
-                for converted in converter.resample(decoded):
-                    converted.pts = None
-                    yield from framer.resample(converted)
-        for converted in converter.resample(None):
-            converted.pts = None
-            yield from framer.resample(converted)
-    yield from framer.resample(None)
+                yield from _without_timestamps(resampler.resample(decoded))
+        yield from _without_timestamps(resampler.resample(None))
 
 
-def _waveform(peaks: list[int], samples: int, rate: int) -> str:
-    """Frame peaks folded into one byte per ~100 ms (at most 256), scaled to the loudest."""
-    count = max(1, min(WAVEFORM_MAX_BYTES, math.ceil(samples / rate * WAVEFORM_POINTS_PER_SECOND)))
-    loudest = max(peaks, default=0) or 1
-    points = bytearray()
-    for index in range(count):
-        bucket = peaks[index * len(peaks) // count : (index + 1) * len(peaks) // count] or [0]
-        points.append(min(255, round(max(bucket) * 255 / loudest)))
-    return base64.b64encode(bytes(points)).decode()
+def _without_timestamps(frames: list[av.AudioFrame]) -> Iterator[av.AudioFrame]:
+    """Frames with their source timestamps dropped: the encoder numbers the joined stream."""
+    for frame in frames:
+        frame.pts = None
+        yield frame
+
+
+def _waveform(frames: list[tuple[int, int]], duration: float) -> str:
+    """One byte per ~100 ms (at most 256): the loudest peak of the frames overlapping that
+    stretch of time, scaled so the loudest moment is 255."""
+    count = max(1, min(WAVEFORM_MAX_BYTES, math.ceil(duration * WAVEFORM_POINTS_PER_SECOND)))
+    total = sum(samples for _, samples in frames) or 1
+    buckets = [0] * count
+    start = 0
+    for peak, samples in frames:
+        first, last = start * count // total, (start + samples - 1) * count // total
+        for index in range(first, min(last, count - 1) + 1):
+            buckets[index] = max(buckets[index], peak)
+        start += samples
+    loudest = max(buckets) or 1
+    return base64.b64encode(bytes(round(peak * 255 / loudest) for peak in buckets)).decode()
 
 
 def transcode_to_ogg_opus(source: Path, destination: Path) -> None:

@@ -56,15 +56,15 @@ async def post_voice_message(
     }
     if reply_to is not None:
         payload["message_reference"] = {"message_id": str(reply_to), "fail_if_not_exists": False}
-    with discord.File(speech.path, filename=speech.filename) as file:
-        form = [
-            {"name": "payload_json", "value": json.dumps(payload)},
-            {
-                "name": "files[0]",
-                "value": file.fp,
-                "filename": file.filename,
-                "content_type": speech.content_type,
-            },
-        ]
-        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-        return await http.request(route, form=form, files=[file])
+    file = discord.File(speech.path, filename=speech.filename)  # closed by http.request
+    form = [
+        {"name": "payload_json", "value": json.dumps(payload)},
+        {
+            "name": "files[0]",
+            "value": file.fp,
+            "filename": file.filename,
+            "content_type": speech.content_type,
+        },
+    ]
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+    return await http.request(route, form=form, files=[file])

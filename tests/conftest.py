@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +15,9 @@ from bot.pipeline import Limits, Pipeline
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
+from tests.fakes.discord import serve_fake_discord
 from tests.fakes.file_host import FileHost
+from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
@@ -73,3 +76,34 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return scratch
+
+
+# End to end: the real bot against the loopback Discord and audio API ------------------------
+
+
+@pytest.fixture
+async def discord_fake(monkeypatch):
+    async with serve_fake_discord(monkeypatch) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(audio_api, tmp_path):
+    return bot_settings(audio_api, tmp_path / "data")
+
+
+@pytest.fixture
+async def world(discord_fake, audio_api, settings, caplog):
+    caplog.set_level(logging.INFO)
+    async with earshot_world(discord_fake, audio_api, settings) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def nothing_unhandled(request, caplog):
+    """Every test ends with no unexpected error or traceback in the logs; a test expecting
+    some marks it `@pytest.mark.log_errors("fragment", ...)`."""
+    yield
+    allowed = request.node.get_closest_marker("log_errors")
+    expected = allowed.args if allowed else ()
+    assert unexpected_errors(caplog, allowed=expected) == []

@@ -21,6 +21,14 @@ from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
 
+BOT_PERMISSIONS = (
+    dp.VIEW_CHANNEL
+    | dp.SEND_MESSAGES
+    | dp.ATTACH_FILES
+    | dp.READ_MESSAGE_HISTORY
+    | dp.SEND_VOICE_MESSAGES
+)
+"""What the README's invite link grants."""
 GUILD_READY_TIMEOUT = 0.05
 """discord.py waits this long after the last GUILD_CREATE; its 2 s default only slows tests."""
 
@@ -100,9 +108,7 @@ async def earshot_world(
     channel = discord.add_text_channel(guild["id"], name="voice-notes")
     member = discord.add_user(username="alice")
     discord.add_member(guild["id"], member, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
-    discord.set_bot_permissions(
-        guild["id"], dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.READ_MESSAGE_HISTORY
-    )
+    discord.set_bot_permissions(guild["id"], BOT_PERMISSIONS)
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord, bot):

@@ -6,6 +6,9 @@ import asyncio
 import os
 import sys
 
+import pytest
+
+from bot import audio
 from tests import audio_samples
 from tests.fakes.audio_api import API_KEY, Fault
 
@@ -90,3 +93,56 @@ async def test_transcribe_refuses_a_file_that_is_not_audio(audio_api, tmp_path):
     assert code == 1
     assert err.startswith("That file is not audio I can read.")
     assert audio_api.uploads == []
+
+
+async def test_translate_prints_the_english_text(audio_api, tmp_path):
+    path = audio_samples.write(tmp_path, "hola.ogg", audio_samples.encode(1.0, "ogg"))
+    audio_api.transcripts.append("Hello, how are you?")
+    code, out, err = await run_cli(
+        "translate",
+        str(path),
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert (code, out, err) == (0, "Hello, how are you?\n", "")
+    assert audio_api.uploads[0].path == "/v1/audio/translations"
+
+
+@pytest.mark.parametrize(
+    ("name", "container"), [("out.ogg", "ogg"), ("out.mp3", "mp3"), ("out.wav", "wav")]
+)
+async def test_speak_writes_the_file_the_output_name_asks_for(audio_api, tmp_path, name, container):
+    code, out, err = await run_cli(
+        "speak",
+        "Testing the provider settings.",
+        "-o",
+        name,
+        "--voice",
+        "echo",
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert (code, err) == (0, "")
+    assert out.startswith(f"wrote {name}: 0.3 s, voice echo")
+    info = audio.probe(tmp_path / name)
+    assert info.container == container
+    assert info.duration == pytest.approx(0.3, abs=0.1)
+
+
+async def test_speak_with_an_unknown_voice_explains_itself(audio_api, tmp_path):
+    code, _, err = await run_cli(
+        "speak",
+        "hi",
+        "-o",
+        "x.ogg",
+        "--voice",
+        "robot",
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert code == 1
+    assert err.startswith("I don't know the voice “robot”.")
+    assert audio_api.speech_requests == []

@@ -10,37 +10,9 @@ import pytest
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault
-from tests.fakes.discord import serve_fake_discord
 from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 NO_MENTIONS = {"parse": []}
-
-
-@pytest.fixture
-async def discord_fake(monkeypatch):
-    async with serve_fake_discord(monkeypatch) as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(audio_api, tmp_path):
-    return bot_settings(audio_api, tmp_path / "data")
-
-
-@pytest.fixture
-async def world(discord_fake, audio_api, settings, caplog):
-    caplog.set_level(logging.INFO)
-    async with earshot_world(discord_fake, audio_api, settings) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def nothing_unhandled(request, caplog):
-    """Every end-to-end test ends with no unexpected error or traceback in the logs."""
-    yield
-    allowed = request.node.get_closest_marker("log_errors")
-    expected = allowed.args if allowed else ()
-    assert unexpected_errors(caplog, allowed=expected) == []
 
 
 # /transcribe ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from bot import audio
 from bot.errors import (
     ProviderMisconfigured,
     ProviderRateLimited,
@@ -14,7 +15,14 @@ from bot.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from bot.providers.base import AudioUpload, TranscriptionOptions, retry_after_seconds
+from bot.providers.base import (
+    PCM_SAMPLE_RATE,
+    AudioUpload,
+    SpeechRequest,
+    TranscriptionOptions,
+    TranslationOptions,
+    retry_after_seconds,
+)
 from bot.providers.retry import RetryPolicy
 from tests import audio_samples
 from tests.conftest import make_provider
@@ -236,3 +244,60 @@ def test_retry_after_understands_seconds_dates_and_milliseconds():
     assert retry_after_seconds(httpx.Headers({"Retry-After": date}), now=now) == 30
     assert retry_after_seconds(httpx.Headers({"Retry-After": "soon"})) is None
     assert retry_after_seconds(httpx.Headers()) is None
+
+
+# Translation and speech ---------------------------------------------------------------------
+
+
+async def test_translation_is_a_multipart_upload_reporting_the_source_language(
+    provider, audio_api, voice
+):
+    audio_api.detected_language = "german"
+    audio_api.transcripts.append("Good morning.")
+    options = TranslationOptions(prompt="A greeting.", response_format="verbose_json")
+    transcript = await provider.translate(voice, options)
+    [upload] = audio_api.uploads
+    assert upload.path == "/v1/audio/translations"
+    assert upload.fields == {
+        "model": "whisper-1",
+        "response_format": "verbose_json",
+        "prompt": "A greeting.",
+    }
+    assert (transcript.text, transcript.language) == ("Good morning.", "german")
+
+
+async def test_speech_is_streamed_to_a_file_in_the_asked_format(provider, audio_api, tmp_path):
+    destination = tmp_path / "speech.pcm"
+    request = SpeechRequest(
+        "Fifty characters of text, more or less, in here.", "echo", speed=0.5, response_format="pcm"
+    )
+    await provider.speak(request, destination)
+    info = audio.probe(destination, raw_pcm_rate=PCM_SAMPLE_RATE)
+    assert info.duration == pytest.approx(len(request.text) * 0.01 / 0.5, abs=0.05)
+    assert audio_api.speech_requests == [
+        {
+            "model": "tts-1",
+            "input": request.text,
+            "voice": "echo",
+            "response_format": "pcm",
+            "speed": 0.5,
+        }
+    ]
+
+
+async def test_speech_failures_map_and_retry_like_transcription(provider, audio_api, tmp_path):
+    audio_api.faults.append(Fault.http(503))
+    await provider.speak(SpeechRequest("hi", "alloy"), tmp_path / "a.ogg")
+    assert len(audio_api.speech_requests) == 2
+    audio_api.faults.append(Fault.http(400, "input is too long"))
+    with pytest.raises(ProviderRejectedInput):
+        await provider.speak(SpeechRequest("hi", "alloy"), tmp_path / "b.ogg")
+
+
+def test_voices_and_instructions_follow_the_speech_model(http):
+    classic = make_provider(http, "http://127.0.0.1:1", speech_model="openai/tts-1-hd")
+    newer = make_provider(http, "http://127.0.0.1:1", speech_model="gpt-4o-mini-tts")
+    assert classic.voices == ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+    assert not classic.accepts_instructions
+    assert len(newer.voices) == 13 and "cedar" in newer.voices
+    assert newer.accepts_instructions

@@ -19,29 +19,16 @@ def sentences(count: int) -> str:
     return " ".join(f"This is sentence number {i} of a long story." for i in range(count))
 
 
-def test_split_text_never_exceeds_the_limit_and_loses_nothing():
-    text = sentences(200)
-    pieces = render.split_text(text, 500)
-    assert all(len(piece) <= 500 for piece in pieces)
-    assert " ".join(pieces) == text
-
-
-def test_split_text_cuts_after_sentences_when_it_can():
-    pieces = render.split_text(sentences(50), 300)
-    assert all(piece.endswith(".") for piece in pieces)
-
-
-def test_split_text_falls_back_to_word_then_hard_boundaries():
-    words = "word " * 200
-    assert all(not p.startswith(" ") and len(p) <= 100 for p in render.split_text(words, 100))
-    assert all(p.strip("word ") == "" for p in render.split_text(words, 100))
-    unbroken = "x" * 250
-    assert render.split_text(unbroken, 100) == ["x" * 100, "x" * 100, "x" * 50]
-
-
 def test_header_names_speaker_duration_and_language():
     header = render.transcript_header(result("hi"), speaker="Ali_ce", what="voice message")
     assert header == "🎙️ **Transcript** of Ali\\_ce's voice message · 0:42 · German"
+
+
+def test_a_translation_header_names_the_source_language():
+    header = render.transcript_header(
+        result("hi"), speaker="Bo", what="voice message", translated=True
+    )
+    assert header == "🌐 **Translation** of Bo's voice message · 0:42 · from German"
 
 
 def test_header_leaves_out_an_unknown_language_and_shows_hours():

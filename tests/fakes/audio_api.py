@@ -33,7 +33,7 @@ UPLOAD_LIMIT = 25 * 1024 * 1024
 SUPPORTED_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 SPEECH_LIMIT = 4096
-SPEECH_SECONDS_PER_CHAR = 0.05
+SPEECH_SECONDS_PER_CHAR = 0.01
 CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
 ALL_VOICES = (*CLASSIC_VOICES, "ash", "ballad", "coral", "sage", "verse", "marin", "cedar")
 SPEECH_FORMATS = {
@@ -145,6 +145,8 @@ class FakeAudioAPI:
         self.latency = 0.0
         self.uploads: list[Upload] = []
         self.speech_requests: list[dict] = []
+        self.speech_in_flight = 0
+        self.most_speech_in_flight = 0
         self.upload_received = asyncio.Event()
         self.detected_language = "english"
         self._runner: web.AppRunner | None = None
@@ -333,7 +335,12 @@ class FakeAudioAPI:
         except ValueError:
             return _error(400, "We could not parse the JSON body of your request.")
         self.speech_requests.append(body)
-        fault = await self._apply_fault(request)
+        self.speech_in_flight += 1
+        self.most_speech_in_flight = max(self.most_speech_in_flight, self.speech_in_flight)
+        try:
+            fault = await self._apply_fault(request)
+        finally:
+            self.speech_in_flight -= 1
         if isinstance(fault, web.Response):
             return fault
         if problem := self._speech_problem(body):

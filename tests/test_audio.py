@@ -1,0 +1,90 @@
+"""PyAV work: probing, and encoding voice messages and other formats from any source."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import av
+import pytest
+
+from bot import audio
+from tests import audio_samples
+
+
+def decoded(path):
+    """(container, codec, sample rate, channels, seconds) as PyAV reads the file back."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        frames = list(container.decode(stream))
+        samples = sum(frame.samples for frame in frames)
+        return (
+            container.format.name,
+            stream.codec_context.codec.canonical_name,
+            frames[0].sample_rate,
+            stream.codec_context.channels,
+            samples / frames[0].sample_rate,
+        )
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg", "aac", "flac", "wav", "pcm"])
+def test_speech_in_every_provider_format_becomes_a_voice_message(tmp_path, fmt):
+    source = audio_samples.write(
+        tmp_path,
+        f"speech.{fmt}",
+        audio_samples.encode(4.2, fmt, rate=24_000 if fmt != "ogg" else None),
+    )
+    destination = tmp_path / "voice-message.ogg"
+    encoded = audio.encode(
+        [source], destination, audio.OGG_OPUS, raw_pcm_rate=24_000 if fmt == "pcm" else None
+    )
+
+    container, codec, rate, channels, seconds = decoded(destination)
+    assert (container, codec, rate, channels) == ("ogg", "opus", 48_000, 1)
+    assert seconds == pytest.approx(4.2, abs=0.1)
+    assert encoded.duration == pytest.approx(4.2, abs=0.1)
+    waveform = base64.b64decode(encoded.waveform)
+    assert len(waveform) == math.ceil(encoded.duration * 10)  # one byte per 100 ms
+    assert max(waveform) == 255
+    audio.probe(destination)  # a complete Ogg stream, end-of-stream page included
+
+
+def test_waveform_is_capped_at_256_bytes_and_follows_loudness(tmp_path):
+    loud = audio_samples.write(tmp_path, "loud.wav", audio_samples.encode(20.0, "wav"))
+    silence = tmp_path / "quiet.pcm"
+    silence.write_bytes(bytes(16_000 * 2 * 20))
+    quiet = tmp_path / "quiet.wav"
+    audio.encode([silence], quiet, audio.OUTPUT_FORMATS["wav"], raw_pcm_rate=16_000)
+    encoded = audio.encode([loud, quiet], tmp_path / "v.ogg", audio.OGG_OPUS)
+    waveform = base64.b64decode(encoded.waveform)
+    assert len(waveform) == 256
+    assert min(waveform[:120]) > 200
+    assert max(waveform[-120:]) < 10
+
+
+def test_pieces_of_different_formats_join_into_one_seamless_stream(tmp_path):
+    parts = [
+        audio_samples.write(tmp_path, "a.mp3", audio_samples.encode(1.5, "mp3")),
+        audio_samples.write(tmp_path, "b.flac", audio_samples.encode(2.0, "flac")),
+        audio_samples.write(tmp_path, "c.ogg", audio_samples.encode(0.5, "ogg")),
+    ]
+    encoded = audio.encode(parts, tmp_path / "joined.mp3", audio.OUTPUT_FORMATS["mp3"])
+    assert encoded.duration == pytest.approx(4.0, abs=0.1)
+    assert decoded(tmp_path / "joined.mp3")[4] == pytest.approx(4.0, abs=0.1)
+
+
+@pytest.mark.parametrize("name", sorted(audio.OUTPUT_FORMATS))
+def test_every_output_format_reads_back(tmp_path, name):
+    output = audio.OUTPUT_FORMATS[name]
+    source = audio_samples.write(tmp_path, "in.wav", audio_samples.encode(2.0, "wav"))
+    destination = tmp_path / f"out.{output.extension}"
+    audio.encode([source], destination, output)
+    info = audio.probe(destination)
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+    assert info.channels == 1
+
+
+def test_raw_pcm_is_probed_with_its_rate(tmp_path):
+    path = audio_samples.write(tmp_path, "s.pcm", audio_samples.encode(1.0, "pcm"))
+    info = audio.probe(path, raw_pcm_rate=24_000)
+    assert (info.sample_rate, info.duration) == (24_000, pytest.approx(1.0))
