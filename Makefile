@@ -28,5 +28,8 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.voice_message
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -175,7 +175,8 @@ def encode(
         if output.bit_rate:
             stream.bit_rate = output.bit_rate
         for frame in _decoded(sources, output.sample_rate, raw_pcm_rate):
-            peak = int(np.abs(frame.to_ndarray().astype(np.int32)).max(initial=0))
+            pcm = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples)
+            peak = int(np.abs(pcm.astype(np.int32)).max(initial=0))
             frames.append((peak, frame.samples))
             dst.mux(stream.encode(frame))
         dst.mux(stream.encode(None))

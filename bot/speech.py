@@ -32,7 +32,7 @@ from bot.errors import (
     TextTooLong,
 )
 from bot.providers.base import PCM_SAMPLE_RATE, AudioProvider, SpeechFormat, SpeechRequest
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.text import split_text
 from bot.workers import AudioWorkers
 
@@ -105,6 +105,13 @@ class Speaker:
         provider: AudioProvider,
         workers: AudioWorkers,
     ) -> Speaker:
+        """A speaker as configured. Raises `SettingsError` when SPEECH_VOICE is not a voice of
+        the configured model, so start-up names the setting instead of every /speak failing."""
+        if settings.speech_voice not in provider.voices:
+            raise SettingsError(
+                f"setting SPEECH_VOICE: {settings.speech_voice!r} is not a voice of "
+                f"{settings.speech_model}; choose one of {', '.join(provider.voices)}"
+            )
         return cls(
             http,
             provider,

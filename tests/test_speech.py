@@ -12,10 +12,12 @@ from bot.errors import (
     ProviderRateLimited,
     TextTooLong,
 )
+from bot.settings import SettingsError
 from bot.speech import Speaker, SpeechOptions
 from bot.workers import AudioWorkers
 from tests.conftest import make_provider
 from tests.fakes.audio_api import SPEECH_SECONDS_PER_CHAR, Fault
+from tests.harness import bot_settings
 
 
 def speaker_for(http, audio_api, *, model="tts-1", max_chars=20_000, parallelism=3):
@@ -162,3 +164,13 @@ async def test_unusable_text_files_are_refused(http, audio_api, file_host, data,
     with pytest.raises(Exception) as caught:
         await speaker.fetch_text(file_host.add("f.txt", data))
     assert type(caught.value).__name__ == error
+
+
+def test_a_default_voice_the_model_lacks_stops_start_up_naming_the_setting(
+    http, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path, speech_voice="marin")
+    provider = make_provider(http, audio_api.base_url)
+    with pytest.raises(SettingsError) as caught:
+        Speaker.from_settings(settings, http, provider, AudioWorkers())
+    assert str(caught.value).startswith("setting SPEECH_VOICE: 'marin' is not a voice of tts-1")

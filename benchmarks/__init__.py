@@ -1,0 +1,1 @@
+"""Benchmarks: what earshot claims about speed and memory, runnable with `make bench`."""
