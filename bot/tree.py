@@ -31,7 +31,7 @@ class EarshotTree(app_commands.CommandTree):
                 command = interaction.command.qualified_name if interaction.command else "?"
                 log.error("command %r failed", command, exc_info=cause)
                 await send(interaction, OutgoingMessage(UNEXPECTED), ephemeral=True)
-        except discord.HTTPException:
+        except Exception:  # the last line of defence must not raise in turn
             log.warning(
                 "could not tell user %s about a failure", interaction.user.id, exc_info=True
             )

@@ -95,6 +95,7 @@ async def test_speak_in_a_dm_with_the_bot_posts_a_voice_message_there(world):
     [posted] = await world.discord.wait_for("POST", CHANNEL_MESSAGES)
     assert posted.path == f"/channels/{dm['id']}/messages"
     assert posted.json["flags"] == IS_VOICE_MESSAGE
+    await world.discord.wait_for("PATCH", rf"/webhooks/\d+/{payload['token']}/messages/@original")
 
 
 # /speak fallbacks: an audio file in the interaction followup ----------------------------------
