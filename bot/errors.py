@@ -187,6 +187,15 @@ class ProviderBadAudio(ProviderError):
 
 
 class ProviderUnsupported(ProviderError):
+    """The configured provider lacks a capability ("translation", "speech", ...)."""
+
+    def __init__(self, capability: str) -> None:
+        super().__init__(f"the provider offers no {capability}")
+        self.capability = capability
+
     @property
     def user_message(self) -> str:
-        return "The configured audio service can't do that."
+        return (
+            f"{self.capability.capitalize()} isn't available with the audio service "
+            "this bot is set up with."
+        )

@@ -18,7 +18,13 @@ import aiofiles.tempfile
 import httpx
 
 from bot import audio
-from bot.errors import AudioTooLarge, AudioTooLong, DownloadFailed, EmptyAudio
+from bot.errors import (
+    AudioTooLarge,
+    AudioTooLong,
+    DownloadFailed,
+    EmptyAudio,
+    ProviderUnsupported,
+)
 from bot.providers.base import (
     AudioProvider,
     AudioUpload,
@@ -103,6 +109,8 @@ class Pipeline:
         self, audio_input: AudioInput, options: TranslationOptions
     ) -> TranscriptionResult:
         """Translate the speech in `audio_input` into English text."""
+        if not self._provider.capabilities.translate:
+            raise ProviderUnsupported("translation")
         return await self._process(
             audio_input, lambda upload: self._provider.translate(upload, options)
         )
@@ -160,16 +168,17 @@ class Pipeline:
 
     async def _uploadable(self, workdir: Path, path: Path, info: audio.AudioInfo) -> AudioUpload:
         """The file as the provider accepts it: as it is, or converted to Ogg/Opus."""
+        capabilities = self._provider.capabilities
         upload_format = info.upload_format
-        if upload_format is not None:
+        if upload_format is not None and upload_format[0] in capabilities.upload_formats:
             size = (await asyncio.to_thread(path.stat)).st_size
-            if size <= self._provider.max_upload_bytes:
+            if size <= capabilities.max_upload_bytes:
                 extension, content_type = upload_format
                 return AudioUpload(path, f"audio.{extension}", content_type)
         converted = workdir / "converted.ogg"
         log.debug("converting %s/%s to Ogg/Opus for upload", info.container, info.codec)
         await self._workers.run(audio.transcode_to_ogg_opus, path, converted)
         size = (await asyncio.to_thread(converted.stat)).st_size
-        if size > self._provider.max_upload_bytes:
-            raise AudioTooLarge(size, self._provider.max_upload_bytes)
+        if size > capabilities.max_upload_bytes:
+            raise AudioTooLarge(size, capabilities.max_upload_bytes)
         return AudioUpload(converted, "audio.ogg", "audio/ogg")

@@ -33,16 +33,19 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
+    audio_provider: Literal["openai"] = "openai"
+    """Which wire protocol the audio service speaks."""
     audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
     """Base of an OpenAI-compatible audio API; `/v1/audio/...` is appended."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
-    transcription_model: Annotated[str, Field(min_length=1)] = "whisper-1"
-    translation_model: Annotated[str, Field(min_length=1)] = "whisper-1"
-    speech_model: Annotated[str, Field(min_length=1)] = "tts-1"
-    """Text-to-speech model; gpt-4o-mini-tts offers 13 voices and speaking instructions."""
-    speech_voice: Annotated[str, Field(min_length=1)] = "alloy"
-    """The voice used when a member picks none."""
+    transcription_model: Annotated[str, Field(min_length=1)] | None = None
+    """None: the provider's default (whisper-1 for OpenAI-compatible services)."""
+    translation_model: Annotated[str, Field(min_length=1)] | None = None
+    speech_model: Annotated[str, Field(min_length=1)] | None = None
+    """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions."""
+    speech_voice: Annotated[str, Field(min_length=1)] | None = None
+    """The voice used when a member picks none; None: the provider's first voice."""
 
     max_download_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
     """Largest attachment earshot downloads; bigger files are refused before downloading."""

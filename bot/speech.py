@@ -28,6 +28,7 @@ from bot.errors import (
     NotAudio,
     NotText,
     ProviderBadAudio,
+    ProviderUnsupported,
     TextFileTooLarge,
     TextTooLong,
 )
@@ -47,7 +48,8 @@ PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
     "flac": "flac",
     "wav": "wav",
 }
-"""What to ask the provider for, per output: the nearest format it makes."""
+"""What to ask the provider for, per output: the nearest format; a provider that does not
+make it is asked for its preferred one instead, which is converted like any other."""
 MAX_UTF8_BYTES_PER_CHAR = 4
 RAW_EXTENSIONS: dict[SpeechFormat, str] = {
     "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
@@ -107,15 +109,17 @@ class Speaker:
     ) -> Speaker:
         """A speaker as configured. Raises `SettingsError` when SPEECH_VOICE is not a voice of
         the configured model, so start-up names the setting instead of every /speak failing."""
-        if settings.speech_voice not in provider.voices:
+        voices = provider.capabilities.voices
+        default_voice = settings.speech_voice or (voices[0] if voices else "")
+        if provider.capabilities.speak and default_voice not in voices:
             raise SettingsError(
-                f"setting SPEECH_VOICE: {settings.speech_voice!r} is not a voice of "
-                f"{settings.speech_model}; choose one of {', '.join(provider.voices)}"
+                f"setting SPEECH_VOICE: {default_voice!r} is not a voice of the speech model; "
+                f"choose one of {', '.join(voices)}"
             )
         return cls(
             http,
             provider,
-            default_voice=settings.speech_voice,
+            default_voice=default_voice,
             max_chars=settings.max_speech_chars,
             parallelism=settings.speech_parallelism,
             workers=workers,
@@ -123,7 +127,7 @@ class Speaker:
 
     @property
     def voices(self) -> tuple[str, ...]:
-        return self._provider.voices
+        return self._provider.capabilities.voices
 
     async def fetch_text(self, url: str, declared_size: int | None = None) -> str:
         """Download a UTF-8 text file of at most `max_chars` characters into memory."""
@@ -151,20 +155,26 @@ class Speaker:
 
     def check(self, text: str, options: SpeechOptions) -> str:
         """Validate a request before any work; returns the voice to use."""
+        capabilities = self._provider.capabilities
+        if not capabilities.speak:
+            raise ProviderUnsupported("speech")
         if not text.strip():
             raise EmptyText("no text to speak")
         if len(text) > self._max_chars:
             raise TextTooLong(len(text), self._max_chars)
         voice = options.voice or self._default_voice
-        if voice not in self._provider.voices:
+        if voice not in capabilities.voices:
             raise InvalidOption(
-                f"I don't know the voice “{voice[:40]}”. "
-                f"Voices: {', '.join(self._provider.voices)}."
+                f"I don't know the voice “{voice[:40]}”. Voices: {', '.join(capabilities.voices)}."
             )
-        low, high = self._provider.min_speed, self._provider.max_speed
+        low, high = capabilities.speeds
         if not low <= options.speed <= high:
-            raise InvalidOption(f"Speed must be between {low} and {high}; 1.0 is normal.")
-        if options.instructions and not self._provider.accepts_instructions:
+            raise InvalidOption(
+                f"Speed must be between {low} and {high}; 1.0 is normal."
+                if low < high
+                else "The configured voice service speaks at one speed only; leave speed at 1.0."
+            )
+        if options.instructions and not capabilities.instructions:
             raise InvalidOption(
                 "The configured voice model doesn't take speaking instructions; "
                 "leave them out, or ask the admin for a model such as gpt-4o-mini-tts."
@@ -177,8 +187,11 @@ class Speaker:
     async def speak(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
         """Synthesize `text`; the files live until the context exits (also on cancellation)."""
         voice = self.check(text, options)
+        capabilities = self._provider.capabilities
         provider_format = PROVIDER_FORMAT_FOR[options.output]
-        pieces = split_text(text, self._provider.max_speech_chars)
+        if provider_format not in capabilities.speech_formats:
+            provider_format = capabilities.speech_formats[0]
+        pieces = split_text(text, capabilities.max_speech_chars)
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-speech-") as workdir:
             folder = Path(workdir)
             parts = [

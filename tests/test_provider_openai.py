@@ -297,7 +297,7 @@ async def test_speech_failures_map_and_retry_like_transcription(provider, audio_
 def test_voices_and_instructions_follow_the_speech_model(http):
     classic = make_provider(http, "http://127.0.0.1:1", speech_model="openai/tts-1-hd")
     newer = make_provider(http, "http://127.0.0.1:1", speech_model="gpt-4o-mini-tts")
-    assert classic.voices == ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
-    assert not classic.accepts_instructions
-    assert len(newer.voices) == 13 and "cedar" in newer.voices
-    assert newer.accepts_instructions
+    assert classic.capabilities.voices == ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+    assert not classic.capabilities.instructions
+    assert len(newer.capabilities.voices) == 13 and "cedar" in newer.capabilities.voices
+    assert newer.capabilities.instructions

@@ -173,4 +173,4 @@ def test_a_default_voice_the_model_lacks_stops_start_up_naming_the_setting(
     provider = make_provider(http, audio_api.base_url)
     with pytest.raises(SettingsError) as caught:
         Speaker.from_settings(settings, http, provider, AudioWorkers())
-    assert str(caught.value).startswith("setting SPEECH_VOICE: 'marin' is not a voice of tts-1")
+    assert str(caught.value).startswith("setting SPEECH_VOICE: 'marin' is not a voice of the")

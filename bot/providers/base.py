@@ -23,6 +23,7 @@ from bot.errors import (
     ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
+    ProviderUnsupported,
 )
 
 ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
@@ -34,6 +35,36 @@ RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("json", "text", "srt", "vtt", "v
 TimestampGranularity = Literal["word", "segment"]
 
 MAX_DETAIL_CHARS = 300
+
+
+MIB = 1024 * 1024
+OPENAI_UPLOAD_FORMATS = frozenset(
+    {"flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm"}
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider, as configured, can do. Commands consult it before any work, so a
+    missing capability gets a clear reply instead of an API error."""
+
+    transcribe: bool = True
+    translate: bool = True
+    speak: bool = True
+    stream: bool = False
+    """Transcripts arrive piece by piece while the audio is processed."""
+    diarize: bool = False
+    """Transcripts say who spoke each part."""
+    voices: tuple[str, ...] = ()
+    instructions: bool = False
+    """Speech takes instructions on how to speak."""
+    speeds: tuple[float, float] = (0.25, 4.0)
+    speech_formats: tuple[SpeechFormat, ...] = SPEECH_FORMATS
+    """What speech can come back as, the preferred first."""
+    upload_formats: frozenset[str] = OPENAI_UPLOAD_FORMATS
+    """File extensions an upload may have; other audio is converted to Ogg/Opus first."""
+    max_upload_bytes: int = 25 * MIB
+    max_speech_chars: int = 4096
 
 
 @dataclass(frozen=True)
@@ -69,7 +100,7 @@ class TranslationOptions:
 
 @dataclass(frozen=True)
 class SpeechRequest:
-    """Text to speak, at most the provider's `max_speech_chars` long."""
+    """Text to speak, at most the provider's `capabilities.max_speech_chars` long."""
 
     text: str
     voice: str
@@ -107,37 +138,26 @@ class Transcript:
 
 
 class AudioProvider(abc.ABC):
-    """One wire protocol to an audio service."""
+    """One wire protocol to an audio service. What it lacks raises `ProviderUnsupported`."""
 
     name: str
-    max_upload_bytes: int
-    """The largest file one request may carry."""
-    max_speech_chars: int
-    """The longest text one speech request may carry."""
-    min_speed: float = 0.25
-    max_speed: float = 4.0
 
     @property
     @abc.abstractmethod
-    def voices(self) -> tuple[str, ...]:
-        """The voices the configured speech model offers."""
-
-    @property
-    @abc.abstractmethod
-    def accepts_instructions(self) -> bool:
-        """Whether the configured speech model takes `SpeechRequest.instructions`."""
+    def capabilities(self) -> Capabilities:
+        """What this provider can do with the configured models."""
 
     @abc.abstractmethod
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         """Transcribe `audio`. Raises a `ProviderError` subclass on failure."""
 
-    @abc.abstractmethod
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
         """Translate the speech in `audio` into English text; `language` is the source's."""
+        raise ProviderUnsupported("translation")
 
-    @abc.abstractmethod
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
         """Synthesize `request` into `destination`, encoded as `request.response_format`."""
+        raise ProviderUnsupported("speech")
 
 
 # Mapping HTTP failures -----------------------------------------------------------------------

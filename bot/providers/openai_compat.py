@@ -19,6 +19,7 @@ from bot.errors import ProviderUnavailable
 from bot.providers.base import (
     AudioProvider,
     AudioUpload,
+    Capabilities,
     ResponseFormat,
     Segment,
     SettingNames,
@@ -32,8 +33,6 @@ from bot.providers.base import (
 )
 from bot.providers.retry import RetryPolicy
 
-UPLOAD_LIMIT_BYTES = 25 * 1024 * 1024
-SPEECH_LIMIT_CHARS = 4096
 SETTINGS = SettingNames(
     credentials="AUDIO_API_KEY",
     endpoint="AUDIO_BASE_URL and the *_MODEL settings",
@@ -80,8 +79,6 @@ class OpenAICompatProvider(AudioProvider):
     """Speaks the OpenAI audio protocol through the shared HTTP client."""
 
     name = "openai"
-    max_upload_bytes = UPLOAD_LIMIT_BYTES
-    max_speech_chars = SPEECH_LIMIT_CHARS
 
     def __init__(
         self,
@@ -89,26 +86,27 @@ class OpenAICompatProvider(AudioProvider):
         *,
         base_url: str,
         api_key: SecretStr,
-        transcription_model: str,
-        translation_model: str = "whisper-1",
-        speech_model: str = "tts-1",
         retry: RetryPolicy,
+        transcription_model: str | None = None,
+        translation_model: str | None = None,
+        speech_model: str | None = None,
     ) -> None:
+        """Models left as None are whisper-1 for text and tts-1 for speech."""
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._transcription_model = transcription_model
-        self._translation_model = translation_model
-        self._speech_model = speech_model
+        self._transcription_model = transcription_model or "whisper-1"
+        self._translation_model = translation_model or "whisper-1"
+        self._speech_model = speech_model or "tts-1"
         self._retry = retry
 
     @property
-    def voices(self) -> tuple[str, ...]:
-        return ALL_VOICES if _model_name(self._speech_model).startswith("gpt-") else CLASSIC_VOICES
-
-    @property
-    def accepts_instructions(self) -> bool:
-        return _model_name(self._speech_model) not in MODELS_WITHOUT_INSTRUCTIONS
+    def capabilities(self) -> Capabilities:
+        speech_model = _model_name(self._speech_model)
+        return Capabilities(
+            voices=ALL_VOICES if speech_model.startswith("gpt-") else CLASSIC_VOICES,
+            instructions=speech_model not in MODELS_WITHOUT_INSTRUCTIONS,
+        )
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fmt = self._format_for_model(options.response_format)
