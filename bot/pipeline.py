@@ -28,6 +28,7 @@ from bot.errors import (
 from bot.providers.base import (
     AudioProvider,
     AudioUpload,
+    TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
@@ -96,14 +97,21 @@ class Pipeline:
         self._workers = workers or AudioWorkers()
 
     async def transcribe(
-        self, audio_input: AudioInput, options: TranscriptionOptions
+        self,
+        audio_input: AudioInput,
+        options: TranscriptionOptions,
+        *,
+        on_text: TextListener | None = None,
     ) -> TranscriptionResult:
-        """Transcribe `audio_input` in its own language."""
-        return await self._process(
-            audio_input,
-            lambda upload: self._provider.transcribe(upload, options),
-            asked_language=options.language,
-        )
+        """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
+        reports the transcript as it grows."""
+
+        def ask(upload: AudioUpload) -> Awaitable[Transcript]:
+            if on_text is None:
+                return self._provider.transcribe(upload, options)
+            return self._provider.transcribe_streaming(upload, options, on_text)
+
+        return await self._process(audio_input, ask, asked_language=options.language)
 
     async def translate(
         self, audio_input: AudioInput, options: TranslationOptions

@@ -14,6 +14,7 @@ import discord
 
 from bot.languages import language_name
 from bot.pipeline import TranscriptionResult
+from bot.providers.base import Transcript
 from bot.text import clock, split_text
 
 MESSAGE_LIMIT = 2000
@@ -44,6 +45,23 @@ def transcript_header(
     if name := language_name(result.language):
         parts.append(f"from {name}" if translated else name)
     return " · ".join(parts)
+
+
+def transcript_text(transcript: Transcript) -> str:
+    """The text to show: with speaker labels, one line per turn, when the provider diarized."""
+    if not any(segment.speaker for segment in transcript.segments):
+        return transcript.text
+    turns: list[tuple[str, list[str]]] = []
+    for segment in transcript.segments:
+        speaker = segment.speaker or "?"
+        if turns and turns[-1][0] == speaker:
+            turns[-1][1].append(segment.text)
+        else:
+            turns.append((speaker, [segment.text]))
+    return "\n".join(
+        f"**{discord.utils.escape_markdown(speaker)}:** {' '.join(parts)}"
+        for speaker, parts in turns
+    )
 
 
 def speech_header(what: str, *, voice: str, duration: float) -> str:

@@ -92,7 +92,7 @@ async def send_transcripts(
         )
         kind = "translation" if translated else "transcript"
         messages = render.transcript_messages(
-            header, result.transcript.text, filename=f"{kind}-{file.id}.txt"
+            header, render.transcript_text(result.transcript), filename=f"{kind}-{file.id}.txt"
         )
         await send_all(interaction, messages, ephemeral=private)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+ProviderName = Literal["openai"]
 
 
 class SettingsError(Exception):
@@ -33,12 +34,16 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
-    audio_provider: Literal["openai"] = "openai"
+    audio_provider: ProviderName = "openai"
     """Which wire protocol the audio service speaks."""
     audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
     """Base of an OpenAI-compatible audio API; `/v1/audio/...` is appended."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
+    fallback_provider: ProviderName | None = None
+    """A second service, used when the first is unavailable (5xx or timeouts after retries)."""
+    fallback_base_url: AnyHttpUrl | None = None
+    fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
     """None: the provider's default (whisper-1 for OpenAI-compatible services)."""
     translation_model: Annotated[str, Field(min_length=1)] | None = None
@@ -68,6 +73,14 @@ class Settings(BaseSettings):
     """Where earshot keeps its state (the synced command set's fingerprint)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @model_validator(mode="after")
+    def _fallback_is_complete(self) -> Settings:
+        if self.fallback_provider and not (self.fallback_base_url and self.fallback_api_key):
+            raise ValueError(
+                "FALLBACK_PROVIDER needs FALLBACK_BASE_URL and FALLBACK_API_KEY as well"
+            )
+        return self
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, or raise `SettingsError` naming every bad setting on its own line."""
@@ -76,6 +89,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
-            lines.append(f"setting {name}: {problem['msg']}")
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"setting {name}: {message}" if name else f"settings: {message}")
         raise SettingsError("\n".join(lines)) from None

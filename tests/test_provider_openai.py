@@ -301,3 +301,63 @@ def test_voices_and_instructions_follow_the_speech_model(http):
     assert not classic.capabilities.instructions
     assert len(newer.capabilities.voices) == 13 and "cedar" in newer.capabilities.voices
     assert newer.capabilities.instructions
+
+
+# The newer surface: streaming and diarization -----------------------------------------------
+
+
+async def test_gpt_4o_transcribe_streams_deltas_to_the_listener(http, audio_api, voice):
+    provider = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
+    audio_api.transcripts.append("one two three four")
+    seen: list[str] = []
+
+    async def listen(text: str) -> None:
+        seen.append(text)
+
+    transcript = await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert audio_api.uploads[0].fields["stream"] == "true"
+    assert seen == ["one", "one two", "one two three", "one two three four", "one two three four"]
+    assert transcript.text == "one two three four"
+    assert provider.capabilities.stream
+
+
+async def test_whisper_is_never_asked_to_stream(provider, audio_api, voice):
+    async def listen(text: str) -> None:
+        raise AssertionError("whisper-1 does not stream")
+
+    transcript = await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert "stream" not in audio_api.uploads[0].fields
+    assert transcript.text
+    assert not provider.capabilities.stream
+
+
+async def test_a_failed_stream_is_retried_from_the_start(http, audio_api, voice):
+    provider = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-mini-transcribe")
+    audio_api.faults.append(Fault.http(503))
+    seen: list[str] = []
+
+    async def listen(text: str) -> None:
+        seen.append(text)
+
+    transcript = await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert len(audio_api.uploads) == 2
+    assert transcript.text == seen[-1]
+
+
+async def test_the_diarizing_model_labels_speakers(http, audio_api, voice):
+    provider = make_provider(
+        http, audio_api.base_url, transcription_model="gpt-4o-transcribe-diarize"
+    )
+    audio_api.transcripts.append("Are you coming? Yes, at nine. Great.")
+    transcript = await provider.transcribe(
+        voice, TranscriptionOptions(response_format="verbose_json")
+    )
+    upload = audio_api.uploads[0]
+    assert upload.fields["response_format"] == "diarized_json"
+    assert upload.fields["chunking_strategy"] == "auto"
+    assert [(s.speaker, s.text) for s in transcript.segments] == [
+        ("A", "Are you coming?"),
+        ("B", "Yes, at nine."),
+        ("A", "Great."),
+    ]
+    assert provider.capabilities.diarize

@@ -68,3 +68,22 @@ def test_a_very_long_transcript_becomes_a_text_file(size):
     [attached] = message.files
     assert attached.filename == "transcript-1.txt"
     assert attached.fp.read().decode() == text.strip()
+
+
+def test_diarized_transcripts_show_one_line_per_speaker_turn():
+    from bot.providers.base import Segment
+
+    transcript = Transcript(
+        "x",
+        "diarized_json",
+        segments=(
+            Segment(0, 1, "Hi.", "A"),
+            Segment(1, 2, "How are you?", "A"),
+            Segment(2, 3, "Fine.", "B"),
+            Segment(3, 4, "Good.", "A"),
+        ),
+    )
+    assert render.transcript_text(transcript) == (
+        "**A:** Hi. How are you?\n**B:** Fine.\n**A:** Good."
+    )
+    assert render.transcript_text(Transcript("plain", "json")) == "plain"

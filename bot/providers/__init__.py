@@ -5,24 +5,41 @@ from __future__ import annotations
 import httpx
 
 from bot.providers.base import AudioProvider
+from bot.providers.fallback import FallbackProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
-from bot.settings import Settings
+from bot.settings import ProviderName, Settings
 
 
 def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
-    """The provider AUDIO_PROVIDER names, configured from the settings, sharing `http`."""
+    """The provider AUDIO_PROVIDER names, configured from the settings, sharing `http`; with
+    FALLBACK_PROVIDER set, wrapped so the fallback (with its default models) steps in."""
     retry = RetryPolicy(
         max_attempts=settings.provider_max_attempts, budget=settings.provider_retry_budget
     )
-    match settings.audio_provider:
+    primary = _provider(
+        settings.audio_provider,
+        http,
+        base_url=str(settings.audio_base_url),
+        api_key=settings.audio_api_key,
+        retry=retry,
+        transcription_model=settings.transcription_model,
+        translation_model=settings.translation_model,
+        speech_model=settings.speech_model,
+    )
+    if settings.fallback_provider is None:
+        return primary
+    secondary = _provider(
+        settings.fallback_provider,
+        http,
+        base_url=str(settings.fallback_base_url),
+        api_key=settings.fallback_api_key,
+        retry=retry,
+    )
+    return FallbackProvider(primary, secondary)
+
+
+def _provider(name: ProviderName, http: httpx.AsyncClient, **options) -> AudioProvider:
+    match name:
         case "openai":
-            return OpenAICompatProvider(
-                http,
-                base_url=str(settings.audio_base_url),
-                api_key=settings.audio_api_key,
-                retry=retry,
-                transcription_model=settings.transcription_model,
-                translation_model=settings.translation_model,
-                speech_model=settings.speech_model,
-            )
+            return OpenAICompatProvider(http, **options)

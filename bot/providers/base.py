@@ -10,6 +10,7 @@ import abc
 import email.utils
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,12 +27,15 @@ from bot.errors import (
     ProviderUnsupported,
 )
 
-ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json", "diarized_json"]
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 PCM_SAMPLE_RATE = 24_000
 """`pcm` speech is raw signed 16-bit little-endian mono at this rate."""
 RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("json", "text", "srt", "vtt", "verbose_json")
+"""What callers may ask for; diarized_json is what diarizing models answer instead."""
+TextListener = Callable[[str], Awaitable[None]]
+"""Told the transcript so far, each time a streaming transcription grows."""
 TimestampGranularity = Literal["word", "segment"]
 
 MAX_DETAIL_CHARS = 300
@@ -115,6 +119,8 @@ class Segment:
     start: float
     end: float
     text: str
+    speaker: str | None = None
+    """Who spoke, from diarizing models ("A", "B", … or a known speaker's name)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,13 @@ class AudioProvider(abc.ABC):
     @abc.abstractmethod
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         """Transcribe `audio`. Raises a `ProviderError` subclass on failure."""
+
+    async def transcribe_streaming(
+        self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
+    ) -> Transcript:
+        """Like `transcribe`, telling `on_text` the transcript so far as it grows, when the
+        provider streams (`capabilities.stream`); others just transcribe."""
+        return await self.transcribe(audio, options)
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
         """Translate the speech in `audio` into English text; `language` is the source's."""

@@ -9,10 +9,12 @@ JSON request to `/v1/audio/speech` whose binary answer is streamed to a file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiofiles
 import httpx
+import httpx_sse
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.errors import ProviderUnavailable
@@ -24,6 +26,7 @@ from bot.providers.base import (
     Segment,
     SettingNames,
     SpeechRequest,
+    TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
@@ -39,6 +42,10 @@ SETTINGS = SettingNames(
 )
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
 """Models that answer only json or text; verbose_json is asked of them as json."""
+STREAMING_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+"""Models that can stream transcripts as server-sent events (whisper-1 cannot)."""
+DIARIZING_MODELS = ("gpt-4o-transcribe-diarize",)
+"""Models that label speakers; they answer diarized_json and need a chunking strategy."""
 CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
 """The voices of tts-1 and tts-1-hd."""
 ALL_VOICES = (
@@ -59,6 +66,7 @@ class _SegmentBody(BaseModel):
     start: float
     end: float
     text: str
+    speaker: str | None = None
 
 
 class _WordBody(BaseModel):
@@ -103,17 +111,39 @@ class OpenAICompatProvider(AudioProvider):
     @property
     def capabilities(self) -> Capabilities:
         speech_model = _model_name(self._speech_model)
+        transcription_model = _model_name(self._transcription_model)
         return Capabilities(
+            stream=transcription_model in STREAMING_MODELS,
+            diarize=transcription_model in DIARIZING_MODELS,
             voices=ALL_VOICES if speech_model.startswith("gpt-") else CLASSIC_VOICES,
             instructions=speech_model not in MODELS_WITHOUT_INSTRUCTIONS,
         )
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
+        fields = self._transcription_fields(options)
+        response = await self._retry.run(
+            lambda: self._post_file("/v1/audio/transcriptions", fields, audio)
+        )
+        return _parse_transcript(response, fields["response_format"])
+
+    async def transcribe_streaming(
+        self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
+    ) -> Transcript:
+        """Streams with gpt-4o-(mini-)transcribe; a retry after a broken stream starts over."""
+        if not self.capabilities.stream:
+            return await self.transcribe(audio, options)
+        fields = self._transcription_fields(options) | {"stream": "true"}
+        text = await self._retry.run(lambda: self._stream_transcript(fields, audio, on_text))
+        return Transcript(text=text.strip(), response_format=fields["response_format"])
+
+    def _transcription_fields(self, options: TranscriptionOptions) -> dict[str, str | list[str]]:
         fmt = self._format_for_model(options.response_format)
         fields: dict[str, str | list[str]] = {
             "model": self._transcription_model,
             "response_format": fmt,
         }
+        if fmt == "diarized_json":
+            fields["chunking_strategy"] = "auto"
         if options.language:
             fields["language"] = options.language
         if options.prompt:
@@ -122,11 +152,7 @@ class OpenAICompatProvider(AudioProvider):
             fields["temperature"] = str(options.temperature)
         if options.timestamp_granularities and fmt == "verbose_json":
             fields["timestamp_granularities[]"] = list(options.timestamp_granularities)
-
-        response = await self._retry.run(
-            lambda: self._post_file("/v1/audio/transcriptions", fields, audio)
-        )
-        return _parse_transcript(response, fmt)
+        return fields
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
         fields: dict[str, str | list[str]] = {
@@ -155,8 +181,41 @@ class OpenAICompatProvider(AudioProvider):
         await self._retry.run(lambda: self._download_speech(body, destination))
 
     def _format_for_model(self, requested: ResponseFormat) -> ResponseFormat:
-        json_only = _model_name(self._transcription_model).startswith(JSON_ONLY_MODEL_PREFIXES)
+        """What the model can answer for what was asked: diarizing models answer diarized_json
+        for json and verbose_json; other gpt-4o models answer verbose_json as json."""
+        model = _model_name(self._transcription_model)
+        if model in DIARIZING_MODELS and requested in ("json", "verbose_json"):
+            return "diarized_json"
+        json_only = model.startswith(JSON_ONLY_MODEL_PREFIXES)
         return "json" if json_only and requested == "verbose_json" else requested
+
+    async def _stream_transcript(
+        self, fields: dict[str, str | list[str]], audio: AudioUpload, on_text: TextListener
+    ) -> str:
+        """One attempt at a streamed transcription: deltas grow the text, `done` settles it."""
+        text = ""
+        try:
+            with audio.path.open("rb") as file:
+                async with httpx_sse.aconnect_sse(
+                    self._http,
+                    "POST",
+                    f"{self._base_url}/v1/audio/transcriptions",
+                    data=fields,
+                    files={"file": (audio.filename, file, audio.content_type)},
+                    headers=self._auth(),
+                ) as events:
+                    if events.response.is_error:
+                        await events.response.aread()
+                        raise error_for_response(
+                            events.response, SETTINGS, secret=self._api_key.get_secret_value()
+                        )
+                    async for event in events.aiter_sse():
+                        text = await _apply_stream_event(event, text, on_text)
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc) from None
+        except httpx_sse.SSEError as exc:
+            raise ProviderUnavailable(f"not an event stream: {exc}") from None
+        return text
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
@@ -206,6 +265,27 @@ class OpenAICompatProvider(AudioProvider):
         return response
 
 
+async def _apply_stream_event(
+    event: httpx_sse.ServerSentEvent, text: str, on_text: TextListener
+) -> str:
+    """The transcript after one server-sent event, telling `on_text` when it changed."""
+    if not event.data or event.data == "[DONE]":
+        return text
+    try:
+        payload = json.loads(event.data)
+    except ValueError:
+        raise ProviderUnavailable(f"unreadable stream event: {event.data[:200]!r}") from None
+    kind = payload.get("type", event.event)
+    if kind == "transcript.text.delta":
+        text += payload.get("delta", "")
+    elif kind == "transcript.text.done":
+        text = payload.get("text", text)
+    else:
+        return text
+    await on_text(text)
+    return text
+
+
 def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcript:
     if fmt in ("text", "srt", "vtt"):
         return Transcript(text=response.text.strip(), response_format=fmt)
@@ -220,6 +300,6 @@ def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcri
         response_format=fmt,
         language=body.language,
         duration=body.duration,
-        segments=tuple(Segment(s.start, s.end, s.text.strip()) for s in body.segments),
+        segments=tuple(Segment(s.start, s.end, s.text.strip(), s.speaker) for s in body.segments),
         words=tuple(Word(w.start, w.end, w.word) for w in body.words),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -31,7 +32,8 @@ from tests import audio_samples
 API_KEY = "test-audio-key"
 UPLOAD_LIMIT = 25 * 1024 * 1024
 SUPPORTED_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")
-RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
+DIARIZING_MODEL = "gpt-4o-transcribe-diarize"
 SPEECH_LIMIT = 4096
 SPEECH_SECONDS_PER_CHAR = 0.01
 CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
@@ -149,6 +151,7 @@ class FakeAudioAPI:
         self.most_speech_in_flight = 0
         self.upload_received = asyncio.Event()
         self.detected_language = "english"
+        self.stream_word_delay = 0.0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -229,9 +232,9 @@ class FakeAudioAPI:
         self.upload_received.set()
         if isinstance(faulty := await self._apply_fault(request), web.Response):
             return faulty
-        return self._answer(upload)
+        return await self._answer(request, upload)
 
-    def _answer(self, upload: Upload) -> web.Response:
+    async def _answer(self, request: web.Request, upload: Upload) -> web.StreamResponse:
         fields = upload.fields
         model = fields.get("model")
         if not model:
@@ -250,12 +253,24 @@ class FakeAudioAPI:
         fmt = fields.get("response_format", "json")
         if fmt not in RESPONSE_FORMATS:
             return _error(400, f"Invalid response_format {fmt!r}", param="response_format")
-        if str(model).startswith("gpt-4o") and fmt not in ("json", "text"):
+        allowed = (
+            ("json", "text", "diarized_json") if model == DIARIZING_MODEL else ("json", "text")
+        )
+        if str(model).startswith("gpt-4o") and fmt not in allowed:
             return _error(
                 400,
                 f"response_format '{fmt}' is not compatible with model '{model}'",
                 param="response_format",
             )
+        if fmt == "diarized_json" and model != DIARIZING_MODEL:
+            return _error(400, "diarized_json needs a diarizing model", param="response_format")
+        if model == DIARIZING_MODEL and not fields.get("chunking_strategy"):
+            return _error(
+                400, "chunking_strategy is required for diarization", param="chunking_strategy"
+            )
+        streaming = fields.get("stream") == "true"
+        if streaming and model == "whisper-1":
+            return _error(400, "Streaming is not supported for whisper-1", param="stream")
         translating = upload.path.endswith("/translations")
         granularities = fields.get("timestamp_granularities[]")
         if granularities and fmt != "verbose_json":
@@ -274,8 +289,24 @@ class FakeAudioAPI:
             if self.transcripts
             else f"I {heard} {duration:.1f} seconds of audio."
         )
+        if streaming:
+            return await self._stream(request, text)
         task = "translate" if translating else "transcribe"
         return self._render(fmt, text, duration, fields, granularities, task)
+
+    async def _stream(self, request: web.Request, text: str) -> web.StreamResponse:
+        """Server-sent events: a `transcript.text.delta` per word, then `transcript.text.done`."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for index, word in enumerate(text.split(" ")):
+            delta = word if index == 0 else f" {word}"
+            event = {"type": "transcript.text.delta", "delta": delta}
+            await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            await asyncio.sleep(self.stream_word_delay)
+        done = {"type": "transcript.text.done", "text": text, "usage": {"type": "tokens"}}
+        await response.write(f"data: {json.dumps(done)}\n\n".encode())
+        await response.write_eof()
+        return response
 
     def _render(
         self,
@@ -318,6 +349,11 @@ class FakeAudioAPI:
                     "no_speech_prob": 0.01,
                 }
             ]
+        if fmt == "diarized_json":
+            body.pop("task")
+            body.pop("language")
+            body["segments"] = self._speaker_turns(text, duration)
+            return web.json_response(body)
         if "word" in wanted:
             words = text.split()
             step = duration / max(1, len(words))
@@ -326,6 +362,24 @@ class FakeAudioAPI:
                 for i, word in enumerate(words)
             ]
         return web.json_response(body)
+
+    @staticmethod
+    def _speaker_turns(text: str, duration: float) -> list[dict]:
+        """Sentences as alternating speakers A and B, as diarized_json segments."""
+        sentences = [part.strip() for part in text.replace("?", "?|").replace(".", ".|").split("|")]
+        sentences = [sentence for sentence in sentences if sentence]
+        step = duration / max(1, len(sentences))
+        return [
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{i}",
+                "start": i * step,
+                "end": (i + 1) * step,
+                "text": sentence,
+                "speaker": "AB"[i % 2],
+            }
+            for i, sentence in enumerate(sentences)
+        ]
 
     async def _speech(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
