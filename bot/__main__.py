@@ -1,8 +1,10 @@
-"""Command line: `python -m bot [run | sync | transcribe FILE | translate FILE | speak TEXT]`.
+"""Command line: `python -m bot [run | sync | check | transcribe FILE | translate FILE |
+speak TEXT]`.
 
 `run` (the default) connects to Discord. `sync` pushes the command set to Discord and exits.
-`transcribe`, `translate` and `speak` run the bot's own pipeline on local files and print or
-write the result, so an operator can check the provider settings without Discord.
+`check` verifies the configured provider end to end. `transcribe`, `translate` and `speak` run
+the bot's own pipeline on local files and print or write the result, so an operator can check
+the provider settings without Discord.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import discord
 
 from bot.app import EarshotBot
+from bot.check import check_provider
 from bot.errors import EarshotError
 from bot.http import build_http_client
 from bot.languages import parse_language
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="connect to Discord and serve (the default)")
     commands.add_parser("sync", help="push the slash commands and menus to Discord, then exit")
+    commands.add_parser("check", help="verify the configured audio provider end to end")
     transcribe = commands.add_parser("transcribe", help="transcribe a local audio file")
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--language", help="ISO-639-1 code of the spoken language")
@@ -76,27 +80,36 @@ async def _sync(settings: Settings) -> None:
 
 @asynccontextmanager
 async def _offline(settings: Settings):
-    """The bot's pipeline and speaker on a client of their own, for the CLI."""
+    """The bot's provider, pipeline and speaker on a client of their own, for the CLI."""
     async with build_http_client(settings) as http:
         provider = build_provider(settings, http)
         workers = AudioWorkers()
         yield (
+            provider,
             Pipeline(http, provider, Limits.from_settings(settings), workers=workers),
             Speaker.from_settings(settings, http, provider, workers),
         )
+
+
+async def _check(settings: Settings) -> bool:
+    async with _offline(settings) as (provider, pipeline, speaker):
+        results = await check_provider(provider, pipeline, speaker)
+    for result in results:
+        print(result)
+    return all(result.works is not False for result in results)
 
 
 async def _transcribe(settings: Settings, arguments: argparse.Namespace) -> str:
     options = TranscriptionOptions(
         language=parse_language(arguments.language), response_format=arguments.format
     )
-    async with _offline(settings) as (pipeline, _):
+    async with _offline(settings) as (_, pipeline, _):
         result = await pipeline.transcribe(arguments.file, options)
     return result.transcript.text
 
 
 async def _translate(settings: Settings, arguments: argparse.Namespace) -> str:
-    async with _offline(settings) as (pipeline, _):
+    async with _offline(settings) as (_, pipeline, _):
         result = await pipeline.translate(
             arguments.file, TranslationOptions(response_format=arguments.format)
         )
@@ -139,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(asyncio.run(run[offline](settings, arguments)))
             case "sync":
                 asyncio.run(_sync(settings))
+            case "check":
+                return 0 if asyncio.run(_check(settings)) else 1
             case _:
                 asyncio.run(_run(settings))
     except SettingsError as error:

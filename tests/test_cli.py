@@ -146,3 +146,33 @@ async def test_speak_with_an_unknown_voice_explains_itself(audio_api, tmp_path):
     assert code == 1
     assert err.startswith("I don't know the voice “robot”.")
     assert audio_api.speech_requests == []
+
+
+async def test_check_tries_every_capability_and_says_what_works(audio_api, tmp_path):
+    audio_api.transcripts.extend(
+        ["Earshot is listening. One, two, three.", "Earshot is listening."]
+    )
+    code, out, err = await run_cli(
+        "check", cwd=tmp_path, AUDIO_BASE_URL=audio_api.base_url, AUDIO_API_KEY=API_KEY
+    )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "ok   provider    openai"
+    assert lines[1].startswith("ok   speak       ")
+    assert lines[2] == (
+        "ok   transcribe  heard “Earshot is listening. One, two, three.” (100% of the words)"
+    )
+    assert lines[3].startswith("ok   translate   heard “Earshot is listening.”")
+    assert [r["input"] for r in audio_api.speech_requests] == [
+        "Earshot is listening. One, two, three."
+    ]
+
+
+async def test_check_reports_a_rejected_key_and_fails(audio_api, tmp_path):
+    code, out, _ = await run_cli(
+        "check", cwd=tmp_path, AUDIO_BASE_URL=audio_api.base_url, AUDIO_API_KEY="wrong"
+    )
+    assert code == 1
+    assert "FAIL speak       I'm not set up correctly" in out
+    assert "check the setting AUDIO_API_KEY" in out
+    assert "--   transcribe  not tried: no speech to send" in out
