@@ -126,7 +126,7 @@ async def _speak(settings: Settings, arguments: argparse.Namespace) -> str:
         output=output,
     )
     async with (
-        _offline(settings) as (_, speaker),
+        _offline(settings) as (_, _, speaker),
         speaker.speak(text_for_speech(arguments.text, Names()), options) as speech,
     ):
         await asyncio.to_thread(shutil.copyfile, speech.path, arguments.output)

@@ -11,7 +11,9 @@ import discord
 
 from bot import attachments, render
 from bot.errors import EarshotError, ProviderError, ProviderMisconfigured
+from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
+from bot.providers.base import TextListener
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
 from bot.voice_messages import can_post_voice_message, post_voice_message
@@ -48,14 +50,15 @@ async def send_all(
 
 async def send_error(interaction: discord.Interaction, error: EarshotError) -> None:
     """Tell the member what went wrong in one private message, and log the detail."""
+    await send(interaction, _error_message(interaction, error), ephemeral=True)
+
+
+def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
+    """The member's one-line notice of `error`; the detail goes to the log."""
     log.log(
         _log_level(error), "%s for user %s: %s", type(error).__name__, interaction.user.id, error
     )
-    await send(
-        interaction,
-        OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS),
-        ephemeral=True,
-    )
+    return OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS)
 
 
 def _log_level(error: EarshotError) -> int:
@@ -71,30 +74,58 @@ def _log_level(error: EarshotError) -> int:
 async def send_transcripts(
     interaction: discord.Interaction,
     files: list[discord.Attachment],
-    run: Callable[[AudioSource], Awaitable[TranscriptionResult]],
+    run: Callable[[AudioSource, TextListener | None], Awaitable[TranscriptionResult]],
     *,
     speaker: discord.abc.User,
     private: bool,
     translated: bool = False,
+    live: bool = False,
 ) -> None:
-    """For each file in turn, `run` it and send its text, or the one reason it failed."""
+    """For each file in turn, `run` it and send its text, or the one reason it failed.
+
+    With `live` and a single file, the deferred reply shows the text growing (`LivePreview`)
+    and the final answer replaces it.
+    """
     for file in files:
+        what = attachments.describe(file)
+        preview = None
+        if live and len(files) == 1:
+            name = discord.utils.escape_markdown(speaker.display_name)
+            preview = LivePreview(interaction, f"🎙️ Transcribing {name}'s {what} …")
         try:
-            result = await run(attachments.to_source(file))
+            result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
-            await send_error(interaction, error)
+            notice = _error_message(interaction, error)
+            await _deliver(
+                interaction, [notice], ephemeral=True, replace=bool(preview and preview.shown)
+            )
             continue
         header = render.transcript_header(
-            result,
-            speaker=speaker.display_name,
-            what=attachments.describe(file),
-            translated=translated,
+            result, speaker=speaker.display_name, what=what, translated=translated
         )
         kind = "translation" if translated else "transcript"
         messages = render.transcript_messages(
             header, render.transcript_text(result.transcript), filename=f"{kind}-{file.id}.txt"
         )
-        await send_all(interaction, messages, ephemeral=private)
+        await _deliver(
+            interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)
+        )
+
+
+async def _deliver(
+    interaction: discord.Interaction,
+    messages: list[OutgoingMessage],
+    *,
+    ephemeral: bool,
+    replace: bool,
+) -> None:
+    """Send `messages`; with `replace`, the first one overwrites the interaction's reply."""
+    if replace:
+        first, *messages = messages
+        await interaction.edit_original_response(
+            content=first.content, attachments=first.files, allowed_mentions=first.allowed_mentions
+        )
+    await send_all(interaction, messages, ephemeral=ephemeral)
 
 
 async def send_speech(

@@ -14,7 +14,8 @@ from discord.ext import commands
 from bot import attachments, replies
 from bot.app import EarshotBot
 from bot.errors import NoAudio
-from bot.providers.base import TranslationOptions
+from bot.pipeline import AudioSource, TranscriptionResult
+from bot.providers.base import TextListener, TranslationOptions
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""
@@ -30,6 +31,12 @@ class Translate(commands.Cog):
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
             menu
         )
+
+    async def _translate(
+        self, source: AudioSource, _listener: TextListener | None
+    ) -> TranscriptionResult:
+        """Translations do not stream; the listener is never told anything."""
+        return await self.bot.pipeline.translate(source, OPTIONS)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -53,7 +60,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             [file],
-            lambda source: self.bot.pipeline.translate(source, OPTIONS),
+            self._translate,
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -70,7 +77,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             files,
-            lambda source: self.bot.pipeline.translate(source, OPTIONS),
+            self._translate,
             speaker=message.author,
             private=True,
             translated=True,
