@@ -3,15 +3,26 @@
 The pipeline takes plain values (a URL with a name and size, or a local path) so the bot, the
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
 when the job ends, whether it succeeds, fails or is cancelled.
+
+Cost controls live here too: at most `max_provider_calls` provider calls are in flight at once
+(the rest wait their turn), and with a `TranscriptCache` the same audio asked the same way is
+sent to the provider once: the audio's SHA-256 is computed while it downloads, and identical
+requests running at the same time wait for the first one instead of paying again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import logging
 import os
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import aiofiles
 import aiofiles.tempfile
@@ -24,6 +35,9 @@ from bot.providers.base import AudioProvider, AudioUpload, Transcript, Transcrip
 log = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
+DEFAULT_MAX_PROVIDER_CALLS = 8
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,23 @@ class TranscriptionResult:
     """The language the provider detected, else the one the caller asked for."""
 
 
+@dataclass(frozen=True)
+class CacheKey:
+    """What makes a transcription reusable: the very same audio, asked of the same model with
+    the same options."""
+
+    audio_sha256: str
+    variant: str
+
+
+class TranscriptCache(Protocol):
+    """Where results are kept between identical requests (the bot's store; none in the CLI)."""
+
+    async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None: ...
+
+    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None: ...
+
+
 class Pipeline:
     """Transcription from a URL or a file, within `limits`, through `provider`."""
 
@@ -62,43 +93,67 @@ class Pipeline:
         limits: Limits,
         *,
         audio_workers: int | None = None,
+        max_provider_calls: int = DEFAULT_MAX_PROVIDER_CALLS,
+        cache: TranscriptCache | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
         self._limits = limits
         self._audio_slots = asyncio.Semaphore(audio_workers or os.cpu_count() or 1)
+        self._provider_slots = asyncio.Semaphore(max_provider_calls)
+        self._cache = cache
+        self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def transcribe(
-        self, source: AudioSource, options: TranscriptionOptions
+        self,
+        source: AudioSource,
+        options: TranscriptionOptions,
+        *,
+        max_audio_seconds: float | None = None,
     ) -> TranscriptionResult:
         """Download `source` and transcribe it. Refuses what is over the limits before fetching
-        it when the declared size or duration already says so."""
-        self._check_declared(source)
+        it when the declared size or duration already says so. `max_audio_seconds` can only
+        tighten the pipeline's own limit (a server's choice)."""
+        limits = self._limits
+        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
+            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
+        self._check_declared(source, limits)
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
             downloaded = Path(workdir) / "download"
-            await self._download(source, downloaded)
-            return await self._transcribe_in(Path(workdir), downloaded, options)
+            digest = await self._download(source, downloaded)
+            return await self._transcribe_in(Path(workdir), downloaded, digest, options, limits)
 
     async def transcribe_file(
         self, path: Path, options: TranscriptionOptions
     ) -> TranscriptionResult:
-        """Transcribe a local file (the CLI's way in); the same checks as for downloads."""
+        """Transcribe a local file (the CLI's way in); the same checks as for downloads, but
+        never cached."""
         size = (await asyncio.to_thread(path.stat)).st_size
         if size > self._limits.max_download_bytes:
             raise AudioTooLarge(size, self._limits.max_download_bytes)
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
-            return await self._transcribe_in(Path(workdir), path, options)
+            return await self._transcribe_in(Path(workdir), path, None, options, self._limits)
 
-    def _check_declared(self, source: AudioSource) -> None:
-        if source.size is not None and source.size > self._limits.max_download_bytes:
-            raise AudioTooLarge(source.size, self._limits.max_download_bytes)
-        if source.duration is not None and source.duration > self._limits.max_audio_seconds:
-            raise AudioTooLong(source.duration, self._limits.max_audio_seconds)
+    async def _call_provider(self, call: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Run one provider call once a slot is free: the global cap on calls in flight."""
+        async with self._provider_slots:
+            return await call(*args)
 
-    async def _download(self, source: AudioSource, destination: Path) -> None:
-        """Stream `source` to `destination`, stopping as soon as it passes the size limit."""
+    @staticmethod
+    def _check_declared(source: AudioSource, limits: Limits) -> None:
+        if source.size is not None and source.size > limits.max_download_bytes:
+            raise AudioTooLarge(source.size, limits.max_download_bytes)
+        if source.duration is not None and source.duration > limits.max_audio_seconds:
+            raise AudioTooLong(source.duration, limits.max_audio_seconds)
+
+    async def _download(self, source: AudioSource, destination: Path) -> str:
+        """Stream `source` to `destination`, stopping as soon as it passes the size limit.
+        Returns the SHA-256 of what was received, computed on the way."""
         limit = self._limits.max_download_bytes
         received = 0
+        digest = hashlib.sha256()
         try:
             async with self._http.stream("GET", source.url) as response:
                 if response.is_error:
@@ -111,20 +166,54 @@ class Pipeline:
                         received += len(chunk)
                         if received > limit:
                             raise AudioTooLarge(received, limit)
+                        digest.update(chunk)
                         await out.write(chunk)
         except httpx.HTTPError as exc:
             raise DownloadFailed(f"{type(exc).__name__} while fetching {source.filename}") from None
         if received == 0:
             raise EmptyAudio(f"{source.filename} is empty")
+        return digest.hexdigest()
 
     async def _transcribe_in(
-        self, workdir: Path, path: Path, options: TranscriptionOptions
+        self,
+        workdir: Path,
+        path: Path,
+        digest: str | None,
+        options: TranscriptionOptions,
+        limits: Limits,
+    ) -> TranscriptionResult:
+        """Transcribe `path`, or reuse the cached result for the same audio and options."""
+        if self._cache is None or digest is None:
+            return await self._transcribe_uncached(workdir, path, options, limits)
+        key = self._cache_key(digest, options)
+        lock = self._cache_locks.get(key)
+        if lock is None:
+            lock = self._cache_locks[key] = asyncio.Lock()
+        async with lock:
+            result = await self._cache.cached_transcription(key)
+            if result is None:
+                result = await self._transcribe_uncached(workdir, path, options, limits)
+                await self._cache.cache_transcription(key, result)
+            elif result.duration > limits.max_audio_seconds:
+                raise AudioTooLong(result.duration, limits.max_audio_seconds)
+            return result
+
+    def _cache_key(self, digest: str, options: TranscriptionOptions) -> CacheKey:
+        asked = {
+            "provider": self._provider.name,
+            "model": self._provider.transcription_model,
+            **dataclasses.asdict(options),
+        }
+        return CacheKey(digest, json.dumps(asked, sort_keys=True))
+
+    async def _transcribe_uncached(
+        self, workdir: Path, path: Path, options: TranscriptionOptions, limits: Limits
     ) -> TranscriptionResult:
         info = await self._in_audio_worker(audio.probe, path)
-        if info.duration > self._limits.max_audio_seconds:
-            raise AudioTooLong(info.duration, self._limits.max_audio_seconds)
+        if info.duration > limits.max_audio_seconds:
+            raise AudioTooLong(info.duration, limits.max_audio_seconds)
         upload = await self._uploadable(workdir, path, info)
-        transcript = await self._provider.transcribe(upload, options)
+        transcript = await self._call_provider(self._provider.transcribe, upload, options)
         return TranscriptionResult(
             transcript=transcript,
             duration=info.duration,

@@ -86,6 +86,8 @@ class AudioProvider(abc.ABC):
     name: str
     max_upload_bytes: int
     """The largest file one request may carry."""
+    transcription_model: str
+    """The model that transcribes; results from different models are never mixed up."""
 
     @abc.abstractmethod
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:

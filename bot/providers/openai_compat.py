@@ -73,13 +73,13 @@ class OpenAICompatProvider(AudioProvider):
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._transcription_model = transcription_model
+        self.transcription_model = transcription_model
         self._retry = retry
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fmt = self._format_for_model(options.response_format)
         fields: dict[str, str | list[str]] = {
-            "model": self._transcription_model,
+            "model": self.transcription_model,
             "response_format": fmt,
         }
         if options.language:
@@ -97,7 +97,7 @@ class OpenAICompatProvider(AudioProvider):
         return _parse_transcript(response, fmt)
 
     def _format_for_model(self, requested: ResponseFormat) -> ResponseFormat:
-        json_only = self._transcription_model.startswith(JSON_ONLY_MODEL_PREFIXES)
+        json_only = self.transcription_model.startswith(JSON_ONLY_MODEL_PREFIXES)
         return "json" if json_only and requested == "verbose_json" else requested
 
     async def _post_file(
