@@ -1,7 +1,9 @@
-"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies."""
+"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies, and the
+running bot of the end-to-end tests."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +16,9 @@ from bot.pipeline import Limits, Pipeline
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
+from tests.fakes.discord import serve_fake_discord
 from tests.fakes.file_host import FileHost
+from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
@@ -73,3 +77,31 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return scratch
+
+
+@pytest.fixture
+async def discord_fake(monkeypatch):
+    async with serve_fake_discord(monkeypatch) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(audio_api, tmp_path):
+    return bot_settings(audio_api, tmp_path / "data")
+
+
+@pytest.fixture
+async def world(discord_fake, audio_api, settings, caplog):
+    caplog.set_level(logging.INFO)
+    async with earshot_world(discord_fake, audio_api, settings) as running:
+        yield running
+
+
+@pytest.fixture
+def nothing_unhandled(request, caplog):
+    """The end-to-end test ends with no unexpected error or traceback in the logs (use it
+    before `world`, e.g. with `pytestmark`, so that it checks after the bot has closed)."""
+    yield
+    allowed = request.node.get_closest_marker("log_errors")
+    expected = allowed.args if allowed else ()
+    assert unexpected_errors(caplog, allowed=expected) == []

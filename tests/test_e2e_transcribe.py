@@ -10,37 +10,9 @@ import pytest
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault
-from tests.fakes.discord import serve_fake_discord
-from tests.harness import bot_settings, earshot_world, unexpected_errors
+from tests.harness import NO_MENTIONS, bot_settings, earshot_world, unexpected_errors
 
-NO_MENTIONS = {"parse": []}
-
-
-@pytest.fixture
-async def discord_fake(monkeypatch):
-    async with serve_fake_discord(monkeypatch) as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(audio_api, tmp_path):
-    return bot_settings(audio_api, tmp_path / "data")
-
-
-@pytest.fixture
-async def world(discord_fake, audio_api, settings, caplog):
-    caplog.set_level(logging.INFO)
-    async with earshot_world(discord_fake, audio_api, settings) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def nothing_unhandled(request, caplog):
-    """Every end-to-end test ends with no unexpected error or traceback in the logs."""
-    yield
-    allowed = request.node.get_closest_marker("log_errors")
-    expected = allowed.args if allowed else ()
-    assert unexpected_errors(caplog, allowed=expected) == []
+pytestmark = pytest.mark.usefixtures("nothing_unhandled")
 
 
 # /transcribe ---------------------------------------------------------------------------------
@@ -348,10 +320,19 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(
         pass
     [first] = discord_fake.find("PUT", commands_route)
     registered = {(c["name"], c["type"]): c for c in first.json}
-    assert set(registered) == {("transcribe", 1), ("Transcribe", 3)}
-    for command in registered.values():
+    assert set(registered) == {
+        ("transcribe", 1),
+        ("Transcribe", 3),
+        ("settings", 1),
+        ("privacy", 1),
+    }
+    for name in ("transcribe", "Transcribe", "privacy"):
+        command = next(c for c in registered.values() if c["name"] == name)
         assert sorted(command["integration_types"]) == [0, 1]
         assert sorted(command["contexts"]) == [0, 1, 2]
+    server_settings = registered[("settings", 1)]
+    assert (server_settings["integration_types"], server_settings["contexts"]) == ([0], [0])
+    assert int(server_settings["default_member_permissions"]) == 1 << 5  # Manage Server
 
     async with earshot_world(discord_fake, audio_api, settings):
         pass

@@ -7,8 +7,8 @@ to learn its duration, and answers in each documented shape. Errors use OpenAI's
 `{"error": {"message", "type", "param", "code"}}`.
 
 Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
-with headers, a delay, a connection reset) consumed one per request, and `uploads` records
-every request it parsed.
+with headers, a delay, a connection reset) consumed one per request, `uploads` records
+every request it parsed, and `most_in_flight` is the most requests it was answering at once.
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ class FakeAudioAPI:
         self.latency = 0.0
         self.uploads: list[Upload] = []
         self.upload_received = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.detected_language = "english"
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -182,12 +184,17 @@ class FakeAudioAPI:
         if request.content_length and request.content_length > UPLOAD_LIMIT + 64 * 1024:
             await request.read()
             return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
-        upload = await self._parse(request)
-        self.uploads.append(upload)
-        self.upload_received.set()
-        if (faulty := await self._apply_fault(request)) is not None:
-            return faulty
-        return self._answer(upload)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            upload = await self._parse(request)
+            self.uploads.append(upload)
+            self.upload_received.set()
+            if (faulty := await self._apply_fault(request)) is not None:
+                return faulty
+            return self._answer(upload)
+        finally:
+            self.in_flight -= 1
 
     def _answer(self, upload: Upload) -> web.Response:
         fields = upload.fields
