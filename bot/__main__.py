@@ -23,8 +23,15 @@ from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.providers.base import RESPONSE_FORMATS, TranscriptionOptions
 from bot.settings import Settings, SettingsError, load_settings
+from bot.store import StoreError
 
 log = logging.getLogger("bot")
+
+MESSAGE_CONTENT_REFUSED = (
+    "Discord refused the Message Content intent, which automatic transcription needs: enable "
+    '"Message Content Intent" under Privileged Gateway Intents on the Bot page of '
+    "https://discord.com/developers/applications, then start earshot again."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(_sync(settings))
             case _:
                 asyncio.run(_run(settings))
-    except SettingsError as error:
+    except (SettingsError, StoreError) as error:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)
         return 2
     except discord.LoginFailure:
@@ -102,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except discord.PrivilegedIntentsRequired as error:
-        print(f"earshot cannot start:\n{error}", file=sys.stderr)
+    except discord.PrivilegedIntentsRequired:
+        print(f"earshot cannot start:\n{MESSAGE_CONTENT_REFUSED}", file=sys.stderr)
         return 2
     except EarshotError as error:
         print(f"{error.user_message}\n({error})", file=sys.stderr)

@@ -14,11 +14,12 @@ from bot.http import build_http_client
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.settings import Settings
+from bot.store import Store
 from bot.tree import EarshotTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.transcribe",)
+EXTENSIONS = ("cogs.transcribe", "cogs.settings")
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -27,16 +28,26 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 
+def intents() -> discord.Intents:
+    """The default intents plus Message Content, which automatic transcription needs to see
+    attachments. It is privileged: Discord refuses the connection (close code 4014) until it is
+    enabled on the developer portal's Bot page."""
+    wanted = discord.Intents.default()
+    wanted.message_content = True
+    return wanted
+
+
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline` and `web` exist once `setup_hook` has run (at login)."""
+    """earshot. `pipeline`, `store` and `web` exist once `setup_hook` has run (at login)."""
 
     pipeline: Pipeline
+    store: Store
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=discord.Intents.default(),
+            intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=EarshotTree,
         )
@@ -46,6 +57,9 @@ class EarshotBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.web = build_http_client(self.settings)
+        self.store = await Store.open(
+            self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
+        )
         provider = build_provider(self.settings, self.web)
         self.pipeline = Pipeline(
             self.web,
@@ -54,6 +68,8 @@ class EarshotBot(commands.Bot):
                 max_download_bytes=self.settings.max_download_bytes,
                 max_audio_seconds=self.settings.max_audio_seconds,
             ),
+            max_provider_calls=self.settings.max_concurrent_provider_calls,
+            cache=self.store if self.settings.transcript_cache_ttl_seconds > 0 else None,
         )
         for extension in EXTENSIONS:
             try:
@@ -68,3 +84,6 @@ class EarshotBot(commands.Bot):
         await super().close()
         if self.web is not None:
             await self.web.aclose()
+        store = getattr(self, "store", None)
+        if store is not None:
+            await store.close()

@@ -42,14 +42,17 @@ async def send_all(
 
 async def send_error(interaction: discord.Interaction, error: EarshotError) -> None:
     """Tell the member what went wrong in one private message, and log the detail."""
-    log.log(
-        _log_level(error), "%s for user %s: %s", type(error).__name__, interaction.user.id, error
-    )
+    log_failure(error, interaction.user.id)
     await send(
         interaction,
         OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS),
         ephemeral=True,
     )
+
+
+def log_failure(error: EarshotError, user_id: int) -> None:
+    """Log the detail of a failure a member met, at the level it deserves."""
+    log.log(_log_level(error), "%s for user %s: %s", type(error).__name__, user_id, error)
 
 
 def _log_level(error: EarshotError) -> int:

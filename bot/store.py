@@ -27,7 +27,6 @@ from bot.providers.base import Segment, Transcript, Word
 DATABASE_FILE = "earshot.sqlite3"
 
 ReplyStyle = Literal["reply", "thread"]
-REPLY_STYLES: tuple[ReplyStyle, ...] = ("reply", "thread")
 
 MIGRATIONS: tuple[str, ...] = (
     """
