@@ -3,6 +3,7 @@ down in `close`. Constructing it does no I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -20,6 +21,9 @@ from bot.tree import EarshotTree
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.transcribe", "cogs.settings")
+EVENT_TASK_PREFIX = "discord.py: on_"
+"""discord.py runs each event handler in a task named after the event."""
+EVENT_DRAIN_SECONDS = 5.0
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -82,8 +86,21 @@ class EarshotBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        await self._drain_event_handlers()
         if self.web is not None:
             await self.web.aclose()
         store = getattr(self, "store", None)
         if store is not None:
             await store.close()
+
+    async def _drain_event_handlers(self) -> None:
+        """Give event handlers still running (the gateway is closed: no new ones start) a
+        moment to end before the HTTP client and the store close under them."""
+        current = asyncio.current_task()
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(EVENT_TASK_PREFIX)
+        ]
+        if running:
+            await asyncio.wait(running, timeout=EVENT_DRAIN_SECONDS)

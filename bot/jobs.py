@@ -45,12 +45,14 @@ class Jobs:
             lambda: asyncio.Semaphore(per_group)
         )
         self._running: dict[int, Job] = {}
+        self._closed = False
 
     def start(
         self, group: int, key: int, work: Callable[[Job], Coroutine[Any, Any, None]]
     ) -> Job | None:
-        """Run `work(job)` when a slot of `group` is free; None if `key` already has a job."""
-        if key in self._running:
+        """Run `work(job)` when a slot of `group` is free; None if `key` already has a job or
+        the jobs are closed."""
+        if key in self._running or self._closed:
             return None
         job = self._running[key] = Job()
         job.task = asyncio.create_task(self._run(group, key, job, work), name=f"earshot job {key}")
@@ -65,7 +67,8 @@ class Jobs:
         return True
 
     async def close(self) -> None:
-        """Cancel every job and wait for them to end."""
+        """Cancel every job and wait for them to end; later `start`s do nothing."""
+        self._closed = True
         tasks = [job.task for job in self._running.values() if job.task is not None]
         for task in tasks:
             task.cancel()
