@@ -21,8 +21,8 @@ from bot.tree import EarshotTree
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.transcribe", "cogs.settings")
-EVENT_TASK_PREFIX = "discord.py: on_"
-"""discord.py runs each event handler in a task named after the event."""
+HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
+"""How discord.py names the tasks that run event handlers and app commands."""
 EVENT_DRAIN_SECONDS = 5.0
 
 
@@ -86,21 +86,21 @@ class EarshotBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
-        await self._drain_event_handlers()
+        await self._drain_handlers()
         if self.web is not None:
             await self.web.aclose()
         store = getattr(self, "store", None)
         if store is not None:
             await store.close()
 
-    async def _drain_event_handlers(self) -> None:
-        """Give event handlers still running (the gateway is closed: no new ones start) a
-        moment to end before the HTTP client and the store close under them."""
+    async def _drain_handlers(self) -> None:
+        """Give event handlers and commands still running (the gateway is closed: no new ones
+        start) a moment to end before the HTTP client and the store close under them."""
         current = asyncio.current_task()
         running = [
             task
             for task in asyncio.all_tasks()
-            if task is not current and task.get_name().startswith(EVENT_TASK_PREFIX)
+            if task is not current and task.get_name().startswith(HANDLER_TASK_PREFIXES)
         ]
         if running:
             await asyncio.wait(running, timeout=EVENT_DRAIN_SECONDS)
