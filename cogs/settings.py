@@ -34,10 +34,12 @@ def _on_off(enabled: bool) -> str:
     return "on" if enabled else "off"
 
 
-def _voice_name(name: str) -> str:
+async def _voice_name(interaction: discord.Interaction, name: str) -> str | None:
+    """The voice name without surrounding blanks, or None once the member was told why not."""
     name = name.strip()
     if not 1 <= len(name) <= MAX_VOICE_NAME:
-        raise VoiceNameInvalid(MAX_VOICE_NAME)
+        await replies.send_error(interaction, VoiceNameInvalid(MAX_VOICE_NAME))
+        return None
     return name
 
 
@@ -174,10 +176,7 @@ class ServerSettings(
     @app_commands.command(name="voice", description="The default voice for reading text aloud")
     @app_commands.describe(name="A voice name of the audio service, e.g. alloy")
     async def voice(self, interaction: discord.Interaction, name: str) -> None:
-        try:
-            voice = _voice_name(name)
-        except EarshotError as error:
-            await replies.send_error(interaction, error)
+        if (voice := await _voice_name(interaction, name)) is None:
             return
         await self.bot.store.update_guild_settings(self._guild(interaction).id, tts_voice=voice)
         await _tell(interaction, f"The server's default voice is now **{voice}**.")
@@ -258,10 +257,7 @@ class Privacy(
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")
     @app_commands.describe(name="A voice name of the audio service, e.g. alloy")
     async def voice(self, interaction: discord.Interaction, name: str) -> None:
-        try:
-            voice = _voice_name(name)
-        except EarshotError as error:
-            await replies.send_error(interaction, error)
+        if (voice := await _voice_name(interaction, name)) is None:
             return
         await self._update(interaction, tts_voice=voice)
         await _tell(interaction, f"Your preferred voice is now **{voice}**.")

@@ -16,7 +16,9 @@ cancelled and posts nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import discord
 from discord import app_commands
@@ -59,6 +61,22 @@ def _render(
     return render.transcript_messages(
         header, result.transcript.text, filename=f"transcript-{file.id}.txt"
     )
+
+
+@contextlib.asynccontextmanager
+async def _typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "typing…" in `channel` while inside; if Discord refuses, only the indicator is lost."""
+    indicator = channel.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException as error:
+        log.info("no typing indicator: %s", error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await indicator.__aexit__(None, None, None)
 
 
 class Transcribe(commands.Cog):
@@ -221,10 +239,11 @@ class Transcribe(commands.Cog):
         settings: GuildSettings,
         job: Job,
     ) -> None:
-        """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile."""
+        """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
+        Every file gets its transcript or one line saying what went wrong."""
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
         outgoing: list[OutgoingMessage] = []
-        async with message.channel.typing():
+        async with _typing_in(message.channel):
             for file in files:
                 try:
                     result = await self.bot.pipeline.transcribe(
@@ -235,6 +254,10 @@ class Transcribe(commands.Cog):
                 except EarshotError as error:
                     replies.log_failure(error, message.author.id)
                     outgoing.append(OutgoingMessage(f"⚠️ {error.user_message}"))
+                    continue
+                except Exception:
+                    log.exception("transcribing message %s failed", message.id)
+                    outgoing.append(OutgoingMessage(f"⚠️ {EarshotError().user_message}"))
                     continue
                 outgoing += _render(result, message.author, file)
         with job.delivering():

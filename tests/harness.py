@@ -162,6 +162,21 @@ class EarshotWorld:
         """Every message the bot posted to a channel or thread (not interaction answers)."""
         return self.discord.find("POST", CHANNEL_MESSAGES)
 
+    async def autocomplete(self, name: str, option: str, typed: str) -> list[dp.Payload]:
+        """The choices the bot offers the member typing `typed` into `option` of `name`."""
+        payload = self.discord.autocomplete(
+            name,
+            user=self.member,
+            channel=self.channel,
+            guild_id=self.guild["id"],
+            focused_option=option,
+            value=typed,
+        )
+        await self.discord.send_interaction(payload)
+        callback = (await self.callback(payload["token"])).json
+        assert callback["type"] == 8
+        return callback["data"]["choices"]
+
     async def callback(self, token: str) -> RecordedRequest:
         [request] = await self.discord.wait_for("POST", rf"/interactions/\d+/{token}/callback")
         return request

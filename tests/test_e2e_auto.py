@@ -303,3 +303,28 @@ async def test_fifty_voice_messages_in_a_second_are_all_answered_once_within_the
         assert len(world.posted()) == 50
         assert len(audio_api.uploads) == 50
         assert audio_api.most_in_flight == 2
+
+
+async def test_a_refused_typing_indicator_does_not_stop_the_transcript(enabled):
+    world = enabled
+    world.discord.fail_next(
+        "POST", r"/channels/\d+/typing", status=403, json_body={"code": 50013, "message": "no"}
+    )
+    message = world.voice_message()
+    await world.post(message)
+    [reply] = await world.wait_for_replies(message)
+    assert reply.json["content"].startswith("🎙️ **Transcript**")
+
+
+@pytest.mark.log_errors("transcribing message")
+async def test_an_unexpected_failure_still_gets_one_reply_under_the_message(enabled):
+    world = enabled
+
+    async def broken(key):
+        raise RuntimeError("the disk is on fire")
+
+    world.bot.store.cached_transcription = broken
+    message = world.voice_message()
+    await world.post(message)
+    [reply] = await world.wait_for_replies(message)
+    assert reply.json["content"] == "⚠️ Something went wrong on my side. Please try again."

@@ -16,6 +16,16 @@ from tests.harness import bot_settings, earshot_world
 pytestmark = pytest.mark.usefixtures("nothing_unhandled")
 
 
+def channel_denying_the_bot(world, permission: int) -> dp.Payload:
+    """A new text channel whose overwrite denies the bot's role `permission`."""
+    bot_role = world.discord.bot_role(world.guild["id"])["id"]
+    return world.discord.add_text_channel(
+        world.guild["id"],
+        name="restricted",
+        permission_overwrites=[dp.overwrite(bot_role, deny=permission)],
+    )
+
+
 # /settings: who may use it, and what it says ---------------------------------------------
 
 
@@ -69,17 +79,8 @@ async def test_a_blank_language_means_detect(world):
 
 
 async def test_language_autocomplete_works_for_settings_too(world):
-    payload = world.discord.autocomplete(
-        "settings language",
-        user=world.admin,
-        channel=world.channel,
-        guild_id=world.guild["id"],
-        focused_option="language",
-        value="japa",
-    )
-    await world.discord.send_interaction(payload)
-    callback = await world.callback(payload["token"])
-    assert callback.json["data"]["choices"] == [{"name": "Japanese (ja)", "value": "ja"}]
+    choices = await world.autocomplete("settings language", "language", "japa")
+    assert choices == [{"name": "Japanese (ja)", "value": "ja"}]
 
 
 async def test_a_duration_over_the_bots_own_limit_is_refused(world):
@@ -93,13 +94,7 @@ async def test_an_empty_voice_name_is_refused(world):
 
 
 async def test_enabling_a_channel_where_the_bot_cannot_post_tells_the_admin_at_once(world):
-    hidden = world.discord.add_text_channel(
-        world.guild["id"],
-        name="hidden",
-        permission_overwrites=[
-            dp.overwrite(world.discord.bot_role(world.guild["id"])["id"], deny=dp.SEND_MESSAGES)
-        ],
-    )
+    hidden = channel_denying_the_bot(world, dp.SEND_MESSAGES)
     answer = await world.configure(
         "settings channel", options={"enabled": True}, channels={"channel": hidden}
     )
@@ -122,13 +117,7 @@ async def test_thread_replies_without_thread_permissions_tell_the_admin(world):
 
 
 async def test_enabling_the_whole_server_names_channels_the_bot_cannot_see(world):
-    secret = world.discord.add_text_channel(
-        world.guild["id"],
-        name="secret",
-        permission_overwrites=[
-            dp.overwrite(world.discord.bot_role(world.guild["id"])["id"], deny=dp.VIEW_CHANNEL)
-        ],
-    )
+    secret = channel_denying_the_bot(world, dp.VIEW_CHANNEL)
     answer = await world.configure("settings server", options={"enabled": True})
     assert answer.startswith("Automatic transcription is now **on** for the whole server.\n⚠️")
     assert f"<#{secret['id']}>: missing View Channel, Send Messages" in answer
