@@ -192,8 +192,17 @@ class Transcribe(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        if not self.jobs.withdraw(payload.message_id):
-            await self._take_back(payload.message_id)
+        await self._source_deleted(payload.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        for message_id in sorted(payload.message_ids):
+            await self._source_deleted(message_id)
+
+    async def _source_deleted(self, message_id: int) -> None:
+        """Withdraw the message's job, or take back the answer it already got."""
+        if not self.jobs.withdraw(message_id):
+            await self._take_back(message_id)
 
     async def _automatic_files(
         self, message: discord.Message

@@ -26,7 +26,7 @@ from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
 CHANNEL_MESSAGES = r"/channels/\d+/messages"
 NO_MENTIONS = {"parse": []}
 """`allowed_mentions` as the bot sends it: nobody is pinged."""
-BOT_WORK = ("discord.py: on_message", "discord.py: on_raw_message_delete", "earshot job")
+BOT_WORK = ("discord.py: on_message", "discord.py: on_raw_", "earshot job")
 """Names of the tasks that do the bot's work on a message (discord.py names listener tasks)."""
 GUILD_READY_TIMEOUT = 0.05
 """discord.py waits this long after the last GUILD_CREATE; its 2 s default only slows tests."""

@@ -328,3 +328,20 @@ async def test_an_unexpected_failure_still_gets_one_reply_under_the_message(enab
     await world.post(message)
     [reply] = await world.wait_for_replies(message)
     assert reply.json["content"] == "⚠️ Something went wrong on my side. Please try again."
+
+
+async def test_a_bulk_delete_takes_back_every_transcript(enabled):
+    world = enabled
+    messages = [world.voice_message(), world.voice_message(seconds=1.2)]
+    for message in messages:
+        await world.post(message)
+    replies = [(await world.wait_for_replies(message))[0] for message in messages]
+    await world.settled()
+
+    ids = [message["id"] for message in messages]
+    for message in messages:
+        world.discord.messages.pop(int(message["id"]))
+    event = {"ids": ids, "channel_id": world.channel["id"], "guild_id": world.guild["id"]}
+    await world.discord.dispatch("MESSAGE_DELETE_BULK", event)
+    await world.discord.wait_for("DELETE", CHANNEL_MESSAGES + r"/\d+", count=2)
+    assert not {int(reply.response["id"]) for reply in replies} & set(world.discord.messages)
