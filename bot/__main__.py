@@ -30,9 +30,16 @@ from bot.providers.base import RESPONSE_FORMATS, TranscriptionOptions, Translati
 from bot.settings import Settings, SettingsError, load_settings
 from bot.speech import OUTPUT_CHOICES, Speaker, SpeechOptions
 from bot.speech_text import Names, text_for_speech
+from bot.store import StoreError
 from bot.workers import AudioWorkers
 
 log = logging.getLogger("bot")
+
+MESSAGE_CONTENT_REFUSED = (
+    "Discord refused the Message Content intent, which automatic transcription needs: enable "
+    '"Message Content Intent" under Privileged Gateway Intents on the Bot page of '
+    "https://discord.com/developers/applications, then start earshot again."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0 if asyncio.run(_check(settings)) else 1
             case _:
                 asyncio.run(_run(settings))
-    except SettingsError as error:
+    except (SettingsError, StoreError) as error:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)
         return 2
     except discord.LoginFailure:
@@ -165,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except discord.PrivilegedIntentsRequired as error:
-        print(f"earshot cannot start:\n{error}", file=sys.stderr)
+    except discord.PrivilegedIntentsRequired:
+        print(f"earshot cannot start:\n{MESSAGE_CONTENT_REFUSED}", file=sys.stderr)
         return 2
     except EarshotError as error:
         print(f"{error.user_message}\n({error})", file=sys.stderr)

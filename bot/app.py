@@ -3,6 +3,7 @@ down in `close`. Constructing it does no I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -13,14 +14,19 @@ from bot.command_sync import sync_commands
 from bot.http import build_http_client
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
+from bot.providers.limited import LimitedProvider
 from bot.settings import Settings
 from bot.speech import Speaker
+from bot.store import Store
 from bot.tree import EarshotTree
 from bot.workers import AudioWorkers
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak")
+EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings")
+HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
+"""How discord.py names the tasks that run event handlers and app commands."""
+EVENT_DRAIN_SECONDS = 5.0
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -29,17 +35,28 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 
+def intents() -> discord.Intents:
+    """The default intents plus Message Content, which automatic transcription needs to see
+    attachments. It is privileged: Discord refuses the connection (close code 4014) until it is
+    enabled on the developer portal's Bot page."""
+    wanted = discord.Intents.default()
+    wanted.message_content = True
+    return wanted
+
+
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker` and `web` exist once `setup_hook` has run (at login)."""
+    """earshot. `pipeline`, `speaker`, `store` and `web` exist once `setup_hook` has run (at
+    login)."""
 
     pipeline: Pipeline
     speaker: Speaker
+    store: Store
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=discord.Intents.default(),
+            intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=EarshotTree,
         )
@@ -49,10 +66,19 @@ class EarshotBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.web = build_http_client(self.settings)
-        provider = build_provider(self.settings, self.web)
+        self.store = await Store.open(
+            self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
+        )
+        provider = LimitedProvider(
+            build_provider(self.settings, self.web), self.settings.max_concurrent_provider_calls
+        )
         workers = AudioWorkers()
         self.pipeline = Pipeline(
-            self.web, provider, Limits.from_settings(self.settings), workers=workers
+            self.web,
+            provider,
+            Limits.from_settings(self.settings),
+            workers=workers,
+            cache=self.store if self.settings.transcript_cache_ttl_seconds > 0 else None,
         )
         self.speaker = Speaker.from_settings(self.settings, self.web, provider, workers)
         for extension in EXTENSIONS:
@@ -66,5 +92,21 @@ class EarshotBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        await self._drain_handlers()
         if self.web is not None:
             await self.web.aclose()
+        store = getattr(self, "store", None)
+        if store is not None:
+            await store.close()
+
+    async def _drain_handlers(self) -> None:
+        """Give event handlers and commands still running (the gateway is closed: no new ones
+        start) a moment to end before the HTTP client and the store close under them."""
+        current = asyncio.current_task()
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(HANDLER_TASK_PREFIXES)
+        ]
+        if running:
+            await asyncio.wait(running, timeout=EVENT_DRAIN_SECONDS)

@@ -6,6 +6,8 @@ The words a member reads live here and nowhere else. `str(error)` is the detail 
 
 from __future__ import annotations
 
+import math
+
 from bot.text import clock
 
 
@@ -121,6 +123,62 @@ class InvalidOption(InputError):
     @property
     def user_message(self) -> str:
         return self.reply
+
+
+class NotAnswerableChannel(InputError):
+    @property
+    def user_message(self) -> str:
+        return "I can't transcribe automatically in this kind of channel; pick a text channel."
+
+
+class VoiceNameInvalid(InputError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a voice name must be 1 to {limit} characters")
+        self.limit = limit
+
+    @property
+    def user_message(self) -> str:
+        return f"A voice name is 1 to {self.limit} characters, for example `alloy` or `Kore`."
+
+
+class DurationOverLimit(InputError):
+    def __init__(self, seconds: float, limit: float) -> None:
+        super().__init__(f"{seconds:.0f} s is over the bot's limit of {limit:.0f} s")
+        self.limit = limit
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"That is longer than this bot allows: at most {clock(self.limit)} "
+            f"({self.limit:.0f} seconds)."
+        )
+
+
+# Using the bot -----------------------------------------------------------------------------
+
+
+class NotAllowed(EarshotError):
+    """The member lacks a Discord permission the command needs."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"missing the {permission} permission")
+        self.permission = permission
+
+    @property
+    def user_message(self) -> str:
+        return f"You need the **{self.permission}** permission to do that."
+
+
+class TooFast(EarshotError):
+    """The member's per-member command cooldown has not run out."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"on cooldown for {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+    @property
+    def user_message(self) -> str:
+        return f"You're going a bit fast — try again in {math.ceil(self.retry_after)} s."
 
 
 # The audio provider ------------------------------------------------------------------------

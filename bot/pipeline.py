@@ -3,15 +3,25 @@
 The pipeline takes plain values (a URL with a name and size, or a local path) so the bot, the
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
 when the job ends, whether it succeeds, fails or is cancelled.
+
+With a `TranscriptCache`, the same audio asked the same way is transcribed once: the audio's
+SHA-256 is computed while it downloads, and identical requests running at the same time wait
+for the first one instead of paying again. (The cap on provider calls in flight is
+`providers.limited.LimitedProvider`.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import aiofiles
 import aiofiles.tempfile
@@ -71,9 +81,35 @@ class TranscriptionResult:
     """The spoken language: as the provider detected it, else as the caller said."""
 
 
+@dataclass(frozen=True)
+class CacheKey:
+    """What makes a transcription reusable: the very same audio, asked of the same model with
+    the same options."""
+
+    audio_sha256: str
+    variant: str
+
+
+class TranscriptCache(Protocol):
+    """Where results are kept between identical requests (the bot's store; none in the CLI)."""
+
+    async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None: ...
+
+    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None: ...
+
+
 AudioInput = AudioSource | Path
-"""Audio to fetch over HTTP, or a local file (the CLI's way in)."""
+"""Audio to fetch over HTTP, or a local file (the CLI's way in; never cached)."""
 AskProvider = Callable[[AudioUpload], Awaitable[Transcript]]
+
+
+@dataclass(frozen=True)
+class _Audio:
+    """Audio on disk, checked: where it is, what the probe found, and its digest if fetched."""
+
+    path: Path
+    info: audio.AudioInfo
+    sha256: str | None
 
 
 class Pipeline:
@@ -90,11 +126,16 @@ class Pipeline:
         limits: Limits,
         *,
         workers: AudioWorkers | None = None,
+        cache: TranscriptCache | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
         self._limits = limits
         self._workers = workers or AudioWorkers()
+        self._cache = cache
+        self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def transcribe(
         self,
@@ -102,16 +143,34 @@ class Pipeline:
         options: TranscriptionOptions,
         *,
         on_text: TextListener | None = None,
+        max_audio_seconds: float | None = None,
     ) -> TranscriptionResult:
         """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
-        reports the transcript as it grows."""
+        reports the transcript as it grows. `max_audio_seconds` can only tighten the
+        pipeline's own limit (a server's choice)."""
 
         def ask(upload: AudioUpload) -> Awaitable[Transcript]:
             if on_text is None:
                 return self._provider.transcribe(upload, options)
             return self._provider.transcribe_streaming(upload, options, on_text)
 
-        return await self._process(audio_input, ask, asked_language=options.language)
+        limits = self._limits
+        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
+            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
+        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
+            checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
+            if self._cache is None or checked.sha256 is None:
+                return await self._ask(Path(workdir), checked, ask, options.language)
+            key = self._cache_key(checked.sha256, options)
+            lock = self._cache_locks.get(key)
+            if lock is None:
+                lock = self._cache_locks[key] = asyncio.Lock()
+            async with lock:
+                result = await self._cache.cached_transcription(key)
+                if result is None:
+                    result = await self._ask(Path(workdir), checked, ask, options.language)
+                    await self._cache.cache_transcription(key, result)
+                return result
 
     async def translate(
         self, audio_input: AudioInput, options: TranslationOptions
@@ -119,43 +178,66 @@ class Pipeline:
         """Translate the speech in `audio_input` into English text."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
-        return await self._process(
-            audio_input, lambda upload: self._provider.translate(upload, options)
-        )
-
-    async def _process(
-        self, audio_input: AudioInput, ask: AskProvider, *, asked_language: str | None = None
-    ) -> TranscriptionResult:
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
-            if isinstance(audio_input, Path):
-                path = audio_input
-                size = (await asyncio.to_thread(path.stat)).st_size
-                if size > self._limits.max_download_bytes:
-                    raise AudioTooLarge(size, self._limits.max_download_bytes)
-            else:
-                self._check_declared(audio_input)
-                path = Path(workdir) / "download"
-                await self._download(audio_input, path)
-            info = await self._workers.run(audio.probe, path)
-            if info.duration > self._limits.max_audio_seconds:
-                raise AudioTooLong(info.duration, self._limits.max_audio_seconds)
-            transcript = await ask(await self._uploadable(Path(workdir), path, info))
+            checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
+            return await self._ask(
+                Path(workdir), checked, lambda upload: self._provider.translate(upload, options)
+            )
+
+    async def _fetch_and_check(
+        self, audio_input: AudioInput, workdir: Path, limits: Limits
+    ) -> _Audio:
+        """The audio on disk (downloaded into `workdir` if need be), probed and within limits."""
+        sha256 = None
+        if isinstance(audio_input, Path):
+            path = audio_input
+            size = (await asyncio.to_thread(path.stat)).st_size
+            if size > limits.max_download_bytes:
+                raise AudioTooLarge(size, limits.max_download_bytes)
+        else:
+            self._check_declared(audio_input, limits)
+            path = workdir / "download"
+            sha256 = await self._download(audio_input, path)
+        info = await self._workers.run(audio.probe, path)
+        if info.duration > limits.max_audio_seconds:
+            raise AudioTooLong(info.duration, limits.max_audio_seconds)
+        return _Audio(path, info, sha256)
+
+    async def _ask(
+        self,
+        workdir: Path,
+        checked: _Audio,
+        ask: AskProvider,
+        asked_language: str | None = None,
+    ) -> TranscriptionResult:
+        transcript = await ask(await self._uploadable(workdir, checked.path, checked.info))
         return TranscriptionResult(
             transcript=transcript,
-            duration=info.duration,
+            duration=checked.info.duration,
             language=transcript.language or asked_language,
         )
 
-    def _check_declared(self, source: AudioSource) -> None:
-        if source.size is not None and source.size > self._limits.max_download_bytes:
-            raise AudioTooLarge(source.size, self._limits.max_download_bytes)
-        if source.duration is not None and source.duration > self._limits.max_audio_seconds:
-            raise AudioTooLong(source.duration, self._limits.max_audio_seconds)
+    def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
+        asked = {
+            "provider": self._provider.name,
+            "model": self._provider.transcription_model,
+            **dataclasses.asdict(options),
+        }
+        return CacheKey(sha256, json.dumps(asked, sort_keys=True))
 
-    async def _download(self, source: AudioSource, destination: Path) -> None:
-        """Stream `source` to `destination`, stopping as soon as it passes the size limit."""
+    @staticmethod
+    def _check_declared(source: AudioSource, limits: Limits) -> None:
+        if source.size is not None and source.size > limits.max_download_bytes:
+            raise AudioTooLarge(source.size, limits.max_download_bytes)
+        if source.duration is not None and source.duration > limits.max_audio_seconds:
+            raise AudioTooLong(source.duration, limits.max_audio_seconds)
+
+    async def _download(self, source: AudioSource, destination: Path) -> str:
+        """Stream `source` to `destination`, stopping as soon as it passes the size limit.
+        Returns the SHA-256 of what was received, computed on the way."""
         limit = self._limits.max_download_bytes
         received = 0
+        digest = hashlib.sha256()
         try:
             async with self._http.stream("GET", source.url) as response:
                 if response.is_error:
@@ -168,11 +250,13 @@ class Pipeline:
                         received += len(chunk)
                         if received > limit:
                             raise AudioTooLarge(received, limit)
+                        digest.update(chunk)
                         await out.write(chunk)
         except httpx.HTTPError as exc:
             raise DownloadFailed(f"{type(exc).__name__} while fetching {source.filename}") from None
         if received == 0:
             raise EmptyAudio(f"{source.filename} is empty")
+        return digest.hexdigest()
 
     async def _uploadable(self, workdir: Path, path: Path, info: audio.AudioInfo) -> AudioUpload:
         """The file as the provider accepts it: as it is, or converted to Ogg/Opus."""

@@ -55,10 +55,13 @@ async def send_error(interaction: discord.Interaction, error: EarshotError) -> N
 
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
     """The member's one-line notice of `error`; the detail goes to the log."""
-    log.log(
-        _log_level(error), "%s for user %s: %s", type(error).__name__, interaction.user.id, error
-    )
+    log_failure(error, interaction.user.id)
     return OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS)
+
+
+def log_failure(error: EarshotError, user_id: int) -> None:
+    """Log the detail of a failure a member met, at the level it deserves."""
+    log.log(_log_level(error), "%s for user %s: %s", type(error).__name__, user_id, error)
 
 
 def _log_level(error: EarshotError) -> int:

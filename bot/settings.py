@@ -69,8 +69,17 @@ class Settings(BaseSettings):
     provider_retry_budget: Annotated[float, Field(gt=0, le=600)] = 240.0
     """Seconds after which no new retry starts; keeps replies inside Discord's 15-minute window."""
 
+    command_cooldown_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    """Each member may run one transcription command per this many seconds; 0 turns it off."""
+    max_auto_jobs_per_guild: Annotated[int, Field(ge=1, le=100)] = 3
+    """Automatic transcriptions running at once in one server; more wait their turn."""
+    max_concurrent_provider_calls: Annotated[int, Field(ge=1, le=1000)] = 8
+    """Provider calls in flight at once across the whole bot; more wait their turn."""
+    transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
+    """How long a transcript is reused for the same audio; 0 turns the cache off."""
+
     data_dir: Path = Path("data")
-    """Where earshot keeps its state (the synced command set's fingerprint)."""
+    """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

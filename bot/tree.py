@@ -8,7 +8,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.errors import EarshotError
+from bot.errors import EarshotError, NotAllowed, TooFast
 from bot.render import OutgoingMessage
 from bot.replies import send, send_error
 
@@ -22,6 +22,7 @@ class EarshotTree(app_commands.CommandTree):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        cause = _as_earshot_error(cause)
         try:
             if isinstance(cause, EarshotError):
                 await send_error(interaction, cause)
@@ -35,3 +36,16 @@ class EarshotTree(app_commands.CommandTree):
             log.warning(
                 "could not tell user %s about a failure", interaction.user.id, exc_info=True
             )
+
+
+def _as_earshot_error(error: Exception) -> Exception:
+    """Discord's refusals that have a reply of our own: cooldowns and missing permissions."""
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return TooFast(error.retry_after)
+    if isinstance(error, app_commands.MissingPermissions):
+        names = (
+            name.replace("_", " ").replace("guild", "server").title()
+            for name in error.missing_permissions
+        )
+        return NotAllowed(", ".join(names))
+    return error

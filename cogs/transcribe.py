@@ -1,12 +1,24 @@
-"""/transcribe and the "Transcribe" message context menu.
+"""/transcribe, the "Transcribe" message context menu, and automatic transcription.
 
-Both work in servers, DMs and group DMs, installed to a server or to a user. /transcribe
-answers publicly unless `private` is set. The context menu always answers privately: the
-member who asks is the one who needs the text, and a voice message someone else sent is not
-published to the channel on their behalf.
+Both commands work in servers, DMs and group DMs, installed to a server or to a user.
+/transcribe answers publicly unless `private` is set (or the member chose private replies in
+/privacy). The context menu always answers privately: the member who asks is the one who needs
+the text, and a voice message someone else sent is not published to the channel on their
+behalf. For that reason it also works on the messages of members who opted out of automatic
+transcription: the requester could listen to the message anyway, and nobody else sees the text.
+
+Automatic transcription answers voice messages (and audio files, if the server wants) in the
+channels a server enabled, from members who are not bots and did not opt out, as a reply or in
+a thread. It never answers a message from before start-up or one it already answered (gateway
+replays), and when the message is deleted its transcript goes too: a job still working is
+cancelled and posts nothing.
 """
 
 from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 import discord
 from discord import app_commands
@@ -14,12 +26,21 @@ from discord.ext import commands
 
 from bot import attachments, render, replies
 from bot.app import EarshotBot
+from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, NoAudio
+from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
+from bot.permissions import missing_to_answer, switch_channel
+from bot.pipeline import TranscriptionResult
 from bot.providers.base import TranscriptionOptions
+from bot.render import NO_MENTIONS, OutgoingMessage
+from bot.store import GuildSettings, PostedMessage
+
+log = logging.getLogger(__name__)
 
 RESPONSE_FORMAT = "verbose_json"
 """Asked of the provider so replies can name the detected language."""
+MAX_THREAD_NAME = 100
 
 
 async def language_autocomplete(
@@ -31,20 +52,53 @@ async def language_autocomplete(
     ]
 
 
+def _render(
+    result: TranscriptionResult, speaker: discord.abc.User, file: discord.Attachment
+) -> list[OutgoingMessage]:
+    header = render.transcript_header(
+        result, speaker=speaker.display_name, what=attachments.describe(file)
+    )
+    return render.transcript_messages(
+        header, result.transcript.text, filename=f"transcript-{file.id}.txt"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "typing…" in `channel` while inside; if Discord refuses, only the indicator is lost."""
+    indicator = channel.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException as error:
+        log.info("no typing indicator: %s", error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await indicator.__aexit__(None, None, None)
+
+
 class Transcribe(commands.Cog):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
+        self.started_at = discord.utils.utcnow()
+        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild)
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_message)
         self.menu = app_commands.allowed_installs(guilds=True, users=True)(self.menu)
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
             self.menu
         )
+        self.menu = provider_cooldown(self.menu)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        await self.jobs.close()
+
+    # Commands -------------------------------------------------------------------------------
 
     @app_commands.command(
         name="transcribe", description="Turn a voice message or audio file into text"
@@ -57,21 +111,27 @@ class Transcribe(commands.Cog):
     @app_commands.autocomplete(language=language_autocomplete)
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @provider_cooldown
     async def transcribe(
         self,
         interaction: discord.Interaction,
         file: discord.Attachment,
         language: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
+        if private is None:
+            private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
-            options = TranscriptionOptions(
-                language=parse_language(language), response_format=RESPONSE_FORMAT
+            code = (
+                parse_language(language)
+                if language
+                else await self._server_language(interaction.guild_id)
             )
         except EarshotError as error:
             await replies.send_error(interaction, error)
             return
+        options = TranscriptionOptions(language=code, response_format=RESPONSE_FORMAT)
         await self._transcribe_each(
             interaction, [file], speaker=interaction.user, options=options, private=private
         )
@@ -84,10 +144,19 @@ class Transcribe(commands.Cog):
         if not files:
             await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
             return
-        options = TranscriptionOptions(response_format=RESPONSE_FORMAT)
+        options = TranscriptionOptions(
+            language=await self._server_language(interaction.guild_id),
+            response_format=RESPONSE_FORMAT,
+        )
         await self._transcribe_each(
             interaction, files, speaker=message.author, options=options, private=True
         )
+
+    async def _server_language(self, guild_id: int | None) -> str | None:
+        """The server's usual language, if the command runs in a server that set one."""
+        if guild_id is None:
+            return None
+        return (await self.bot.store.guild_settings(guild_id)).language
 
     async def _transcribe_each(
         self,
@@ -105,13 +174,157 @@ class Transcribe(commands.Cog):
             except EarshotError as error:
                 await replies.send_error(interaction, error)
                 continue
-            header = render.transcript_header(
-                result, speaker=speaker.display_name, what=attachments.describe(file)
+            await replies.send_all(interaction, _render(result, speaker, file), ephemeral=private)
+
+    # Automatic transcription ----------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        chosen = await self._automatic_files(message)
+        if chosen is None:
+            return
+        files, settings = chosen
+
+        async def answer(job: Job) -> None:
+            await self._answer(message, files, settings, job)
+
+        self.jobs.start(message.guild.id, message.id, answer)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self._source_deleted(payload.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        for message_id in sorted(payload.message_ids):
+            await self._source_deleted(message_id)
+
+    async def _source_deleted(self, message_id: int) -> None:
+        """Withdraw the message's job, or take back the answer it already got."""
+        if not self.jobs.withdraw(message_id):
+            await self._take_back(message_id)
+
+    async def _automatic_files(
+        self, message: discord.Message
+    ) -> tuple[list[discord.Attachment], GuildSettings] | None:
+        """The audio to answer in `message` and its server's settings, with the message claimed
+        as answered; None when it is not to be answered automatically."""
+        guild = message.guild
+        channel = switch_channel(message.channel)
+        if (
+            guild is None
+            or channel is None
+            or message.author.bot
+            or not message.attachments
+            or message.created_at < self.started_at
+        ):
+            return None
+        store = self.bot.store
+        settings = await store.guild_settings(guild.id)
+        if settings.audio_files:
+            files = attachments.audio_attachments(message)
+        else:
+            files = [file for file in message.attachments if file.is_voice_message()]
+        if not files or not await store.auto_transcribes(guild.id, channel.id):
+            return None
+        if (await store.member_settings(message.author.id)).opted_out:
+            return None
+        if missing := missing_to_answer(message.channel, guild.me, settings.reply_style):
+            log.warning(
+                "not answering message %s in channel %s: missing %s",
+                message.id,
+                message.channel.id,
+                ", ".join(missing),
             )
-            messages = render.transcript_messages(
-                header, result.transcript.text, filename=f"transcript-{file.id}.txt"
+            return None
+        if not await store.claim_message(message.id):
+            return None
+        return files, settings
+
+    async def _answer(
+        self,
+        message: discord.Message,
+        files: list[discord.Attachment],
+        settings: GuildSettings,
+        job: Job,
+    ) -> None:
+        """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
+        Every file gets its transcript or one line saying what went wrong."""
+        options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
+        outgoing: list[OutgoingMessage] = []
+        async with _typing_in(message.channel):
+            for file in files:
+                try:
+                    result = await self.bot.pipeline.transcribe(
+                        attachments.to_source(file),
+                        options,
+                        max_audio_seconds=settings.max_audio_seconds,
+                    )
+                except EarshotError as error:
+                    replies.log_failure(error, message.author.id)
+                    outgoing.append(OutgoingMessage(f"⚠️ {error.user_message}"))
+                    continue
+                except Exception:
+                    log.exception("transcribing message %s failed", message.id)
+                    outgoing.append(OutgoingMessage(f"⚠️ {EarshotError().user_message}"))
+                    continue
+                outgoing += _render(result, message.author, file)
+        with job.delivering():
+            try:
+                await self._deliver(message, outgoing, settings, job)
+            except discord.HTTPException as error:
+                log.warning("could not post the transcript of message %s: %s", message.id, error)
+        if job.withdrawn:
+            await self._take_back(message.id)
+
+    async def _deliver(
+        self,
+        message: discord.Message,
+        outgoing: list[OutgoingMessage],
+        settings: GuildSettings,
+        job: Job,
+    ) -> None:
+        """Post each message as a reply, or in a thread on the message, and record it."""
+        thread = None
+        if settings.reply_style == "thread" and not isinstance(message.channel, discord.Thread):
+            thread = await self._start_thread(message)
+        for item in outgoing:
+            if job.withdrawn:
+                return
+            if thread is not None:
+                sent = await thread.send(
+                    item.content, files=item.files, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                sent = await message.reply(
+                    item.content,
+                    files=item.files,
+                    mention_author=False,
+                    allowed_mentions=NO_MENTIONS,
+                )
+            await self.bot.store.add_posted_message(
+                message.id, PostedMessage(sent.channel.id, sent.id)
             )
-            await replies.send_all(interaction, messages, ephemeral=private)
+
+    async def _start_thread(self, message: discord.Message) -> discord.Thread | None:
+        """A thread on the message, or None (answer with a reply) if Discord refuses one."""
+        name = f"Transcript of {message.author.display_name}'s message"[:MAX_THREAD_NAME]
+        try:
+            return await message.create_thread(name=name)
+        except discord.HTTPException as error:
+            log.warning("no thread on message %s, replying instead: %s", message.id, error)
+            return None
+
+    async def _take_back(self, source_id: int) -> None:
+        """Delete what was posted in answer to `source_id`, and forget it."""
+        for posted in await self.bot.store.forget_message(source_id):
+            partial = self.bot.get_partial_messageable(posted.channel_id)
+            try:
+                await partial.get_partial_message(posted.message_id).delete()
+            except discord.NotFound:
+                pass
+            except discord.HTTPException as error:
+                log.warning("could not delete transcript message %s: %s", posted.message_id, error)
 
 
 async def setup(bot: EarshotBot) -> None:

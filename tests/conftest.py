@@ -1,4 +1,5 @@
-"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies."""
+"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies, and the
+running bot of the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ async def world(discord_fake, audio_api, settings, caplog):
 @pytest.fixture(autouse=True)
 def nothing_unhandled(request, caplog):
     """Every test ends with no unexpected error or traceback in the logs; a test expecting
-    some marks it `@pytest.mark.log_errors("fragment", ...)`."""
+    some marks it `@pytest.mark.log_errors("fragment", ...)`. Being autouse, it is set up
+    before `world` and so checks after the bot has closed."""
     yield
     allowed = request.node.get_closest_marker("log_errors")
     expected = allowed.args if allowed else ()

@@ -1,11 +1,13 @@
 """The real earshot bot, wired to the loopback Discord and audio API stand-ins.
 
-`EarshotWorld` holds a guild with a text channel, a member who uses the bot, and helpers to
-send interactions and read back the replies the bot made over REST.
+`EarshotWorld` holds a guild with a text channel, a member who uses the bot, an admin with
+Manage Server, and helpers to send interactions and gateway messages and read back the replies
+the bot made over REST.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -28,7 +30,12 @@ BOT_PERMISSIONS = (
     | dp.READ_MESSAGE_HISTORY
     | dp.SEND_VOICE_MESSAGES
 )
-"""What the README's invite link grants."""
+"""The bot's permissions in the test guild (the invite link grants these and more)."""
+CHANNEL_MESSAGES = r"/channels/\d+/messages"
+NO_MENTIONS = {"parse": []}
+"""`allowed_mentions` as the bot sends it: nobody is pinged."""
+BOT_WORK = ("discord.py: on_message", "discord.py: on_raw_", "earshot job")
+"""Names of the tasks that do the bot's work on a message (discord.py names listener tasks)."""
 GUILD_READY_TIMEOUT = 0.05
 """discord.py waits this long after the last GUILD_CREATE; its 2 s default only slows tests."""
 
@@ -41,8 +48,17 @@ def bot_settings(audio_api: FakeAudioAPI, data_dir: Path, **overrides) -> Settin
         "data_dir": data_dir,
         "http_timeout": 2.0,
         "provider_max_attempts": 3,
+        "command_cooldown_seconds": 0,
     } | overrides
     return Settings(_env_file=None, **values)
+
+
+def _replying_to(message: dp.Payload):
+    def replies(request: RecordedRequest) -> bool:
+        reference = (request.json or {}).get("message_reference") or {}
+        return str(reference.get("message_id")) == message["id"]
+
+    return replies
 
 
 @dataclass
@@ -53,6 +69,7 @@ class EarshotWorld:
     guild: dp.Payload
     channel: dp.Payload
     member: dp.Payload
+    admin: dp.Payload
 
     def voice_attachment(self, seconds: float = 2.0, *, data: bytes | None = None) -> dp.Payload:
         data = audio_samples.encode(seconds, "ogg") if data is None else data
@@ -85,6 +102,89 @@ class EarshotWorld:
         await self.discord.send_interaction(payload)
         return payload["token"]
 
+    async def configure(self, name: str, **kwargs) -> str:
+        """Run a /settings or /privacy subcommand (as the admin unless `user` is given) and
+        return the private answer's text."""
+        kwargs.setdefault("user", self.admin)
+        token = await self.slash(name, **kwargs)
+        answer = (await self.callback(token)).json
+        assert answer["type"] == 4 and answer["data"]["flags"] & dp.FLAG_EPHEMERAL, answer
+        return answer["data"]["content"]
+
+    def voice_message(
+        self, author: dp.Payload | None = None, *, seconds: float = 1.0, data: bytes | None = None
+    ) -> dp.Payload:
+        """A voice message (flags 8192, duration_secs and waveform) in the channel."""
+        return self.discord.make_message(
+            self.channel["id"],
+            author or self.member,
+            attachments=[self.voice_attachment(seconds, data=data)],
+            voice=True,
+        )
+
+    async def post(self, message: dp.Payload) -> None:
+        """Deliver MESSAGE_CREATE for `message`; return once the bot has dispatched it."""
+        async with self._dispatched("message", lambda m: m.id == int(message["id"])):
+            await self.discord.dispatch("MESSAGE_CREATE", message)
+
+    async def delete(self, message: dp.Payload) -> None:
+        """Delete `message` as its author would and deliver MESSAGE_DELETE; return once the bot
+        has dispatched it."""
+        self.discord.messages.pop(int(message["id"]), None)
+        event = {"id": message["id"], "channel_id": message["channel_id"]}
+        async with self._dispatched(
+            "raw_message_delete", lambda e: e.message_id == int(message["id"])
+        ):
+            await self.discord.dispatch("MESSAGE_DELETE", event | {"guild_id": self.guild["id"]})
+
+    async def settled(self) -> None:
+        """Wait until the bot's message listeners, and the jobs they started, have ended."""
+        while busy := [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_name().startswith(BOT_WORK) and not task.done()
+        ]:
+            await asyncio.gather(*busy, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def _dispatched(self, event: str, check) -> AsyncIterator[None]:
+        """Inside: send something; on exit, wait until the bot dispatched `event` for it, by
+        which time discord.py has created the listeners' tasks."""
+        seen = asyncio.ensure_future(self.bot.wait_for(event, check=check, timeout=10))
+        try:
+            yield
+            await seen
+        finally:
+            seen.cancel()
+
+    def replies_to(self, message: dp.Payload) -> list[RecordedRequest]:
+        """Messages the bot posted as replies to `message`."""
+        return self.discord.find("POST", CHANNEL_MESSAGES, _replying_to(message))
+
+    async def wait_for_replies(self, message: dp.Payload, count: int = 1) -> list[RecordedRequest]:
+        return await self.discord.wait_for(
+            "POST", CHANNEL_MESSAGES, count=count, where=_replying_to(message)
+        )
+
+    def posted(self) -> list[RecordedRequest]:
+        """Every message the bot posted to a channel or thread (not interaction answers)."""
+        return self.discord.find("POST", CHANNEL_MESSAGES)
+
+    async def autocomplete(self, name: str, option: str, typed: str) -> list[dp.Payload]:
+        """The choices the bot offers the member typing `typed` into `option` of `name`."""
+        payload = self.discord.autocomplete(
+            name,
+            user=self.member,
+            channel=self.channel,
+            guild_id=self.guild["id"],
+            focused_option=option,
+            value=typed,
+        )
+        await self.discord.send_interaction(payload)
+        callback = (await self.callback(payload["token"])).json
+        assert callback["type"] == 8
+        return callback["data"]["choices"]
+
     async def callback(self, token: str) -> RecordedRequest:
         [request] = await self.discord.wait_for("POST", rf"/interactions/\d+/{token}/callback")
         return request
@@ -108,11 +208,15 @@ async def earshot_world(
     channel = discord.add_text_channel(guild["id"], name="voice-notes")
     member = discord.add_user(username="alice")
     discord.add_member(guild["id"], member, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
+    admin = discord.add_user(username="ada")
+    discord.add_member(
+        guild["id"], admin, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.MANAGE_GUILD
+    )
     discord.set_bot_permissions(guild["id"], BOT_PERMISSIONS)
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord, bot):
-        yield EarshotWorld(discord, audio_api, bot, guild, channel, member)
+        yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
 
 
 def unexpected_errors(

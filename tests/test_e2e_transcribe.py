@@ -10,10 +10,7 @@ import pytest
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault
-from tests.harness import bot_settings, earshot_world, unexpected_errors
-
-NO_MENTIONS = {"parse": []}
-
+from tests.harness import NO_MENTIONS, bot_settings, earshot_world, unexpected_errors
 
 # /transcribe ---------------------------------------------------------------------------------
 
@@ -74,18 +71,8 @@ async def test_an_unknown_language_gets_one_clear_reply_and_no_provider_call(wor
 
 
 async def test_language_autocomplete_offers_matching_languages(world):
-    payload = world.discord.autocomplete(
-        "transcribe",
-        user=world.member,
-        channel=world.channel,
-        guild_id=world.guild["id"],
-        focused_option="language",
-        value="germ",
-    )
-    await world.discord.send_interaction(payload)
-    callback = await world.callback(payload["token"])
-    assert callback.json["type"] == 8
-    assert callback.json["data"]["choices"] == [{"name": "German (de)", "value": "de"}]
+    choices = await world.autocomplete("transcribe", "language", "germ")
+    assert choices == [{"name": "German (de)", "value": "de"}]
 
 
 async def test_an_mp3_file_names_the_file_in_the_reply(world):
@@ -324,10 +311,15 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(
         ("transcribe", 1), ("Transcribe", 3),
         ("translate", 1), ("Translate to English", 3),
         ("speak", 1), ("Read aloud", 3),
+        ("settings", 1), ("privacy", 1),
     }  # fmt: skip
-    for command in registered.values():
+    for name, kind in set(registered) - {("settings", 1)}:
+        command = registered[(name, kind)]
         assert sorted(command["integration_types"]) == [0, 1]
         assert sorted(command["contexts"]) == [0, 1, 2]
+    server_settings = registered[("settings", 1)]
+    assert (server_settings["integration_types"], server_settings["contexts"]) == ([0], [0])
+    assert int(server_settings["default_member_permissions"]) == 1 << 5  # Manage Server
 
     async with earshot_world(discord_fake, audio_api, settings):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import pytest
 
@@ -13,10 +14,13 @@ from bot.errors import (
     DownloadFailed,
     EmptyAudio,
     NotAudio,
+    ProviderRejectedInput,
 )
-from bot.pipeline import AudioSource, Limits, Pipeline
+from bot.pipeline import AudioSource, CacheKey, Limits, Pipeline, TranscriptionResult
 from bot.providers.base import TranscriptionOptions
+from bot.providers.limited import LimitedProvider
 from tests import audio_samples
+from tests.fakes.audio_api import Fault
 
 OPTIONS = TranscriptionOptions(response_format="verbose_json")
 
@@ -171,3 +175,84 @@ async def test_a_local_file_goes_through_the_same_checks(pipeline, audio_api, tm
     with pytest.raises((NotAudio, CorruptAudio)):
         await pipeline.transcribe(bad, OPTIONS)
     assert len(audio_api.uploads) == 1
+
+
+# Cost controls: the cap on provider calls in flight and the transcript cache ----------------
+
+
+class MemoryCache:
+    """A `TranscriptCache` in a dict: the pipeline needs no store."""
+
+    def __init__(self) -> None:
+        self.entries: dict[CacheKey, TranscriptionResult] = {}
+
+    async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None:
+        return self.entries.get(key)
+
+    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None:
+        self.entries[key] = result
+
+
+LIMITS = Limits(max_download_bytes=2 * 1024 * 1024, max_audio_seconds=60)
+
+
+async def test_provider_calls_in_flight_never_exceed_the_cap(http, provider, audio_api, file_host):
+    pipeline = Pipeline(http, LimitedProvider(provider, max_calls=2), LIMITS)
+    audio_api.latency = 0.05
+    sources = [
+        AudioSource(file_host.add(f"{i}.ogg", audio_samples.encode(0.5 + i / 10)), f"{i}.ogg")
+        for i in range(6)
+    ]
+    await asyncio.gather(*(pipeline.transcribe(source, OPTIONS) for source in sources))
+    assert len(audio_api.uploads) == 6
+    assert audio_api.most_in_flight == 2
+
+
+async def test_the_same_audio_asked_the_same_way_is_sent_once(http, provider, audio_api, file_host):
+    cache = MemoryCache()
+    pipeline = Pipeline(http, provider, LIMITS, cache=cache)
+    data = audio_samples.encode(1.0)
+    first = await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    again = await pipeline.transcribe(AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS)
+    assert again == first
+    assert len(audio_api.uploads) == 1
+    [key] = cache.entries
+    assert key.audio_sha256 == hashlib.sha256(data).hexdigest()
+    assert '"model": "whisper-1"' in key.variant
+
+    german = TranscriptionOptions(language="de", response_format="verbose_json")
+    await pipeline.transcribe(AudioSource(file_host.add("c.ogg", data), "c.ogg"), german)
+    assert len(audio_api.uploads) == 2
+
+
+async def test_identical_requests_at_the_same_time_pay_once(http, provider, audio_api, file_host):
+    pipeline = Pipeline(http, provider, LIMITS, cache=MemoryCache())
+    audio_api.latency = 0.1
+    data = audio_samples.encode(1.0)
+    sources = [AudioSource(file_host.add(f"{i}.ogg", data), f"{i}.ogg") for i in range(4)]
+    results = await asyncio.gather(*(pipeline.transcribe(s, OPTIONS) for s in sources))
+    assert len(audio_api.uploads) == 1
+    assert len(set(results)) == 1
+
+
+async def test_a_cached_result_still_obeys_a_tighter_duration_limit(
+    http, provider, audio_api, file_host
+):
+    pipeline = Pipeline(http, provider, LIMITS, cache=MemoryCache())
+    data = audio_samples.encode(2.0)
+    await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    with pytest.raises(AudioTooLong):
+        await pipeline.transcribe(
+            AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS, max_audio_seconds=1
+        )
+    assert len(audio_api.uploads) == 1
+
+
+async def test_a_failed_transcription_is_not_cached(http, provider, audio_api, file_host):
+    pipeline = Pipeline(http, provider, LIMITS, cache=MemoryCache())
+    audio_api.faults.append(Fault.http(400, "no"))
+    data = audio_samples.encode(1.0)
+    with pytest.raises(ProviderRejectedInput):
+        await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    await pipeline.transcribe(AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS)
+    assert len(audio_api.uploads) == 2

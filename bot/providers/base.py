@@ -147,6 +147,8 @@ class AudioProvider(abc.ABC):
     """One wire protocol to an audio service. What it lacks raises `ProviderUnsupported`."""
 
     name: str
+    transcription_model: str
+    """The model that transcribes; cached results from different models are never mixed up."""
 
     @property
     @abc.abstractmethod

@@ -103,7 +103,7 @@ class OpenAICompatProvider(AudioProvider):
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._transcription_model = transcription_model or "whisper-1"
+        self.transcription_model = transcription_model or "whisper-1"
         self._translation_model = translation_model or "whisper-1"
         self._speech_model = speech_model or "tts-1"
         self._retry = retry
@@ -111,7 +111,7 @@ class OpenAICompatProvider(AudioProvider):
     @property
     def capabilities(self) -> Capabilities:
         speech_model = _model_name(self._speech_model)
-        transcription_model = _model_name(self._transcription_model)
+        transcription_model = _model_name(self.transcription_model)
         return Capabilities(
             stream=transcription_model in STREAMING_MODELS,
             diarize=transcription_model in DIARIZING_MODELS,
@@ -139,7 +139,7 @@ class OpenAICompatProvider(AudioProvider):
     def _transcription_fields(self, options: TranscriptionOptions) -> dict[str, str | list[str]]:
         fmt = self._format_for_model(options.response_format)
         fields: dict[str, str | list[str]] = {
-            "model": self._transcription_model,
+            "model": self.transcription_model,
             "response_format": fmt,
         }
         if fmt == "diarized_json":
@@ -183,7 +183,7 @@ class OpenAICompatProvider(AudioProvider):
     def _format_for_model(self, requested: ResponseFormat) -> ResponseFormat:
         """What the model can answer for what was asked: diarizing models answer diarized_json
         for json and verbose_json; other gpt-4o models answer verbose_json as json."""
-        model = _model_name(self._transcription_model)
+        model = _model_name(self.transcription_model)
         if model in DIARIZING_MODELS and requested in ("json", "verbose_json"):
             return "diarized_json"
         json_only = model.startswith(JSON_ONLY_MODEL_PREFIXES)

@@ -11,7 +11,8 @@ asked format, `SPEECH_SECONDS_PER_CHAR` long per character. Errors use OpenAI's 
 
 Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
 with headers, a delay, a connection reset, a 200 with a body of the test's choosing, audio cut
-short) consumed one per request; `uploads` and `speech_requests` record what it parsed.
+short) consumed one per request; `uploads` and `speech_requests` record what it parsed, and
+`most_in_flight` / `most_speech_in_flight` are the most requests it was answering at once.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ class FakeAudioAPI:
         self.speech_in_flight = 0
         self.most_speech_in_flight = 0
         self.upload_received = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.detected_language = "english"
         self.stream_word_delay = 0.0
         self._runner: web.AppRunner | None = None
@@ -227,12 +230,17 @@ class FakeAudioAPI:
         if request.content_length and request.content_length > UPLOAD_LIMIT + 64 * 1024:
             await request.read()
             return _error(413, f"Maximum content size limit ({UPLOAD_LIMIT}) exceeded.")
-        upload = await self._parse(request)
-        self.uploads.append(upload)
-        self.upload_received.set()
-        if isinstance(faulty := await self._apply_fault(request), web.Response):
-            return faulty
-        return await self._answer(request, upload)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            upload = await self._parse(request)
+            self.uploads.append(upload)
+            self.upload_received.set()
+            if isinstance(faulty := await self._apply_fault(request), web.Response):
+                return faulty
+            return await self._answer(request, upload)
+        finally:
+            self.in_flight -= 1
 
     async def _answer(self, request: web.Request, upload: Upload) -> web.StreamResponse:
         fields = upload.fields

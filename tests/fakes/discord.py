@@ -335,6 +335,8 @@ class FakeDiscord:
         requests: the REST traffic, oldest first, and CDN fetches (paths ``/attachments/...``).
         gateway_received: every payload the bot sent over the gateway.
         internal_errors: exceptions that crashed a request handler of the fake.
+        enabled_privileged_intents: the privileged intents ticked on the developer portal (all
+            of them unless a test says otherwise); identifying with others is closed with 4014.
     """
 
     token = "fake-token"
@@ -353,6 +355,7 @@ class FakeDiscord:
         self.requests: list[RecordedRequest] = []
         self.gateway_received: list[Payload] = []
         self.internal_errors: list[Exception] = []
+        self.enabled_privileged_intents = dp.PRIVILEGED_INTENTS
         self._dm_channel_by_user: dict[int, int] = {}
         self._cdn: dict[tuple[int, int], tuple[str, str, bytes]] = {}
         self._commands: dict[int | None, list[Payload]] = {}
@@ -670,14 +673,16 @@ class FakeDiscord:
         guild_id: int | str | None = None,
         options: Mapping[str, OptionValue] | None = None,
         attachments: Mapping[str, Payload] | None = None,
+        channels: Mapping[str, Payload] | None = None,
         command_guild_id: int | str | None = None,
     ) -> Payload:
         """Build a chat-input command interaction (type 2, data.type 1) and issue its token.
 
         ``name`` may name a subcommand: ``"cmd sub"`` or ``"cmd group sub"``.  ``options``
         map names to str/int/float/bool values (typed STRING/INTEGER/NUMBER/BOOLEAN);
-        ``attachments`` map names to attachment payloads, sent as option values (ids) with
-        ``data.resolved.attachments``.
+        ``attachments`` and ``channels`` map names to attachment or channel payloads, sent as
+        option values (ids) with ``data.resolved.attachments`` or ``data.resolved.channels``
+        (a channel carrying the user's ``permissions`` in it, as Discord resolves it).
         ``data.id``/``data.guild_id`` come from the synced commands (guild scope first);
         ``command_guild_id`` forces a guild scope for commands that were never synced.
         """
@@ -686,13 +691,26 @@ class FakeDiscord:
             {"name": option, "type": dp.OPTION_ATTACHMENT, "value": attachment["id"]}
             for option, attachment in (attachments or {}).items()
         ]
+        leaf += [
+            {"name": option, "type": dp.OPTION_CHANNEL, "value": chosen["id"]}
+            for option, chosen in (channels or {}).items()
+        ]
         top, nested = _nest_options(name, leaf)
         data = self._command_data(top, dp.COMMAND_CHAT_INPUT, channel, guild_id, command_guild_id)
         data["options"] = nested
+        resolved: Payload = {}
         if attachments:
-            data["resolved"] = {
-                "attachments": {attachment["id"]: attachment for attachment in attachments.values()}
+            resolved["attachments"] = {a["id"]: a for a in attachments.values()}
+        if channels:
+            resolved["channels"] = {
+                chosen["id"]: {
+                    **chosen,
+                    "permissions": str(self.permissions_in(chosen, user["id"])),
+                }
+                for chosen in channels.values()
             }
+        if resolved:
+            data["resolved"] = resolved
         return self._new_interaction(
             dp.INTERACTION_APPLICATION_COMMAND, data, user=user, channel=channel, guild_id=guild_id
         )
@@ -765,13 +783,21 @@ class FakeDiscord:
 
     # -- recorded traffic and faults ------------------------------------------------------
 
-    def find(self, method: str, path_pattern: str) -> list[RecordedRequest]:
-        """Recorded requests with ``method`` whose path ``re.fullmatch``-es ``path_pattern``."""
+    def find(
+        self,
+        method: str,
+        path_pattern: str,
+        where: Callable[[RecordedRequest], bool] = lambda _request: True,
+    ) -> list[RecordedRequest]:
+        """Recorded requests with ``method`` whose path ``re.fullmatch``-es ``path_pattern``
+        and that satisfy ``where``."""
         method = method.upper()
         return [
             request
             for request in self.requests
-            if request.method == method and re.fullmatch(path_pattern, request.path)
+            if request.method == method
+            and re.fullmatch(path_pattern, request.path)
+            and where(request)
         ]
 
     async def wait_for(
@@ -780,6 +806,7 @@ class FakeDiscord:
         path_pattern: str,
         *,
         count: int = 1,
+        where: Callable[[RecordedRequest], bool] = lambda _request: True,
         timeout: float = 10,  # noqa: ASYNC109
     ) -> list[RecordedRequest]:
         """Wait until ``count`` matching requests were answered; return all matches so far.
@@ -788,13 +815,15 @@ class FakeDiscord:
         """
         try:
             async with asyncio.timeout(timeout), self._recorded:
-                await self._recorded.wait_for(lambda: len(self.find(method, path_pattern)) >= count)
+                await self._recorded.wait_for(
+                    lambda: len(self.find(method, path_pattern, where)) >= count
+                )
         except TimeoutError:
             seen = "\n".join(f"  {r.method} {r.path} -> {r.status}" for r in self.requests)
             raise TimeoutError(
                 f"wanted {count} x {method} {path_pattern}; recorded:\n{seen or '  nothing'}"
             ) from None
-        return self.find(method, path_pattern)
+        return self.find(method, path_pattern, where)
 
     def fail_next(
         self,
@@ -1943,7 +1972,7 @@ class FakeDiscord:
         return ws
 
     async def _on_gateway_payload(self, connection: _GatewayConnection, payload: Payload) -> None:
-        """Answer one client payload; close codes follow Discord's (4001, 4003, 4004, 4005)."""
+        """Answer one client payload; close codes follow Discord's (4001, 4003-4005, 4014)."""
         op, data = payload.get("op"), payload.get("d")
         if op == 1:
             connection.send({"op": 11, "d": None, "s": None, "t": None})
@@ -1951,6 +1980,10 @@ class FakeDiscord:
             await connection.ws.close(code=4005, message=b"Already authenticated.")
         elif op in (2, 6) and data.get("token") != self.token:
             await connection.ws.close(code=4004, message=b"Authentication failed.")
+        elif op == 2 and int(data.get("intents", 0)) & ~self.enabled_privileged_intents & (
+            dp.PRIVILEGED_INTENTS
+        ):
+            await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
         elif op == 2:
             await self._identify(connection, data)
         elif op == 6:

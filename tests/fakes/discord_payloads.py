@@ -20,6 +20,7 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -65,10 +66,14 @@ DM_PERMISSIONS = (
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents).
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13
+INTENT_MESSAGE_CONTENT = 1 << 15
+PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
+"""Intents an application must enable on the developer portal before it may identify with them."""
 
 # Message flags.
 FLAG_SUPPRESS_EMBEDS = 1 << 2
@@ -106,6 +111,7 @@ OPTION_SUB_COMMAND_GROUP = 2
 OPTION_STRING = 3
 OPTION_INTEGER = 4
 OPTION_BOOLEAN = 5
+OPTION_CHANNEL = 7
 OPTION_NUMBER = 10
 OPTION_ATTACHMENT = 11
 

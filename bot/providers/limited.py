@@ -1,0 +1,51 @@
+"""The global cap on provider calls in flight, around any provider.
+
+Every call (transcription, translation, each piece of speech) waits for one of `max_calls`
+slots, so a burst of jobs queues instead of flooding the provider or running up its bill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.providers.base import (
+    AudioProvider,
+    AudioUpload,
+    Capabilities,
+    SpeechRequest,
+    TextListener,
+    Transcript,
+    TranscriptionOptions,
+    TranslationOptions,
+)
+
+
+class LimitedProvider(AudioProvider):
+    def __init__(self, inner: AudioProvider, max_calls: int) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.transcription_model = inner.transcription_model
+        self._slots = asyncio.Semaphore(max_calls)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
+        async with self._slots:
+            return await self.inner.transcribe(audio, options)
+
+    async def transcribe_streaming(
+        self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
+    ) -> Transcript:
+        async with self._slots:
+            return await self.inner.transcribe_streaming(audio, options, on_text)
+
+    async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
+        async with self._slots:
+            return await self.inner.translate(audio, options)
+
+    async def speak(self, request: SpeechRequest, destination: Path) -> None:
+        async with self._slots:
+            await self.inner.speak(request, destination)
