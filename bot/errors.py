@@ -131,16 +131,6 @@ class NotAnswerableChannel(InputError):
         return "I can't transcribe automatically in this kind of channel; pick a text channel."
 
 
-class VoiceNameInvalid(InputError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"a voice name must be 1 to {limit} characters")
-        self.limit = limit
-
-    @property
-    def user_message(self) -> str:
-        return f"A voice name is 1 to {self.limit} characters, for example `alloy` or `Kore`."
-
-
 class DurationOverLimit(InputError):
     def __init__(self, seconds: float, limit: float) -> None:
         super().__init__(f"{seconds:.0f} s is over the bot's limit of {limit:.0f} s")

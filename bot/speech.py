@@ -153,6 +153,21 @@ class Speaker:
             raise NotText("contains NUL characters")
         return text
 
+    def known_voice(self, name: str) -> str:
+        """`name` as one of the provider's voices (any case); `InvalidOption` if it is none."""
+        wanted = name.strip().casefold()
+        for voice in self.voices:
+            if voice.casefold() == wanted:
+                return voice
+        raise InvalidOption(
+            f"I don't know the voice “{name.strip()[:40]}”. Voices: {', '.join(self.voices)}."
+        )
+
+    def first_known(self, *names: str | None) -> str | None:
+        """The first of `names` that is a voice of the provider: stored preferences may name
+        voices of a provider the bot no longer uses."""
+        return next((name for name in names if name in self.voices), None)
+
     def check(self, text: str, options: SpeechOptions) -> str:
         """Validate a request before any work; returns the voice to use."""
         capabilities = self._provider.capabilities
@@ -162,11 +177,7 @@ class Speaker:
             raise EmptyText("no text to speak")
         if len(text) > self._max_chars:
             raise TextTooLong(len(text), self._max_chars)
-        voice = options.voice or self._default_voice
-        if voice not in capabilities.voices:
-            raise InvalidOption(
-                f"I don't know the voice “{voice[:40]}”. Voices: {', '.join(capabilities.voices)}."
-            )
+        voice = self.known_voice(options.voice) if options.voice else self._default_voice
         low, high = capabilities.speeds
         if not low <= options.speed <= high:
             raise InvalidOption(

@@ -16,14 +16,14 @@ from discord.ext import commands
 
 from bot import replies
 from bot.app import EarshotBot
-from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel, VoiceNameInvalid
+from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
 from bot.permissions import ANSWERABLE_CHANNELS, cannot_post_warning, switch_channel
 from bot.render import OutgoingMessage
 from bot.store import GuildSettings, MemberSettings
+from cogs.speak import voice_autocomplete
 from cogs.transcribe import language_autocomplete
 
-MAX_VOICE_NAME = 50
 REPLY_STYLES = {
     "reply": "a reply under the voice message",
     "thread": "a thread on the voice message",
@@ -35,12 +35,12 @@ def _on_off(enabled: bool) -> str:
 
 
 async def _voice_name(interaction: discord.Interaction, name: str) -> str | None:
-    """The voice name without surrounding blanks, or None once the member was told why not."""
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_VOICE_NAME:
-        await replies.send_error(interaction, VoiceNameInvalid(MAX_VOICE_NAME))
+    """The voice `name` names, or None once the member was told why not."""
+    try:
+        return interaction.client.speaker.known_voice(name)
+    except EarshotError as error:
+        await replies.send_error(interaction, error)
         return None
-    return name
 
 
 async def _tell(interaction: discord.Interaction, text: str) -> None:
@@ -174,7 +174,8 @@ class ServerSettings(
         )
 
     @app_commands.command(name="voice", description="The default voice for reading text aloud")
-    @app_commands.describe(name="A voice name of the audio service, e.g. alloy")
+    @app_commands.describe(name="One of the audio service's voices")
+    @app_commands.autocomplete(name=voice_autocomplete)
     async def voice(self, interaction: discord.Interaction, name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return
@@ -255,7 +256,8 @@ class Privacy(
         )
 
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")
-    @app_commands.describe(name="A voice name of the audio service, e.g. alloy")
+    @app_commands.describe(name="One of the audio service's voices")
+    @app_commands.autocomplete(name=voice_autocomplete)
     async def voice(self, interaction: discord.Interaction, name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot import render, replies
 from bot.app import EarshotBot
+from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
 from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 from bot.speech_text import Names, text_for_speech
@@ -22,6 +23,18 @@ READ_ALOUD_FORMAT = "mp3"
 """Every Discord client plays an mp3 attachment inline."""
 TEXT_OPTION_LIMIT = 6000
 """Discord's cap on a slash command's text option."""
+
+
+async def voice_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The provider's voices starting with what the member typed."""
+    typed = current.strip().casefold()
+    return [
+        app_commands.Choice(name=voice, value=voice)
+        for voice in interaction.client.speaker.voices
+        if voice.casefold().startswith(typed)
+    ][:25]
 
 
 def _names(interaction: discord.Interaction, message: discord.Message | None = None) -> Names:
@@ -52,9 +65,8 @@ class Speak(commands.Cog):
         self.bot = bot
         menu = app_commands.ContextMenu(name="Read aloud", callback=self.read_aloud)
         menu = app_commands.allowed_installs(guilds=True, users=True)(menu)
-        self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
-            menu
-        )
+        menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(menu)
+        self.menu = provider_cooldown(menu)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -62,15 +74,15 @@ class Speak(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    async def voice_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        typed = current.strip().casefold()
-        return [
-            app_commands.Choice(name=voice, value=voice)
-            for voice in self.bot.speaker.voices
-            if voice.casefold().startswith(typed)
-        ][:25]
+    async def _preferred_voice(self, interaction: discord.Interaction) -> str | None:
+        """The member's preferred voice, else the server's default, if the provider has it."""
+        member = await self.bot.store.member_settings(interaction.user.id)
+        server = (
+            await self.bot.store.guild_settings(interaction.guild_id)
+            if interaction.guild_id
+            else None
+        )
+        return self.bot.speaker.first_known(member.tts_voice, server and server.tts_voice)
 
     @app_commands.command(name="speak", description="Say text out loud as a voice message")
     @app_commands.describe(
@@ -85,6 +97,7 @@ class Speak(commands.Cog):
     @app_commands.choices(format=[app_commands.Choice(name=o, value=o) for o in OUTPUT_CHOICES])
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @provider_cooldown
     async def speak(
         self,
         interaction: discord.Interaction,
@@ -96,6 +109,7 @@ class Speak(commands.Cog):
         instructions: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
+        voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
         try:
             if (text is None) == (file is None):
@@ -115,7 +129,9 @@ class Speak(commands.Cog):
 
     async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        options = SpeechOptions(output=READ_ALOUD_FORMAT)
+        options = SpeechOptions(
+            voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
+        )
         try:
             spoken = text_for_speech(message.content, _names(interaction, message))
             async with self.bot.speaker.speak(spoken, options) as speech:

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot import attachments, replies
 from bot.app import EarshotBot
+from bot.cooldown import provider_cooldown
 from bot.errors import NoAudio
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TextListener, TranslationOptions
@@ -28,9 +29,8 @@ class Translate(commands.Cog):
             name="Translate to English", callback=self.translate_message
         )
         menu = app_commands.allowed_installs(guilds=True, users=True)(menu)
-        self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
-            menu
-        )
+        menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(menu)
+        self.menu = provider_cooldown(menu)
 
     async def _translate(
         self, source: AudioSource, _listener: TextListener | None
@@ -53,6 +53,7 @@ class Translate(commands.Cog):
     )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @provider_cooldown
     async def translate(
         self, interaction: discord.Interaction, file: discord.Attachment, private: bool = False
     ) -> None:

@@ -43,7 +43,7 @@ async def test_settings_show_prints_the_whole_configuration(world):
     await world.configure("settings language", options={"language": "ja"})
     await world.configure("settings audio-files", options={"enabled": True})
     await world.configure("settings max-duration", options={"seconds": 300})
-    await world.configure("settings voice", options={"name": "  Kore "})
+    await world.configure("settings voice", options={"name": "  Nova "})
 
     shown = await world.configure("settings show")
     assert shown == "\n".join(
@@ -56,7 +56,7 @@ async def test_settings_show_prints_the_whole_configuration(world):
             "Language: **Japanese**",
             "Transcripts appear as: **a reply under the voice message**",
             "Longest recording: **300 seconds**",
-            "Default voice: **Kore**",
+            "Default voice: **nova**",
         ]
     )
 
@@ -85,9 +85,24 @@ async def test_a_duration_over_the_bots_own_limit_is_refused(world):
     assert answer == "⚠️ That is longer than this bot allows: at most 20:00 (1200 seconds)."
 
 
-async def test_an_empty_voice_name_is_refused(world):
-    answer = await world.configure("settings voice", options={"name": "   "})
-    assert answer.startswith("⚠️ A voice name is 1 to 50 characters")
+async def test_a_voice_the_service_lacks_is_refused_naming_the_choices(world):
+    answer = await world.configure("settings voice", options={"name": "Kore"})
+    assert answer == (
+        "⚠️ I don't know the voice “Kore”. Voices: alloy, echo, fable, onyx, nova, shimmer."
+    )
+
+
+async def test_speech_uses_the_members_voice_then_the_servers(world):
+    await world.configure("settings voice", options={"name": "onyx"})
+    token = await world.slash("speak", options={"text": "Server voice."})
+    await world.discord.wait_for("PATCH", rf"/webhooks/\d+/{token}/messages/@original")
+    await world.configure("privacy voice", options={"name": "echo"}, user=world.member)
+    token = await world.slash("speak", options={"text": "My own voice."})
+    await world.discord.wait_for("PATCH", rf"/webhooks/\d+/{token}/messages/@original")
+    token = await world.slash("speak", options={"text": "Asked voice.", "voice": "fable"})
+    await world.discord.wait_for("PATCH", rf"/webhooks/\d+/{token}/messages/@original")
+    voices = [request["voice"] for request in world.audio_api.speech_requests]
+    assert voices == ["onyx", "echo", "fable"]
 
 
 async def test_enabling_a_channel_where_the_bot_cannot_post_tells_the_admin_at_once(world):
