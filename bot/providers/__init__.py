@@ -7,6 +7,7 @@ import httpx
 from bot.providers.base import AudioProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
+from bot.providers.scaigrid import ScaiGridProvider
 from bot.settings import Settings
 
 
@@ -25,4 +26,15 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
                 transcription_model=settings.transcription_model,
                 translation_model=settings.translation_model,
                 speech_model=settings.speech_model,
+            )
+        case "scaigrid":
+            return ScaiGridProvider(
+                http,
+                base_url=str(settings.audio_base_url),
+                api_key=settings.audio_api_key,
+                retry=retry,
+                transcription_model=settings.transcription_model,
+                translation_model=settings.translation_model,
+                speech_model=settings.speech_model,
+                oai_translation=settings.scaigrid_oai_translation,
             )
