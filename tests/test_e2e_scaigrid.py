@@ -23,7 +23,9 @@ async def audio_api():
 
 @pytest.fixture
 def settings(audio_api, tmp_path):
-    return bot_settings(audio_api, tmp_path / "data", audio_provider="scaigrid")
+    return bot_settings(
+        audio_api, tmp_path / "data", audio_provider="scaigrid", scaigrid_oai_translation=False
+    )
 
 
 async def test_transcribe_goes_through_the_native_endpoint(world):
