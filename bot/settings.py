@@ -14,7 +14,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
-ProviderName = Literal["openai"]
+ProviderName = Literal["openai", "scaigrid"]
 
 
 class SettingsError(Exception):
@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
     audio_provider: ProviderName = "openai"
-    """Which wire protocol the audio service speaks."""
+    """Which wire protocol the audio service speaks: OpenAI-compatible, or ScaiGrid's native."""
     audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
-    """Base of an OpenAI-compatible audio API; `/v1/audio/...` is appended."""
+    """Base of the audio API: for openai, `/v1/audio/...` is appended; for scaigrid, ScaiGrid's
+    root (https://scaigrid.scailabs.ai), to which `/v1/inference/audio/...` is appended."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
     fallback_provider: ProviderName | None = None
@@ -45,12 +46,16 @@ class Settings(BaseSettings):
     fallback_base_url: AnyHttpUrl | None = None
     fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
-    """None: the provider's default (whisper-1 for OpenAI-compatible services)."""
+    """None: the provider's default (whisper-1 for openai, openai/whisper-1 for scaigrid)."""
     translation_model: Annotated[str, Field(min_length=1)] | None = None
     speech_model: Annotated[str, Field(min_length=1)] | None = None
     """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions."""
     speech_voice: Annotated[str, Field(min_length=1)] | None = None
     """The voice used when a member picks none; None: the provider's first voice."""
+    scaigrid_oai_translation: bool = False
+    """With AUDIO_PROVIDER=scaigrid: translate through ScaiGrid's OpenAI-compatible twin
+    (`/oai/v1/audio/translations`), as its native API has no translation; False: translation
+    is reported as not available."""
 
     max_download_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
     """Largest attachment earshot downloads; bigger files are refused before downloading."""

@@ -8,6 +8,7 @@ from bot.providers.base import AudioProvider
 from bot.providers.fallback import FallbackProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
+from bot.providers.scaigrid import ScaiGridProvider
 from bot.settings import ProviderName, Settings
 
 
@@ -19,6 +20,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
     )
     primary = _provider(
         settings.audio_provider,
+        settings,
         http,
         base_url=str(settings.audio_base_url),
         api_key=settings.audio_api_key,
@@ -31,6 +33,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         return primary
     secondary = _provider(
         settings.fallback_provider,
+        settings,
         http,
         base_url=str(settings.fallback_base_url),
         api_key=settings.fallback_api_key,
@@ -39,7 +42,14 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
     return FallbackProvider(primary, secondary)
 
 
-def _provider(name: ProviderName, http: httpx.AsyncClient, **options) -> AudioProvider:
+def _provider(
+    name: ProviderName, settings: Settings, http: httpx.AsyncClient, **options
+) -> AudioProvider:
+    """The provider called `name`, with `options` (address, key, retries, models)."""
     match name:
         case "openai":
             return OpenAICompatProvider(http, **options)
+        case "scaigrid":
+            return ScaiGridProvider(
+                http, oai_translation=settings.scaigrid_oai_translation, **options
+            )

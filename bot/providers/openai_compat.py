@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import aiofiles
 import httpx
 import httpx_sse
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 
 from bot.errors import ProviderUnavailable
 from bot.providers.base import (
@@ -23,18 +22,18 @@ from bot.providers.base import (
     AudioUpload,
     Capabilities,
     ResponseFormat,
-    Segment,
     SettingNames,
     SpeechRequest,
     TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
-    Word,
     error_for_response,
     error_for_transport,
 )
+from bot.providers.http_calls import bearer, post_file, post_json_streaming, save_body
 from bot.providers.retry import RetryPolicy
+from bot.providers.transcription_shapes import FormFields, form_fields, transcript_from_json
 
 SETTINGS = SettingNames(
     credentials="AUDIO_API_KEY",
@@ -54,33 +53,11 @@ ALL_VOICES = (
 )  # fmt: skip
 """The voices of the newer speech models (gpt-4o-mini-tts)."""
 MODELS_WITHOUT_INSTRUCTIONS = ("tts-1", "tts-1-hd")
-STREAM_CHUNK_BYTES = 64 * 1024
 
 
 def _model_name(model: str) -> str:
     """`openai/tts-1` → `tts-1`: gateways prefix models with their vendor."""
     return model.rsplit("/", 1)[-1]
-
-
-class _SegmentBody(BaseModel):
-    start: float
-    end: float
-    text: str
-    speaker: str | None = None
-
-
-class _WordBody(BaseModel):
-    start: float
-    end: float
-    word: str
-
-
-class _TranscriptionBody(BaseModel):
-    text: str
-    language: str | None = None
-    duration: float | None = None
-    segments: list[_SegmentBody] = []
-    words: list[_WordBody] = []
 
 
 class OpenAICompatProvider(AudioProvider):
@@ -136,33 +113,27 @@ class OpenAICompatProvider(AudioProvider):
         text = await self._retry.run(lambda: self._stream_transcript(fields, audio, on_text))
         return Transcript(text=text.strip(), response_format=fields["response_format"])
 
-    def _transcription_fields(self, options: TranscriptionOptions) -> dict[str, str | list[str]]:
+    def _transcription_fields(self, options: TranscriptionOptions) -> FormFields:
         fmt = self._format_for_model(options.response_format)
-        fields: dict[str, str | list[str]] = {
-            "model": self.transcription_model,
-            "response_format": fmt,
-        }
+        fields = form_fields(
+            self.transcription_model,
+            fmt,
+            language=options.language,
+            prompt=options.prompt,
+            temperature=options.temperature,
+            granularities=options.timestamp_granularities,
+        )
         if fmt == "diarized_json":
             fields["chunking_strategy"] = "auto"
-        if options.language:
-            fields["language"] = options.language
-        if options.prompt:
-            fields["prompt"] = options.prompt
-        if options.temperature is not None:
-            fields["temperature"] = str(options.temperature)
-        if options.timestamp_granularities and fmt == "verbose_json":
-            fields["timestamp_granularities[]"] = list(options.timestamp_granularities)
         return fields
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
-        fields: dict[str, str | list[str]] = {
-            "model": self._translation_model,
-            "response_format": options.response_format,
-        }
-        if options.prompt:
-            fields["prompt"] = options.prompt
-        if options.temperature is not None:
-            fields["temperature"] = str(options.temperature)
+        fields = form_fields(
+            self._translation_model,
+            options.response_format,
+            prompt=options.prompt,
+            temperature=options.temperature,
+        )
         response = await self._retry.run(
             lambda: self._post_file("/v1/audio/translations", fields, audio)
         )
@@ -190,7 +161,7 @@ class OpenAICompatProvider(AudioProvider):
         return "json" if json_only and requested == "verbose_json" else requested
 
     async def _stream_transcript(
-        self, fields: dict[str, str | list[str]], audio: AudioUpload, on_text: TextListener
+        self, fields: FormFields, audio: AudioUpload, on_text: TextListener
     ) -> str:
         """One attempt at a streamed transcription: deltas grow the text, `done` settles it."""
         text = ""
@@ -202,7 +173,7 @@ class OpenAICompatProvider(AudioProvider):
                     f"{self._base_url}/v1/audio/transcriptions",
                     data=fields,
                     files={"file": (audio.filename, file, audio.content_type)},
-                    headers=self._auth(),
+                    headers=bearer(self._api_key),
                 ) as events:
                     if events.response.is_error:
                         await events.response.aread()
@@ -217,52 +188,33 @@ class OpenAICompatProvider(AudioProvider):
             raise ProviderUnavailable(f"not an event stream: {exc}") from None
         return text
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
-
     async def _download_speech(self, body: dict[str, str | float], destination: Path) -> None:
         """One attempt: stream the synthesized audio into `destination`."""
-        try:
-            async with self._http.stream(
-                "POST", f"{self._base_url}/v1/audio/speech", json=body, headers=self._auth()
-            ) as response:
-                if response.is_error:
-                    await response.aread()
-                    raise error_for_response(
-                        response, SETTINGS, secret=self._api_key.get_secret_value()
-                    )
-                kind = response.headers.get("content-type", "")
-                if kind.startswith(("application/json", "text/")):
-                    await response.aread()
-                    raise ProviderUnavailable(
-                        f"speech answered {kind!r} instead of audio: {response.text[:200]!r}"
-                    )
-                async with aiofiles.open(destination, "wb") as out:
-                    async for chunk in response.aiter_bytes(STREAM_CHUNK_BYTES):
-                        await out.write(chunk)
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc) from None
-
-    async def _post_file(
-        self, path: str, fields: dict[str, str | list[str]], audio: AudioUpload
-    ) -> httpx.Response:
-        """One attempt: upload `audio` with `fields`; a failure raises a `ProviderError`.
-
-        httpx streams the open file in chunks as it sends, so memory stays flat.
-        """
-        try:
-            with audio.path.open("rb") as file:
-                response = await self._http.post(
-                    f"{self._base_url}{path}",
-                    data=fields,
-                    files={"file": (audio.filename, file, audio.content_type)},
-                    headers=self._auth(),
+        async with post_json_streaming(
+            self._http,
+            f"{self._base_url}/v1/audio/speech",
+            body=body,
+            api_key=self._api_key,
+            settings=SETTINGS,
+        ) as response:
+            kind = response.headers.get("content-type", "")
+            if kind.startswith(("application/json", "text/")):
+                await response.aread()
+                raise ProviderUnavailable(
+                    f"speech answered {kind!r} instead of audio: {response.text[:200]!r}"
                 )
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc) from None
-        if response.is_error:
-            raise error_for_response(response, SETTINGS, secret=self._api_key.get_secret_value())
-        return response
+            await save_body(response, destination)
+
+    async def _post_file(self, path: str, fields: FormFields, audio: AudioUpload) -> httpx.Response:
+        """One attempt: upload `audio` with `fields`; a failure raises a `ProviderError`."""
+        return await post_file(
+            self._http,
+            f"{self._base_url}{path}",
+            fields=fields,
+            audio=audio,
+            api_key=self._api_key,
+            settings=SETTINGS,
+        )
 
 
 async def _apply_stream_event(
@@ -289,17 +241,4 @@ async def _apply_stream_event(
 def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcript:
     if fmt in ("text", "srt", "vtt"):
         return Transcript(text=response.text.strip(), response_format=fmt)
-    try:
-        body = _TranscriptionBody.model_validate_json(response.content)
-    except ValidationError:
-        raise ProviderUnavailable(
-            f"unreadable {fmt} transcription body: {response.text[:200]!r}"
-        ) from None
-    return Transcript(
-        text=body.text.strip(),
-        response_format=fmt,
-        language=body.language,
-        duration=body.duration,
-        segments=tuple(Segment(s.start, s.end, s.text.strip(), s.speaker) for s in body.segments),
-        words=tuple(Word(w.start, w.end, w.word) for w in body.words),
-    )
+    return transcript_from_json(response.content, fmt)

@@ -137,6 +137,18 @@ def decoded_duration(data: bytes) -> float:
     return samples / rate
 
 
+def speech_answer(body: dict, *, truncate: bool = False) -> web.Response:
+    """Real audio for a valid speech request: its format (mp3 unless asked), with its
+    Content-Type, `SPEECH_SECONDS_PER_CHAR` per character at the asked speed; when `truncate`,
+    only the first half of the encoded bytes."""
+    sample_format, rate, content_type = SPEECH_FORMATS[body.get("response_format", "mp3")]
+    seconds = max(0.2, len(body["input"]) * SPEECH_SECONDS_PER_CHAR / float(body.get("speed", 1)))
+    audio = audio_samples.encode(seconds, sample_format, rate=rate)
+    if truncate:
+        audio = audio[: len(audio) // 2]
+    return web.Response(body=audio, headers={"Content-Type": content_type})
+
+
 class FakeAudioAPI:
     """Serves `/v1/audio/{transcriptions,translations,speech}` (under an optional path prefix)
     on 127.0.0.1."""
@@ -164,9 +176,7 @@ class FakeAudioAPI:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=UPLOAD_LIMIT * 2)
-        app.router.add_post(f"{self.prefix}/v1/audio/transcriptions", self._transcriptions)
-        app.router.add_post(f"{self.prefix}/v1/audio/translations", self._transcriptions)
-        app.router.add_post(f"{self.prefix}/v1/audio/speech", self._speech)
+        self._add_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -176,6 +186,12 @@ class FakeAudioAPI:
     async def close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _add_routes(self, app: web.Application) -> None:
+        """The OpenAI-compatible routes; a stand-in of a wider API adds its own."""
+        app.router.add_post(f"{self.prefix}/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post(f"{self.prefix}/v1/audio/translations", self._transcriptions)
+        app.router.add_post(f"{self.prefix}/v1/audio/speech", self._speech)
 
     async def _parse(self, request: web.Request) -> Upload:
         upload = Upload(path=request.path, headers=dict(request.headers), fields={})
@@ -407,15 +423,7 @@ class FakeAudioAPI:
             return fault
         if problem := self._speech_problem(body):
             return problem
-        fmt = body.get("response_format", "mp3")
-        sample_format, rate, content_type = SPEECH_FORMATS[fmt]
-        seconds = max(
-            0.2, len(body["input"]) * SPEECH_SECONDS_PER_CHAR / float(body.get("speed", 1))
-        )
-        audio = audio_samples.encode(seconds, sample_format, rate=rate)
-        if fault is not None and fault.truncate:
-            audio = audio[: len(audio) // 2]
-        return web.Response(body=audio, headers={"Content-Type": content_type})
+        return speech_answer(body, truncate=fault is not None and fault.truncate)
 
     @staticmethod
     def _speech_problem(body: dict) -> web.Response | None:
