@@ -17,26 +17,23 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.errors import ProviderUnavailable
 from bot.providers.base import (
+    AUDIO_API_SETTINGS,
     AudioProvider,
     AudioUpload,
     Capabilities,
     ResponseFormat,
     Segment,
-    SettingNames,
     SpeechRequest,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
     Word,
+    bearer,
     error_for_response,
     error_for_transport,
 )
 from bot.providers.retry import RetryPolicy
 
-SETTINGS = SettingNames(
-    credentials="AUDIO_API_KEY",
-    endpoint="AUDIO_BASE_URL and the *_MODEL settings",
-)
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
 """Models that answer only json or text; verbose_json is asked of them as json."""
 CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
@@ -158,19 +155,19 @@ class OpenAICompatProvider(AudioProvider):
         json_only = _model_name(self._transcription_model).startswith(JSON_ONLY_MODEL_PREFIXES)
         return "json" if json_only and requested == "verbose_json" else requested
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
-
     async def _download_speech(self, body: dict[str, str | float], destination: Path) -> None:
         """One attempt: stream the synthesized audio into `destination`."""
         try:
             async with self._http.stream(
-                "POST", f"{self._base_url}/v1/audio/speech", json=body, headers=self._auth()
+                "POST",
+                f"{self._base_url}/v1/audio/speech",
+                json=body,
+                headers=bearer(self._api_key),
             ) as response:
                 if response.is_error:
                     await response.aread()
                     raise error_for_response(
-                        response, SETTINGS, secret=self._api_key.get_secret_value()
+                        response, AUDIO_API_SETTINGS, secret=self._api_key.get_secret_value()
                     )
                 kind = response.headers.get("content-type", "")
                 if kind.startswith(("application/json", "text/")):
@@ -197,12 +194,14 @@ class OpenAICompatProvider(AudioProvider):
                     f"{self._base_url}{path}",
                     data=fields,
                     files={"file": (audio.filename, file, audio.content_type)},
-                    headers=self._auth(),
+                    headers=bearer(self._api_key),
                 )
         except httpx.TransportError as exc:
             raise error_for_transport(exc) from None
         if response.is_error:
-            raise error_for_response(response, SETTINGS, secret=self._api_key.get_secret_value())
+            raise error_for_response(
+                response, AUDIO_API_SETTINGS, secret=self._api_key.get_secret_value()
+            )
         return response
 
 
