@@ -33,17 +33,19 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
-    audio_provider: Literal["openai"] = "openai"
-    """Which wire protocol the audio service speaks."""
+    audio_provider: Literal["openai", "gemini"] = "openai"
+    """Which wire protocol the audio service speaks: OpenAI-compatible or Gemini-native."""
     audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
-    """Base of an OpenAI-compatible audio API; `/v1/audio/...` is appended."""
+    """Base of the audio API; the provider appends `/v1/audio/...` (openai) or
+    `/v1/models/{model}:generateContent` (gemini)."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
-    """None: the provider's default (whisper-1 for OpenAI-compatible services)."""
+    """None: the provider's default (whisper-1 for openai, gemini-2.5-flash for gemini)."""
     translation_model: Annotated[str, Field(min_length=1)] | None = None
     speech_model: Annotated[str, Field(min_length=1)] | None = None
-    """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions."""
+    """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions;
+    for Gemini, the default is gemini-2.5-flash-preview-tts."""
     speech_voice: Annotated[str, Field(min_length=1)] | None = None
     """The voice used when a member picks none; None: the provider's first voice."""
 
