@@ -171,6 +171,13 @@ async def test_text_in_several_parts_is_joined(provider, gemini_api, voice):
     assert transcript.text == "Hello, world."
 
 
+async def test_an_answer_without_a_finish_reason_is_taken_as_finished(provider, gemini_api, voice):
+    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi."}]}}]}
+    gemini_api.faults.append(Fault(status=200, body=body))
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text == "Hi."
+
+
 async def test_translation_asks_the_translation_model_for_english(http, gemini_api, voice):
     provider = make_gemini(http, gemini_api.base_url, translation_model="gemini-2.5-pro")
     gemini_api.transcripts.append("Good morning.")
