@@ -33,11 +33,15 @@ UPLOADABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("wav", "pcm_s24le"): ("wav", "audio/wav"),
     ("wav", "pcm_f32le"): ("wav", "audio/wav"),
     ("flac", "flac"): ("flac", "audio/flac"),
+    ("aiff", "pcm_s16be"): ("aiff", "audio/aiff"),
+    ("aac", "aac"): ("aac", "audio/aac"),
     ("mov,mp4,m4a,3gp,3g2,mj2", "aac"): ("m4a", "audio/mp4"),
     ("matroska,webm", "opus"): ("webm", "audio/webm"),
     ("matroska,webm", "vorbis"): ("webm", "audio/webm"),
 }
-"""(container, codec) pairs the hosted APIs accept as they are, with the name and type to send."""
+"""(container, codec) pairs some hosted API accepts as they are, with the name and type to send.
+Whether the configured one does is `Capabilities.upload_formats`' call (AIFF and ADTS AAC: only
+Gemini)."""
 
 OPUS_SAMPLE_RATE = 48_000
 OPUS_FRAME_SAMPLES = 960

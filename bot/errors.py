@@ -208,6 +208,44 @@ class ProviderRejectedInput(ProviderError):
         return f"The audio service could not process this audio: {self.detail}"
 
 
+class ProviderBlocked(ProviderRejectedInput):
+    """The service's safety filters refused the request or withheld the answer; the same input
+    will be refused again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"blocked by the service's safety filters ({reason})")
+        self.reason = reason
+
+    @property
+    def user_message(self) -> str:
+        return "The audio service's safety filters blocked this request, so I have no answer."
+
+
+_INCOMPLETE_REPLIES = {
+    "MAX_TOKENS": (
+        "The audio service's answer was cut off for length. A shorter recording or text may work."
+    ),
+    "RECITATION": (
+        "The audio service withheld its answer because it would have repeated copyrighted material."
+    ),
+}
+"""Replies for the finish reasons a member can act on; any other reason is named as it is."""
+
+
+class ProviderIncomplete(ProviderError):
+    """The service ended its answer without a usable result: a finish reason such as
+    MAX_TOKENS, RECITATION or OTHER, or an answer with nothing usable in it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the answer ended without a usable result ({reason})")
+        self.reason = reason
+
+    @property
+    def user_message(self) -> str:
+        default = f"The audio service gave no usable answer ({self.reason}). Please try again."
+        return _INCOMPLETE_REPLIES.get(self.reason, default)
+
+
 class ProviderRateLimited(ProviderError):
     @property
     def user_message(self) -> str:

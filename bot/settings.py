@@ -14,7 +14,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
-ProviderName = Literal["openai", "scaigrid"]
+ProviderName = Literal["openai", "gemini", "scaigrid"]
 
 
 class SettingsError(Exception):
@@ -35,10 +35,12 @@ class Settings(BaseSettings):
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
     audio_provider: ProviderName = "openai"
-    """Which wire protocol the audio service speaks: OpenAI-compatible, or ScaiGrid's native."""
+    """Which wire protocol the audio service speaks: OpenAI-compatible, Gemini-native or
+    ScaiGrid's native."""
     audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
-    """Base of the audio API: for openai, `/v1/audio/...` is appended; for scaigrid, ScaiGrid's
-    root (https://scaigrid.scailabs.ai), to which `/v1/inference/audio/...` is appended."""
+    """Base of the audio API; the provider appends `/v1/audio/...` (openai),
+    `/v1/models/{model}:generateContent` (gemini) or `/v1/inference/audio/...` (scaigrid, whose
+    root is https://scaigrid.scailabs.ai)."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
     fallback_provider: ProviderName | None = None
@@ -46,10 +48,12 @@ class Settings(BaseSettings):
     fallback_base_url: AnyHttpUrl | None = None
     fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
-    """None: the provider's default (whisper-1 for openai, openai/whisper-1 for scaigrid)."""
+    """None: the provider's default (whisper-1 for openai, gemini-2.5-flash for gemini,
+    openai/whisper-1 for scaigrid)."""
     translation_model: Annotated[str, Field(min_length=1)] | None = None
     speech_model: Annotated[str, Field(min_length=1)] | None = None
-    """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions."""
+    """Text-to-speech model; for OpenAI, gpt-4o-mini-tts offers 13 voices and instructions;
+    for Gemini, the default is gemini-2.5-flash-preview-tts."""
     speech_voice: Annotated[str, Field(min_length=1)] | None = None
     """The voice used when a member picks none; None: the provider's first voice."""
     scaigrid_oai_translation: bool = False

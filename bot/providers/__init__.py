@@ -6,6 +6,7 @@ import httpx
 
 from bot.providers.base import AudioProvider
 from bot.providers.fallback import FallbackProvider
+from bot.providers.gemini import GeminiProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.scaigrid import ScaiGridProvider
@@ -53,3 +54,5 @@ def _provider(
             return ScaiGridProvider(
                 http, oai_translation=settings.scaigrid_oai_translation, **options
             )
+        case "gemini":
+            return GeminiProvider(http, **options)

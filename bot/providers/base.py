@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+from pydantic import SecretStr
 
 from bot.errors import (
     ProviderError,
@@ -225,6 +226,18 @@ class SettingNames:
 
     credentials: str
     endpoint: str
+
+
+AUDIO_API_SETTINGS = SettingNames(
+    credentials="AUDIO_API_KEY",
+    endpoint="AUDIO_BASE_URL and the *_MODEL settings",
+)
+"""The settings behind a provider reached at AUDIO_BASE_URL with AUDIO_API_KEY."""
+
+
+def bearer(api_key: SecretStr) -> dict[str, str]:
+    """The `Authorization: Bearer` header for `api_key`; never log what this returns."""
+    return {"Authorization": f"Bearer {api_key.get_secret_value()}"}
 
 
 def error_for_response(

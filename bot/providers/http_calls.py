@@ -16,14 +16,15 @@ import aiofiles
 import httpx
 from pydantic import SecretStr
 
-from bot.providers.base import AudioUpload, SettingNames, error_for_response, error_for_transport
+from bot.providers.base import (
+    AudioUpload,
+    SettingNames,
+    bearer,
+    error_for_response,
+    error_for_transport,
+)
 
 STREAM_CHUNK_BYTES = 64 * 1024
-
-
-def bearer(api_key: SecretStr) -> dict[str, str]:
-    """The Authorization header for `api_key`."""
-    return {"Authorization": f"Bearer {api_key.get_secret_value()}"}
 
 
 async def post_file(

@@ -18,27 +18,24 @@ from pydantic import SecretStr
 
 from bot.errors import ProviderUnavailable
 from bot.providers.base import (
+    AUDIO_API_SETTINGS,
     AudioProvider,
     AudioUpload,
     Capabilities,
     ResponseFormat,
-    SettingNames,
     SpeechRequest,
     TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
+    bearer,
     error_for_response,
     error_for_transport,
 )
-from bot.providers.http_calls import bearer, post_file, post_json_streaming, save_body
+from bot.providers.http_calls import post_file, post_json_streaming, save_body
 from bot.providers.retry import RetryPolicy
 from bot.providers.transcription_shapes import FormFields, form_fields, transcript_from_json
 
-SETTINGS = SettingNames(
-    credentials="AUDIO_API_KEY",
-    endpoint="AUDIO_BASE_URL and the *_MODEL settings",
-)
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
 """Models that answer only json or text; verbose_json is asked of them as json."""
 STREAMING_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
@@ -178,7 +175,9 @@ class OpenAICompatProvider(AudioProvider):
                     if events.response.is_error:
                         await events.response.aread()
                         raise error_for_response(
-                            events.response, SETTINGS, secret=self._api_key.get_secret_value()
+                            events.response,
+                            AUDIO_API_SETTINGS,
+                            secret=self._api_key.get_secret_value(),
                         )
                     async for event in events.aiter_sse():
                         text = await _apply_stream_event(event, text, on_text)
@@ -195,7 +194,7 @@ class OpenAICompatProvider(AudioProvider):
             f"{self._base_url}/v1/audio/speech",
             body=body,
             api_key=self._api_key,
-            settings=SETTINGS,
+            settings=AUDIO_API_SETTINGS,
         ) as response:
             kind = response.headers.get("content-type", "")
             if kind.startswith(("application/json", "text/")):
@@ -213,7 +212,7 @@ class OpenAICompatProvider(AudioProvider):
             fields=fields,
             audio=audio,
             api_key=self._api_key,
-            settings=SETTINGS,
+            settings=AUDIO_API_SETTINGS,
         )
 
 

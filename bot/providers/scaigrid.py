@@ -43,6 +43,7 @@ from bot.errors import (
     ProviderUnsupported,
 )
 from bot.providers.base import (
+    AUDIO_API_SETTINGS,
     AudioProvider,
     AudioUpload,
     Capabilities,
@@ -55,7 +56,7 @@ from bot.providers.base import (
     error_detail,
 )
 from bot.providers.http_calls import post_file, post_json_streaming, save_body
-from bot.providers.openai_compat import CLASSIC_VOICES, SETTINGS, OpenAICompatProvider
+from bot.providers.openai_compat import CLASSIC_VOICES, OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.transcription_shapes import FormFields, TranscriptionBody, form_fields
 
@@ -189,7 +190,7 @@ class ScaiGridProvider(AudioProvider):
             fields=fields,
             audio=audio,
             api_key=self._api_key,
-            settings=SETTINGS,
+            settings=AUDIO_API_SETTINGS,
         )
         if fmt in PLAIN_FORMATS and not _media_type(response).endswith("json"):
             return Transcript(text=response.text.strip(), response_format=fmt)
@@ -207,7 +208,7 @@ class ScaiGridProvider(AudioProvider):
             self._base_url + SYNTHESIZE_PATH,
             body=body,
             api_key=self._api_key,
-            settings=SETTINGS,
+            settings=AUDIO_API_SETTINGS,
         ) as response:
             kind = _media_type(response)
             if kind.endswith("json") or kind.startswith("text/"):
@@ -249,7 +250,7 @@ class ScaiGridProvider(AudioProvider):
         described = f"error envelope ({code}) from {response.request.url.path}: {detail}"
         lowered = code.lower()
         if any(part in lowered for part in CODES_NAMING_THE_KEY):
-            return ProviderMisconfigured(described, setting=SETTINGS.credentials)
+            return ProviderMisconfigured(described, setting=AUDIO_API_SETTINGS.credentials)
         if any(part in lowered for part in CODES_BLAMING_THE_REQUEST):
             return ProviderRejectedInput(detail)
         return ProviderUnavailable(described)

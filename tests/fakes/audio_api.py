@@ -98,6 +98,23 @@ class Fault:
         return cls(truncate=True)
 
 
+async def act_out(fault: Fault, request: web.Request) -> web.Response | None:
+    """Play `fault` on `request`: wait its delay, then drop the connection, or return the answer
+    to send instead; None when the handler answers itself (as it does for truncation)."""
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.reset:
+        request.transport.abort()
+        raise asyncio.CancelledError
+    if fault.status is None:
+        return None
+    if isinstance(fault.body, dict):
+        return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+    if isinstance(fault.body, bytes):
+        return web.Response(body=fault.body, status=fault.status, headers=fault.headers)
+    return web.Response(text=fault.body or "", status=fault.status, headers=fault.headers)
+
+
 def _error(
     status: int,
     message: str,
@@ -223,17 +240,8 @@ class FakeAudioAPI:
         if not self.faults:
             return None
         fault = self.faults.popleft()
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.reset:
-            request.transport.abort()
-            raise asyncio.CancelledError
-        if fault.status is not None:
-            if isinstance(fault.body, dict):
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
-            if isinstance(fault.body, bytes):
-                return web.Response(body=fault.body, status=fault.status, headers=fault.headers)
-            return web.Response(text=fault.body or "", status=fault.status, headers=fault.headers)
+        if (answer := await act_out(fault, request)) is not None:
+            return answer
         return fault if fault.truncate else None
 
     def _authorized(self, request: web.Request) -> bool:
