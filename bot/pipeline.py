@@ -38,6 +38,7 @@ from bot.errors import (
 from bot.providers.base import (
     AudioProvider,
     AudioUpload,
+    Capabilities,
     TextListener,
     Transcript,
     TranscriptionOptions,
@@ -136,6 +137,11 @@ class Pipeline:
         self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the provider behind this pipeline can do."""
+        return self._provider.capabilities
 
     async def transcribe(
         self,

@@ -47,6 +47,18 @@ def transcript_header(
     return " · ".join(parts)
 
 
+def transcript_reply(
+    result: TranscriptionResult, *, speaker: str, what: str, file_id: int, translated: bool = False
+) -> list[OutgoingMessage]:
+    """A transcription or translation as messages: header, text (speaker turns when
+    diarized), split or attached as a file when long."""
+    header = transcript_header(result, speaker=speaker, what=what, translated=translated)
+    kind = "translation" if translated else "transcript"
+    return transcript_messages(
+        header, transcript_text(result.transcript), filename=f"{kind}-{file_id}.txt"
+    )
+
+
 def transcript_text(transcript: Transcript) -> str:
     """The text to show: with speaker labels, one line per turn, when the provider diarized."""
     if not any(segment.speaker for segment in transcript.segments):

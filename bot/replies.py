@@ -103,12 +103,12 @@ async def send_transcripts(
                 interaction, [notice], ephemeral=True, replace=bool(preview and preview.shown)
             )
             continue
-        header = render.transcript_header(
-            result, speaker=speaker.display_name, what=what, translated=translated
-        )
-        kind = "translation" if translated else "transcript"
-        messages = render.transcript_messages(
-            header, render.transcript_text(result.transcript), filename=f"{kind}-{file.id}.txt"
+        messages = render.transcript_reply(
+            result,
+            speaker=speaker.display_name,
+            what=what,
+            file_id=file.id,
+            translated=translated,
         )
         await _deliver(
             interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)

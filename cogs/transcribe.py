@@ -31,8 +31,8 @@ from bot.errors import EarshotError, NoAudio
 from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
 from bot.permissions import missing_to_answer, switch_channel
-from bot.pipeline import TranscriptionResult
-from bot.providers.base import TranscriptionOptions
+from bot.pipeline import AudioSource, TranscriptionResult
+from bot.providers.base import TextListener, TranscriptionOptions
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.store import GuildSettings, PostedMessage
 
@@ -50,17 +50,6 @@ async def language_autocomplete(
         app_commands.Choice(name=f"{name} ({code})", value=code)
         for name, code in matching_languages(current)
     ]
-
-
-def _render(
-    result: TranscriptionResult, speaker: discord.abc.User, file: discord.Attachment
-) -> list[OutgoingMessage]:
-    header = render.transcript_header(
-        result, speaker=speaker.display_name, what=attachments.describe(file)
-    )
-    return render.transcript_messages(
-        header, result.transcript.text, filename=f"transcript-{file.id}.txt"
-    )
 
 
 @contextlib.asynccontextmanager
@@ -167,14 +156,20 @@ class Transcribe(commands.Cog):
         options: TranscriptionOptions,
         private: bool,
     ) -> None:
-        """One reply per file: its transcript, or what went wrong with it."""
-        for file in files:
-            try:
-                result = await self.bot.pipeline.transcribe(attachments.to_source(file), options)
-            except EarshotError as error:
-                await replies.send_error(interaction, error)
-                continue
-            await replies.send_all(interaction, _render(result, speaker, file), ephemeral=private)
+        """One reply per file: its transcript, or what went wrong with it. A streaming provider
+        shows the transcript growing in the reply while it works."""
+
+        async def run(source: AudioSource, listener: TextListener | None) -> TranscriptionResult:
+            return await self.bot.pipeline.transcribe(source, options, on_text=listener)
+
+        await replies.send_transcripts(
+            interaction,
+            files,
+            run,
+            speaker=speaker,
+            private=private,
+            live=self.bot.pipeline.capabilities.stream,
+        )
 
     # Automatic transcription ----------------------------------------------------------------
 
@@ -268,7 +263,12 @@ class Transcribe(commands.Cog):
                     log.exception("transcribing message %s failed", message.id)
                     outgoing.append(OutgoingMessage(f"⚠️ {EarshotError().user_message}"))
                     continue
-                outgoing += _render(result, message.author, file)
+                outgoing += render.transcript_reply(
+                    result,
+                    speaker=message.author.display_name,
+                    what=attachments.describe(file),
+                    file_id=file.id,
+                )
         with job.delivering():
             try:
                 await self._deliver(message, outgoing, settings, job)

@@ -358,3 +358,42 @@ async def test_one_http_client_is_made_at_login_shared_and_closed_after_discord(
         assert world.audio_api.uploads[0].headers["User-Agent"].startswith("earshot/")
     assert client.is_closed
     assert world.bot.is_closed()
+
+
+# The newer OpenAI surface: streaming and diarization ----------------------------------------
+
+
+async def test_a_streaming_model_shows_the_transcript_growing_then_replaces_it(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", transcription_model="gpt-4o-transcribe")
+    text = "one two three four five six"
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.transcripts.append(text)
+        audio_api.stream_word_delay = 0.05
+        token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        edits = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{token}/messages/@original", count=2
+        )
+        assert (
+            edits[0].json["content"].startswith("🎙️ Transcribing alice's voice message …\n>>> one")
+        )
+        assert edits[-1].json["content"] == (
+            f"🎙️ **Transcript** of alice's voice message · 0:02\n>>> {text}"
+        )
+        assert edits[-1].json["allowed_mentions"] == NO_MENTIONS
+        assert world.all_followups(token) == []
+    assert audio_api.uploads[0].fields["stream"] == "true"
+
+
+async def test_a_diarizing_model_shows_who_said_what(discord_fake, audio_api, tmp_path):
+    settings = bot_settings(
+        audio_api, tmp_path / "data", transcription_model="gpt-4o-transcribe-diarize"
+    )
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.transcripts.append("Are you coming tonight? Yes, at nine.")
+        token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        [reply] = await world.followups(token)
+    assert reply.json["content"].endswith(
+        ">>> **A:** Are you coming tonight?\n**B:** Yes, at nine."
+    )
