@@ -37,10 +37,9 @@ class Settings(BaseSettings):
     audio_provider: ProviderName = "openai"
     """Which wire protocol the audio service speaks: OpenAI-compatible, Gemini-native or
     ScaiGrid's native."""
-    audio_base_url: AnyHttpUrl = AnyHttpUrl("https://api.dgrid.ai")
-    """Base of the audio API; the provider appends `/v1/audio/...` (openai),
-    `/v1/models/{model}:generateContent` (gemini) or `/v1/inference/audio/...` (scaigrid, whose
-    root is https://scaigrid.scailabs.ai)."""
+    audio_base_url: AnyHttpUrl | None = None
+    """Base of the audio API; the provider appends its paths. None: the provider's home
+    (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid)."""
     audio_api_key: SecretStr
     """Bearer key for the audio API."""
     fallback_provider: ProviderName | None = None
@@ -93,10 +92,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:
-        if self.fallback_provider and not (self.fallback_base_url and self.fallback_api_key):
-            raise ValueError(
-                "FALLBACK_PROVIDER needs FALLBACK_BASE_URL and FALLBACK_API_KEY as well"
-            )
+        if self.fallback_provider and not self.fallback_api_key:
+            raise ValueError("FALLBACK_PROVIDER needs FALLBACK_API_KEY as well")
         return self
 
 

@@ -12,6 +12,13 @@ from bot.providers.retry import RetryPolicy
 from bot.providers.scaigrid import ScaiGridProvider
 from bot.settings import ProviderName, Settings
 
+HOMES: dict[ProviderName, str] = {
+    "openai": "https://api.dgrid.ai",
+    "gemini": "https://api.dgrid.ai",
+    "scaigrid": "https://scaigrid.scailabs.ai",
+}
+"""Where each provider is reached when no base URL is set."""
+
 
 def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
     """The provider AUDIO_PROVIDER names, configured from the settings, sharing `http`; with
@@ -23,7 +30,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         settings.audio_provider,
         settings,
         http,
-        base_url=str(settings.audio_base_url),
+        base_url=str(settings.audio_base_url or HOMES[settings.audio_provider]),
         api_key=settings.audio_api_key,
         retry=retry,
         transcription_model=settings.transcription_model,
@@ -36,7 +43,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         settings.fallback_provider,
         settings,
         http,
-        base_url=str(settings.fallback_base_url),
+        base_url=str(settings.fallback_base_url or HOMES[settings.fallback_provider]),
         api_key=settings.fallback_api_key,
         retry=retry,
     )
