@@ -9,11 +9,10 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot import attachments, render
+from bot import attachments, render, subtitles
 from bot.errors import EarshotError, ProviderError, ProviderMisconfigured
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TextListener
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
 from bot.voice_messages import can_post_voice_message, post_voice_message
@@ -74,34 +73,39 @@ def _log_level(error: EarshotError) -> int:
     return logging.INFO
 
 
+RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
+"""Transcribe or translate one source, reporting to the preview (if any) as it works."""
+
+
 async def send_transcripts(
     interaction: discord.Interaction,
     files: list[discord.Attachment],
-    run: Callable[[AudioSource, TextListener | None], Awaitable[TranscriptionResult]],
+    run: RunAudio,
     *,
     speaker: discord.abc.User,
     private: bool,
     translated: bool = False,
-    live: bool = False,
+    layout: subtitles.Layout = "text",
 ) -> None:
     """For each file in turn, `run` it and send its text, or the one reason it failed.
 
-    With `live` and a single file, the deferred reply shows the text growing (`LivePreview`)
-    and the final answer replaces it.
+    With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
+    growing with a streaming provider, chunks done for a long recording) and the final answer
+    replaces it.
     """
     for file in files:
         what = attachments.describe(file)
         preview = None
-        if live and len(files) == 1:
+        if len(files) == 1:
             name = discord.utils.escape_markdown(speaker.display_name)
-            preview = LivePreview(interaction, f"🎙️ Transcribing {name}'s {what} …")
+            doing = "Translating" if translated else "Transcribing"
+            preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
         try:
             result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
             notice = _error_message(interaction, error)
-            await _deliver(
-                interaction, [notice], ephemeral=True, replace=bool(preview and preview.shown)
-            )
+            replace = bool(preview and preview.shown)
+            await _deliver(interaction, [notice], ephemeral=True, replace=replace)
             continue
         messages = render.transcript_reply(
             result,
@@ -109,6 +113,7 @@ async def send_transcripts(
             what=what,
             file_id=file.id,
             translated=translated,
+            layout=layout,
         )
         await _deliver(
             interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)

@@ -15,8 +15,9 @@ from bot import attachments, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import NoAudio
+from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TextListener, TranslationOptions
+from bot.providers.base import TranslationOptions
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""
@@ -33,10 +34,12 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, source: AudioSource, _listener: TextListener | None
+        self, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; the listener is never told anything."""
-        return await self.bot.pipeline.translate(source, OPTIONS)
+        """Translations do not stream; a long recording shows its chunks done."""
+        return await self.bot.pipeline.translate(
+            source, OPTIONS, on_progress=preview.progress if preview else None
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)

@@ -397,3 +397,57 @@ async def test_a_diarizing_model_shows_who_said_what(discord_fake, audio_api, tm
     assert reply.json["content"].endswith(
         ">>> **A:** Are you coming tonight?\n**B:** Yes, at nine."
     )
+
+
+# Output formats and long recordings --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "filename", "document"),
+    [
+        ("srt", ".srt", "1\n00:00:00,000 --> 00:00:02,000\nSubtitled words.\n"),
+        ("vtt", ".vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nSubtitled words.\n"),
+    ],
+)
+async def test_subtitles_arrive_as_files(world, layout, filename, document):
+    world.audio_api.transcripts.append("Subtitled words.")
+    attachment = world.voice_attachment(2.0)
+    token = await world.slash(
+        "transcribe", attachments={"file": attachment}, options={"format": layout}
+    )
+    [reply] = await world.followups(token)
+    [file] = reply.files
+    assert file.filename == f"transcript-{attachment['id']}{filename}"
+    assert file.data.decode() == document
+    assert reply.json["content"].startswith("🎙️ **Transcript** of alice's voice message · 0:02")
+
+
+async def test_timestamps_put_each_segment_on_its_own_line(world):
+    world.audio_api.transcripts.append("Timed words.")
+    token = await world.slash(
+        "transcribe",
+        attachments={"file": world.voice_attachment()},
+        options={"format": "timestamps"},
+    )
+    [reply] = await world.followups(token)
+    assert reply.json["content"].endswith(">>> [0:00] Timed words.")
+
+
+async def test_a_long_recording_shows_progress_then_the_stitched_transcript(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", chunk_seconds=30)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.transcripts.extend(["First part.", "Second part.", "Third part."])
+        long = world.file_attachment("talk.ogg", audio_samples.encode(80.0), "audio/ogg")
+        token = await world.slash("transcribe", attachments={"file": long})
+        edits = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{token}/messages/@original", count=2
+        )
+        assert edits[0].json["content"] == "🎙️ Transcribing alice's audio file talk.ogg … 1/3"
+        assert edits[-1].json["content"] == (
+            "🎙️ **Transcript** of alice's audio file talk.ogg · 1:20 · English\n"
+            ">>> First part. Second part. Third part."
+        )
+        assert world.all_followups(token) == []
+    assert len(audio_api.uploads) == 3
