@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.command_sync import sync_commands
 from bot.http import build_http_client
+from bot.job_queue import JobQueue
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.providers.limited import LimitedProvider
@@ -45,12 +46,13 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store` and `web` exist once `setup_hook` has run (at
-    login)."""
+    """earshot. `pipeline`, `speaker`, `store`, `queue` and `web` exist once `setup_hook` has
+    run (at login)."""
 
     pipeline: Pipeline
     speaker: Speaker
     store: Store
+    queue: JobQueue
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -73,6 +75,7 @@ class EarshotBot(commands.Bot):
             build_provider(self.settings, self.web), self.settings.max_concurrent_provider_calls
         )
         workers = AudioWorkers()
+        self.queue = JobQueue(self.settings.max_jobs)
         self.pipeline = Pipeline(
             self.web,
             provider,

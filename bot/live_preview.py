@@ -1,5 +1,5 @@
-"""The deferred reply kept alive while a long job works: the transcript growing (streaming
-providers) or the chunks done so far ("Transcribing… 4/12").
+"""The deferred reply kept alive while a job waits or works: its place in the queue, the
+transcript growing (streaming providers) or the chunks done so far ("Transcribing… 4/12").
 
 Discord rate-limits message edits, so the reply is edited at most once per `interval`
 seconds; an update arriving sooner is skipped, which is fine: the final answer replaces the
@@ -22,7 +22,8 @@ ELLIPSIS = " …"
 
 
 class LivePreview:
-    """Shows `header` with the newest text so far (`text`) or the progress (`progress`)."""
+    """Shows the job's place in the queue (`queued`), or `header` with the newest text so far
+    (`text`) or the progress (`progress`)."""
 
     def __init__(
         self, interaction: discord.Interaction, header: str, *, interval: float = EDIT_INTERVAL
@@ -40,6 +41,10 @@ class LivePreview:
             return
         room = MESSAGE_LIMIT - len(self._header) - 1 - len(QUOTE) - len(ELLIPSIS)
         await self._edit(f"{self._header}\n{QUOTE}{text.strip()[-room:]}{ELLIPSIS}")
+
+    async def queued(self, place: int) -> None:
+        """A `PlaceListener`: the job waits its turn, `place` in the queue."""
+        await self._edit(f"⏳ earshot is busy: you're number {place} in the queue.")
 
     async def progress(self, done: int, total: int) -> None:
         """A `ProgressListener`: chunks of a long recording done so far."""

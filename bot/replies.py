@@ -47,9 +47,14 @@ async def send_all(
         await send(interaction, message, ephemeral=ephemeral)
 
 
-async def send_error(interaction: discord.Interaction, error: EarshotError) -> None:
-    """Tell the member what went wrong in one private message, and log the detail."""
-    await send(interaction, _error_message(interaction, error), ephemeral=True)
+async def send_error(
+    interaction: discord.Interaction, error: EarshotError, *, replace: bool = False
+) -> None:
+    """Tell the member what went wrong in one private message, and log the detail; with
+    `replace`, in place of the reply's preview."""
+    await _deliver(
+        interaction, [_error_message(interaction, error)], ephemeral=True, replace=replace
+    )
 
 
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
@@ -103,9 +108,7 @@ async def send_transcripts(
         try:
             result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
-            notice = _error_message(interaction, error)
-            replace = bool(preview and preview.shown)
-            await _deliver(interaction, [notice], ephemeral=True, replace=replace)
+            await send_error(interaction, error, replace=bool(preview and preview.shown))
             continue
         messages = render.transcript_reply(
             result,
@@ -137,13 +140,19 @@ async def _deliver(
 
 
 async def send_speech(
-    interaction: discord.Interaction, speech: Speech, header: str, *, private: bool = False
+    interaction: discord.Interaction,
+    speech: Speech,
+    header: str,
+    *,
+    private: bool = False,
+    replace: bool = False,
 ) -> None:
     """Deliver synthesized speech after a deferral.
 
     A voice message goes into the channel as a reply to the interaction's response, which then
     shows `header`; where the bot cannot post one (see `can_post_voice_message`) or Discord
-    refuses it, and for every other format, the audio comes as a file in the followup.
+    refuses it, and for every other format, the audio comes as a file in the followup (with
+    `replace`, in place of the reply's preview).
     """
     if speech.is_voice_message and not private and can_post_voice_message(interaction):
         try:
@@ -161,4 +170,6 @@ async def send_speech(
             await interaction.edit_original_response(content=header)
             return
     file = discord.File(speech.path, filename=speech.filename)
-    await send(interaction, OutgoingMessage(header, files=[file]), ephemeral=private)
+    await _deliver(
+        interaction, [OutgoingMessage(header, files=[file])], ephemeral=private, replace=replace
+    )

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     """Largest attachment earshot downloads; bigger files are refused before downloading."""
     max_audio_seconds: Annotated[float, Field(gt=0)] = 3 * 60 * 60
     """Longest recording earshot transcribes."""
+    max_jobs: Annotated[int, Field(ge=1, le=256)] = 16
+    """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue."""
     chunk_seconds: Annotated[float, Field(ge=30)] = 600.0
     """Recordings longer than this are cut at quiet points into chunks of about this length."""
     chunk_parallelism: Annotated[int, Field(ge=1, le=16)] = 3

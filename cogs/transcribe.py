@@ -178,13 +178,14 @@ class Transcribe(commands.Cog):
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            return await self.bot.pipeline.transcribe(
-                source,
-                options,
-                on_text=preview.text if preview and streams else None,
-                on_progress=preview.progress if preview else None,
-                max_audio_seconds=limit,
-            )
+            async with self.bot.queue.turn(preview.queued if preview else None):
+                return await self.bot.pipeline.transcribe(
+                    source,
+                    options,
+                    on_text=preview.text if preview and streams else None,
+                    on_progress=preview.progress if preview else None,
+                    max_audio_seconds=limit,
+                )
 
         await replies.send_transcripts(
             interaction, files, run, speaker=speaker, private=private, layout=layout
@@ -266,7 +267,7 @@ class Transcribe(commands.Cog):
         Every file gets its transcript or one line saying what went wrong."""
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
         outgoing: list[OutgoingMessage] = []
-        async with _typing_in(message.channel):
+        async with self.bot.queue.turn(), _typing_in(message.channel):
             for file in files:
                 try:
                     result = await self.bot.pipeline.transcribe(

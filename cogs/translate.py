@@ -37,9 +37,10 @@ class Translate(commands.Cog):
         self, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
         """Translations do not stream; a long recording shows its chunks done."""
-        return await self.bot.pipeline.translate(
-            source, OPTIONS, on_progress=preview.progress if preview else None
-        )
+        async with self.bot.queue.turn(preview.queued if preview else None):
+            return await self.bot.pipeline.translate(
+                source, OPTIONS, on_progress=preview.progress if preview else None
+            )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)

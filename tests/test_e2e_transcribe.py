@@ -3,6 +3,7 @@ and the loopback audio API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -451,3 +452,26 @@ async def test_a_long_recording_shows_progress_then_the_stitched_transcript(
         )
         assert world.all_followups(token) == []
     assert len(audio_api.uploads) == 3
+
+
+async def test_a_busy_bot_tells_a_member_their_place_in_the_queue(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", max_jobs=1)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.latency = 0.5
+        audio_api.transcripts.extend(["First in line.", "Second in line."])
+        first = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+        second = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        [notice] = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{second}/messages/@original"
+        )
+        assert notice.json["content"] == "⏳ earshot is busy: you're number 1 in the queue."
+        [done] = await world.followups(first)
+        assert done.json["content"].endswith("First in line.")
+        edits = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{second}/messages/@original", count=2
+        )
+        assert edits[-1].json["content"].endswith(">>> Second in line.")
+        assert world.all_followups(second) == []
