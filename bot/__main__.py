@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import logging
 import shutil
+import signal
 import sys
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -75,9 +77,21 @@ def _discord_token(settings: Settings) -> str:
 
 
 async def _run(settings: Settings) -> None:
+    """Serve until Discord ends the connection or a SIGTERM/SIGINT asks for a graceful stop."""
     token = _discord_token(settings)
+    stop = asyncio.Event()
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
     async with EarshotBot(settings) as bot:
-        await bot.start(token)
+        serving = asyncio.create_task(bot.start(token), name="earshot")
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await bot.shutdown(settings.shutdown_grace_seconds)
+        stopping.cancel()
+        await serving
 
 
 async def _sync(settings: Settings) -> None:

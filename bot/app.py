@@ -28,6 +28,8 @@ EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings"
 HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
 """How discord.py names the tasks that run event handlers and app commands."""
 EVENT_DRAIN_SECONDS = 5.0
+WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
+"""The tasks that do a member's work: app commands, and automatic transcriptions."""
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -93,7 +95,31 @@ class EarshotBot(commands.Bot):
             self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
         )
 
+    async def shutdown(self, grace: float) -> None:
+        """Stop gracefully: refuse new work, give the commands and automatic transcriptions
+        under way up to `grace` seconds to finish, tell the members whose work could not
+        finish, then close (Discord, the HTTP client, the store)."""
+        self.tree.closing = True
+        current = asyncio.current_task()
+        work = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(WORK_TASK_PREFIXES)
+        ]
+        log.info("shutting down: waiting up to %.1f s for %d jobs", grace, len(work))
+        if work:
+            _, unfinished = await asyncio.wait(work, timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            for task in unfinished:
+                await self.tree.give_up(task)
+        await self.close()
+
     async def close(self) -> None:
+        if self.is_closed():
+            return
+        self.tree.closing = True
         await super().close()
         await self._drain_handlers()
         if self.web is not None:

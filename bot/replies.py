@@ -4,6 +4,8 @@ shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -78,6 +80,36 @@ def _log_level(error: EarshotError) -> int:
     return logging.INFO
 
 
+TOKEN_MARGIN = datetime.timedelta(seconds=30)
+"""How close to the end of an interaction token earshot stops relying on it."""
+
+
+async def _deliver_late(
+    interaction: discord.Interaction, messages: list[OutgoingMessage], *, private: bool
+) -> None:
+    """A job outlived its interaction: post the answer in the channel (the bot's own
+    message, naming the member without a ping), or by DM when it was private or the channel
+    is closed to the bot. Logged, not raised, when neither way is open."""
+    name = discord.utils.escape_markdown(interaction.user.display_name)
+    first, *rest = messages
+    late = [
+        dataclasses.replace(first, content=f"{name}, here is what you asked for:\n{first.content}"),
+        *rest,
+    ]
+    targets = [interaction.user] if private else [interaction.channel, interaction.user]
+    for target in targets:
+        try:
+            for message in late:
+                await target.send(
+                    message.content, files=message.files, allowed_mentions=message.allowed_mentions
+                )
+        except (discord.HTTPException, AttributeError, ValueError) as refusal:
+            log.info("could not deliver a late answer to %r (%s)", target, refusal)
+            continue
+        return
+    log.warning("a late answer for user %s could not be delivered anywhere", interaction.user.id)
+
+
 RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
 """Transcribe or translate one source, reporting to the preview (if any) as it works."""
 
@@ -130,7 +162,11 @@ async def _deliver(
     ephemeral: bool,
     replace: bool,
 ) -> None:
-    """Send `messages`; with `replace`, the first one overwrites the interaction's reply."""
+    """Send `messages`; with `replace`, the first one overwrites the interaction's reply. Once
+    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`)."""
+    if discord.utils.utcnow() > interaction.expires_at - TOKEN_MARGIN:
+        await _deliver_late(interaction, messages, private=ephemeral)
+        return
     if replace:
         first, *messages = messages
         await interaction.edit_original_response(

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
     """How long a transcript is reused for the same audio; 0 turns the cache off."""
 
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 60.0
+    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up."""
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

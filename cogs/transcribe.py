@@ -16,6 +16,7 @@ cancelled and posts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from discord.ext import commands
 from bot import attachments, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
-from bot.errors import EarshotError, NoAudio
+from bot.errors import EarshotError, NoAudio, ShuttingDown
 from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
 from bot.live_preview import LivePreview
@@ -195,13 +196,21 @@ class Transcribe(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        if self.bot.tree.closing:
+            return
         chosen = await self._automatic_files(message)
         if chosen is None:
             return
         files, settings = chosen
 
         async def answer(job: Job) -> None:
-            await self._answer(message, files, settings, job)
+            try:
+                await self._answer(message, files, settings, job)
+            except asyncio.CancelledError:
+                if self.bot.tree.closing and not job.withdrawn:
+                    notice = OutgoingMessage(f"⚠️ {ShuttingDown().user_message}")
+                    await self._deliver(message, [notice], settings, job)
+                raise
 
         self.jobs.start(message.guild.id, message.id, answer)
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault
-from tests.harness import NO_MENTIONS, bot_settings, earshot_world, unexpected_errors
+from tests.harness import (
+    CHANNEL_MESSAGES,
+    NO_MENTIONS,
+    bot_settings,
+    earshot_world,
+    unexpected_errors,
+)
 
 # /transcribe ---------------------------------------------------------------------------------
 
@@ -475,3 +482,47 @@ async def test_a_busy_bot_tells_a_member_their_place_in_the_queue(
         )
         assert edits[-1].json["content"].endswith(">>> Second in line.")
         assert world.all_followups(second) == []
+
+
+def snowflake_minutes_ago(minutes: float) -> str:
+    """A Discord id minted `minutes` ago: discord.py dates an interaction by its id."""
+    millis = int((time.time() - minutes * 60) * 1000) - dp.DISCORD_EPOCH_MS
+    return str(millis << 22)
+
+
+async def test_an_answer_that_outlives_the_interaction_is_posted_in_the_channel(world):
+    world.audio_api.transcripts.append("Worth the wait.")
+    payload = world.discord.slash_command(
+        "transcribe",
+        user=world.member,
+        channel=world.channel,
+        guild_id=world.guild["id"],
+        attachments={"file": world.voice_attachment()},
+    )
+    payload["id"] = snowflake_minutes_ago(16)
+    await world.discord.send_interaction(payload)
+    [posted] = await world.discord.wait_for("POST", CHANNEL_MESSAGES)
+    assert posted.path == f"/channels/{world.channel['id']}/messages"
+    assert posted.json["content"] == (
+        "alice, here is what you asked for:\n"
+        "🎙️ **Transcript** of alice's voice message · 0:02 · English\n>>> Worth the wait."
+    )
+    assert posted.json["allowed_mentions"] == NO_MENTIONS
+    assert world.all_followups(payload["token"]) == []
+
+
+async def test_a_private_answer_that_outlives_the_interaction_goes_by_dm(world):
+    payload = world.discord.slash_command(
+        "transcribe",
+        user=world.member,
+        channel=world.channel,
+        guild_id=world.guild["id"],
+        attachments={"file": world.voice_attachment()},
+        options={"private": True},
+    )
+    payload["id"] = snowflake_minutes_ago(16)
+    await world.discord.send_interaction(payload)
+    [posted] = await world.discord.wait_for("POST", CHANNEL_MESSAGES)
+    dm = world.discord.channels[int(posted.path.split("/")[2])]
+    assert dm["type"] == dp.DM
+    assert posted.json["content"].startswith("alice, here is what you asked for:\n🎙️")
