@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot import attachments, render, subtitles
-from bot.errors import EarshotError, ProviderError, ProviderMisconfigured
+from bot.errors import EarshotError, NoAudio, ProviderError, ProviderMisconfigured
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
@@ -108,6 +108,16 @@ async def _deliver_late(
             continue
         return
     log.warning("a late answer for user %s could not be delivered anywhere", interaction.user.id)
+
+
+async def audio_files_of(
+    interaction: discord.Interaction, message: discord.Message
+) -> list[discord.Attachment]:
+    """The audio attachments of `message`; none, once the member was told there are none."""
+    files = attachments.audio_attachments(message)
+    if not files:
+        await send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+    return files
 
 
 RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]

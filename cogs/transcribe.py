@@ -29,7 +29,7 @@ from discord.ext import commands
 from bot import attachments, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
-from bot.errors import EarshotError, NoAudio, ShuttingDown
+from bot.errors import EarshotError, ShuttingDown
 from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
 from bot.live_preview import LivePreview
@@ -139,9 +139,7 @@ class Transcribe(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files = attachments.audio_attachments(message)
-        if not files:
-            await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+        if not (files := await replies.audio_files_of(interaction, message)):
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),

@@ -11,10 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, replies
+from bot import replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
-from bot.errors import NoAudio
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TranslationOptions
@@ -75,9 +74,7 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files = attachments.audio_attachments(message)
-        if not files:
-            await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+        if not (files := await replies.audio_files_of(interaction, message)):
             return
         await replies.send_transcripts(
             interaction,
