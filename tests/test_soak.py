@@ -19,9 +19,8 @@ import pytest
 
 from bot.errors import ProviderRateLimited, ProviderTimeout, ProviderUnavailable
 from tests.fakes.audio_api import Fault
-from tests.fakes.discord import RecordedRequest
 from tests.fakes.discord_payloads import Payload
-from tests.harness import CHANNEL_MESSAGES, EarshotWorld, bot_settings
+from tests.harness import EarshotWorld, bot_settings, replied_to
 from tests.voice_clips import distinct_voice_clips
 
 MESSAGES = 300
@@ -60,30 +59,18 @@ def fault_plan(requests: int, share: float, seed: int) -> list[Fault]:
     return plan
 
 
-def answered_message(request: RecordedRequest) -> str | None:
-    """The id of the message a posted message replies to."""
-    message_id = ((request.json or {}).get("message_reference") or {}).get("message_id")
-    return None if message_id is None else str(message_id)
-
-
 async def answered_in_time(world: EarshotWorld, messages: list[Payload]) -> None:
     """Deliver MESSAGE_CREATE for each of `messages` in turn, then wait until each has an
     answer and the bot's work is done; fail when that takes over `SOAK_SECONDS`."""
-    ours = {message["id"] for message in messages}
     try:
         async with asyncio.timeout(SOAK_SECONDS):
             for message in messages:
                 await world.post(message)
-            await world.discord.wait_for(
-                "POST",
-                CHANNEL_MESSAGES,
-                count=len(messages),
-                where=lambda request: answered_message(request) in ours,
-                timeout=SOAK_SECONDS,
-            )
+            await world.wait_for_answers(messages, timeout=SOAK_SECONDS)
             await world.settled()
     except TimeoutError:
-        answered = {answered_message(reply) for reply in world.posted()} & ours
+        ours = {message["id"] for message in messages}
+        answered = {replied_to(reply) for reply in world.posted()} & ours
         pytest.fail(f"{len(answered)} of {len(ours)} messages answered in {SOAK_SECONDS} s")
 
 
@@ -109,7 +96,7 @@ async def test_every_voice_message_is_answered_once_while_the_provider_fails(wor
     await answered_in_time(world, messages)
 
     replies = world.posted()
-    answers = Counter(answered_message(reply) for reply in replies)
+    answers = Counter(replied_to(reply) for reply in replies)
     assert set(answers) == {message["id"] for message in messages}
     assert {message: count for message, count in answers.items() if count != 1} == {}
     unclear = [
