@@ -23,7 +23,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from benchmarks.loopback import StandIns, bot_world, machine, stand_ins
+from benchmarks.loopback import StandIns, bot_world, stand_ins
+from benchmarks.machine import machine
 from bot.settings import Settings
 from tests.voice_clips import distinct_voice_clips
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import av
 import httpx
 
-from benchmarks.loopback import bot_world, machine, stand_ins
+from benchmarks.loopback import bot_world, stand_ins
+from benchmarks.machine import machine
 from benchmarks.voice_message import speech_like
 from bot.providers.base import TranscriptionOptions
 

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
-import os
-import platform
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -94,17 +91,3 @@ async def bot_world(services: StandIns, **settings: object) -> AsyncIterator[Ear
         ):
             await world.configure("settings channel", options={"enabled": True})
             yield world
-
-
-def machine() -> str:
-    """The CPU model, cores, Python and today's date, for the record."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-            cpu,
-        )
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, {datetime.date.today().isoformat()}"
-    )

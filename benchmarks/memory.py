@@ -18,7 +18,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from benchmarks.loopback import bot_world, machine, stand_ins
+from benchmarks.loopback import bot_world, stand_ins
+from benchmarks.machine import machine
 from tests import audio_samples
 from tests.harness import EarshotWorld
 

@@ -15,7 +15,8 @@ import asyncio
 import statistics
 import time
 
-from benchmarks.loopback import bot_world, machine, stand_ins
+from benchmarks.loopback import bot_world, stand_ins
+from benchmarks.machine import machine
 from tests.voice_clips import distinct_voice_clips
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     arguments = parser.parse_args()
     print(f"machine: {machine()}")
     timings = [t * 1000 for t in asyncio.run(event_to_reply(arguments.messages, arguments.warmup))]
-    p95 = statistics.quantiles(timings, n=20)[-1]
+    p95 = statistics.quantiles(timings, n=20, method="inclusive")[-1]
     print(
         f"overhead, event to reply, {len(timings)} voice messages, zero provider latency: "
         f"median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms "
