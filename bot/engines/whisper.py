@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import huggingface_hub.constants
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.utils import available_models, download_model
@@ -167,11 +168,18 @@ class WhisperEngine:
             ) from None
 
     def _fetched(self) -> Path:
-        """The cached model of this size, downloaded into the cache first if it is not there."""
+        """The cached model of this size, downloaded into the cache first if it is not there
+        (and HF_HUB_OFFLINE allows it)."""
         cache = str(self._cache_dir)
         try:
             return Path(download_model(self.model_name, cache_dir=cache, local_files_only=True))
         except LocalEntryNotFoundError:
+            if huggingface_hub.constants.HF_HUB_OFFLINE:
+                raise ProviderMisconfigured(
+                    f"the Whisper model {self.model_name!r} is not in {cache}, and "
+                    "HF_HUB_OFFLINE=1 forbids downloading it",
+                    setting=SETTING,
+                ) from None
             log.warning("downloading the Whisper model %s into %s (once)", self.model_name, cache)
             return Path(download_model(self.model_name, cache_dir=cache))
 
