@@ -30,6 +30,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.voice_message
+	$(BIN)/python -m benchmarks.local_engine
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
