@@ -52,6 +52,16 @@ CORES = os.cpu_count() or 1
 LABEL_WIDTH = 44
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown processor"
+
+
 def median_seconds(action: Callable[[], object], runs: int) -> float:
     durations = []
     for _ in range(runs):
@@ -105,7 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
     print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, {CORES} cores, "
+        f"machine: {platform.machine()}, {cpu_name()}, {CORES} cores, "
         f"Python {platform.python_version()}, faster-whisper {version('faster-whisper')}, "
         f"CTranslate2 {version('ctranslate2')}, ONNX Runtime {version('onnxruntime')}, "
         f"piper-tts {version('piper-tts')}"
