@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import espeakng_loader
 
-from bot.audio import Pcm
+from bot.audio import PCM_SAMPLE_BYTES, Pcm
 from bot.errors import ProviderUnavailable
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -42,7 +42,6 @@ DEFAULT_VOICE = "gmw/en-US"
 """English (America): offered first, so it is the default voice."""
 TEST_VOICES = frozenset({"art/xex"})
 """eSpeak's own test language, not offered."""
-BYTES_PER_SAMPLE = 2
 
 _SynthCallback = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -137,7 +136,7 @@ def _initialised() -> _Library:
 
     def collect(samples, count: int, _events) -> int:
         if count > 0:
-            chunks.append(ctypes.string_at(samples, count * BYTES_PER_SAMPLE))
+            chunks.append(ctypes.string_at(samples, count * PCM_SAMPLE_BYTES))
         return 0
 
     callback = _SynthCallback(collect)

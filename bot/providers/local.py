@@ -84,7 +84,8 @@ class Synthesizer(Protocol):
 
 
 class LocalProvider(AudioProvider):
-    """Whisper and the synthesizers behind the provider interface, `slots` jobs at a time."""
+    """Whisper and the synthesizers behind the provider interface, `slots` jobs at a time
+    (`self.slots`)."""
 
     name = "local"
 
