@@ -233,6 +233,16 @@ def test_a_piper_voice_with_phonemes_that_need_downloads_is_refused(tmp_path):
     )
 
 
+def test_a_piper_model_that_does_not_load_is_a_misconfiguration(tmp_path):
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"not a model")
+    shutil.copyfile(PIPER_JOE.with_name(f"{PIPER_JOE.name}.json"), tmp_path / "voice.onnx.json")
+    engine = PiperEngine(model, threads=1)
+    with pytest.raises(ProviderMisconfigured) as caught:
+        engine.synthesize("Hello.", engine.voices[0], 1.0)
+    assert caught.value.setting == "LOCAL_PIPER_VOICE"
+
+
 def test_a_piper_voice_speaks_at_the_asked_pace(piper):
     text = "Please bring the quarterly report and your laptop."
     normal, slow, fast = (piper.synthesize(text, piper.voices[0], s) for s in (1, 0.5, 2))

@@ -29,10 +29,10 @@ from bot.audio import Pcm
 from bot.errors import ProviderMisconfigured
 from bot.settings import SettingsError
 
-log = logging.getLogger(__name__)
-
 if TYPE_CHECKING:
     from piper import PiperVoice
+
+log = logging.getLogger(__name__)
 
 SETTING = "LOCAL_PIPER_VOICE"
 SUPPORTED_PHONEMES = ("espeak", "text")
