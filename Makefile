@@ -30,6 +30,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.voice_message
+	$(BIN)/python -m benchmarks.overhead
+	$(BIN)/python -m benchmarks.concurrency
+	$(BIN)/python -m benchmarks.memory
+	$(BIN)/python -m benchmarks.long_audio
 	$(BIN)/python -m benchmarks.local_engine
 
 clean:

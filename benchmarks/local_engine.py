@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model here is on disk: never reach a hub
 
+from benchmarks.machine import machine
 from bot import audio
 from bot.engines.espeak import ESpeakEngine
 from bot.engines.piper_voice import PiperEngine
@@ -50,16 +50,6 @@ TEXT = (
 ESPEAK_VOICE = "English (America)"
 CORES = os.cpu_count() or 1
 LABEL_WIDTH = 44
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux's /proc/cpuinfo), else what `platform` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or "unknown processor"
 
 
 def median_seconds(action: Callable[[], object], runs: int) -> float:
@@ -115,8 +105,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
     print(
-        f"machine: {platform.machine()}, {cpu_name()}, {CORES} cores, "
-        f"Python {platform.python_version()}, faster-whisper {version('faster-whisper')}, "
+        f"machine: {machine()}, faster-whisper {version('faster-whisper')}, "
         f"CTranslate2 {version('ctranslate2')}, ONNX Runtime {version('onnxruntime')}, "
         f"piper-tts {version('piper-tts')}"
     )

@@ -9,7 +9,6 @@ The input is synthetic (a voiced, syllable-paced signal), generated on the spot.
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import statistics
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from benchmarks.machine import machine
 from bot import audio
 
 SECONDS = 60
@@ -69,10 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     runs = parser.parse_args().runs
-    print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"Python {platform.python_version()}, PyAV {av.__version__}"
-    )
+    print(f"machine: {machine()}, PyAV {av.__version__}")
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "speech.mp3"
         write_mp3(source)

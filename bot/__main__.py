@@ -13,20 +13,23 @@ import argparse
 import asyncio
 import logging
 import shutil
+import signal
 import sys
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import discord
 
+from bot import render, subtitles
 from bot.app import EarshotBot
 from bot.check import check_provider
 from bot.errors import EarshotError
 from bot.http import build_http_client
 from bot.languages import parse_language
-from bot.pipeline import Limits, Pipeline
+from bot.pipeline import Limits, Pipeline, TranscriptionResult
 from bot.providers import build_provider
-from bot.providers.base import RESPONSE_FORMATS, TranscriptionOptions, TranslationOptions
+from bot.providers.base import TranscriptionOptions, TranslationOptions
 from bot.settings import Settings, SettingsError, load_settings
 from bot.speech import OUTPUT_CHOICES, Speaker, SpeechOptions
 from bot.speech_text import Names, text_for_speech
@@ -51,10 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="transcribe a local audio file")
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--language", help="ISO-639-1 code of the spoken language")
-    transcribe.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
+    transcribe.add_argument("--format", choices=subtitles.LAYOUTS, default="text")
     translate = commands.add_parser("translate", help="translate speech in a local file to English")
     translate.add_argument("file", type=Path)
-    translate.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
+    translate.add_argument("--format", choices=subtitles.LAYOUTS, default="text")
     speak = commands.add_parser("speak", help="synthesize speech into a local file")
     speak.add_argument("text")
     speak.add_argument("-o", "--output", type=Path, required=True, help="e.g. out.ogg, out.mp3")
@@ -74,9 +77,21 @@ def _discord_token(settings: Settings) -> str:
 
 
 async def _run(settings: Settings) -> None:
+    """Serve until Discord ends the connection or a SIGTERM/SIGINT asks for a graceful stop."""
     token = _discord_token(settings)
+    stop = asyncio.Event()
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
     async with EarshotBot(settings) as bot:
-        await bot.start(token)
+        serving = asyncio.create_task(bot.start(token), name="earshot")
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await bot.shutdown(settings.shutdown_grace_seconds)
+        stopping.cancel()
+        await serving
 
 
 async def _sync(settings: Settings) -> None:
@@ -108,19 +123,24 @@ async def _check(settings: Settings) -> bool:
 
 async def _transcribe(settings: Settings, arguments: argparse.Namespace) -> str:
     options = TranscriptionOptions(
-        language=parse_language(arguments.language), response_format=arguments.format
+        language=parse_language(arguments.language), response_format="verbose_json"
     )
     async with _offline(settings) as (_, pipeline, _):
         result = await pipeline.transcribe(arguments.file, options)
-    return result.transcript.text
+    return _written(result, arguments.format)
 
 
 async def _translate(settings: Settings, arguments: argparse.Namespace) -> str:
     async with _offline(settings) as (_, pipeline, _):
         result = await pipeline.translate(
-            arguments.file, TranslationOptions(response_format=arguments.format)
+            arguments.file, TranslationOptions(response_format="verbose_json")
         )
-    return result.transcript.text
+    return _written(result, arguments.format)
+
+
+def _written(result: TranscriptionResult, layout: subtitles.Layout) -> str:
+    plain = render.transcript_text(result.transcript)
+    return subtitles.write_out(result.transcript, result.duration, layout, plain=plain).rstrip()
 
 
 async def _speak(settings: Settings, arguments: argparse.Namespace) -> str:

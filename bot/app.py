@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.command_sync import sync_commands
 from bot.http import build_http_client
+from bot.job_queue import JobQueue
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.providers.limited import LimitedProvider
@@ -27,6 +28,8 @@ EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings"
 HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
 """How discord.py names the tasks that run event handlers and app commands."""
 EVENT_DRAIN_SECONDS = 5.0
+WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
+"""The tasks that do a member's work: app commands, and automatic transcriptions."""
 
 
 # earshot never joins voice channels (voice messages are files), so the voice extras that
@@ -45,12 +48,13 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store` and `web` exist once `setup_hook` has run (at
-    login)."""
+    """earshot. `pipeline`, `speaker`, `store`, `queue` and `web` exist once `setup_hook` has
+    run (at login)."""
 
     pipeline: Pipeline
     speaker: Speaker
     store: Store
+    queue: JobQueue
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -73,6 +77,7 @@ class EarshotBot(commands.Bot):
             build_provider(self.settings, self.web), self.settings.max_concurrent_provider_calls
         )
         workers = AudioWorkers()
+        self.queue = JobQueue(self.settings.max_jobs)
         self.pipeline = Pipeline(
             self.web,
             provider,
@@ -90,7 +95,31 @@ class EarshotBot(commands.Bot):
             self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
         )
 
+    async def shutdown(self, grace: float) -> None:
+        """Stop gracefully: refuse new work, give the commands and automatic transcriptions
+        under way up to `grace` seconds to finish, tell the members whose work could not
+        finish, then close (Discord, the HTTP client, the store)."""
+        self.tree.closing = True
+        current = asyncio.current_task()
+        work = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(WORK_TASK_PREFIXES)
+        ]
+        log.info("shutting down: waiting up to %.1f s for %d jobs", grace, len(work))
+        if work:
+            _, unfinished = await asyncio.wait(work, timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            for task in unfinished:
+                await self.tree.give_up(task)
+        await self.close()
+
     async def close(self) -> None:
+        if self.is_closed():
+            return
+        self.tree.closing = True
         await super().close()
         await self._drain_handlers()
         if self.web is not None:

@@ -179,7 +179,7 @@ def encode(
         stream = dst.add_stream(output.codec, rate=output.sample_rate, layout="mono")
         if output.bit_rate:
             stream.bit_rate = output.bit_rate
-        for frame in _decoded(sources, output.sample_rate, raw_pcm_rate):
+        for frame in decoded_frames(sources, output.sample_rate, raw_pcm_rate):
             pcm = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples)
             peak = int(np.abs(pcm.astype(np.int32)).max(initial=0))
             frames.append((peak, frame.samples))
@@ -192,7 +192,9 @@ def encode(
     )
 
 
-def _decoded(sources: list[Path], rate: int, raw_pcm_rate: int | None) -> Iterator[av.AudioFrame]:
+def decoded_frames(
+    sources: list[Path], rate: int, raw_pcm_rate: int | None = None
+) -> Iterator[av.AudioFrame]:
     """Frames of all `sources` in order as 16-bit mono at `rate`. Each source gets a resampler
     of its own, since sources differ in rate and layout; PyAV's encoder cuts the frames to the
     codec's frame size itself."""
@@ -254,7 +256,7 @@ def decode_pcm(path: Path, sample_rate: int) -> Pcm:
     The whole recording is held in memory, 2 bytes a sample: about 38 MB for 20 minutes at
     16 kHz. Call `probe` first: this assumes the file is sound audio.
     """
-    frames = _decoded([path], sample_rate, None)
+    frames = decoded_frames([path], sample_rate)
     data = b"".join(frame.to_ndarray().astype("<i2").tobytes() for frame in frames)
     return Pcm(data, sample_rate)
 

@@ -171,6 +171,14 @@ class TooFast(EarshotError):
         return f"You're going a bit fast — try again in {math.ceil(self.retry_after)} s."
 
 
+class ShuttingDown(EarshotError):
+    """earshot is stopping: new work is refused, and work it could not finish is given up."""
+
+    @property
+    def user_message(self) -> str:
+        return "earshot is restarting and couldn't finish this. Please try again in a minute."
+
+
 # The audio provider ------------------------------------------------------------------------
 
 

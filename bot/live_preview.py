@@ -1,8 +1,9 @@
-"""A transcript growing in the deferred reply while a streaming provider works.
+"""The deferred reply kept alive while a job waits or works: its place in the queue, the
+transcript growing (streaming providers) or the chunks done so far ("Transcribing… 4/12").
 
-Discord rate-limits message edits, so the preview is edited at most once per `interval`
-seconds; the last partial text may never be shown, which is fine: the final transcript replaces
-the preview. A failed edit is logged and skipped, never fatal: the preview is a courtesy.
+Discord rate-limits message edits, so the reply is edited at most once per `interval`
+seconds; an update arriving sooner is skipped, which is fine: the final answer replaces the
+preview. A failed edit is logged and skipped, never fatal: the preview is a courtesy.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ ELLIPSIS = " …"
 
 
 class LivePreview:
-    """A `TextListener` that shows `header` and the newest part of the text so far."""
+    """Shows the job's place in the queue (`queued`), or `header` with the newest text so far
+    (`text`) or the progress (`progress`)."""
 
     def __init__(
         self, interaction: discord.Interaction, header: str, *, interval: float = EDIT_INTERVAL
@@ -33,18 +35,31 @@ class LivePreview:
         self.shown = False
         """Whether the reply now shows a preview the final answer must replace."""
 
-    async def __call__(self, text: str) -> None:
+    async def text(self, text: str) -> None:
+        """A `TextListener`: the transcript so far, its newest part if it is long."""
+        if not text.strip():
+            return
+        room = MESSAGE_LIMIT - len(self._header) - 1 - len(QUOTE) - len(ELLIPSIS)
+        await self._edit(f"{self._header}\n{QUOTE}{text.strip()[-room:]}{ELLIPSIS}")
+
+    async def queued(self, place: int) -> None:
+        """A `PlaceListener`: the job waits its turn, `place` in the queue."""
+        await self._edit(f"⏳ earshot is busy: you're number {place} in the queue.")
+
+    async def progress(self, done: int, total: int) -> None:
+        """A `ProgressListener`: chunks of a long recording done so far."""
+        await self._edit(f"{self._header} {done}/{total}")
+
+    async def _edit(self, content: str) -> None:
         now = time.monotonic()
-        if now - self._last_edit < self._interval or not text.strip():
+        if now - self._last_edit < self._interval:
             return
         self._last_edit = now
-        room = MESSAGE_LIMIT - len(self._header) - 1 - len(QUOTE) - len(ELLIPSIS)
-        tail = text.strip()[-room:]
         try:
             await self._interaction.edit_original_response(
-                content=f"{self._header}\n{QUOTE}{tail}{ELLIPSIS}", allowed_mentions=NO_MENTIONS
+                content=content, allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as refusal:
-            log.info("live preview edit refused (%s); carrying on", refusal)
+            log.info("preview edit refused (%s); carrying on", refusal)
             return
         self.shown = True

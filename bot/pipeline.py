@@ -28,6 +28,7 @@ import aiofiles.tempfile
 import httpx
 
 from bot import audio
+from bot.chunking import split_at_quiet_points
 from bot.errors import (
     AudioTooLarge,
     AudioTooLong,
@@ -39,12 +40,14 @@ from bot.providers.base import (
     AudioProvider,
     AudioUpload,
     Capabilities,
+    ResponseFormat,
     TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
 )
 from bot.settings import Settings
+from bot.stitching import continuation_prompt, stitch
 from bot.workers import AudioWorkers
 
 log = logging.getLogger(__name__)
@@ -67,10 +70,19 @@ class AudioSource:
 class Limits:
     max_download_bytes: int
     max_audio_seconds: float
+    chunk_seconds: float = 600.0
+    """Recordings longer than this are cut into chunks of about this length."""
+    chunk_parallelism: int = 3
+    """How many chunks of one recording are with the provider at once."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.max_download_bytes, settings.max_audio_seconds)
+        return cls(
+            settings.max_download_bytes,
+            settings.max_audio_seconds,
+            settings.chunk_seconds,
+            settings.chunk_parallelism,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,30 @@ class TranscriptCache(Protocol):
 
 AudioInput = AudioSource | Path
 """Audio to fetch over HTTP, or a local file (the CLI's way in; never cached)."""
-AskProvider = Callable[[AudioUpload], Awaitable[Transcript]]
+AskProvider = Callable[[AudioUpload, str | None], Awaitable[Transcript]]
+"""One provider call about an upload, with the prompt to send."""
+ProgressListener = Callable[[int, int], Awaitable[None]]
+"""Told (chunks done, chunks in all) as a long recording is worked through."""
+
+
+@dataclass(frozen=True)
+class Asking:
+    """How to ask the provider about a recording: `whole` for it all at once, `chunk` for one
+    chunk of a long one, and what the caller said about it."""
+
+    whole: AskProvider
+    chunk: AskProvider
+    prompt: str | None = None
+    language: str | None = None
+    response_format: ResponseFormat = "json"
+    on_progress: ProgressListener | None = None
+
+
+def _lanes(count: int, lanes: int) -> list[range]:
+    """`count` chunk indices in at most `lanes` runs of consecutive ones, as even as can be."""
+    lanes = max(1, min(lanes, count))
+    bounds = [round(count * lane / lanes) for lane in range(lanes + 1)]
+    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
 
 
 @dataclass(frozen=True)
@@ -149,24 +184,36 @@ class Pipeline:
         options: TranscriptionOptions,
         *,
         on_text: TextListener | None = None,
+        on_progress: ProgressListener | None = None,
         max_audio_seconds: float | None = None,
     ) -> TranscriptionResult:
         """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
-        reports the transcript as it grows. `max_audio_seconds` can only tighten the
-        pipeline's own limit (a server's choice)."""
+        reports the transcript as it grows; a long recording instead reports each chunk done
+        to `on_progress`. `max_audio_seconds` can only tighten the pipeline's own limit (a
+        server's choice)."""
 
-        def ask(upload: AudioUpload) -> Awaitable[Transcript]:
-            if on_text is None:
-                return self._provider.transcribe(upload, options)
-            return self._provider.transcribe_streaming(upload, options, on_text)
+        def ask(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
+            return self._provider.transcribe(upload, dataclasses.replace(options, prompt=prompt))
 
+        def ask_streaming(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
+            asked = dataclasses.replace(options, prompt=prompt)
+            return self._provider.transcribe_streaming(upload, asked, on_text)
+
+        whole = Asking(
+            ask_streaming if on_text else ask,
+            ask,
+            prompt=options.prompt,
+            language=options.language,
+            response_format=options.response_format,
+            on_progress=on_progress,
+        )
         limits = self._limits
         if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
             limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
             if self._cache is None or checked.sha256 is None:
-                return await self._ask(Path(workdir), checked, ask, options.language)
+                return await self._ask(Path(workdir), checked, whole)
             key = self._cache_key(checked.sha256, options)
             lock = self._cache_locks.get(key)
             if lock is None:
@@ -174,21 +221,34 @@ class Pipeline:
             async with lock:
                 result = await self._cache.cached_transcription(key)
                 if result is None:
-                    result = await self._ask(Path(workdir), checked, ask, options.language)
+                    result = await self._ask(Path(workdir), checked, whole)
                     await self._cache.cache_transcription(key, result)
                 return result
 
     async def translate(
-        self, audio_input: AudioInput, options: TranslationOptions
+        self,
+        audio_input: AudioInput,
+        options: TranslationOptions,
+        *,
+        on_progress: ProgressListener | None = None,
     ) -> TranscriptionResult:
         """Translate the speech in `audio_input` into English text."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
+
+        def ask(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
+            return self._provider.translate(upload, dataclasses.replace(options, prompt=prompt))
+
+        asking = Asking(
+            ask,
+            ask,
+            prompt=options.prompt,
+            response_format=options.response_format,
+            on_progress=on_progress,
+        )
         async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
-            return await self._ask(
-                Path(workdir), checked, lambda upload: self._provider.translate(upload, options)
-            )
+            return await self._ask(Path(workdir), checked, asking)
 
     async def _fetch_and_check(
         self, audio_input: AudioInput, workdir: Path, limits: Limits
@@ -209,19 +269,48 @@ class Pipeline:
             raise AudioTooLong(info.duration, limits.max_audio_seconds)
         return _Audio(path, info, sha256)
 
-    async def _ask(
-        self,
-        workdir: Path,
-        checked: _Audio,
-        ask: AskProvider,
-        asked_language: str | None = None,
-    ) -> TranscriptionResult:
-        transcript = await ask(await self._uploadable(workdir, checked.path, checked.info))
+    async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:
+        """Ask about the whole recording at once, or chunk by chunk when it is long."""
+        if checked.info.duration > self._limits.chunk_seconds:
+            transcript = await self._ask_in_chunks(workdir, checked, asking)
+        else:
+            upload = await self._uploadable(workdir, checked.path, checked.info)
+            transcript = await asking.whole(upload, asking.prompt)
         return TranscriptionResult(
             transcript=transcript,
             duration=checked.info.duration,
-            language=transcript.language or asked_language,
+            language=transcript.language or asking.language,
         )
+
+    async def _ask_in_chunks(self, workdir: Path, checked: _Audio, asking: Asking) -> Transcript:
+        """Cut at quiet points, then ask in `chunk_parallelism` lanes of consecutive chunks;
+        within a lane each chunk is prompted with the previous one's last words."""
+        folder = workdir / "chunks"
+        await asyncio.to_thread(folder.mkdir)
+        chunks = await self._workers.run(
+            split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
+        )
+        results: list[Transcript | None] = [None] * len(chunks)
+        done = 0
+
+        async def lane(indices: range) -> None:
+            nonlocal done
+            previous = None
+            for index in indices:
+                upload = AudioUpload(chunks[index].path, "audio.ogg", "audio/ogg")
+                prompt = continuation_prompt(previous, asking.prompt)
+                previous = results[index] = await asking.chunk(upload, prompt)
+                done += 1
+                if asking.on_progress is not None:
+                    await asking.on_progress(done, len(chunks))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for indices in _lanes(len(chunks), self._limits.chunk_parallelism):
+                    group.create_task(lane(indices))
+        except BaseExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+        return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
 
     def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
         asked = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot import subtitles
 from bot.languages import language_name
 from bot.pipeline import TranscriptionResult
 from bot.providers.base import Transcript
@@ -48,15 +49,29 @@ def transcript_header(
 
 
 def transcript_reply(
-    result: TranscriptionResult, *, speaker: str, what: str, file_id: int, translated: bool = False
+    result: TranscriptionResult,
+    *,
+    speaker: str,
+    what: str,
+    file_id: int,
+    translated: bool = False,
+    layout: subtitles.Layout = "text",
 ) -> list[OutgoingMessage]:
-    """A transcription or translation as messages: header, text (speaker turns when
-    diarized), split or attached as a file when long."""
+    """A transcription or translation as messages: the header, then the text (speaker turns
+    when diarized) or timestamped lines, split or attached as a `.txt` when long; or, for
+    `srt`/`vtt`, the header with the subtitles attached."""
     header = transcript_header(result, speaker=speaker, what=what, translated=translated)
     kind = "translation" if translated else "transcript"
-    return transcript_messages(
-        header, transcript_text(result.transcript), filename=f"{kind}-{file_id}.txt"
+    document = subtitles.write_out(
+        result.transcript, result.duration, layout, plain=transcript_text(result.transcript)
     )
+    if layout in ("srt", "vtt", "verbose_json"):
+        extension = "json" if layout == "verbose_json" else layout
+        attachment = discord.File(
+            io.BytesIO(document.encode()), filename=f"{kind}-{file_id}.{extension}"
+        )
+        return [OutgoingMessage(f"{header}\nAttached as {extension}.", files=[attachment])]
+    return transcript_messages(header, document, filename=f"{kind}-{file_id}.txt")
 
 
 def transcript_text(transcript: Transcript) -> str:

@@ -4,16 +4,17 @@ shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot import attachments, render
-from bot.errors import EarshotError, ProviderError, ProviderMisconfigured
+from bot import attachments, render, subtitles
+from bot.errors import EarshotError, NoAudio, ProviderError, ProviderMisconfigured
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TextListener
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
 from bot.voice_messages import can_post_voice_message, post_voice_message
@@ -48,9 +49,14 @@ async def send_all(
         await send(interaction, message, ephemeral=ephemeral)
 
 
-async def send_error(interaction: discord.Interaction, error: EarshotError) -> None:
-    """Tell the member what went wrong in one private message, and log the detail."""
-    await send(interaction, _error_message(interaction, error), ephemeral=True)
+async def send_error(
+    interaction: discord.Interaction, error: EarshotError, *, replace: bool = False
+) -> None:
+    """Tell the member what went wrong in one private message, and log the detail; with
+    `replace`, in place of the reply's preview."""
+    await _deliver(
+        interaction, [_error_message(interaction, error)], ephemeral=True, replace=replace
+    )
 
 
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
@@ -74,34 +80,77 @@ def _log_level(error: EarshotError) -> int:
     return logging.INFO
 
 
+TOKEN_MARGIN = datetime.timedelta(seconds=30)
+"""How close to the end of an interaction token earshot stops relying on it."""
+
+
+async def _deliver_late(
+    interaction: discord.Interaction, messages: list[OutgoingMessage], *, private: bool
+) -> None:
+    """A job outlived its interaction: post the answer in the channel (the bot's own
+    message, naming the member without a ping), or by DM when it was private or the channel
+    is closed to the bot. Logged, not raised, when neither way is open."""
+    name = discord.utils.escape_markdown(interaction.user.display_name)
+    first, *rest = messages
+    late = [
+        dataclasses.replace(first, content=f"{name}, here is what you asked for:\n{first.content}"),
+        *rest,
+    ]
+    targets = [interaction.user] if private else [interaction.channel, interaction.user]
+    for target in targets:
+        try:
+            for message in late:
+                await target.send(
+                    message.content, files=message.files, allowed_mentions=message.allowed_mentions
+                )
+        except (discord.HTTPException, AttributeError, ValueError) as refusal:
+            log.info("could not deliver a late answer to %r (%s)", target, refusal)
+            continue
+        return
+    log.warning("a late answer for user %s could not be delivered anywhere", interaction.user.id)
+
+
+async def audio_files_of(
+    interaction: discord.Interaction, message: discord.Message
+) -> list[discord.Attachment]:
+    """The audio attachments of `message`; none, once the member was told there are none."""
+    files = attachments.audio_attachments(message)
+    if not files:
+        await send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+    return files
+
+
+RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
+"""Transcribe or translate one source, reporting to the preview (if any) as it works."""
+
+
 async def send_transcripts(
     interaction: discord.Interaction,
     files: list[discord.Attachment],
-    run: Callable[[AudioSource, TextListener | None], Awaitable[TranscriptionResult]],
+    run: RunAudio,
     *,
     speaker: discord.abc.User,
     private: bool,
     translated: bool = False,
-    live: bool = False,
+    layout: subtitles.Layout = "text",
 ) -> None:
     """For each file in turn, `run` it and send its text, or the one reason it failed.
 
-    With `live` and a single file, the deferred reply shows the text growing (`LivePreview`)
-    and the final answer replaces it.
+    With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
+    growing with a streaming provider, chunks done for a long recording) and the final answer
+    replaces it.
     """
     for file in files:
         what = attachments.describe(file)
         preview = None
-        if live and len(files) == 1:
+        if len(files) == 1:
             name = discord.utils.escape_markdown(speaker.display_name)
-            preview = LivePreview(interaction, f"🎙️ Transcribing {name}'s {what} …")
+            doing = "Translating" if translated else "Transcribing"
+            preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
         try:
             result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
-            notice = _error_message(interaction, error)
-            await _deliver(
-                interaction, [notice], ephemeral=True, replace=bool(preview and preview.shown)
-            )
+            await send_error(interaction, error, replace=bool(preview and preview.shown))
             continue
         messages = render.transcript_reply(
             result,
@@ -109,6 +158,7 @@ async def send_transcripts(
             what=what,
             file_id=file.id,
             translated=translated,
+            layout=layout,
         )
         await _deliver(
             interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)
@@ -122,7 +172,11 @@ async def _deliver(
     ephemeral: bool,
     replace: bool,
 ) -> None:
-    """Send `messages`; with `replace`, the first one overwrites the interaction's reply."""
+    """Send `messages`; with `replace`, the first one overwrites the interaction's reply. Once
+    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`)."""
+    if discord.utils.utcnow() > interaction.expires_at - TOKEN_MARGIN:
+        await _deliver_late(interaction, messages, private=ephemeral)
+        return
     if replace:
         first, *messages = messages
         await interaction.edit_original_response(
@@ -132,13 +186,19 @@ async def _deliver(
 
 
 async def send_speech(
-    interaction: discord.Interaction, speech: Speech, header: str, *, private: bool = False
+    interaction: discord.Interaction,
+    speech: Speech,
+    header: str,
+    *,
+    private: bool = False,
+    replace: bool = False,
 ) -> None:
     """Deliver synthesized speech after a deferral.
 
     A voice message goes into the channel as a reply to the interaction's response, which then
     shows `header`; where the bot cannot post one (see `can_post_voice_message`) or Discord
-    refuses it, and for every other format, the audio comes as a file in the followup.
+    refuses it, and for every other format, the audio comes as a file in the followup (with
+    `replace`, in place of the reply's preview).
     """
     if speech.is_voice_message and not private and can_post_voice_message(interaction):
         try:
@@ -156,4 +216,6 @@ async def send_speech(
             await interaction.edit_original_response(content=header)
             return
     file = discord.File(speech.path, filename=speech.filename)
-    await send(interaction, OutgoingMessage(header, files=[file]), ephemeral=private)
+    await _deliver(
+        interaction, [OutgoingMessage(header, files=[file])], ephemeral=private, replace=replace
+    )

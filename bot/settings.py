@@ -72,10 +72,16 @@ class Settings(BaseSettings):
     (`/oai/v1/audio/translations`), as its native API has no translation; False: translation
     is reported as not available."""
 
-    max_download_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
+    max_download_bytes: Annotated[int, Field(gt=0)] = 500 * MIB
     """Largest attachment earshot downloads; bigger files are refused before downloading."""
-    max_audio_seconds: Annotated[float, Field(gt=0)] = 20 * 60
+    max_audio_seconds: Annotated[float, Field(gt=0)] = 3 * 60 * 60
     """Longest recording earshot transcribes."""
+    max_jobs: Annotated[int, Field(ge=1, le=256)] = 16
+    """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue."""
+    chunk_seconds: Annotated[float, Field(ge=30)] = 600.0
+    """Recordings longer than this are cut at quiet points into chunks of about this length."""
+    chunk_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
+    """How many chunks of one recording are with the provider at once."""
     max_speech_chars: Annotated[int, Field(gt=0)] = 20_000
     """Longest text earshot speaks; longer text is split for the provider and joined again."""
     speech_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
@@ -113,6 +119,8 @@ class Settings(BaseSettings):
     """A Piper voice (its .onnx file, with the .onnx.json beside it), offered before eSpeak NG's
     voices; needs the piper extra. None: eSpeak NG's voices only."""
 
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 60.0
+    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up."""
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,39 +1,87 @@
-"""Timed transcript segments as subtitle documents: SubRip (`srt`) and WebVTT (`vtt`).
+"""Transcripts written out: plain text, timestamped lines, SubRip (.srt), WebVTT (.vtt) or JSON.
 
-Hosted APIs write these documents themselves; a provider that only has timed segments (the
-local engine) builds them here, in the same shape: numbered SubRip cues with comma
-milliseconds, and a WebVTT header with dot milliseconds, one cue per segment.
+Cues come from the provider's segments. A provider that reports no segments (Gemini, or a
+json-only model) gives one cue spanning the whole recording: honest, if coarse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Literal
 
-from bot.providers.base import Segment
+from bot.providers.base import Transcript
+from bot.text import clock
 
-
-def srt(segments: Iterable[Segment]) -> str:
-    """A SubRip document, cues numbered from 1; empty for no segments."""
-    cues = (
-        f"{number}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n{s.text.strip()}"
-        for number, s in enumerate(segments, start=1)
-    )
-    return "\n\n".join(cues)
-
-
-def vtt(segments: Iterable[Segment]) -> str:
-    """A WebVTT document: the header, then one cue per segment."""
-    cues = (
-        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text.strip()}"
-        for s in segments
-    )
-    return "\n\n".join(("WEBVTT", *cues))
+Layout = Literal["text", "timestamps", "srt", "vtt", "verbose_json"]
+"""How a transcript is written out."""
+LAYOUTS: tuple[Layout, ...] = ("text", "timestamps", "srt", "vtt", "verbose_json")
 
 
-def _timestamp(seconds: float, decimal_mark: str) -> str:
-    """`HH:MM:SS` and milliseconds after `decimal_mark`; negative times are taken as 0."""
-    millis = round(max(seconds, 0.0) * 1000)
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    text: str
+
+
+def cues(transcript: Transcript, duration: float) -> list[Cue]:
+    """One cue per segment with text (led by its speaker when diarized); else one cue for all
+    of it (none for silence)."""
+    found = [
+        Cue(
+            segment.start,
+            segment.end,
+            f"{segment.speaker}: {segment.text}" if segment.speaker else segment.text,
+        )
+        for segment in transcript.segments
+        if segment.text.strip()
+    ]
+    if found:
+        return found
+    return [Cue(0.0, duration, transcript.text)] if transcript.text.strip() else []
+
+
+def _stamp(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_mark}{millis:03d}"
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def to_srt(cue_list: list[Cue]) -> str:
+    return "\n".join(
+        f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n{cue.text.strip()}\n"
+        for number, cue in enumerate(cue_list, start=1)
+    )
+
+
+def to_vtt(cue_list: list[Cue]) -> str:
+    body = "\n".join(
+        f"{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}\n{cue.text.strip()}\n"
+        for cue in cue_list
+    )
+    return f"WEBVTT\n\n{body}"
+
+
+def to_timestamped_lines(cue_list: list[Cue]) -> str:
+    """`[1:02] text`, one line per cue."""
+    return "\n".join(f"[{clock(cue.start)}] {cue.text.strip()}" for cue in cue_list)
+
+
+def write_out(transcript: Transcript, duration: float, layout: Layout, *, plain: str) -> str:
+    """`transcript` as a document in `layout`; `plain` is its text as shown (speaker turns
+    when diarized)."""
+    match layout:
+        case "text":
+            return plain
+        case "timestamps":
+            return to_timestamped_lines(cues(transcript, duration))
+        case "srt":
+            return to_srt(cues(transcript, duration))
+        case "vtt":
+            return to_vtt(cues(transcript, duration))
+        case "verbose_json":
+            return json.dumps(dataclasses.asdict(transcript) | {"duration": duration}, indent=2)

@@ -1,14 +1,17 @@
-"""The command tree's last line of defence: any error a command did not answer itself ends
-in one reply to the member, and unexpected ones are logged with their traceback."""
+"""The command tree: the gate while earshot shuts down, and the last line of defence: any error
+a command did not answer itself ends in one reply to the member, and unexpected ones are
+logged with their traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 import discord
 from discord import app_commands
 
-from bot.errors import EarshotError, NotAllowed, TooFast
+from bot.errors import EarshotError, NotAllowed, ShuttingDown, TooFast
 from bot.render import OutgoingMessage
 from bot.replies import send, send_error
 
@@ -18,6 +21,34 @@ UNEXPECTED = "⚠️ Something went wrong on my side. The error has been logged;
 
 
 class EarshotTree(app_commands.CommandTree):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.closing = False
+        """Set when earshot stops: new commands are refused with a clear reply."""
+        self.running: weakref.WeakKeyDictionary[asyncio.Task, discord.Interaction] = (
+            weakref.WeakKeyDictionary()
+        )
+        """The commands under way, by the task that runs each."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if self.closing:
+            if interaction.type is discord.InteractionType.application_command:
+                await send_error(interaction, ShuttingDown("refused while shutting down"))
+            return False
+        if (task := asyncio.current_task()) is not None:
+            self.running[task] = interaction
+        return True
+
+    async def give_up(self, task: asyncio.Task) -> None:
+        """Tell the member whose command ran in the cancelled `task` that it was given up."""
+        interaction = self.running.get(task)
+        if interaction is None:
+            return
+        try:
+            await send_error(interaction, ShuttingDown("cancelled at shutdown"))
+        except discord.HTTPException:
+            log.warning("could not tell user %s their command was given up", interaction.user.id)
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:

@@ -8,6 +8,8 @@ the text already.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -16,6 +18,7 @@ from bot import render, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
+from bot.live_preview import LivePreview
 from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 from bot.speech_text import Names, text_for_speech
 
@@ -111,37 +114,56 @@ class Speak(commands.Cog):
         await interaction.response.defer(thinking=True)
         voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
-        try:
+        name = discord.utils.escape_markdown(interaction.user.display_name)
+
+        async def words() -> str:
             if (text is None) == (file is None):
                 raise InvalidOption("Give me either `text` or a text `file` to read.")
-            if file is not None:
-                text = await self.bot.speaker.fetch_text(file.url, file.size)
-            spoken = text_for_speech(text, _names(interaction))
-            async with self.bot.speaker.speak(spoken, options) as speech:
-                header = render.speech_header(
-                    f"Spoken for {discord.utils.escape_markdown(interaction.user.display_name)}",
-                    voice=speech.voice,
-                    duration=speech.duration,
-                )
-                await replies.send_speech(interaction, speech, header)
-        except EarshotError as error:
-            await replies.send_error(interaction, error)
+            written = (
+                text if file is None else await self.bot.speaker.fetch_text(file.url, file.size)
+            )
+            return text_for_speech(written, _names(interaction))
+
+        await self._say(interaction, words, options, what=f"Spoken for {name}", private=False)
 
     async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
+        author = discord.utils.escape_markdown(message.author.display_name)
+
+        async def words() -> str:
+            return text_for_speech(message.content, _names(interaction, message))
+
+        await self._say(
+            interaction, words, options, what=f"{author}'s message, read aloud", private=True
+        )
+
+    async def _say(
+        self,
+        interaction: discord.Interaction,
+        words: Callable[[], Awaitable[str]],
+        options: SpeechOptions,
+        *,
+        what: str,
+        private: bool,
+    ) -> None:
+        """Speak what `words()` gives, when the queue allows, and deliver it under a header
+        saying `what` it is; every failure ends in one reply."""
+        waiting = LivePreview(interaction, "")
         try:
-            spoken = text_for_speech(message.content, _names(interaction, message))
-            async with self.bot.speaker.speak(spoken, options) as speech:
-                author = discord.utils.escape_markdown(message.author.display_name)
-                header = render.speech_header(
-                    f"{author}'s message, read aloud", voice=speech.voice, duration=speech.duration
+            spoken = await words()
+            async with (
+                self.bot.queue.turn(waiting.queued),
+                self.bot.speaker.speak(spoken, options) as speech,
+            ):
+                header = render.speech_header(what, voice=speech.voice, duration=speech.duration)
+                await replies.send_speech(
+                    interaction, speech, header, private=private, replace=waiting.shown
                 )
-                await replies.send_speech(interaction, speech, header, private=True)
         except EarshotError as error:
-            await replies.send_error(interaction, error)
+            await replies.send_error(interaction, error, replace=waiting.shown)
 
 
 async def setup(bot: EarshotBot) -> None:

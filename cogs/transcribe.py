@@ -16,23 +16,26 @@ cancelled and posts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, render, replies
+from bot import attachments, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
-from bot.errors import EarshotError, NoAudio
+from bot.errors import EarshotError, ShuttingDown
 from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
+from bot.live_preview import LivePreview
 from bot.permissions import missing_to_answer, switch_channel
 from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TextListener, TranscriptionOptions
+from bot.providers.base import TranscriptionOptions
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.store import GuildSettings, PostedMessage
 
@@ -96,6 +99,7 @@ class Transcribe(commands.Cog):
         file="The audio file or voice message to transcribe",
         language="The spoken language; leave empty to detect it",
         private="Only you see the transcript",
+        format="Plain text, timestamped lines, or a subtitle file (srt, vtt)",
     )
     @app_commands.autocomplete(language=language_autocomplete)
     @app_commands.allowed_installs(guilds=True, users=True)
@@ -107,6 +111,7 @@ class Transcribe(commands.Cog):
         file: discord.Attachment,
         language: str | None = None,
         private: bool | None = None,
+        format: Literal["text", "timestamps", "srt", "vtt"] = "text",
     ) -> None:
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
@@ -122,16 +127,19 @@ class Transcribe(commands.Cog):
             return
         options = TranscriptionOptions(language=code, response_format=RESPONSE_FORMAT)
         await self._transcribe_each(
-            interaction, [file], speaker=interaction.user, options=options, private=private
+            interaction,
+            [file],
+            speaker=interaction.user,
+            options=options,
+            private=private,
+            layout=format,
         )
 
     async def transcribe_message(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files = attachments.audio_attachments(message)
-        if not files:
-            await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+        if not (files := await replies.audio_files_of(interaction, message)):
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
@@ -147,6 +155,12 @@ class Transcribe(commands.Cog):
             return None
         return (await self.bot.store.guild_settings(guild_id)).language
 
+    async def _server_limit(self, guild_id: int | None) -> float | None:
+        """The server's longest recording, if the command runs in a server."""
+        if guild_id is None:
+            return None
+        return (await self.bot.store.guild_settings(guild_id)).max_audio_seconds
+
     async def _transcribe_each(
         self,
         interaction: discord.Interaction,
@@ -155,33 +169,46 @@ class Transcribe(commands.Cog):
         speaker: discord.abc.User,
         options: TranscriptionOptions,
         private: bool,
+        layout: subtitles.Layout = "text",
     ) -> None:
-        """One reply per file: its transcript, or what went wrong with it. A streaming provider
-        shows the transcript growing in the reply while it works."""
+        """One reply per file: its transcript, or what went wrong with it. The reply shows the
+        work going: a streaming provider's text growing, a long recording's chunks done."""
+        limit = await self._server_limit(interaction.guild_id)
+        streams = self.bot.pipeline.capabilities.stream
 
-        async def run(source: AudioSource, listener: TextListener | None) -> TranscriptionResult:
-            return await self.bot.pipeline.transcribe(source, options, on_text=listener)
+        async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
+            async with self.bot.queue.turn(preview.queued if preview else None):
+                return await self.bot.pipeline.transcribe(
+                    source,
+                    options,
+                    on_text=preview.text if preview and streams else None,
+                    on_progress=preview.progress if preview else None,
+                    max_audio_seconds=limit,
+                )
 
         await replies.send_transcripts(
-            interaction,
-            files,
-            run,
-            speaker=speaker,
-            private=private,
-            live=self.bot.pipeline.capabilities.stream,
+            interaction, files, run, speaker=speaker, private=private, layout=layout
         )
 
     # Automatic transcription ----------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        if self.bot.tree.closing:
+            return
         chosen = await self._automatic_files(message)
         if chosen is None:
             return
         files, settings = chosen
 
         async def answer(job: Job) -> None:
-            await self._answer(message, files, settings, job)
+            try:
+                await self._answer(message, files, settings, job)
+            except asyncio.CancelledError:
+                if self.bot.tree.closing and not job.withdrawn:
+                    notice = OutgoingMessage(f"⚠️ {ShuttingDown().user_message}")
+                    await self._deliver(message, [notice], settings, job)
+                raise
 
         self.jobs.start(message.guild.id, message.id, answer)
 
@@ -247,7 +274,7 @@ class Transcribe(commands.Cog):
         Every file gets its transcript or one line saying what went wrong."""
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
         outgoing: list[OutgoingMessage] = []
-        async with _typing_in(message.channel):
+        async with self.bot.queue.turn(), _typing_in(message.channel):
             for file in files:
                 try:
                     result = await self.bot.pipeline.transcribe(

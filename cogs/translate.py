@@ -11,12 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, replies
+from bot import replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
-from bot.errors import NoAudio
+from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TextListener, TranslationOptions
+from bot.providers.base import TranslationOptions
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""
@@ -33,10 +33,13 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, source: AudioSource, _listener: TextListener | None
+        self, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; the listener is never told anything."""
-        return await self.bot.pipeline.translate(source, OPTIONS)
+        """Translations do not stream; a long recording shows its chunks done."""
+        async with self.bot.queue.turn(preview.queued if preview else None):
+            return await self.bot.pipeline.translate(
+                source, OPTIONS, on_progress=preview.progress if preview else None
+            )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -71,9 +74,7 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files = attachments.audio_attachments(message)
-        if not files:
-            await replies.send_error(interaction, NoAudio(f"message {message.id} has no audio"))
+        if not (files := await replies.audio_files_of(interaction, message)):
             return
         await replies.send_transcripts(
             interaction,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -53,10 +54,15 @@ def bot_settings(audio_api: FakeAudioAPI, data_dir: Path, **overrides) -> Settin
     return Settings(_env_file=None, **values)
 
 
+def replied_to(request: RecordedRequest) -> str | None:
+    """The id of the message that a message the bot posted replies to, if it is a reply."""
+    message_id = ((request.json or {}).get("message_reference") or {}).get("message_id")
+    return None if message_id is None else str(message_id)
+
+
 def _replying_to(message: dp.Payload):
     def replies(request: RecordedRequest) -> bool:
-        reference = (request.json or {}).get("message_reference") or {}
-        return str(reference.get("message_id")) == message["id"]
+        return replied_to(request) == message["id"]
 
     return replies
 
@@ -81,6 +87,11 @@ class EarshotWorld:
             duration_secs=seconds,
             waveform=bytes(range(0, 256, 4)),
         )
+
+    def in_another_server(self, name: str) -> EarshotWorld:
+        """This world seen from a new server (`add_server`) with the same member and admin."""
+        guild, channel = add_server(self.discord, self.member, self.admin, name)
+        return dataclasses.replace(self, guild=guild, channel=channel)
 
     def file_attachment(self, filename: str, data: bytes, content_type: str) -> dp.Payload:
         return self.discord.add_attachment(self.channel["id"], filename, data, content_type)
@@ -166,6 +177,22 @@ class EarshotWorld:
             "POST", CHANNEL_MESSAGES, count=count, where=_replying_to(message)
         )
 
+    async def wait_for_answers(
+        self,
+        messages: list[dp.Payload],
+        timeout: float,  # noqa: ASYNC109
+    ) -> list[RecordedRequest]:
+        """Wait until the bot posted as many replies to `messages`, in any channel, as there are
+        messages; return every reply to them so far."""
+        ids = {message["id"] for message in messages}
+        return await self.discord.wait_for(
+            "POST",
+            CHANNEL_MESSAGES,
+            count=len(ids),
+            where=lambda request: replied_to(request) in ids,
+            timeout=timeout,
+        )
+
     def posted(self) -> list[RecordedRequest]:
         """Every message the bot posted to a channel or thread (not interaction answers)."""
         return self.discord.find("POST", CHANNEL_MESSAGES)
@@ -200,19 +227,28 @@ class EarshotWorld:
         return self.discord.find("POST", rf"/webhooks/{self.discord.application_id}/{token}")
 
 
-@contextlib.asynccontextmanager
-async def earshot_world(
-    discord: FakeDiscord, audio_api: FakeAudioAPI, settings: Settings, *, force_sync: bool = False
-) -> AsyncIterator[EarshotWorld]:
-    guild = discord.add_guild(name="Accessible Guild")
+def add_server(
+    discord: FakeDiscord, member: dp.Payload, admin: dp.Payload, name: str
+) -> tuple[dp.Payload, dp.Payload]:
+    """A server with a text channel, `member` and `admin` (Manage Server) in it, and the bot
+    holding `BOT_PERMISSIONS`; returns the server and its channel."""
+    guild = discord.add_guild(name=name)
     channel = discord.add_text_channel(guild["id"], name="voice-notes")
-    member = discord.add_user(username="alice")
     discord.add_member(guild["id"], member, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
-    admin = discord.add_user(username="ada")
     discord.add_member(
         guild["id"], admin, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.MANAGE_GUILD
     )
     discord.set_bot_permissions(guild["id"], BOT_PERMISSIONS)
+    return guild, channel
+
+
+@contextlib.asynccontextmanager
+async def earshot_world(
+    discord: FakeDiscord, audio_api: FakeAudioAPI, settings: Settings, *, force_sync: bool = False
+) -> AsyncIterator[EarshotWorld]:
+    member = discord.add_user(username="alice")
+    admin = discord.add_user(username="ada")
+    guild, channel = add_server(discord, member, admin, "Accessible Guild")
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord, bot):

@@ -47,7 +47,7 @@ async def test_transcribe_prints_the_transcript_in_the_asked_format(audio_api, t
     assert out == "1\n00:00:00,000 --> 00:00:02,000\nHello from the command line.\n"
     [upload] = audio_api.uploads
     assert upload.fields["language"] == "en"
-    assert upload.fields["response_format"] == "srt"
+    assert upload.fields["response_format"] == "verbose_json"  # subtitles are earshot's own
 
 
 async def test_transcribe_reports_a_wrong_key_without_a_traceback(audio_api, tmp_path):
@@ -176,3 +176,26 @@ async def test_check_reports_a_rejected_key_and_fails(audio_api, tmp_path):
     assert "FAIL speak       I'm not set up correctly" in out
     assert "check the setting AUDIO_API_KEY" in out
     assert "--   transcribe  not tried: no speech to send" in out
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("text", "Two words."),
+        ("timestamps", "[0:00] Two words."),
+        ("vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nTwo words."),
+    ],
+)
+async def test_transcribe_writes_each_layout(audio_api, tmp_path, layout, expected):
+    path = audio_samples.write(tmp_path, "memo.ogg", audio_samples.encode(1.0, "ogg"))
+    audio_api.transcripts.append("Two words.")
+    code, out, err = await run_cli(
+        "transcribe",
+        str(path),
+        "--format",
+        layout,
+        cwd=tmp_path,
+        AUDIO_BASE_URL=audio_api.base_url,
+        AUDIO_API_KEY=API_KEY,
+    )
+    assert (code, err, out) == (0, "", expected + "\n")

@@ -81,8 +81,8 @@ async def test_language_autocomplete_works_for_settings_too(world):
 
 
 async def test_a_duration_over_the_bots_own_limit_is_refused(world):
-    answer = await world.configure("settings max-duration", options={"seconds": 5000})
-    assert answer == "⚠️ That is longer than this bot allows: at most 20:00 (1200 seconds)."
+    answer = await world.configure("settings max-duration", options={"seconds": 20000})
+    assert answer == "⚠️ That is longer than this bot allows: at most 3:00:00 (10800 seconds)."
 
 
 async def test_a_voice_the_service_lacks_is_refused_naming_the_choices(world):

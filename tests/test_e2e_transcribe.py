@@ -3,14 +3,22 @@ and the loopback audio API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import pytest
 
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault
-from tests.harness import NO_MENTIONS, bot_settings, earshot_world, unexpected_errors
+from tests.harness import (
+    CHANNEL_MESSAGES,
+    NO_MENTIONS,
+    bot_settings,
+    earshot_world,
+    unexpected_errors,
+)
 
 # /transcribe ---------------------------------------------------------------------------------
 
@@ -397,3 +405,124 @@ async def test_a_diarizing_model_shows_who_said_what(discord_fake, audio_api, tm
     assert reply.json["content"].endswith(
         ">>> **A:** Are you coming tonight?\n**B:** Yes, at nine."
     )
+
+
+# Output formats and long recordings --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "filename", "document"),
+    [
+        ("srt", ".srt", "1\n00:00:00,000 --> 00:00:02,000\nSubtitled words.\n"),
+        ("vtt", ".vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nSubtitled words.\n"),
+    ],
+)
+async def test_subtitles_arrive_as_files(world, layout, filename, document):
+    world.audio_api.transcripts.append("Subtitled words.")
+    attachment = world.voice_attachment(2.0)
+    token = await world.slash(
+        "transcribe", attachments={"file": attachment}, options={"format": layout}
+    )
+    [reply] = await world.followups(token)
+    [file] = reply.files
+    assert file.filename == f"transcript-{attachment['id']}{filename}"
+    assert file.data.decode() == document
+    assert reply.json["content"].startswith("🎙️ **Transcript** of alice's voice message · 0:02")
+
+
+async def test_timestamps_put_each_segment_on_its_own_line(world):
+    world.audio_api.transcripts.append("Timed words.")
+    token = await world.slash(
+        "transcribe",
+        attachments={"file": world.voice_attachment()},
+        options={"format": "timestamps"},
+    )
+    [reply] = await world.followups(token)
+    assert reply.json["content"].endswith(">>> [0:00] Timed words.")
+
+
+async def test_a_long_recording_shows_progress_then_the_stitched_transcript(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", chunk_seconds=30)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.transcripts.extend(["First part.", "Second part.", "Third part."])
+        long = world.file_attachment("talk.ogg", audio_samples.encode(80.0), "audio/ogg")
+        token = await world.slash("transcribe", attachments={"file": long})
+        edits = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{token}/messages/@original", count=2
+        )
+        assert edits[0].json["content"] == "🎙️ Transcribing alice's audio file talk.ogg … 1/3"
+        assert edits[-1].json["content"] == (
+            "🎙️ **Transcript** of alice's audio file talk.ogg · 1:20 · English\n"
+            ">>> First part. Second part. Third part."
+        )
+        assert world.all_followups(token) == []
+    assert len(audio_api.uploads) == 3
+
+
+async def test_a_busy_bot_tells_a_member_their_place_in_the_queue(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", max_jobs=1)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.latency = 0.5
+        audio_api.transcripts.extend(["First in line.", "Second in line."])
+        first = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+        second = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        [notice] = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{second}/messages/@original"
+        )
+        assert notice.json["content"] == "⏳ earshot is busy: you're number 1 in the queue."
+        [done] = await world.followups(first)
+        assert done.json["content"].endswith("First in line.")
+        edits = await world.discord.wait_for(
+            "PATCH", rf"/webhooks/\d+/{second}/messages/@original", count=2
+        )
+        assert edits[-1].json["content"].endswith(">>> Second in line.")
+        assert world.all_followups(second) == []
+
+
+def snowflake_minutes_ago(minutes: float) -> str:
+    """A Discord id minted `minutes` ago: discord.py dates an interaction by its id."""
+    millis = int((time.time() - minutes * 60) * 1000) - dp.DISCORD_EPOCH_MS
+    return str(millis << 22)
+
+
+async def test_an_answer_that_outlives_the_interaction_is_posted_in_the_channel(world):
+    world.audio_api.transcripts.append("Worth the wait.")
+    payload = world.discord.slash_command(
+        "transcribe",
+        user=world.member,
+        channel=world.channel,
+        guild_id=world.guild["id"],
+        attachments={"file": world.voice_attachment()},
+    )
+    payload["id"] = snowflake_minutes_ago(16)
+    await world.discord.send_interaction(payload)
+    [posted] = await world.discord.wait_for("POST", CHANNEL_MESSAGES)
+    assert posted.path == f"/channels/{world.channel['id']}/messages"
+    assert posted.json["content"] == (
+        "alice, here is what you asked for:\n"
+        "🎙️ **Transcript** of alice's voice message · 0:02 · English\n>>> Worth the wait."
+    )
+    assert posted.json["allowed_mentions"] == NO_MENTIONS
+    assert world.all_followups(payload["token"]) == []
+
+
+async def test_a_private_answer_that_outlives_the_interaction_goes_by_dm(world):
+    payload = world.discord.slash_command(
+        "transcribe",
+        user=world.member,
+        channel=world.channel,
+        guild_id=world.guild["id"],
+        attachments={"file": world.voice_attachment()},
+        options={"private": True},
+    )
+    payload["id"] = snowflake_minutes_ago(16)
+    await world.discord.send_interaction(payload)
+    [posted] = await world.discord.wait_for("POST", CHANNEL_MESSAGES)
+    dm = world.discord.channels[int(posted.path.split("/")[2])]
+    assert dm["type"] == dp.DM
+    assert posted.json["content"].startswith("alice, here is what you asked for:\n🎙️")

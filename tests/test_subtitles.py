@@ -1,31 +1,48 @@
-"""Subtitle documents from timed segments."""
+"""Transcripts written out with times."""
 
 from __future__ import annotations
 
-from bot.providers.base import Segment
-from bot.subtitles import srt, vtt
+import json
 
-SEGMENTS = (
-    Segment(0.0, 2.5, " Meet me at the station."),
-    Segment(2.5, 3723.0456, "At nine. "),
+from bot import subtitles
+from bot.providers.base import Segment, Transcript
+
+DIARIZED = Transcript(
+    "Hello there. General Kenobi.",
+    "diarized_json",
+    segments=(
+        Segment(0.0, 1.25, "Hello there.", "A"),
+        Segment(61.5, 3725.004, "General Kenobi.", "B"),
+    ),
 )
 
 
-def test_subrip_numbers_cues_with_comma_milliseconds():
-    assert srt(SEGMENTS) == (
-        "1\n00:00:00,000 --> 00:00:02,500\nMeet me at the station.\n\n"
-        "2\n00:00:02,500 --> 01:02:03,046\nAt nine."
+def test_srt_numbers_cues_with_comma_milliseconds_and_speakers():
+    assert subtitles.write_out(DIARIZED, 3726, "srt", plain="") == (
+        "1\n00:00:00,000 --> 00:00:01,250\nA: Hello there.\n\n"
+        "2\n00:01:01,500 --> 01:02:05,004\nB: General Kenobi.\n"
     )
 
 
-def test_webvtt_has_its_header_and_dot_milliseconds():
-    assert vtt(SEGMENTS) == (
-        "WEBVTT\n\n"
-        "00:00:00.000 --> 00:00:02.500\nMeet me at the station.\n\n"
-        "00:00:02.500 --> 01:02:03.046\nAt nine."
+def test_vtt_has_its_header_and_dot_milliseconds():
+    assert subtitles.write_out(DIARIZED, 3726, "vtt", plain="").startswith(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nA: Hello there.\n"
     )
 
 
-def test_no_segments_make_empty_documents():
-    assert srt(()) == ""
-    assert vtt(()) == "WEBVTT"
+def test_timestamped_lines_use_clock_times():
+    assert subtitles.write_out(DIARIZED, 3726, "timestamps", plain="") == (
+        "[0:00] A: Hello there.\n[1:02] B: General Kenobi."
+    )
+
+
+def test_without_segments_one_cue_spans_the_recording_and_silence_has_none():
+    plain = Transcript("Just text.", "json")
+    assert subtitles.cues(plain, 12.5) == [subtitles.Cue(0.0, 12.5, "Just text.")]
+    assert subtitles.cues(Transcript("  ", "json"), 3.0) == []
+
+
+def test_verbose_json_carries_segments_and_duration():
+    document = json.loads(subtitles.write_out(DIARIZED, 3726, "verbose_json", plain=""))
+    assert document["duration"] == 3726
+    assert document["segments"][1]["speaker"] == "B"

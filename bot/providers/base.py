@@ -33,8 +33,6 @@ SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 PCM_SAMPLE_RATE = 24_000
 """`pcm` speech is raw signed 16-bit little-endian mono at this rate."""
-RESPONSE_FORMATS: tuple[ResponseFormat, ...] = ("json", "text", "srt", "vtt", "verbose_json")
-"""What callers may ask for; diarized_json is what diarizing models answer instead."""
 TextListener = Callable[[str], Awaitable[None]]
 """Told the transcript so far, each time a streaming transcription grows."""
 TimestampGranularity = Literal["word", "segment"]

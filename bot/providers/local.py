@@ -24,6 +24,7 @@ What it offers, as configured:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import threading
@@ -57,7 +58,8 @@ SPEEDS = (0.5, 2.5)
 """What every local voice can do: eSpeak's 80–450 words a minute hold 87–437."""
 READABLE_FORMATS = frozenset(extension for extension, _ in UPLOADABLE.values())
 """Extensions of the files `bot.audio` recognises; they are decoded here as they are."""
-DOCUMENTS = {"srt": subtitles.srt, "vtt": subtitles.vtt}
+DOCUMENTS = {"srt": subtitles.to_srt, "vtt": subtitles.to_vtt}
+"""Response formats that are documents, written from the segments as `bot.subtitles` does."""
 
 
 class Transcriber(Protocol):
@@ -222,15 +224,19 @@ class LocalProvider(AudioProvider):
 
 def _transcript(heard: Heard, response_format: ResponseFormat) -> Transcript:
     """What the model heard, as a transcript in `response_format` (subtitles for srt/vtt)."""
-    document = DOCUMENTS.get(response_format)
-    return Transcript(
-        text=document(heard.segments) if document else heard.text,
+    transcript = Transcript(
+        text=heard.text,
         response_format=response_format,
         language=heard.language,
         duration=heard.duration,
         segments=heard.segments,
         words=heard.words,
     )
+    document = DOCUMENTS.get(response_format)
+    if document is None:
+        return transcript
+    cues = subtitles.cues(transcript, heard.duration)
+    return dataclasses.replace(transcript, text=document(cues).strip())
 
 
 def _speak_into(synthesizer: Synthesizer, request: SpeechRequest, destination: Path) -> None:

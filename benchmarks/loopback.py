@@ -1,0 +1,93 @@
+"""The real earshot bot against the loopback stand-ins, for the benchmarks.
+
+The test harness is reused as it is: the Discord stand-in (`tests.fakes.discord`) runs in this
+process and is driven through `tests.harness.EarshotWorld`; the audio API stand-in and a file
+host run in a child process (`benchmarks.stand_ins`), so that their memory and CPU time are
+not counted as earshot's. Settings are earshot's shipped defaults, apart from what a benchmark
+overrides and the command cooldown, which is off because one member sends every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from tests.fakes.discord import serve_fake_discord
+from tests.harness import EarshotWorld, bot_settings, earshot_world
+
+ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 120.0
+"""How long the stand-ins may take to start (making large recordings takes a while)."""
+STOP_SECONDS = 10.0
+SHIPPED = {
+    name: Settings.model_fields[name].default for name in ("http_timeout", "provider_max_attempts")
+}
+"""What the test harness shortens to keep tests fast, put back as earshot ships it."""
+
+
+@dataclass(frozen=True)
+class StandIns:
+    """Where the child process serves."""
+
+    base_url: str
+    """The audio API (the attribute `tests.harness.bot_settings` reads)."""
+    files: list[str]
+    """The hosted recordings' addresses."""
+
+
+@contextlib.asynccontextmanager
+async def stand_ins(
+    *, latency: float = 0.0, wav_files: int = 0, wav_bytes: int = 0
+) -> AsyncIterator[StandIns]:
+    """Run `benchmarks.stand_ins` with the audio API answering after `latency` seconds and
+    `wav_files` distinct WAV recordings of `wav_bytes` hosted; stop it on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.stand_ins",
+        f"--latency={latency}",
+        f"--wav-files={wav_files}",
+        f"--wav-bytes={wav_bytes}",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
+        if not line:
+            raise RuntimeError(f"benchmarks.stand_ins exited with {await process.wait()}")
+        addresses = json.loads(line)
+        yield StandIns(addresses["audio_api"], addresses["files"])
+    finally:
+        process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def bot_world(services: StandIns, **settings: object) -> AsyncIterator[EarshotWorld]:
+    """The real bot, logged in to the Discord stand-in and using `services`, with `settings`
+    over the shipped defaults and automatic transcription on in the world's channel."""
+    with (
+        tempfile.TemporaryDirectory(prefix="earshot-bench-") as data_dir,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        options = bot_settings(services, Path(data_dir), **(SHIPPED | settings))
+        async with (
+            serve_fake_discord(patch) as discord,
+            earshot_world(discord, services, options) as world,
+        ):
+            await world.configure("settings channel", options={"enabled": True})
+            yield world
