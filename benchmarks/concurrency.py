@@ -49,9 +49,14 @@ def runs(messages: int) -> list[Run]:
         Run(f"shipped limits ({PER_SERVER} per server, {PROVIDER_CALLS} calls), 1 server", 1),
         Run(f"shipped limits, spread over {spread} servers", spread),
         Run(
-            f"limits raised to {messages} per server and {messages} calls, 1 server",
+            f"limits raised to {messages} per server, {messages} calls and {messages} jobs, "
+            "1 server",
             1,
-            {"max_auto_jobs_per_guild": messages, "max_concurrent_provider_calls": messages},
+            {
+                "max_auto_jobs_per_guild": messages,
+                "max_concurrent_provider_calls": messages,
+                "max_jobs": messages,
+            },
         ),
     ]
 
