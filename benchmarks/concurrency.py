@@ -9,8 +9,8 @@ Three runs, each with a fresh bot:
 1. the shipped limits, every message in one server: at most MAX_AUTO_JOBS_PER_GUILD (3) of
    them are transcribed at once, so the burst takes about messages / 3 latencies, by design;
 2. the shipped limits, the messages spread over enough servers that the per-server cap does
-   not bind: MAX_CONCURRENT_PROVIDER_CALLS (8) then does;
-3. both limits raised to the number of messages, one server: what earshot itself adds.
+   not bind: MAX_CONCURRENT_PROVIDER_CALLS (8) then does (MAX_JOBS, 16 bot-wide, does not);
+3. all three limits raised to the number of messages, one server: what earshot itself adds.
 
 Each message carries different audio (`tests.voice_clips`), so the cache never answers.
 """
@@ -49,8 +49,7 @@ def runs(messages: int) -> list[Run]:
         Run(f"shipped limits ({PER_SERVER} per server, {PROVIDER_CALLS} calls), 1 server", 1),
         Run(f"shipped limits, spread over {spread} servers", spread),
         Run(
-            f"limits raised to {messages} per server, {messages} calls and {messages} jobs, "
-            "1 server",
+            f"limits raised to {messages} (per server, calls, jobs), 1 server",
             1,
             {
                 "max_auto_jobs_per_guild": messages,

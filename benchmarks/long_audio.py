@@ -1,4 +1,4 @@
-"""A long recording: 60 minutes of speech-like Ogg/Opus (16 kbit/s, about 7 MB) transcribed
+"""A long recording: 60 minutes of speech-like Ogg/Opus (16 kbit/s, about 6 MB) transcribed
 by the pipeline the bot builds from its settings, with an audio API that takes L seconds to
 answer each request; the wall time as a ratio of L (target: <= 3).
 
@@ -6,8 +6,9 @@ Run: `make bench` or `.venv/bin/python -m benchmarks.long_audio [--minutes M] [-
 The benchmark only calls `Pipeline.transcribe(path, options)`: whether the recording goes up
 whole or in chunks, how many at once, is the pipeline's business, so the figure follows it as
 it changes. Included: earshot decoding the whole recording to check it (and whatever splitting
-it does), the uploads, and the stand-in decoding each upload to learn its length (in its own
-process). The provider requests are counted on the bot's HTTP client and printed.
+it does), and the uploads; the stand-in, in its own process, answers after exactly L. The
+provider requests are counted on the bot's HTTP client, and the growth of this process's peak
+resident memory while transcribing is measured as in `benchmarks.memory`; both are printed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import io
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -24,6 +26,7 @@ import httpx
 
 from benchmarks.loopback import bot_world, stand_ins
 from benchmarks.machine import machine
+from benchmarks.rss import reset_peak, status_bytes
 from benchmarks.voice_message import speech_like
 from bot.providers.base import TranscriptionOptions
 
@@ -67,8 +70,20 @@ def write_recording(path: Path, minutes: int) -> None:
                 target.mux(packet)
 
 
-async def transcribe_long(path: Path, latency: float) -> tuple[float, float, int]:
-    """Seconds to transcribe `path`, the duration earshot found, and the provider requests."""
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    duration: float
+    """Of the recording, as earshot found it."""
+    requests: int
+    """Transcription requests to the provider."""
+    peak_growth: int
+    """Bytes the peak resident memory rose while transcribing."""
+
+
+async def transcribe_long(path: Path, latency: float) -> Measured:
+    """Transcribe `path` with the pipeline the bot built, the provider answering after
+    `latency` seconds."""
     requests = 0
 
     async def count(request: httpx.Request) -> None:
@@ -77,13 +92,16 @@ async def transcribe_long(path: Path, latency: float) -> tuple[float, float, int
 
     async with (
         stand_ins(latency=latency) as services,
-        bot_world(services, max_audio_seconds=4 * 3600) as world,
+        bot_world(services) as world,
     ):
         world.bot.web.event_hooks["request"].append(count)
         options = TranscriptionOptions(response_format="verbose_json")
+        baseline = status_bytes("VmRSS")
+        reset_peak()
         started = time.perf_counter()
         result = await world.bot.pipeline.transcribe(path, options)
-        return time.perf_counter() - started, result.duration, requests
+        seconds = time.perf_counter() - started
+        return Measured(seconds, result.duration, requests, status_bytes("VmHWM") - baseline)
 
 
 def main() -> None:
@@ -96,13 +114,14 @@ def main() -> None:
         path = Path(folder) / "recording.ogg"
         write_recording(path, arguments.minutes)
         megabytes = path.stat().st_size / 1e6
-        wall, duration, requests = asyncio.run(transcribe_long(path, arguments.latency))
-    ratio = wall / arguments.latency
+        measured = asyncio.run(transcribe_long(path, arguments.latency))
+    ratio = measured.seconds / arguments.latency
     verdict = "meets" if ratio <= TARGET else "misses"
     print(
-        f"long audio, {duration / 60:.0f} min Ogg/Opus ({megabytes:.1f} MB), provider latency "
-        f"L = {arguments.latency:.0f} s: {wall:.1f} s = {ratio:.2f} x L ({verdict} the target "
-        f"of {TARGET:.0f}), {requests} provider request(s)"
+        f"long audio, {measured.duration / 60:.0f} min Ogg/Opus ({megabytes:.1f} MB), provider "
+        f"latency L = {arguments.latency:.0f} s: {measured.seconds:.1f} s = {ratio:.2f} x L "
+        f"({verdict} the target of {TARGET:.0f}), {measured.requests} provider request(s), "
+        f"peak RSS +{measured.peak_growth / 1e6:.1f} MB"
     )
 
 

@@ -10,7 +10,7 @@ or after `LIFETIME` seconds whatever happens.
 The audio API stand-in normally decodes every upload to learn its duration; here it reads the
 duration its container declares instead, so that it answers after the latency a benchmark set,
 not after also decoding an hour of audio. The file host can hold distinct WAV recordings of a
-given size (16 kHz mono, 16-bit), made here, so their bytes never live in the measured process.
+given size (48 kHz mono, 16-bit), made here, so their bytes never live in the measured process.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.fakes.file_host import FileHost
 
 LIFETIME = 900.0
 """Seconds after which the process stops by itself, even if its parent never says so."""
-WAV_RATE = 16_000
+WAV_RATE = 48_000
 WAV_BYTES_PER_SECOND = 2 * WAV_RATE
 
 
