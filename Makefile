@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.concurrency
 	$(BIN)/python -m benchmarks.memory
 	$(BIN)/python -m benchmarks.long_audio
+	$(BIN)/python -m benchmarks.local_engine
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     discord.utils.setup_logging(level=settings.log_level, root=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # two lines per transcription
     try:
         match arguments.command:
             case "transcribe" | "translate" | "speak" as offline:

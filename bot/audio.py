@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,3 +233,38 @@ def _waveform(frames: list[tuple[int, int]], duration: float) -> str:
 def transcode_to_ogg_opus(source: Path, destination: Path) -> None:
     """Re-encode the first audio stream of `source` as mono 48 kHz Ogg/Opus."""
     encode([source], destination, OGG_OPUS)
+
+
+PCM_SAMPLE_BYTES = 2
+
+
+@dataclass(frozen=True)
+class Pcm:
+    """Raw audio in memory: signed 16-bit little-endian mono samples at `sample_rate`."""
+
+    data: bytes
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.data) / PCM_SAMPLE_BYTES / self.sample_rate
+
+
+def decode_pcm(path: Path, sample_rate: int) -> Pcm:
+    """The first audio stream of `path`, mixed down to mono and resampled to `sample_rate`.
+
+    The whole recording is held in memory, 2 bytes a sample: about 38 MB for 20 minutes at
+    16 kHz. Call `probe` first: this assumes the file is sound audio.
+    """
+    frames = decoded_frames([path], sample_rate)
+    data = b"".join(frame.to_ndarray().astype("<i2").tobytes() for frame in frames)
+    return Pcm(data, sample_rate)
+
+
+def write_wav(pcm: Pcm, destination: Path) -> None:
+    """Write `pcm` to `destination` as a 16-bit mono WAV file."""
+    with wave.open(str(destination), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(PCM_SAMPLE_BYTES)
+        out.setframerate(pcm.sample_rate)
+        out.writeframes(pcm.data)

@@ -20,6 +20,11 @@ from bot.audio import decoded_frames
 
 CHUNK_SAMPLE_RATE = 16_000
 CHUNK_BITRATE = 24_000
+CHUNK_ENCODER_OPTIONS = {"compression_level": "2"}
+"""libopus effort 2 of 10: several times faster than the default, and at 24 kbit/s speech
+stays clear for a speech model."""
+WRITE_BLOCK = CHUNK_SAMPLE_RATE
+"""Samples are handed to the encoder a second at a time: fewer, larger calls."""
 QUIET_BLOCK_SECONDS = 0.1
 
 
@@ -49,7 +54,7 @@ class _ChunkWriter:
             path = self._folder / f"chunk-{len(self.chunks):04d}.ogg"
             self._container = av.open(str(path), "w", format="ogg")
             self._stream = self._container.add_stream(
-                "libopus", rate=CHUNK_SAMPLE_RATE, layout="mono"
+                "libopus", rate=CHUNK_SAMPLE_RATE, layout="mono", options=CHUNK_ENCODER_OPTIONS
             )
             self._stream.bit_rate = CHUNK_BITRATE
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
@@ -106,9 +111,10 @@ def split_at_quiet_points(
             first_pending += cut
             next_cut = first_pending + chunk
         settled = min(len(pending), max(0, next_cut - half_window - first_pending))
-        writer.write(pending[:settled])
-        pending = pending[settled:]
-        first_pending += settled
+        if settled >= WRITE_BLOCK:
+            writer.write(pending[:settled])
+            pending = pending[settled:]
+            first_pending += settled
     writer.write(pending)
     writer.finish()
     return writer.chunks

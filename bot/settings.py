@@ -8,13 +8,23 @@ variable, so start-up never ends in a traceback and never echoes a secret's valu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
-ProviderName = Literal["openai", "gemini", "scaigrid"]
+ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
+LOCAL = "local"
+"""The embedded engine: needs no key and no address."""
 
 
 class SettingsError(Exception):
@@ -34,16 +44,18 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     """The bot token; required to connect to Discord, not for the offline CLI commands."""
 
-    audio_provider: ProviderName = "openai"
+    audio_provider: ProviderName = LOCAL
     """Which wire protocol the audio service speaks: OpenAI-compatible, Gemini-native or
-    ScaiGrid's native."""
+    ScaiGrid's native; or the embedded engine (local). Unset: openai when AUDIO_API_KEY is set,
+    else local."""
     audio_base_url: AnyHttpUrl | None = None
     """Base of the audio API; the provider appends its paths. None: the provider's home
     (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid)."""
-    audio_api_key: SecretStr
-    """Bearer key for the audio API."""
+    audio_api_key: SecretStr | None = Field(default=None, validate_default=True)
+    """Bearer key for the audio API; required by every provider but local, which ignores it."""
     fallback_provider: ProviderName | None = None
-    """A second service, used when the first is unavailable (5xx or timeouts after retries)."""
+    """A second service, used when the first is unavailable (5xx or timeouts after retries);
+    local needs neither address nor key."""
     fallback_base_url: AnyHttpUrl | None = None
     fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
@@ -92,15 +104,52 @@ class Settings(BaseSettings):
     transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
     """How long a transcript is reused for the same audio; 0 turns the cache off."""
 
+    local_whisper_model: Annotated[str, Field(min_length=1)] = "base"
+    """The local engine's speech-to-text model: a Whisper size (tiny, base, small, medium,
+    large-v3, turbo, …; `.en` ones understand English only), downloaded once into
+    LOCAL_MODEL_CACHE, or a directory holding a CTranslate2 Whisper model, never downloaded."""
+    local_model_cache: Path | None = None
+    """Where Whisper models named by size are downloaded and kept; None: DATA_DIR/models."""
+    local_beam_size: Annotated[int, Field(ge=1, le=10)] = 5
+    """Beam search width of local transcription: 1 is fastest, higher is more accurate."""
+    local_inference_slots: Annotated[int, Field(ge=1, le=64)] | None = None
+    """Local inference jobs running at once, each on CPU cores ÷ slots threads; more wait
+    their turn. None: one per CPU core."""
+    local_piper_voice: Path | None = None
+    """A Piper voice (its .onnx file, with the .onnx.json beside it), offered before eSpeak NG's
+    voices; needs the piper extra. None: eSpeak NG's voices only."""
+
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 60.0
     """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up."""
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _local_unless_a_key_is_set(cls, values: Any) -> Any:
+        """An unset AUDIO_PROVIDER means openai when AUDIO_API_KEY is set, else local."""
+        if isinstance(values, dict) and not values.get("audio_provider"):
+            chosen = "openai" if values.get("audio_api_key") else LOCAL
+            values = {**values, "audio_provider": chosen}
+        return values
+
+    @field_validator("audio_api_key")
+    @classmethod
+    def _hosted_providers_need_a_key(
+        cls, key: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        provider = info.data.get("audio_provider")
+        if provider not in (None, LOCAL) and not (key and key.get_secret_value()):
+            raise ValueError(
+                f"required with AUDIO_PROVIDER={provider}; without a key, leave AUDIO_PROVIDER "
+                "unset (or set it to local) for the embedded engine"
+            )
+        return key
+
     @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:
-        if self.fallback_provider and not self.fallback_api_key:
+        if self.fallback_provider not in (None, LOCAL) and not self.fallback_api_key:
             raise ValueError("FALLBACK_PROVIDER needs FALLBACK_API_KEY as well")
         return self
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies, and the
-running bot of the end-to-end tests."""
+"""Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies, the running
+bot of the end-to-end tests, and the local engine's models (tests/local_models.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from tests.fakes.file_host import FileHost
 from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test reaches a model hub, whatever it asks for
+
+pytest_plugins = ["tests.local_models"]
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, budget=5.0, initial_backoff=0.01, max_backoff=0.05)
 

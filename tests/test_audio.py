@@ -6,6 +6,7 @@ import base64
 import math
 
 import av
+import numpy as np
 import pytest
 
 from bot import audio
@@ -88,3 +89,21 @@ def test_raw_pcm_is_probed_with_its_rate(tmp_path):
     path = audio_samples.write(tmp_path, "s.pcm", audio_samples.encode(1.0, "pcm"))
     info = audio.probe(path, raw_pcm_rate=24_000)
     assert (info.sample_rate, info.duration) == (24_000, pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg", "m4a", "aiff"])
+def test_any_audio_decodes_to_mono_pcm_at_the_asked_rate(tmp_path, fmt):
+    source = audio_samples.write(tmp_path, f"memo.{fmt}", audio_samples.encode(2.0, fmt))
+    pcm = audio.decode_pcm(source, 16_000)
+    assert pcm.sample_rate == 16_000
+    assert pcm.duration == pytest.approx(2.0, abs=0.06)
+    samples = np.frombuffer(pcm.data, dtype="<i2")
+    assert 0.2 * 32767 < np.abs(samples).max() < 0.35 * 32767  # the tone's level, not noise
+
+
+def test_pcm_written_as_wav_reads_back_sample_for_sample(tmp_path):
+    samples = audio_samples.tone(1.5, 22_050)
+    destination = tmp_path / "speech.wav"
+    audio.write_wav(audio.Pcm(samples.astype("<i2").tobytes(), 22_050), destination)
+    assert decoded(destination) == ("wav", "pcm_s16le", 22_050, 1, 1.5)
+    assert np.array_equal(np.frombuffer(audio.decode_pcm(destination, 22_050).data, "<i2"), samples)

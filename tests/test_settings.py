@@ -16,8 +16,10 @@ def clean_environment(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for name in (
         "DISCORD_TOKEN",
+        "AUDIO_PROVIDER",
         "AUDIO_API_KEY",
         "AUDIO_BASE_URL",
+        "FALLBACK_PROVIDER",
         "MAX_DOWNLOAD_BYTES",
         "LOG_LEVEL",
         "TRANSCRIPTION_MODEL",
@@ -25,10 +27,44 @@ def clean_environment(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_a_missing_api_key_is_named():
+def test_with_no_key_and_no_provider_the_local_engine_is_chosen():
+    assert load_settings().audio_provider == "local"
+
+
+def test_a_key_alone_means_the_openai_compatible_service(monkeypatch):
+    monkeypatch.setenv("AUDIO_API_KEY", "k")
+    assert load_settings().audio_provider == "openai"
+
+
+def test_an_empty_key_is_no_key(monkeypatch):
+    monkeypatch.setenv("AUDIO_API_KEY", "")
+    assert load_settings().audio_provider == "local"
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "scaigrid"])
+@pytest.mark.parametrize("key", [None, ""])
+def test_a_hosted_provider_without_a_key_names_the_key(monkeypatch, provider, key):
+    monkeypatch.setenv("AUDIO_PROVIDER", provider)
+    if key is not None:
+        monkeypatch.setenv("AUDIO_API_KEY", key)
     with pytest.raises(SettingsError) as caught:
         load_settings()
-    assert str(caught.value) == "setting AUDIO_API_KEY: Field required"
+    assert str(caught.value) == (
+        f"setting AUDIO_API_KEY: required with AUDIO_PROVIDER={provider}; without a key, leave "
+        "AUDIO_PROVIDER unset (or set it to local) for the embedded engine"
+    )
+
+
+def test_the_local_engine_ignores_a_key_and_falls_back_without_one(monkeypatch):
+    monkeypatch.setenv("AUDIO_PROVIDER", "local")
+    assert load_settings().audio_provider == "local"
+    monkeypatch.setenv("AUDIO_PROVIDER", "gemini")
+    monkeypatch.setenv("AUDIO_API_KEY", "k")
+    monkeypatch.setenv("FALLBACK_PROVIDER", "local")
+    assert load_settings().fallback_provider == "local"
+    monkeypatch.setenv("FALLBACK_PROVIDER", "openai")
+    with pytest.raises(SettingsError, match="FALLBACK_PROVIDER needs FALLBACK_API_KEY"):
+        load_settings()
 
 
 def test_every_invalid_setting_gets_its_own_line(monkeypatch):
@@ -88,6 +124,14 @@ def test_start_up_without_a_token_is_one_clear_line_and_no_traceback(tmp_path):
     assert (
         done.stderr
         == "earshot cannot start:\nsetting DISCORD_TOKEN: required to connect to Discord\n"
+    )
+
+
+def test_start_up_of_a_hosted_provider_without_a_key_names_the_key(tmp_path):
+    done = run_cli("run", env=cli_env(DISCORD_TOKEN="t", AUDIO_PROVIDER="openai"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "earshot cannot start:\nsetting AUDIO_API_KEY: required with AUDIO_PROVIDER=openai;"
     )
 
 

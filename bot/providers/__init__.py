@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from pydantic import AnyHttpUrl
 
 from bot.providers.base import AudioProvider
 from bot.providers.fallback import FallbackProvider
@@ -17,7 +18,7 @@ HOMES: dict[ProviderName, str] = {
     "gemini": "https://api.dgrid.ai",
     "scaigrid": "https://scaigrid.scailabs.ai",
 }
-"""Where each provider is reached when no base URL is set."""
+"""Where each hosted provider is reached when no base URL is set."""
 
 
 def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
@@ -30,7 +31,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         settings.audio_provider,
         settings,
         http,
-        base_url=str(settings.audio_base_url or HOMES[settings.audio_provider]),
+        base_url=settings.audio_base_url,
         api_key=settings.audio_api_key,
         retry=retry,
         transcription_model=settings.transcription_model,
@@ -43,7 +44,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
         settings.fallback_provider,
         settings,
         http,
-        base_url=str(settings.fallback_base_url or HOMES[settings.fallback_provider]),
+        base_url=settings.fallback_base_url,
         api_key=settings.fallback_api_key,
         retry=retry,
     )
@@ -51,9 +52,23 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
 
 
 def _provider(
-    name: ProviderName, settings: Settings, http: httpx.AsyncClient, **options
+    name: ProviderName,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    base_url: AnyHttpUrl | None,
+    **options,
 ) -> AudioProvider:
-    """The provider called `name`, with `options` (address, key, retries, models)."""
+    """The provider called `name`: a hosted one at `base_url` (None: its home) with `options`
+    (key, retries, models), or the local engine, configured by its own LOCAL_* settings.
+
+    The local engine's module is imported only when it is chosen: it loads CTranslate2 and
+    ONNX Runtime, which a bot using a hosted service has no use for."""
+    if name == "local":
+        from bot.providers.local import LocalProvider
+
+        return LocalProvider.from_settings(settings)
+    options["base_url"] = str(base_url or HOMES[name])
     match name:
         case "openai":
             return OpenAICompatProvider(http, **options)

@@ -22,13 +22,13 @@ import asyncio
 import base64
 import binascii
 import json
-import wave
 from pathlib import Path, PurePosixPath
 
 import aiofiles
 import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+from bot.audio import Pcm, write_wav
 from bot.errors import (
     ProviderBadAudio,
     ProviderBlocked,
@@ -335,11 +335,7 @@ def _write_speech(answer: bytes, destination: Path) -> None:
         raise ProviderBadAudio("the speech answer's audio is not valid base64") from None
     if not pcm or len(pcm) % PCM_SAMPLE_BYTES:
         raise ProviderBadAudio(f"the speech answer has {len(pcm)} bytes of PCM, not whole samples")
-    with wave.open(str(destination), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(PCM_SAMPLE_BYTES)
-        out.setframerate(rate)
-        out.writeframes(pcm)
+    write_wav(Pcm(pcm, rate), destination)
 
 
 def _pcm_rate(mime_type: str) -> int:

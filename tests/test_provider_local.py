@@ -1,0 +1,402 @@
+"""The local provider: text spoken and heard again through the bot's own Speaker and Pipeline
+with the real engines; language detection, translation and what an English-only model
+refuses; subtitles, words and streaming; and, with stand-in engines, the cap on jobs at once
+and what a cancelled transcription does."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bot import audio
+from bot.engines.whisper import Heard
+from bot.errors import ProviderRejectedInput, ProviderUnsupported
+from bot.pipeline import Limits, Pipeline
+from bot.providers import build_provider
+from bot.providers.base import (
+    AudioUpload,
+    Segment,
+    SpeechRequest,
+    TranscriptionOptions,
+    TranslationOptions,
+)
+from bot.providers.fallback import FallbackProvider
+from bot.providers.local import LocalProvider
+from bot.settings import Settings
+from bot.speech import Speaker, SpeechOptions
+from bot.workers import AudioWorkers
+from tests.local_models import PIPER_JOE, TINY_EN
+
+SENTENCES = (
+    "Can you read this message to me, please?",
+    "We are meeting at the cafe near the station.",
+    "I will call you when I get home tonight.",
+    "The weather is cold and windy today.",
+    "Do not forget your keys and your phone.",
+    "He plays the guitar in a small band.",
+    "Please bring the quarterly report and your laptop.",
+)
+MOST_WORD_ERRORS = 0.15
+STORY = " ".join(SENTENCES[:3])
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def word_error_rate(pairs: list[tuple[str, str]]) -> float:
+    """Over (reference, heard) pairs: word substitutions, insertions and deletions (edit
+    distance over lower-case words, punctuation ignored), per word of the references."""
+    errors = total = 0
+    for reference, heard in pairs:
+        expected, got = words(reference), words(heard)
+        previous = list(range(len(got) + 1))
+        for row, wanted in enumerate(expected, start=1):
+            current = [row]
+            for column, word in enumerate(got, start=1):
+                substituted = previous[column - 1] + (word != wanted)
+                current.append(min(previous[column] + 1, current[column - 1] + 1, substituted))
+            previous = current
+        errors += previous[-1]
+        total += len(expected)
+    return errors / total
+
+
+def test_the_word_error_rate_counts_substitutions_insertions_and_deletions():
+    assert word_error_rate([("The cat sat.", "the cat sat")]) == 0
+    assert word_error_rate([("a b c", "a x c d")]) == pytest.approx(2 / 3)
+    assert word_error_rate([("a b c d", "a c"), ("e f", "e f")]) == pytest.approx(2 / 6)
+
+
+@pytest.fixture
+def english(english_whisper, espeak, piper) -> LocalProvider:
+    return LocalProvider(english_whisper, [piper, espeak], slots=2)
+
+
+@pytest.fixture
+def multilingual(multilingual_whisper, espeak) -> LocalProvider:
+    return LocalProvider(multilingual_whisper, [espeak], slots=2)
+
+
+class Bot:
+    """The bot's Speaker and Pipeline around a provider, as the commands use them."""
+
+    def __init__(self, provider: LocalProvider, http, folder: Path) -> None:
+        workers = AudioWorkers()
+        self.speaker = Speaker.from_settings(
+            Settings(_env_file=None, audio_provider="local"), http, provider, workers
+        )
+        self.pipeline = Pipeline(http, provider, Limits(25 << 20, 600), workers=workers)
+        self.folder = folder
+
+    async def voice_message(self, text: str, voice: str | None = None) -> Path:
+        """`text` spoken into a Discord voice message (Ogg/Opus), kept in the folder."""
+        async with self.speaker.speak(text, SpeechOptions(voice=voice)) as speech:
+            path = self.folder / f"{len(list(self.folder.iterdir()))}.ogg"
+            shutil.copyfile(speech.path, path)
+        return path
+
+
+async def test_espeak_speech_is_heard_again_with_few_word_errors(english, http, tmp_path):
+    bot = Bot(english, http, tmp_path)
+    message = await bot.voice_message(" ".join(SENTENCES), "English (America)")
+    result = await bot.pipeline.transcribe(message, TranscriptionOptions())
+    assert result.language == "en"
+    heard = result.transcript.text
+    assert word_error_rate([(" ".join(SENTENCES), heard)]) < MOST_WORD_ERRORS, heard
+
+
+async def test_a_piper_voice_is_heard_again_with_few_word_errors(english, http, tmp_path):
+    bot = Bot(english, http, tmp_path)
+    said = " ".join(SENTENCES[4:])
+    message = await bot.voice_message(said)  # the default voice: the Piper one
+    heard = (await bot.pipeline.transcribe(message, TranscriptionOptions())).transcript.text
+    assert word_error_rate([(said, heard)]) < MOST_WORD_ERRORS, heard
+
+
+async def test_a_multilingual_model_tells_the_language_and_translates(multilingual, http, tmp_path):
+    bot = Bot(multilingual, http, tmp_path)
+    message = await bot.voice_message("Bonjour, je m'appelle Marie.", "French (France)")
+    translated = await bot.pipeline.translate(message, TranslationOptions())
+    assert translated.language == "fr"
+    assert "my name is marie" in " ".join(words(translated.transcript.text))
+
+
+async def test_an_english_model_offers_no_translation_and_refuses_other_languages(
+    english, tmp_path, espeak
+):
+    assert not english.capabilities.translate
+    path = tmp_path / "speech.wav"
+    audio.write_wav(espeak.synthesize("Good morning.", "English (America)", 1.0), path)
+    upload = AudioUpload(path, "audio.wav", "audio/wav")
+    with pytest.raises(ProviderUnsupported):
+        await english.translate(upload, TranslationOptions())
+    with pytest.raises(ProviderRejectedInput) as caught:
+        await english.transcribe(upload, TranscriptionOptions(language="de"))
+    assert caught.value.detail == "the local speech model understands English only"
+    said = await english.transcribe(upload, TranscriptionOptions(language="en"))
+    assert "morning" in words(said.text)
+
+
+@pytest.fixture
+def story(espeak, tmp_path) -> AudioUpload:
+    path = tmp_path / "story.wav"
+    audio.write_wav(espeak.synthesize(STORY, "English (America)", 1.0), path)
+    return AudioUpload(path, "audio.wav", "audio/wav")
+
+
+async def test_word_timings_come_with_verbose_json_when_asked(english, story):
+    with_words = TranscriptionOptions(
+        response_format="verbose_json", timestamp_granularities=("word",)
+    )
+    timed = await english.transcribe(story, with_words)
+    assert len(timed.segments) > 1 and timed.duration > 5
+    assert [word.word.strip() for word in timed.words] == timed.text.split()
+    assert all(a.start <= b.start for a, b in itertools.pairwise(timed.words))
+    assert timed.words[-1].end <= timed.segments[-1].end + 0.5
+
+
+class Scripted:
+    """A transcriber that always hears the same two segments."""
+
+    model_name = "scripted"
+    multilingual = True
+    heard = Heard(
+        "Meet me at the station. At nine.",
+        "en",
+        4.0,
+        (Segment(0.0, 2.5, "Meet me at the station."), Segment(2.5, 4.0, "At nine.")),
+        (),
+    )
+
+    def transcribe(self, path, job, on_text=None, stop=None) -> Heard:
+        return self.heard
+
+
+@pytest.mark.parametrize(
+    ("response_format", "text"),
+    [
+        ("json", "Meet me at the station. At nine."),
+        ("verbose_json", "Meet me at the station. At nine."),
+        ("text", "Meet me at the station. At nine."),
+        (
+            "srt",
+            "1\n00:00:00,000 --> 00:00:02,500\nMeet me at the station.\n\n"
+            "2\n00:00:02,500 --> 00:00:04,000\nAt nine.",
+        ),
+        (
+            "vtt",
+            "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nMeet me at the station.\n\n"
+            "00:00:02.500 --> 00:00:04.000\nAt nine.",
+        ),
+    ],
+)
+async def test_every_response_format_is_answered_from_the_segments(tmp_path, response_format, text):
+    provider = LocalProvider(Scripted(), [], slots=1)
+    upload = AudioUpload(tmp_path / "unused.wav", "audio.wav", "audio/wav")
+    for transcript in (
+        await provider.transcribe(upload, TranscriptionOptions(response_format=response_format)),
+        await provider.translate(upload, TranslationOptions(response_format=response_format)),
+    ):
+        assert transcript.text == text
+        assert transcript.response_format == response_format
+        assert (transcript.language, transcript.duration) == ("en", 4.0)
+        assert transcript.segments == Scripted.heard.segments
+
+
+async def test_streaming_tells_the_transcript_as_it_grows_before_returning(english, story):
+    told: list[str] = []
+
+    async def listen(text: str) -> None:
+        told.append(text)
+
+    transcript = await english.transcribe_streaming(story, TranscriptionOptions(), listen)
+    assert len(told) == len(transcript.segments) > 1
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(told))
+    assert told[-1] == transcript.text
+
+
+def test_capabilities_are_what_the_bot_relies_on(english):
+    capabilities = english.capabilities
+    assert capabilities.transcribe and capabilities.speak and capabilities.stream
+    assert capabilities.voices[:2] == ("English (United States, Piper joe)", "English (America)")
+    assert len(set(capabilities.voices)) == len(capabilities.voices)
+    assert capabilities.speeds == (0.5, 2.5) and not capabilities.instructions
+    assert capabilities.speech_formats == ("wav",)
+    assert {"ogg", "mp3", "wav", "flac", "m4a", "webm"} <= capabilities.upload_formats
+    assert capabilities.max_upload_bytes > 1 << 30
+    assert 500 <= capabilities.max_speech_chars <= 5000
+
+
+async def test_speech_is_wav_in_the_voice_asked(english, tmp_path):
+    destination = tmp_path / "speech.wav"
+    await english.speak(SpeechRequest("Guten Tag.", "German", 1.5, "wav"), destination)
+    info = audio.probe(destination)
+    assert (info.container, info.codec, info.sample_rate) == ("wav", "pcm_s16le", 22_050)
+    with pytest.raises(ProviderRejectedInput):
+        await english.speak(SpeechRequest("Hi.", "alloy", 1.0, "wav"), destination)
+    with pytest.raises(ProviderUnsupported):
+        await english.speak(SpeechRequest("Hi.", "German", 1.0, "mp3"), destination)
+
+
+# Stand-in engines: the cap on jobs at once, and cancellation -------------------------------
+
+
+class Gate:
+    """Holds every engine call until it is opened, counting the calls inside."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self._opened = False
+        self._changed = threading.Condition()
+
+    def pass_through(self) -> None:
+        with self._changed:
+            self.inside += 1
+            self._changed.notify_all()
+            assert self._changed.wait_for(lambda: self._opened, timeout=10)
+            self.inside -= 1
+
+    def wait_inside(self, count: int) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.inside >= count, timeout=10)
+
+    def open(self) -> None:
+        with self._changed:
+            self._opened = True
+            self._changed.notify_all()
+
+
+class GatedEngines:
+    """A transcriber and a synthesizer that both go through one gate."""
+
+    model_name = "gated"
+    multilingual = True
+    voices = ("Gated",)
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def transcribe(self, path, job, on_text=None, stop=None) -> Heard:
+        self.gate.pass_through()
+        return Heard("", "en", 0.0, (), ())
+
+    def synthesize(self, text: str, voice: str, speed: float) -> audio.Pcm:
+        self.gate.pass_through()
+        return audio.Pcm(bytes(1600), 8000)
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """A default executor that counts the calls handed to its threads and not yet done."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=32)
+        self.in_flight = self.most = 0
+        self._count = threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._count:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future) -> None:
+        with self._count:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3])
+async def test_no_more_jobs_run_at_once_than_there_are_slots(tmp_path, slots):
+    loop = asyncio.get_running_loop()
+    threads = CountingExecutor()
+    loop.set_default_executor(threads)
+    gate = Gate()
+    engines = GatedEngines(gate)
+    provider = LocalProvider(engines, [engines], slots=slots)
+    upload = AudioUpload(tmp_path / "unused.wav", "audio.wav", "audio/wav")
+    jobs = [provider.transcribe(upload, TranscriptionOptions()) for _ in range(2 * slots)]
+    jobs += [
+        provider.speak(SpeechRequest("Hi.", "Gated", 1.0, "wav"), tmp_path / f"{n}.wav")
+        for n in range(2 * slots)
+    ]
+    running = [asyncio.ensure_future(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=1) as observer:
+        assert await loop.run_in_executor(observer, gate.wait_inside, slots)
+    # Every job has started by now: those without a slot wait on the event loop, not in a thread.
+    assert threads.in_flight == slots
+    gate.open()
+    await asyncio.gather(*running)
+    assert threads.most == slots
+
+
+class Stubborn:
+    """A transcriber that works until it is told to stop."""
+
+    model_name = "stubborn"
+    multilingual = True
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+
+    def transcribe(self, path, job, on_text=None, stop=None) -> Heard:
+        self.started.set()
+        if stop.wait(timeout=10):
+            self.stopped.set()
+        return Heard("", "en", 0.0, (), ())
+
+
+async def test_a_cancelled_transcription_tells_the_engine_to_stop(tmp_path):
+    engine = Stubborn()
+    provider = LocalProvider(engine, [], slots=1)
+    upload = AudioUpload(tmp_path / "unused.wav", "audio.wav", "audio/wav")
+    job = asyncio.create_task(provider.transcribe(upload, TranscriptionOptions()))
+    assert await asyncio.to_thread(engine.started.wait, 10)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert await asyncio.to_thread(engine.stopped.wait, 10)
+
+
+# Configuration -------------------------------------------------------------------------------
+
+
+def local_settings(tmp_path: Path, **values) -> Settings:
+    defaults = {"audio_provider": "local", "local_whisper_model": str(TINY_EN)}
+    return Settings(_env_file=None, data_dir=tmp_path, **(defaults | values))
+
+
+async def test_the_settings_build_one_job_slot_per_core_and_the_piper_voice_first(
+    http, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    provider = build_provider(local_settings(tmp_path, local_piper_voice=PIPER_JOE), http)
+    assert isinstance(provider, LocalProvider)
+    assert provider.slots == 6
+    assert provider.transcription_model == str(TINY_EN)
+    assert provider.capabilities.voices[:2] == (
+        "English (United States, Piper joe)",
+        "English (America)",
+    )
+    provider = build_provider(local_settings(tmp_path, local_inference_slots=2), http)
+    assert provider.slots == 2
+    assert provider.capabilities.voices[0] == "English (America)"
+
+
+async def test_the_local_engine_can_stand_in_for_a_hosted_service(http, tmp_path):
+    settings = local_settings(
+        tmp_path, audio_provider="openai", audio_api_key="k", fallback_provider="local"
+    )
+    provider = build_provider(settings, http)
+    assert isinstance(provider, FallbackProvider)
+    assert isinstance(provider.secondary, LocalProvider)
