@@ -10,11 +10,16 @@ import pytest
 
 from bot import audio
 from tests import audio_samples
-from tests.fakes.audio_api import API_KEY, Fault
+from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
 
 
-async def run_cli(*args: str, cwd, **env: str) -> tuple[int, str, str]:
+async def run_cli(
+    *args: str, cwd, api: FakeAudioAPI | None = None, key: str = API_KEY, **env: str
+) -> tuple[int, str, str]:
+    """Run `python -m bot ARGS` in a process of its own, pointed at `api` with `key`."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH")}
+    if api is not None:
+        env = {"AUDIO_BASE_URL": api.base_url, "AUDIO_API_KEY": key} | env
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -40,8 +45,7 @@ async def test_transcribe_prints_the_transcript_in_the_asked_format(audio_api, t
         "--format",
         "srt",
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert (code, err) == (0, "")
     assert out == "1\n00:00:00,000 --> 00:00:02,000\nHello from the command line.\n"
@@ -56,8 +60,8 @@ async def test_transcribe_reports_a_wrong_key_without_a_traceback(audio_api, tmp
         "transcribe",
         str(path),
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY="not-the-key",
+        api=audio_api,
+        key="not-the-key",
     )
     assert code == 1
     assert "Traceback" not in err
@@ -72,8 +76,7 @@ async def test_transcribe_reports_an_outage_after_retrying(audio_api, tmp_path):
         "transcribe",
         str(path),
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
         PROVIDER_MAX_ATTEMPTS="2",
     )
     assert code == 1
@@ -87,8 +90,7 @@ async def test_transcribe_refuses_a_file_that_is_not_audio(audio_api, tmp_path):
         "transcribe",
         str(path),
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert code == 1
     assert err.startswith("That file is not audio I can read.")
@@ -102,8 +104,7 @@ async def test_translate_prints_the_english_text(audio_api, tmp_path):
         "translate",
         str(path),
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert (code, out, err) == (0, "Hello, how are you?\n", "")
     assert audio_api.uploads[0].path == "/v1/audio/translations"
@@ -121,8 +122,7 @@ async def test_speak_writes_the_file_the_output_name_asks_for(audio_api, tmp_pat
         "--voice",
         "echo",
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert (code, err) == (0, "")
     assert out.startswith(f"wrote {name}: 0.3 s, voice echo")
@@ -140,8 +140,7 @@ async def test_speak_with_an_unknown_voice_explains_itself(audio_api, tmp_path):
         "--voice",
         "robot",
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert code == 1
     assert err.startswith("I don't know the voice “robot”.")
@@ -152,9 +151,7 @@ async def test_check_tries_every_capability_and_says_what_works(audio_api, tmp_p
     audio_api.transcripts.extend(
         ["Earshot is listening. One, two, three.", "Earshot is listening."]
     )
-    code, out, err = await run_cli(
-        "check", cwd=tmp_path, AUDIO_BASE_URL=audio_api.base_url, AUDIO_API_KEY=API_KEY
-    )
+    code, out, err = await run_cli("check", cwd=tmp_path, api=audio_api)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == "ok   provider    openai"
@@ -169,9 +166,7 @@ async def test_check_tries_every_capability_and_says_what_works(audio_api, tmp_p
 
 
 async def test_check_reports_a_rejected_key_and_fails(audio_api, tmp_path):
-    code, out, _ = await run_cli(
-        "check", cwd=tmp_path, AUDIO_BASE_URL=audio_api.base_url, AUDIO_API_KEY="wrong"
-    )
+    code, out, _ = await run_cli("check", cwd=tmp_path, api=audio_api, key="wrong")
     assert code == 1
     assert "FAIL speak       I'm not set up correctly" in out
     assert "check the setting AUDIO_API_KEY" in out
@@ -195,7 +190,6 @@ async def test_transcribe_writes_each_layout(audio_api, tmp_path, layout, expect
         "--format",
         layout,
         cwd=tmp_path,
-        AUDIO_BASE_URL=audio_api.base_url,
-        AUDIO_API_KEY=API_KEY,
+        api=audio_api,
     )
     assert (code, err, out) == (0, "", expected + "\n")
