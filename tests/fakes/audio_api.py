@@ -29,6 +29,7 @@ import av.error
 from aiohttp import web
 
 from tests import audio_samples
+from tests.fakes.loopback import serve
 
 API_KEY = "test-audio-key"
 UPLOAD_LIMIT = 25 * 1024 * 1024
@@ -194,11 +195,7 @@ class FakeAudioAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=UPLOAD_LIMIT * 2)
         self._add_routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app)
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -11,6 +11,8 @@ import asyncio
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 STREAM_CHUNK = 64 * 1024
 
 
@@ -38,11 +40,7 @@ class FileHost:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/files/{name}", self._serve)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app)
 
     async def close(self) -> None:
         if self._runner is not None:

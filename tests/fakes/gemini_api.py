@@ -34,6 +34,7 @@ from aiohttp import web
 
 from tests import audio_samples
 from tests.fakes.audio_api import API_KEY, Fault, act_out, decoded_duration
+from tests.fakes.loopback import serve
 
 REQUEST_LIMIT = 20 * 1024 * 1024
 INLINE_AUDIO = {
@@ -156,11 +157,7 @@ class FakeGeminiAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=REQUEST_LIMIT * 2)
         app.router.add_post("/v1/models/{target}", self._generate)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app)
 
     async def close(self) -> None:
         if self._runner is not None:
