@@ -1,4 +1,5 @@
-"""The real earshot bot, wired to the loopback Discord and audio API stand-ins.
+"""The real earshot bot, wired to the loopback Discord and audio API stand-ins, under the
+event-loop watchdog (tests/loop_watchdog.py): a test fails if earshot blocks the loop.
 
 `EarshotWorld` holds a guild with a text channel, a member who uses the bot, an admin with
 Manage Server, and helpers to send interactions and gateway messages and read back the replies
@@ -23,6 +24,7 @@ from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
+from tests.loop_watchdog import LoopWatchdog
 
 BOT_PERMISSIONS = (
     dp.VIEW_CHANNEL
@@ -251,7 +253,7 @@ async def earshot_world(
     guild, channel = add_server(discord, member, admin, "Accessible Guild")
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    async with running_bot(discord, bot):
+    async with LoopWatchdog(), running_bot(discord, bot):
         yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
 
 
