@@ -119,8 +119,10 @@ class Settings(BaseSettings):
     """A Piper voice (its .onnx file, with the .onnx.json beside it), offered before eSpeak NG's
     voices; needs the piper extra. None: eSpeak NG's voices only."""
 
-    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 60.0
-    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up."""
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 6.0
+    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
+    the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
+    (Docker: 10 s unless `--stop-timeout` says otherwise)."""
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

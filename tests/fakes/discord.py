@@ -362,6 +362,7 @@ class FakeDiscord:
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._interactions: dict[str, _Interaction] = {}
         self._faults: list[_Fault] = []
+        self._stalls: list[tuple[str, str, float]] = []
         self._recorded = asyncio.Condition()
         self._session: _GatewaySession | None = None
         self._connection: _GatewayConnection | None = None
@@ -856,6 +857,11 @@ class FakeDiscord:
             _Fault(method.upper(), path_pattern, status, json_body, fault_headers, times)
         )
 
+    def stall(self, method: str, path_pattern: str, seconds: float) -> None:
+        """Answer every matching request only after ``seconds``, as Discord does in an
+        outage; the request is recorded when it is finally answered."""
+        self._stalls.append((method.upper(), path_pattern, seconds))
+
     def registered_commands(self, guild_id: int | str | None = None) -> list[Payload]:
         """The application commands last synced globally, or for ``guild_id``."""
         return self._commands.get(int(guild_id) if guild_id is not None else None, [])
@@ -895,6 +901,9 @@ class FakeDiscord:
         bucket = "unrouted"
         try:
             await self._read_body(request, recorded)
+            for method, pattern, seconds in self._stalls:
+                if method == recorded.method and re.fullmatch(pattern, recorded.path):
+                    await asyncio.sleep(seconds)
             fault = self._take_fault(recorded)
             if fault is not None:
                 recorded.status, recorded.response = fault.status, fault.body
