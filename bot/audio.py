@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +18,16 @@ import av
 import av.error
 import numpy as np
 
-from bot.errors import CorruptAudio, EmptyAudio, NotAudio
+from bot.decode_budget import DecodeBudget
+from bot.errors import AudioTooLong, CorruptAudio, EmptyAudio, NotAudio
 
 OGG_PAGE_MARK = b"OggS"
 OGG_END_OF_STREAM = 0x04
 OGG_TAIL_BYTES = 128 * 1024
 DURATION_SHORTFALL_TOLERANCE = 0.25
-"""A file whose audio decodes to under 75% of its declared duration is damaged or cut short."""
+"""A file whose audio decodes to under 75% of its declared duration is damaged or cut short.
+So a file declaring more than `max_seconds / 0.75` is refused either way (too long, or damaged)
+and `probe` refuses it from its header, without decoding."""
 
 UPLOADABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("ogg", "opus"): ("ogg", "audio/ogg"),
@@ -73,12 +77,18 @@ def _open(path: Path, raw_pcm_rate: int | None) -> av.container.InputContainer:
     return av.open(str(path), format="s16le", options=options)
 
 
-def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
-    """Decode the whole first audio stream to prove it is sound audio and learn its duration.
+def probe(
+    path: Path, *, max_seconds: float | None = None, raw_pcm_rate: int | None = None
+) -> AudioInfo:
+    """Decode the first audio stream to prove it is sound audio and learn its duration,
+    within a `DecodeBudget` of `max_seconds`.
 
-    Raises `EmptyAudio` for an empty file, `NotAudio` when no audio stream is found, and
-    `CorruptAudio` when decoding fails, decodes to nothing, falls well short of the duration
-    the container declares, or an Ogg file lacks its end-of-stream page (cut short).
+    Raises `EmptyAudio` for an empty file, `NotAudio` when no audio stream is found,
+    `AudioTooLong` when the declared duration is over `max_seconds / 0.75` (before decoding
+    anything) or decoding passes `max_seconds` (at once, not at the end), `AudioTooCostly`
+    when decoding is far slower than any common format, and `CorruptAudio` when decoding
+    fails, decodes to nothing, falls well short of the duration the container declares, or an
+    Ogg file lacks its end-of-stream page (cut short).
     """
     if path.stat().st_size == 0:
         raise EmptyAudio(f"{path.name} is empty")
@@ -92,10 +102,12 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
             raise NotAudio(f"{path.name}: no audio stream (found {kinds or 'nothing'})")
         stream = container.streams.audio[0]
         declared = container.duration / av.time_base if container.duration else None
+        if max_seconds is not None and declared is not None:
+            _refuse_declared_over(declared, max_seconds)
         samples = 0
         sample_rate = stream.codec_context.sample_rate or 0
         try:
-            for frame in container.decode(stream):
+            for frame in _decoded(container, stream, DecodeBudget(max_seconds)):
                 samples += frame.samples
                 sample_rate = frame.sample_rate
         except av.error.FFmpegError as exc:
@@ -116,6 +128,30 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
     if info.container == "ogg" and not _ogg_has_end_of_stream(path):
         raise CorruptAudio(f"{path.name}: Ogg stream has no end-of-stream page (truncated)")
     return info
+
+
+def _refuse_declared_over(declared: float, max_seconds: float) -> None:
+    """`AudioTooLong` if a file declaring `declared` seconds cannot pass: even decoding the
+    least its header allows (see `DURATION_SHORTFALL_TOLERANCE`) would be over the limit."""
+    if declared * (1 - DURATION_SHORTFALL_TOLERANCE) > max_seconds:
+        raise AudioTooLong(declared, max_seconds)
+
+
+def _decoded(
+    container: av.container.InputContainer, stream: av.AudioStream, budget: DecodeBudget
+) -> Iterator[av.AudioFrame]:
+    """The frames of `stream`, each packet's demuxing and decoding charged to `budget`
+    (which raises once a limit is passed), so even packets that decode to nothing count."""
+    packets = container.demux(stream)
+    while True:
+        started = time.thread_time()
+        packet = next(packets, None)
+        frames = [] if packet is None else packet.decode()
+        seconds = sum(frame.samples / frame.sample_rate for frame in frames if frame.sample_rate)
+        budget.charge(time.thread_time() - started, seconds)
+        if packet is None:
+            return
+        yield from frames
 
 
 def _ogg_has_end_of_stream(path: Path) -> bool:
@@ -172,7 +208,8 @@ def encode(
     """Decode `sources` in order and write them as one seamless mono stream in `output`.
 
     Memory stays flat: audio flows frame by frame, and only one peak per frame is kept for
-    the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`).
+    the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`). Probe sources
+    first: this decodes them in full, within the CPU share of a `DecodeBudget` only.
     """
     frames: list[tuple[int, int]] = []
     with av.open(str(destination), "w", format=output.container) as dst:
@@ -197,11 +234,13 @@ def decoded_frames(
 ) -> Iterator[av.AudioFrame]:
     """Frames of all `sources` in order as 16-bit mono at `rate`. Each source gets a resampler
     of its own, since sources differ in rate and layout; PyAV's encoder cuts the frames to the
-    codec's frame size itself."""
+    codec's frame size itself. All sources share one `DecodeBudget` without a duration limit:
+    `AudioTooCostly` stops a decoder far slower than any common format."""
+    budget = DecodeBudget()
     for source in sources:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         with _open(source, raw_pcm_rate) as src:
-            for decoded in src.decode(src.streams.audio[0]):
+            for decoded in _decoded(src, src.streams.audio[0], budget):
                 decoded.pts = None
                 yield from _without_timestamps(resampler.resample(decoded))
         yield from _without_timestamps(resampler.resample(None))
