@@ -69,11 +69,25 @@ class AudioInfo:
         return UPLOADABLE.get((self.container, self.codec))
 
 
+REFERRING_DEMUXERS = frozenset(
+    {"concat", "hls", "dash", "imf", "sdp", "rtsp", "webm_dash_manifest"}
+)
+"""FFmpeg's readers of playlists and manifests: they open the files or addresses a file names,
+so an upload could make earshot read other files (or itself, recursively, until the process
+runs out of file descriptors). Never used, whatever a file looks like."""
+SAFE_OPEN_OPTIONS = {
+    "format_whitelist": ",".join(sorted(av.formats_available - REFERRING_DEMUXERS)),
+    "protocol_whitelist": "file",
+}
+"""Options for opening untrusted files: no referring demuxer, and no protocol but local files."""
+
+
 def _open(path: Path, raw_pcm_rate: int | None) -> av.container.InputContainer:
-    """Open a file; `raw_pcm_rate` marks headerless signed 16-bit little-endian mono PCM."""
+    """Open a file with `SAFE_OPEN_OPTIONS`; `raw_pcm_rate` marks headerless signed 16-bit
+    little-endian mono PCM."""
     if raw_pcm_rate is None:
-        return av.open(str(path), metadata_errors="ignore")
-    options = {"sample_rate": str(raw_pcm_rate), "ch_layout": "mono"}
+        return av.open(str(path), options=SAFE_OPEN_OPTIONS, metadata_errors="ignore")
+    options = SAFE_OPEN_OPTIONS | {"sample_rate": str(raw_pcm_rate), "ch_layout": "mono"}
     return av.open(str(path), format="s16le", options=options)
 
 
