@@ -97,17 +97,20 @@ def probe(
     """Decode the first audio stream to prove it is sound audio and learn its duration,
     within a `DecodeBudget` of `max_seconds`.
 
-    Raises `EmptyAudio` for an empty file, `NotAudio` when no audio stream is found,
-    `AudioTooLong` when the declared duration is over `max_seconds / 0.75` (before decoding
-    anything) or decoding passes `max_seconds` (at once, not at the end), `AudioTooCostly`
-    when decoding is far slower than any common format, and `CorruptAudio` when decoding
-    fails, decodes to nothing, falls well short of the duration the container declares, or an
-    Ogg file lacks its end-of-stream page (cut short).
+    Raises `EmptyAudio` for an empty file or an audio stream that decodes to nothing,
+    `NotAudio` when no audio stream is found, `AudioTooLong` when the declared duration is
+    over `max_seconds / 0.75` (before decoding anything) or decoding passes `max_seconds` (at
+    once, not at the end), `AudioTooCostly` when decoding is far slower than any common
+    format, and `CorruptAudio` when the file ends inside its headers, decoding fails, falls
+    well short of the duration the container declares, or an Ogg file lacks its end-of-stream
+    page (cut short).
     """
     if path.stat().st_size == 0:
         raise EmptyAudio(f"{path.name} is empty")
     try:
         container = _open(path, raw_pcm_rate)
+    except av.error.EOFError as exc:
+        raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
     except av.error.FFmpegError as exc:
         raise NotAudio(f"{path.name}: {exc}") from None
     with container:
@@ -134,7 +137,7 @@ def probe(
             channels=stream.codec_context.channels,
         )
     if info.duration <= 0:
-        raise CorruptAudio(f"{path.name}: no audio could be decoded")
+        raise EmptyAudio(f"{path.name}: its audio stream holds nothing")
     if declared and info.duration < declared * (1 - DURATION_SHORTFALL_TOLERANCE):
         raise CorruptAudio(
             f"{path.name}: decoded {info.duration:.2f} s of a declared {declared:.2f} s"
