@@ -65,13 +65,34 @@ class AudioTooLarge(InputError):
 
 
 class AudioTooLong(InputError):
-    def __init__(self, duration: float, limit: float) -> None:
-        super().__init__(f"{duration:.1f} s exceeds the limit of {limit:.0f} s")
-        self.duration, self.limit = duration, limit
+    """`at_least`: decoding stopped once past the limit, so `duration` is a lower bound."""
+
+    def __init__(self, duration: float, limit: float, *, at_least: bool = False) -> None:
+        over = "over " if at_least else ""
+        super().__init__(f"{over}{duration:.1f} s exceeds the limit of {limit:.0f} s")
+        self.duration, self.limit, self.at_least = duration, limit, at_least
 
     @property
     def user_message(self) -> str:
+        if self.at_least:
+            return f"That recording is longer than the limit of {clock(self.limit)}."
         return f"That recording is {clock(self.duration)} long; the limit is {clock(self.limit)}."
+
+
+class AudioTooCostly(InputError):
+    """Decoding took far more work per second of audio than any common format needs."""
+
+    def __init__(self, cpu_seconds: float, audio_seconds: float) -> None:
+        super().__init__(
+            f"decoding took {cpu_seconds:.2f} s of CPU for {audio_seconds:.2f} s of audio"
+        )
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "That audio file takes too much work to decode (an unusual format, or very many "
+            "channels). Voice messages and common audio files work."
+        )
 
 
 class DownloadFailed(InputError):

@@ -264,9 +264,7 @@ class Pipeline:
             self._check_declared(audio_input, limits)
             path = workdir / "download"
             sha256 = await self._download(audio_input, path)
-        info = await self._workers.run(audio.probe, path)
-        if info.duration > limits.max_audio_seconds:
-            raise AudioTooLong(info.duration, limits.max_audio_seconds)
+        info = await self._workers.run(audio.probe, path, max_seconds=limits.max_audio_seconds)
         return _Audio(path, info, sha256)
 
     async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:

@@ -20,12 +20,10 @@ import httpx
 
 from bot import audio
 from bot.errors import (
-    CorruptAudio,
     DownloadFailed,
-    EmptyAudio,
     EmptyText,
+    InputError,
     InvalidOption,
-    NotAudio,
     NotText,
     ProviderBadAudio,
     ProviderUnsupported,
@@ -51,6 +49,12 @@ PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
 """What to ask the provider for, per output: the nearest format; a provider that does not
 make it is asked for its preferred one instead, which is converted like any other."""
 MAX_UTF8_BYTES_PER_CHAR = 4
+SPEECH_SECONDS_PER_CHAR = 0.25
+"""Longest audio a provider may answer per character of text at speed 1.0: four characters a
+second, under a third of the pace of ordinary speech (14 to 16), so slow voices and speaking
+instructions fit while hours of audio for a sentence (a broken or hostile answer) do not."""
+SPEECH_SECONDS_FLOOR = 30.0
+"""Allowed on top, for short texts and the silence voices add at their edges."""
 RAW_EXTENSIONS: dict[SpeechFormat, str] = {
     "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
 }  # fmt: skip
@@ -215,8 +219,8 @@ class Speaker:
             ]
             await self._synthesize_all(requests, parts)
             raw_rate = PCM_SAMPLE_RATE if provider_format == "pcm" else None
-            for part in parts:
-                await self._check_audio(part, raw_rate)
+            for request, part in zip(requests, parts, strict=True):
+                await self._check_audio(part, raw_rate, _longest_speech(request))
             is_voice = options.output == VOICE_MESSAGE
             output = audio.OGG_OPUS if is_voice else audio.OUTPUT_FORMATS[options.output]
             name = "voice-message" if is_voice else "speech"
@@ -248,8 +252,17 @@ class Speaker:
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
 
-    async def _check_audio(self, part: Path, raw_rate: int | None) -> None:
+    async def _check_audio(self, part: Path, raw_rate: int | None, max_seconds: float) -> None:
+        """`ProviderBadAudio` unless `part` is sound audio of at most `max_seconds`; decoding
+        stops as soon as it is not."""
         try:
-            await self._workers.run(audio.probe, part, raw_pcm_rate=raw_rate)
-        except (EmptyAudio, NotAudio, CorruptAudio) as problem:
-            raise ProviderBadAudio(f"speech audio unreadable: {problem}") from None
+            await self._workers.run(
+                audio.probe, part, max_seconds=max_seconds, raw_pcm_rate=raw_rate
+            )
+        except InputError as problem:
+            raise ProviderBadAudio(f"speech audio unusable: {problem}") from None
+
+
+def _longest_speech(request: SpeechRequest) -> float:
+    """Seconds of audio the provider may answer `request` with (`SPEECH_SECONDS_PER_CHAR`)."""
+    return SPEECH_SECONDS_FLOOR + len(request.text) * SPEECH_SECONDS_PER_CHAR / request.speed
