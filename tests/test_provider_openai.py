@@ -345,6 +345,21 @@ async def test_a_failed_stream_is_retried_from_the_start(http, audio_api, voice)
     assert transcript.text == seen[-1]
 
 
+async def test_a_cut_off_json_answer_is_tried_again_never_returned(provider, audio_api, voice):
+    audio_api.faults.append(Fault(status=200, body='{"text": "Meet me at the sta'))
+    audio_api.transcripts.append("Meet me at the station.")
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text == "Meet me at the station."
+    assert len(audio_api.uploads) == 2
+
+
+async def test_a_translation_cut_off_every_time_is_unavailable(provider, audio_api, voice):
+    audio_api.faults.extend([Fault(status=200, body='{"text": "Where is')] * 4)
+    with pytest.raises(ProviderUnavailable, match="unreadable json"):
+        await provider.translate(voice, TranslationOptions())
+    assert len(audio_api.uploads) == 4
+
+
 def streaming_provider(http, audio_api, attempts: int = 4):
     retry = RetryPolicy(max_attempts=attempts, initial_backoff=0.01, max_backoff=0.05)
     return make_provider(

@@ -95,10 +95,9 @@ class OpenAICompatProvider(AudioProvider):
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fields = self._transcription_fields(options)
-        response = await self._retry.run(
-            lambda: self._post_file("/v1/audio/transcriptions", fields, audio)
+        return await self._retry.run(
+            lambda: self._ask("/v1/audio/transcriptions", fields, audio, fields["response_format"])
         )
-        return _parse_transcript(response, fields["response_format"])
 
     async def transcribe_streaming(
         self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
@@ -131,10 +130,9 @@ class OpenAICompatProvider(AudioProvider):
             prompt=options.prompt,
             temperature=options.temperature,
         )
-        response = await self._retry.run(
-            lambda: self._post_file("/v1/audio/translations", fields, audio)
+        return await self._retry.run(
+            lambda: self._ask("/v1/audio/translations", fields, audio, options.response_format)
         )
-        return _parse_transcript(response, options.response_format)
 
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
         body: dict[str, str | float] = {
@@ -204,9 +202,12 @@ class OpenAICompatProvider(AudioProvider):
                 )
             await save_body(response, destination)
 
-    async def _post_file(self, path: str, fields: FormFields, audio: AudioUpload) -> httpx.Response:
-        """One attempt: upload `audio` with `fields`; a failure raises a `ProviderError`."""
-        return await post_file(
+    async def _ask(
+        self, path: str, fields: FormFields, audio: AudioUpload, fmt: ResponseFormat
+    ) -> Transcript:
+        """One attempt: upload `audio` with `fields` and read the answer as `fmt`; a failure,
+        an unreadable answer included, raises a `ProviderError`."""
+        response = await post_file(
             self._http,
             f"{self._base_url}{path}",
             fields=fields,
@@ -214,6 +215,7 @@ class OpenAICompatProvider(AudioProvider):
             api_key=self._api_key,
             settings=AUDIO_API_SETTINGS,
         )
+        return _parse_transcript(response, fmt)
 
 
 def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcript:
