@@ -140,6 +140,9 @@ class Transcript:
     duration: float | None = None
     segments: tuple[Segment, ...] = ()
     words: tuple[Word, ...] = ()
+    from_fallback: bool = False
+    """Made by the fallback service standing in for the configured one (`FallbackProvider`):
+    served, but never cached as the configured model's answer."""
 
 
 class AudioProvider(abc.ABC):
