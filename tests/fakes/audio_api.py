@@ -201,6 +201,8 @@ class FakeAudioAPI:
         self.transcripts: deque[str] = deque()
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
+        self.hold: asyncio.Event | None = None
+        """When set to an event, every request waits for it before it is answered."""
         self.uploads: list[Upload] = []
         self.speech_requests: list[dict] = []
         self.speech_in_flight = 0
@@ -259,6 +261,8 @@ class FakeAudioAPI:
         fault for the handler to apply (truncation), or None for a normal answer."""
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.hold is not None:
+            await self.hold.wait()
         if not self.faults:
             return None
         fault = self.faults.popleft()
