@@ -136,8 +136,14 @@ def with_fallback(primary: Callable[[Services], dict], name: str) -> Callable[[S
     return settings
 
 
-def local_engine(services: Services) -> dict:
-    return {"audio_provider": "local", "audio_api_key": None} | LOCAL
+def key_only(services: Services) -> dict:
+    """AUDIO_PROVIDER unset with AUDIO_API_KEY set: the OpenAI-compatible protocol."""
+    return {"audio_base_url": services.base_url("openai"), "audio_api_key": API_KEY}
+
+
+def no_key(services: Services) -> dict:
+    """AUDIO_PROVIDER unset without AUDIO_API_KEY: the local engine."""
+    return {"audio_api_key": None} | LOCAL
 
 
 def scaigrid_twin(services: Services) -> dict:
@@ -212,6 +218,16 @@ async def a_long_recording_is_cut_into_chunks(
     assert len(services.openai.uploads) == 1 + 2
 
 
+async def a_larger_file_is_refused_before_downloading(
+    world: EarshotWorld, services: Services, first: dp.Payload
+) -> None:
+    large = world.file_attachment("talk.wav", audio_samples.encode(5.0, "wav"), "audio/wav")
+    token = await world.slash("transcribe", attachments={"file": large})
+    assert await answer_to(world, token) == "⚠️ That file is too large: the limit is 0.1 MB."
+    assert world.discord.find("GET", rf"/attachments/.+/{large['id']}/talk.wav") == []
+    assert len(services.openai.uploads) == 1
+
+
 async def a_longer_recording_is_refused(
     world: EarshotWorld, services: Services, first: dp.Payload
 ) -> None:
@@ -234,7 +250,7 @@ async def the_twin_was_asked(world: EarshotWorld, services: Services, first: dp.
 
 CONFIGURATIONS = {
     # Each provider and model surface.
-    "openai-whisper": Configuration(hosted("openai"), answers="openai"),
+    "openai-by-default": Configuration(key_only, answers="openai"),
     "openai-stream": Configuration(
         hosted("openai", transcription_model="gpt-4o-transcribe"),
         answers="openai",
@@ -257,7 +273,7 @@ CONFIGURATIONS = {
         answers="scaigrid",
         check=translation_goes_through_the_oai_twin,
     ),
-    "local": Configuration(local_engine, answers="local"),
+    "local-by-default": Configuration(no_key, answers="local"),
     # A hosted provider falling back on another, or on the local engine.
     "openai-else-gemini": Configuration(with_fallback(hosted("openai"), "gemini"), "openai"),
     "openai-stream-down-else-gemini": Configuration(
@@ -298,6 +314,12 @@ CONFIGURATIONS = {
         answers="openai",
         check=a_long_recording_is_cut_into_chunks,
         overrides={"chunk_seconds": 30, "chunk_parallelism": 2},
+    ),
+    "max-download": Configuration(
+        hosted("openai"),
+        answers="openai",
+        check=a_larger_file_is_refused_before_downloading,
+        overrides={"max_download_bytes": 100_000},
     ),
     "max-audio": Configuration(
         hosted("openai"),
