@@ -222,7 +222,8 @@ class Pipeline:
                 result = await self._cache.cached_transcription(key)
                 if result is None:
                     result = await self._ask(Path(workdir), checked, whole)
-                    await self._cache.cache_transcription(key, result)
+                    if not result.transcript.from_fallback:
+                        await self._cache.cache_transcription(key, result)
                 return result
 
     async def translate(
