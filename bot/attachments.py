@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 import discord
 
-from bot.pipeline import AudioSource
+from bot.pipeline import AudioOrigin, AudioSource
 
 AUDIO_EXTENSIONS = frozenset(
     {".aac", ".aif", ".aiff", ".amr", ".caf", ".flac", ".m4a", ".mka", ".mp3", ".mpga",
@@ -36,11 +36,19 @@ def describe(attachment: discord.Attachment) -> str:
     return f"audio file {name}"
 
 
-def to_source(attachment: discord.Attachment) -> AudioSource:
+def to_source(
+    attachment: discord.Attachment, message: discord.Message | None = None
+) -> AudioSource:
+    """The attachment as plain values; with the `message` it is attached to, its origin (what
+    is derived from it then goes when the message or the attachment goes)."""
+    origin = None
+    if message is not None:
+        origin = AudioOrigin(message.channel.id, message.id, attachment.id)
     return AudioSource(
         url=attachment.url,
         filename=attachment.filename,
         size=attachment.size,
         content_type=attachment.content_type,
         duration=attachment.duration,
+        origin=origin,
     )

@@ -133,8 +133,10 @@ async def send_transcripts(
     private: bool,
     translated: bool = False,
     layout: subtitles.Layout = "text",
+    message: discord.Message | None = None,
 ) -> None:
-    """For each file in turn, `run` it and send its text, or the one reason it failed.
+    """For each file in turn, `run` it and send its text, or the one reason it failed. The
+    files are attached to `message`, if given (the menus).
 
     With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
     growing with a streaming provider, chunks done for a long recording) and the final answer
@@ -148,7 +150,7 @@ async def send_transcripts(
             doing = "Translating" if translated else "Transcribing"
             preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
         try:
-            result = await run(attachments.to_source(file), preview)
+            result = await run(attachments.to_source(file, message), preview)
         except EarshotError as error:
             await send_error(interaction, error, replace=bool(preview and preview.shown))
             continue

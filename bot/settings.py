@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     """Provider calls in flight at once across the whole bot; more wait their turn."""
     transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
     """How long a transcript is reused for the same audio; 0 turns the cache off."""
+    startup_check_days: Annotated[float, Field(ge=0, le=365)] = 7.0
+    """At start-up, messages answered automatically in the last this many days are checked in
+    the background for deletions and edits made while earshot was away (the sources of cached
+    transcripts always are)."""
 
     local_whisper_model: Annotated[str, Field(min_length=1)] = "base"
     """The local engine's speech-to-text model: a Whisper size (tiny, base, small, medium,

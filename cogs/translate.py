@@ -36,10 +36,12 @@ class Translate(commands.Cog):
         self, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
         """Translations do not stream; a long recording shows its chunks done."""
-        async with self.bot.queue.turn(preview.queued if preview else None):
-            return await self.bot.pipeline.translate(
-                source, OPTIONS, on_progress=preview.progress if preview else None
-            )
+        return await self.bot.pipeline.translate(
+            source,
+            OPTIONS,
+            on_progress=preview.progress if preview else None,
+            gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -83,6 +85,7 @@ class Translate(commands.Cog):
             speaker=message.author,
             private=True,
             translated=True,
+            message=message,
         )
 
 

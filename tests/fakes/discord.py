@@ -640,6 +640,23 @@ class FakeDiscord:
         self._store_message(message)
         return message
 
+    async def edit_message_as_author(
+        self, message_id: int | str, *, attachment_ids: Iterable[int | str]
+    ) -> Payload:
+        """The author edits their message, keeping only the attachments in ``attachment_ids``
+        (the client's "remove attachment"); MESSAGE_UPDATE carries the whole edited message,
+        as Discord sends it.  Voice messages cannot be edited (as on Discord)."""
+        message = self.messages[int(message_id)]
+        if message["flags"] & dp.FLAG_IS_VOICE_MESSAGE:
+            raise ValueError("voice messages cannot be edited")
+        kept = {str(attachment_id) for attachment_id in attachment_ids}
+        message["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
+        if not (message["content"] or message["attachments"]):
+            raise ValueError("an edit cannot leave the message empty")
+        message["edited_timestamp"] = dp.iso_now()
+        await self.dispatch("MESSAGE_UPDATE", message)
+        return message
+
     # -- gateway ------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: Payload) -> None:
@@ -1000,6 +1017,7 @@ class FakeDiscord:
             ("PATCH", webhook_message, self._edit_webhook_message, False),
             ("DELETE", webhook_message, self._delete_webhook_message, False),
             ("GET", channel, self._get_channel, True),
+            ("DELETE", channel, self._delete_channel, True),
             ("GET", channel + r"/messages", self._get_channel_messages, True),
             ("POST", channel + r"/messages", self._create_channel_message, True),
             ("GET", message, self._get_channel_message, True),
@@ -1152,6 +1170,31 @@ class FakeDiscord:
     def _get_channel(self, _request: RecordedRequest, channel_id: str) -> Payload:
         channel = self._channel(channel_id)
         self._require_bot(channel, dp.VIEW_CHANNEL)
+        return channel
+
+    def _delete_channel(self, _request: RecordedRequest, channel_id: str) -> Payload:
+        """Delete a guild channel or thread with its messages, like Discord: a thread needs
+        MANAGE_THREADS (its creator is no exception), a channel MANAGE_CHANNELS.  THREAD_DELETE
+        (id, guild_id, parent_id, type) or CHANNEL_DELETE follows; answers the channel."""
+        channel = self._channel(channel_id)
+        if "guild_id" not in channel:
+            raise ApiError(400, 50003, "Cannot execute action on a DM channel")
+        self._require_bot(channel, dp.VIEW_CHANNEL)
+        is_thread = channel["type"] in dp.THREAD_TYPES
+        self._require_bot(channel, dp.MANAGE_THREADS if is_thread else dp.MANAGE_CHANNELS)
+        guild = self._guild(channel["guild_id"])
+        del self.channels[int(channel["id"])]
+        guild.channel_ids.remove(int(channel["id"]))
+        for message in list(self.messages.values()):
+            if message["channel_id"] == channel["id"]:
+                del self.messages[int(message["id"])]
+            elif message.get("thread", {}).get("id") == channel["id"]:
+                del message["thread"]
+        if is_thread:
+            event = {key: channel[key] for key in ("id", "guild_id", "parent_id", "type")}
+            self._emit("THREAD_DELETE", event, dp.INTENT_GUILDS)
+        else:
+            self._emit("CHANNEL_DELETE", channel, dp.INTENT_GUILDS)
         return channel
 
     def _create_dm(self, request: RecordedRequest) -> Payload:
