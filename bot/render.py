@@ -7,7 +7,7 @@ that would take more than `MAX_SPLIT_MESSAGES` messages is attached as a `.txt` 
 
 from __future__ import annotations
 
-import io
+import dataclasses
 from dataclasses import dataclass, field
 
 import discord
@@ -17,6 +17,7 @@ from bot.languages import language_name
 from bot.pipeline import TranscriptionResult
 from bot.providers.base import Transcript
 from bot.text import clock, split_text
+from bot.uploads import Upload
 
 MESSAGE_LIMIT = 2000
 MAX_SPLIT_MESSAGES = 3
@@ -29,8 +30,12 @@ class OutgoingMessage:
     """One message to send: text, files, and always no mentions."""
 
     content: str
-    files: list[discord.File] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
     allowed_mentions: discord.AllowedMentions = NO_MENTIONS
+
+    def discord_files(self) -> list[discord.File]:
+        """The files, new for each attempt to send (see `bot.uploads`)."""
+        return [upload.to_file() for upload in self.files]
 
 
 def transcript_header(
@@ -67,9 +72,7 @@ def transcript_reply(
     )
     if layout in ("srt", "vtt", "verbose_json"):
         extension = "json" if layout == "verbose_json" else layout
-        attachment = discord.File(
-            io.BytesIO(document.encode()), filename=f"{kind}-{file_id}.{extension}"
-        )
+        attachment = Upload.text(document, f"{kind}-{file_id}.{extension}")
         return [OutgoingMessage(f"{header}\nAttached as {extension}.", files=[attachment])]
     return transcript_messages(header, document, filename=f"{kind}-{file_id}.txt")
 
@@ -109,7 +112,7 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
         return [OutgoingMessage(f"{header}\n{QUOTE}{pieces[0]}")] + [
             OutgoingMessage(f"{QUOTE}{piece}") for piece in pieces[1:]
         ]
-    attachment = discord.File(io.BytesIO(text.encode("utf-8")), filename=filename)
+    attachment = Upload.text(text, filename)
     preview = split_text(text, 300)[0]
     return [
         OutgoingMessage(
@@ -117,3 +120,13 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
             files=[attachment],
         )
     ]
+
+
+def with_lead(lead: str, messages: list[OutgoingMessage]) -> list[OutgoingMessage]:
+    """`messages` introduced by the line `lead`: at the top of the first message when it has
+    room, else as a message of its own, so that no message exceeds `MESSAGE_LIMIT`."""
+    first, *rest = messages
+    joined = f"{lead}\n{first.content}"
+    if len(joined) <= MESSAGE_LIMIT:
+        return [dataclasses.replace(first, content=joined), *rest]
+    return [OutgoingMessage(lead), *messages]

@@ -4,7 +4,6 @@ shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
+from bot.uploads import Upload
 from bot.voice_messages import can_post_voice_message, post_voice_message
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,14 @@ async def send(
     if interaction.response.is_done():
         await interaction.followup.send(
             message.content,
-            files=message.files,
+            files=message.discord_files(),
             ephemeral=ephemeral,
             allowed_mentions=message.allowed_mentions,
         )
     else:
         await interaction.response.send_message(
             message.content,
-            files=message.files,
+            files=message.discord_files(),
             ephemeral=ephemeral,
             allowed_mentions=message.allowed_mentions,
         )
@@ -91,17 +91,15 @@ async def _deliver_late(
     message, naming the member without a ping), or by DM when it was private or the channel
     is closed to the bot. Logged, not raised, when neither way is open."""
     name = discord.utils.escape_markdown(interaction.user.display_name)
-    first, *rest = messages
-    late = [
-        dataclasses.replace(first, content=f"{name}, here is what you asked for:\n{first.content}"),
-        *rest,
-    ]
+    late = render.with_lead(f"{name}, here is what you asked for:", messages)
     targets = [interaction.user] if private else [interaction.channel, interaction.user]
     for target in targets:
         try:
             for message in late:
                 await target.send(
-                    message.content, files=message.files, allowed_mentions=message.allowed_mentions
+                    message.content,
+                    files=message.discord_files(),
+                    allowed_mentions=message.allowed_mentions,
                 )
         except (discord.HTTPException, AttributeError, ValueError) as refusal:
             log.info("could not deliver a late answer to %r (%s)", target, refusal)
@@ -180,7 +178,9 @@ async def _deliver(
     if replace:
         first, *messages = messages
         await interaction.edit_original_response(
-            content=first.content, attachments=first.files, allowed_mentions=first.allowed_mentions
+            content=first.content,
+            attachments=first.discord_files(),
+            allowed_mentions=first.allowed_mentions,
         )
     await send_all(interaction, messages, ephemeral=ephemeral)
 
@@ -215,7 +215,7 @@ async def send_speech(
         else:
             await interaction.edit_original_response(content=header)
             return
-    file = discord.File(speech.path, filename=speech.filename)
+    file = Upload(speech.filename, path=speech.path)
     await _deliver(
         interaction, [OutgoingMessage(header, files=[file])], ephemeral=private, replace=replace
     )

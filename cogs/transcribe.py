@@ -320,12 +320,12 @@ class Transcribe(commands.Cog):
                 return
             if thread is not None:
                 sent = await thread.send(
-                    item.content, files=item.files, allowed_mentions=NO_MENTIONS
+                    item.content, files=item.discord_files(), allowed_mentions=NO_MENTIONS
                 )
             else:
                 sent = await message.reply(
                     item.content,
-                    files=item.files,
+                    files=item.discord_files(),
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
                 )

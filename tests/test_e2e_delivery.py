@@ -1,0 +1,66 @@
+"""Answers delivered within Discord's rules, end to end with the real bot: late answers after
+the interaction token ran out, forwarded messages, upload limits, followup caps, and members who
+may not post what they ask the bot to post."""
+
+from __future__ import annotations
+
+from tests.fakes import discord_payloads as dp
+from tests.harness import CHANNEL_MESSAGES, EarshotWorld
+from tests.test_e2e_transcribe import snowflake_minutes_ago
+
+LATE_LEAD = "alice, here is what you asked for:"
+
+
+async def late_slash(world: EarshotWorld, name: str, **kwargs) -> dp.Payload:
+    """Send `name` as an interaction whose 15-minute token is already spent by the time the
+    answer is ready (its id dates it 16 minutes back)."""
+    payload = world.discord.slash_command(
+        name, user=world.member, channel=world.channel, guild_id=world.guild["id"], **kwargs
+    )
+    payload["id"] = snowflake_minutes_ago(16)
+    await world.discord.send_interaction(payload)
+    return payload
+
+
+def sentences(characters: int) -> str:
+    """Plain sentences, about `characters` long."""
+    text = " ".join(f"Sentence {i} of the story." for i in range(characters // 20 + 1))
+    return text[:characters].rstrip(" .") + "."
+
+
+# Late answers --------------------------------------------------------------------------------
+
+
+async def test_a_late_answer_that_fills_a_message_still_arrives_whole_within_the_limit(world):
+    """A transcript that just fits one message has no room left for the late lead-in line."""
+    header = "🎙️ **Transcript** of alice's voice message · 0:02 · English\n>>> "
+    text = sentences(2000 - len(header) - 5)
+    world.audio_api.transcripts.append(text)
+    payload = await late_slash(world, "transcribe", attachments={"file": world.voice_attachment()})
+    posted = await world.discord.wait_for("POST", CHANNEL_MESSAGES, count=2)
+    assert [request.status for request in posted] == [200, 200]
+    assert all(len(request.json["content"]) <= 2000 for request in posted)
+    assert posted[0].json["content"] == LATE_LEAD
+    assert posted[1].json["content"] == header + text
+    assert world.all_followups(payload["token"]) == []
+
+
+async def test_a_late_attachment_refused_in_the_channel_arrives_whole_by_dm(world):
+    """The channel refuses the late answer; the DM carries the same .txt, not an empty file."""
+    text = sentences(8000)  # more than three messages: attached as a .txt
+    world.audio_api.transcripts.append(text)
+    world.discord.fail_next(
+        "POST",
+        rf"/channels/{world.channel['id']}/messages",
+        status=403,
+        json_body={"code": 50013, "message": "Missing Permissions"},
+    )
+    await late_slash(world, "transcribe", attachments={"file": world.voice_attachment()})
+    [refused, delivered] = await world.discord.wait_for("POST", CHANNEL_MESSAGES, count=2)
+    assert refused.status == 403
+    assert delivered.status == 200
+    dm = world.discord.channels[int(delivered.path.split("/")[2])]
+    assert dm["type"] == dp.DM
+    assert delivered.json["content"].startswith(LATE_LEAD)
+    [attached] = delivered.files
+    assert attached.data.decode() == text
