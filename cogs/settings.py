@@ -252,7 +252,8 @@ class Privacy(
         await self._update(interaction, private_replies=enabled)
         how = "private" if enabled else "public"
         await _tell(
-            interaction, f"Your transcripts from `/transcribe` are now **{how}** by default."
+            interaction,
+            f"Your answers from `/transcribe` and `/translate` are now **{how}** by default.",
         )
 
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")

@@ -1,8 +1,8 @@
 """/translate and the "Translate to English" message context menu.
 
-Like transcription: /translate answers publicly unless `private` is set, and the context menu
-answers only the member who asked. The reply names the source language when the provider
-reports it.
+Like transcription: /translate answers publicly unless `private` is set (or the member chose
+private replies in /privacy), and the context menu answers only the member who asked. The
+reply names the source language when the provider reports it.
 """
 
 from __future__ import annotations
@@ -58,8 +58,13 @@ class Translate(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @provider_cooldown
     async def translate(
-        self, interaction: discord.Interaction, file: discord.Attachment, private: bool = False
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        private: bool | None = None,
     ) -> None:
+        if private is None:
+            private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         await interaction.response.defer(ephemeral=private, thinking=True)
         await replies.send_transcripts(
             interaction,

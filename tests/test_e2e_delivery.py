@@ -64,3 +64,23 @@ async def test_a_late_attachment_refused_in_the_channel_arrives_whole_by_dm(worl
     assert delivered.json["content"].startswith(LATE_LEAD)
     [attached] = delivered.files
     assert attached.data.decode() == text
+
+
+# /translate and the member's private-replies choice ---------------------------------------
+
+
+async def test_private_replies_by_default_make_translate_private(world):
+    answer = await world.configure(
+        "privacy private-replies", options={"enabled": True}, user=world.member
+    )
+    assert "`/translate`" in answer
+    token = await world.slash("translate", attachments={"file": world.voice_attachment()})
+    assert (await world.callback(token)).json["data"]["flags"] & dp.FLAG_EPHEMERAL
+    [private] = await world.followups(token)
+    assert private.json["flags"] & dp.FLAG_EPHEMERAL
+    public = await world.slash(
+        "translate", attachments={"file": world.voice_attachment()}, options={"private": False}
+    )
+    assert not (await world.callback(public)).json.get("data", {}).get("flags", 0)
+    [shown] = await world.followups(public)
+    assert not shown.json.get("flags", 0) & dp.FLAG_EPHEMERAL
