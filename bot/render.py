@@ -38,16 +38,22 @@ class OutgoingMessage:
         return [upload.to_file() for upload in self.files]
 
 
+def whose(speaker: str | None, what: str) -> str:
+    """ "Alice's voice message"; with no speaker (a forwarded message, whose original author a
+    forward does not reveal) "a forwarded voice message"."""
+    if speaker is None:
+        return f"a forwarded {what}"
+    return f"{discord.utils.escape_markdown(speaker)}'s {what}"
+
+
 def transcript_header(
-    result: TranscriptionResult, *, speaker: str, what: str, translated: bool = False
+    result: TranscriptionResult, *, speaker: str | None, what: str, translated: bool = False
 ) -> str:
     """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
-    "🌐 **Translation** of Alice's voice message · 0:42 · from German"."""
+    "🌐 **Translation** of Alice's voice message · 0:42 · from German"; `speaker` as in
+    `whose`."""
     title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
-    parts = [
-        f"{title} of {discord.utils.escape_markdown(speaker)}'s {what}",
-        clock(result.duration),
-    ]
+    parts = [f"{title} of {whose(speaker, what)}", clock(result.duration)]
     if name := language_name(result.language):
         parts.append(f"from {name}" if translated else name)
     return " · ".join(parts)
@@ -56,7 +62,7 @@ def transcript_header(
 def transcript_reply(
     result: TranscriptionResult,
     *,
-    speaker: str,
+    speaker: str | None,
     what: str,
     file_id: int,
     translated: bool = False,

@@ -110,12 +110,14 @@ async def _deliver_late(
 
 async def audio_files_of(
     interaction: discord.Interaction, message: discord.Message
-) -> list[discord.Attachment]:
-    """The audio attachments of `message`; none, once the member was told there are none."""
-    files = attachments.audio_attachments(message)
+) -> tuple[list[discord.Attachment], discord.abc.User | None]:
+    """The audio attachments of `message`, or of the message it forwards, and who spoke them:
+    its author, or None for a forward (whose original author is not known); no files, once
+    the member was told there are none."""
+    files, forwarded = attachments.requested_audio(message)
     if not files:
         await send_error(interaction, NoAudio(f"message {message.id} has no audio"))
-    return files
+    return files, None if forwarded else message.author
 
 
 RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
@@ -127,24 +129,25 @@ async def send_transcripts(
     files: list[discord.Attachment],
     run: RunAudio,
     *,
-    speaker: discord.abc.User,
+    speaker: discord.abc.User | None,
     private: bool,
     translated: bool = False,
     layout: subtitles.Layout = "text",
 ) -> None:
-    """For each file in turn, `run` it and send its text, or the one reason it failed.
+    """For each file in turn, `run` it and send its text, or the one reason it failed; a
+    `speaker` of None is a forwarded message's unknown author (see `render.whose`).
 
     With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
     growing with a streaming provider, chunks done for a long recording) and the final answer
     replaces it.
     """
+    name = speaker.display_name if speaker else None
     for file in files:
         what = attachments.describe(file)
         preview = None
         if len(files) == 1:
-            name = discord.utils.escape_markdown(speaker.display_name)
             doing = "Translating" if translated else "Transcribing"
-            preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
+            preview = LivePreview(interaction, f"🎙️ {doing} {render.whose(name, what)} …")
         try:
             result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
@@ -152,7 +155,7 @@ async def send_transcripts(
             continue
         messages = render.transcript_reply(
             result,
-            speaker=speaker.display_name,
+            speaker=name,
             what=what,
             file_id=file.id,
             translated=translated,

@@ -2,8 +2,8 @@
 
 /speak speaks for the member: it posts a real voice message in the channel (or, where the bot
 cannot post one, an audio file in the reply), or a file in the format they pick. "Read aloud"
-reads a text message to the member who asks, privately, as an audio file: the channel has
-the text already.
+reads a text message (or the text of the message it forwards) to the member who asks,
+privately, as an audio file: the channel has the text already.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, replies
+from bot import attachments, render, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
@@ -131,14 +131,15 @@ class Speak(commands.Cog):
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
-        author = discord.utils.escape_markdown(message.author.display_name)
+        text, speaker = message.content, message.author.display_name
+        if not text and (snapshot := attachments.forwarded(message)) is not None:
+            text, speaker = snapshot.content, None
 
         async def words() -> str:
-            return text_for_speech(message.content, _names(interaction, message))
+            return text_for_speech(text, _names(interaction, message))
 
-        await self._say(
-            interaction, words, options, what=f"{author}'s message, read aloud", private=True
-        )
+        what = f"{render.whose(speaker, 'message')}, read aloud"
+        await self._say(interaction, words, options, what=what, private=True)
 
     async def _say(
         self,

@@ -139,14 +139,15 @@ class Transcribe(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
             response_format=RESPONSE_FORMAT,
         )
         await self._transcribe_each(
-            interaction, files, speaker=message.author, options=options, private=True
+            interaction, files, speaker=speaker, options=options, private=True
         )
 
     async def _server_language(self, guild_id: int | None) -> str | None:
@@ -166,7 +167,7 @@ class Transcribe(commands.Cog):
         interaction: discord.Interaction,
         files: list[discord.Attachment],
         *,
-        speaker: discord.abc.User,
+        speaker: discord.abc.User | None,
         options: TranscriptionOptions,
         private: bool,
         layout: subtitles.Layout = "text",

@@ -79,13 +79,14 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         await replies.send_transcripts(
             interaction,
             files,
             self._translate,
-            speaker=message.author,
+            speaker=speaker,
             private=True,
             translated=True,
         )

@@ -84,3 +84,55 @@ async def test_private_replies_by_default_make_translate_private(world):
     assert not (await world.callback(public)).json.get("data", {}).get("flags", 0)
     [shown] = await world.followups(public)
     assert not shown.json.get("flags", 0) & dp.FLAG_EPHEMERAL
+
+
+# Forwarded messages ---------------------------------------------------------------------------
+
+
+def forwarded_voice_message(world: EarshotWorld) -> dp.Payload:
+    """alice forwards bob's voice message into the channel."""
+    bob = world.discord.add_user(username="bob")
+    world.discord.add_member(world.guild["id"], bob)
+    original = world.voice_message(bob, seconds=2.0)
+    return world.discord.forward_message(world.channel["id"], world.member, original)
+
+
+async def test_transcribe_reads_the_voice_message_a_message_forwards(world):
+    world.audio_api.transcripts.append("Passed along.")
+    forward = forwarded_voice_message(world)
+    token = await world.message_menu("Transcribe", forward)
+    [reply] = await world.followups(token)
+    assert reply.json["flags"] & dp.FLAG_EPHEMERAL
+    assert reply.json["content"] == (
+        "🎙️ **Transcript** of a forwarded voice message · 0:02 · English\n>>> Passed along."
+    )
+
+
+async def test_translate_reads_the_voice_message_a_message_forwards(world):
+    world.audio_api.transcripts.append("Passed along.")
+    token = await world.message_menu("Translate to English", forwarded_voice_message(world))
+    [reply] = await world.followups(token)
+    assert reply.json["content"].startswith(
+        "🌐 **Translation** of a forwarded voice message · 0:02"
+    )
+    assert reply.json["content"].endswith(">>> Passed along.")
+
+
+async def test_read_aloud_reads_the_text_a_message_forwards(world):
+    original = world.discord.make_message(world.channel["id"], world.admin, content="See you soon.")
+    forward = world.discord.forward_message(world.channel["id"], world.member, original)
+    token = await world.message_menu("Read aloud", forward)
+    [reply] = await world.followups(token)
+    assert reply.json["content"].startswith("🔊 a forwarded message, read aloud · voice alloy · ")
+    [request] = world.audio_api.speech_requests
+    assert request["input"] == "See you soon."
+
+
+async def test_a_forwarded_voice_message_is_not_transcribed_automatically(world):
+    """Its original author may have opted out, and a forward does not say who they are."""
+    await world.configure("settings channel", options={"enabled": True})
+    forward = forwarded_voice_message(world)
+    await world.post(forward)
+    await world.settled()
+    assert world.audio_api.uploads == []
+    assert world.posted() == []

@@ -639,6 +639,17 @@ class FakeDiscord:
         self._store_message(message)
         return message
 
+    def forward_message(self, channel_id: int | str, author: Payload, original: Payload) -> Payload:
+        """Store and return the message ``author`` posts in ``channel_id`` by forwarding
+        ``original`` (see ``discord_payloads.forward_payload``); no event is sent."""
+        channel = self._channel(channel_id)
+        message = dp.forward_payload(
+            self._ids.next(), channel["id"], author, original, guild_id=channel.get("guild_id")
+        )
+        self._add_author_member(message)
+        self._store_message(message)
+        return message
+
     # -- gateway ------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: Payload) -> None:
