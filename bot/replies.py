@@ -11,7 +11,13 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot import attachments, render, subtitles
-from bot.errors import EarshotError, NoAudio, ProviderError, ProviderMisconfigured
+from bot.errors import (
+    EarshotError,
+    NoAudio,
+    ProviderError,
+    ProviderMisconfigured,
+    UploadTooLarge,
+)
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
@@ -175,6 +181,8 @@ async def _deliver(
 ) -> None:
     """Send `messages`; with `replace`, the first one overwrites the interaction's reply. Once
     the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`)."""
+    if too_large := _too_large(messages, interaction.filesize_limit):
+        messages, ephemeral = [_error_message(interaction, too_large)], True
     if discord.utils.utcnow() > interaction.expires_at - TOKEN_MARGIN:
         await _deliver_late(interaction, messages, private=ephemeral)
         return
@@ -186,6 +194,12 @@ async def _deliver(
             allowed_mentions=first.allowed_mentions,
         )
     await send_all(interaction, messages, ephemeral=ephemeral)
+
+
+def _too_large(messages: list[OutgoingMessage], limit: int) -> UploadTooLarge | None:
+    """The refusal for the largest file over Discord's upload `limit`, if any is."""
+    largest = max((upload.size for message in messages for upload in message.files), default=0)
+    return UploadTooLarge(largest, limit) if largest > limit else None
 
 
 async def send_speech(

@@ -136,3 +136,21 @@ async def test_a_forwarded_voice_message_is_not_transcribed_automatically(world)
     await world.settled()
     assert world.audio_api.uploads == []
     assert world.posted() == []
+
+
+# Upload limits --------------------------------------------------------------------------------
+
+
+async def test_speech_over_the_upload_limit_gets_a_clear_reply_instead_of_a_failed_upload(world):
+    """Six minutes of wav (24 kHz, 16 bit: 48 kB a second) is over the 10 MiB an unboosted
+    server accepts."""
+    text = sentences(6000)
+    token = await world.slash("speak", options={"text": text, "speed": 0.25, "format": "wav"})
+    [reply] = await world.followups(token)
+    assert reply.status == 200
+    assert reply.files == []
+    assert reply.json["content"] == (
+        "⚠️ The file I made is 11.0 MB, more than the 10.0 MB Discord accepts here. A voice "
+        "message, mp3 or ogg is far smaller than wav or flac; shorter text or a shorter "
+        "recording helps too."
+    )
