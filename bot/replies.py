@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot import attachments, render, subtitles
+from bot import attachments, on_behalf, render, subtitles
 from bot.errors import (
     EarshotError,
     NoAudio,
@@ -180,11 +180,24 @@ async def _deliver(
     replace: bool,
 ) -> None:
     """Send `messages`; with `replace`, the first one overwrites the interaction's reply. Once
-    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`)."""
+    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`).
+
+    A file over the upload limit is refused in one clear reply; files the member could not
+    attach in the channel themselves go to them alone (see `bot.on_behalf`).
+    """
     if too_large := _too_large(messages, interaction.filesize_limit):
         messages, ephemeral = [_error_message(interaction, too_large)], True
+    if note := on_behalf.why_private(interaction):
+        messages = render.with_lead(note, messages)
+    private_files: list[OutgoingMessage] = []
+    if not ephemeral and not on_behalf.may_post(interaction, files=True):
+        messages, files = on_behalf.files_set_aside(messages)
+        if files:
+            private_files = [OutgoingMessage(on_behalf.FILES_KEPT_PRIVATE, files=files)]
     if discord.utils.utcnow() > interaction.expires_at - TOKEN_MARGIN:
         await _deliver_late(interaction, messages, private=ephemeral)
+        if private_files:
+            await _deliver_late(interaction, private_files, private=True)
         return
     if replace:
         first, *messages = messages
@@ -194,6 +207,7 @@ async def _deliver(
             allowed_mentions=first.allowed_mentions,
         )
     await send_all(interaction, messages, ephemeral=ephemeral)
+    await send_all(interaction, private_files, ephemeral=True)
 
 
 def _too_large(messages: list[OutgoingMessage], limit: int) -> UploadTooLarge | None:

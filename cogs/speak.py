@@ -1,7 +1,8 @@
 """/speak and the "Read aloud" message context menu.
 
 /speak speaks for the member: it posts a real voice message in the channel (or, where the bot
-cannot post one, an audio file in the reply), or a file in the format they pick. "Read aloud"
+or the member cannot post one, an audio file in the reply), or a file in the format they pick;
+never what the member could not post there themselves (see `bot.on_behalf`). "Read aloud"
 reads a text message (or the text of the message it forwards) to the member who asks,
 privately, as an audio file: the channel has the text already.
 """
@@ -14,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, render, replies
+from bot import attachments, on_behalf, render, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
@@ -111,7 +112,8 @@ class Speak(commands.Cog):
         format: str = VOICE_MESSAGE,
         instructions: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
+        private = on_behalf.private_unless_allowed(interaction, False)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
         name = discord.utils.escape_markdown(interaction.user.display_name)
@@ -124,7 +126,7 @@ class Speak(commands.Cog):
             )
             return text_for_speech(written, _names(interaction))
 
-        await self._say(interaction, words, options, what=f"Spoken for {name}", private=False)
+        await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
 
     async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)

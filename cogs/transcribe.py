@@ -26,7 +26,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, render, replies, subtitles
+from bot import attachments, on_behalf, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, ShuttingDown
@@ -115,6 +115,7 @@ class Transcribe(commands.Cog):
     ) -> None:
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
             code = (

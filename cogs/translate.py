@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
+from bot import on_behalf, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.live_preview import LivePreview
@@ -65,6 +65,7 @@ class Translate(commands.Cog):
     ) -> None:
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         await replies.send_transcripts(
             interaction,

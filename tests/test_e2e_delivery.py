@@ -154,3 +154,63 @@ async def test_speech_over_the_upload_limit_gets_a_clear_reply_instead_of_a_fail
         "message, mp3 or ogg is far smaller than wav or flac; shorter text or a shorter "
         "recording helps too."
     )
+
+
+# Nothing posted for a member that the member could not post ---------------------------------
+
+
+def member_allowed(world: EarshotWorld, permissions: int) -> dp.Payload:
+    """A new member of the world's server holding exactly `permissions`."""
+    user = world.discord.add_user(username="carol")
+    world.discord.add_member(world.guild["id"], user, permissions=permissions)
+    return user
+
+
+async def test_speak_posts_no_voice_message_for_a_member_who_may_not_send_one(world):
+    carol = member_allowed(world, dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES)
+    token = await world.slash("speak", user=carol, options={"text": "Hello there."})
+    [reply] = await world.followups(token)
+    assert world.posted() == []
+    assert not reply.json.get("flags", 0) & dp.FLAG_EPHEMERAL
+    assert reply.json["content"].startswith("🔊 Spoken for carol")
+    [file] = reply.files
+    assert file.filename == "voice-message.ogg"
+
+
+async def test_speak_keeps_the_audio_private_for_a_member_who_may_not_attach_files(world):
+    carol = member_allowed(world, dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.SEND_VOICE_MESSAGES)
+    token = await world.slash("speak", user=carol, options={"text": "Hello there."})
+    public, private = await world.followups(token, count=2)
+    assert world.posted() == []
+    assert not public.json.get("flags", 0) & dp.FLAG_EPHEMERAL
+    assert public.json["content"].startswith("🔊 Spoken for carol")
+    assert public.files == []
+    assert private.json["flags"] & dp.FLAG_EPHEMERAL
+    assert private.json["content"].startswith("🔒 Only you got this file")
+    [file] = private.files
+    assert file.filename == "voice-message.ogg"
+
+
+async def test_transcribe_answers_privately_a_member_who_may_not_send_messages(world):
+    world.audio_api.transcripts.append("Words they could not post.")
+    carol = member_allowed(world, dp.VIEW_CHANNEL | dp.ATTACH_FILES)
+    token = await world.slash(
+        "transcribe", user=carol, attachments={"file": world.voice_attachment()}
+    )
+    assert (await world.callback(token)).json["data"]["flags"] & dp.FLAG_EPHEMERAL
+    [reply] = await world.followups(token)
+    assert reply.json["flags"] & dp.FLAG_EPHEMERAL
+    assert reply.json["content"] == (
+        "🔒 Only you see this: you can't send messages in this channel.\n"
+        "🎙️ **Transcript** of carol's voice message · 0:02 · English\n"
+        ">>> Words they could not post."
+    )
+
+
+async def test_the_fake_tells_the_bot_the_members_and_its_own_permissions(world):
+    carol = member_allowed(world, dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
+    payload = world.discord.slash_command(
+        "transcribe", user=carol, channel=world.channel, guild_id=world.guild["id"]
+    )
+    assert int(payload["member"]["permissions"]) == dp.VIEW_CHANNEL | dp.SEND_MESSAGES
+    assert int(payload["app_permissions"]) & dp.SEND_VOICE_MESSAGES
