@@ -128,6 +128,12 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
     ]
 
 
+def clipped(text: str) -> str:
+    """`text` cut to fit one message, with an ellipsis where it was cut: a last resort for
+    text from elsewhere (a provider's explanation) that should never be that long."""
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
 def with_lead(lead: str, messages: list[OutgoingMessage]) -> list[OutgoingMessage]:
     """`messages` introduced by the line `lead`: at the top of the first message when it has
     room, else as a message of its own, so that no message exceeds `MESSAGE_LIMIT`."""

@@ -68,7 +68,7 @@ async def send_error(
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
     """The member's one-line notice of `error`; the detail goes to the log."""
     log_failure(error, interaction.user.id)
-    return OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS)
+    return OutgoingMessage(render.clipped(f"⚠️ {error.user_message}"), allowed_mentions=NO_MENTIONS)
 
 
 def log_failure(error: EarshotError, user_id: int) -> None:

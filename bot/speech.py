@@ -51,6 +51,8 @@ PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
 """What to ask the provider for, per output: the nearest format; a provider that does not
 make it is asked for its preferred one instead, which is converted like any other."""
 MAX_UTF8_BYTES_PER_CHAR = 4
+MAX_VOICES_NAMED = 20
+"""Voices a reply lists by name; the local engine has 140, too many for one message."""
 RAW_EXTENSIONS: dict[SpeechFormat, str] = {
     "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
 }  # fmt: skip
@@ -159,9 +161,11 @@ class Speaker:
         for voice in self.voices:
             if voice.casefold() == wanted:
                 return voice
-        raise InvalidOption(
-            f"I don't know the voice “{name.strip()[:40]}”. Voices: {', '.join(self.voices)}."
-        )
+        named = ", ".join(self.voices[:MAX_VOICES_NAMED])
+        unnamed = len(self.voices) - MAX_VOICES_NAMED
+        if unnamed > 0:
+            named += f" and {unnamed} more (the `voice` option suggests them as you type)"
+        raise InvalidOption(f"I don't know the voice “{name.strip()[:40]}”. Voices: {named}.")
 
     def first_known(self, *names: str | None) -> str | None:
         """The first of `names` that is a voice of the provider: stored preferences may name

@@ -5,7 +5,8 @@ may not post what they ask the bot to post."""
 from __future__ import annotations
 
 from tests.fakes import discord_payloads as dp
-from tests.harness import CHANNEL_MESSAGES, EarshotWorld
+from tests.harness import CHANNEL_MESSAGES, EarshotWorld, bot_settings, earshot_world
+from tests.local_models import TINY_EN
 from tests.test_e2e_transcribe import snowflake_minutes_ago
 
 LATE_LEAD = "alice, here is what you asked for:"
@@ -214,3 +215,38 @@ async def test_the_fake_tells_the_bot_the_members_and_its_own_permissions(world)
     )
     assert int(payload["member"]["permissions"]) == dp.VIEW_CHANNEL | dp.SEND_MESSAGES
     assert int(payload["app_permissions"]) & dp.SEND_VOICE_MESSAGES
+
+
+# Replies that list things stay within one message ---------------------------------------------
+
+
+async def test_settings_replies_listing_many_channels_fit_in_a_message(world):
+    channel_ids = [world.discord.add_text_channel(world.guild["id"])["id"] for _ in range(100)]
+    for channel_id in channel_ids:
+        await world.bot.store.set_channel_auto_transcribe(
+            int(world.guild["id"]), int(channel_id), True
+        )
+    shown = await world.configure("settings show")
+    assert len(shown) <= 2000
+    assert f"On in: <#{channel_ids[0]}>, " in shown
+    assert " and 80 more\n" in shown
+    switched = await world.configure("settings server", options={"enabled": False})
+    assert len(switched) <= 2000
+    assert switched.endswith(" and 80 more.")
+
+
+async def test_an_unknown_voice_of_the_local_engine_is_answered_within_a_message(
+    discord_fake, audio_api, tmp_path
+):
+    """eSpeak NG offers 140 voices: naming them all would take more than one message."""
+    settings = bot_settings(
+        audio_api, tmp_path / "data", audio_provider="local", audio_api_key=None,
+        local_whisper_model=str(TINY_EN),
+    )  # fmt: skip
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        answer = await world.configure(
+            "privacy voice", options={"name": "Robot 42"}, user=world.member
+        )
+    assert len(answer) <= 2000
+    assert answer.startswith("⚠️ I don't know the voice “Robot 42”. Voices: English (America), ")
+    assert answer.endswith(" more (the `voice` option suggests them as you type).")
