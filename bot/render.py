@@ -142,3 +142,20 @@ def with_lead(lead: str, messages: list[OutgoingMessage]) -> list[OutgoingMessag
     if len(joined) <= MESSAGE_LIMIT:
         return [dataclasses.replace(first, content=joined), *rest]
     return [OutgoingMessage(lead), *messages]
+
+
+def at_most(messages: list[OutgoingMessage], count: int) -> list[OutgoingMessage]:
+    """`messages` as at most `count` messages (none when `count` < 1): the ones that do not fit
+    are gathered, text and files, into the last, their text as an attached `.txt`."""
+    if len(messages) <= count:
+        return messages
+    if count < 1:
+        return []
+    kept, rest = messages[: count - 1], messages[count - 1 :]
+    gathered = Upload.text("\n\n".join(message.content for message in rest), "more-answers.txt")
+    last = OutgoingMessage(
+        f"📎 {len(rest)} more messages are attached as a file: Discord limits how many "
+        "messages earshot may send here.",
+        files=[gathered, *(upload for message in rest for upload in message.files)],
+    )
+    return [*kept, last]

@@ -33,6 +33,7 @@ async def send(
 ) -> None:
     """Send `message` as the interaction's response or as a followup, mentions off."""
     if interaction.response.is_done():
+        interaction.extras[_FOLLOWUPS_SENT] = interaction.extras.get(_FOLLOWUPS_SENT, 0) + 1
         await interaction.followup.send(
             message.content,
             files=message.discord_files(),
@@ -46,6 +47,20 @@ async def send(
             ephemeral=ephemeral,
             allowed_mentions=message.allowed_mentions,
         )
+
+
+USER_APP_FOLLOWUPS = 5
+"""Followups Discord allows an interaction with an app installed only to the member, used in a
+server the app is not installed to."""
+_FOLLOWUPS_SENT = "earshot.followups_sent"
+"""Counts, in `interaction.extras`, the followups sent so far."""
+
+
+def followups_left(interaction: discord.Interaction) -> int | None:
+    """How many more followups Discord accepts for `interaction`; None when it sets no cap."""
+    if interaction.guild_id is None or interaction.is_guild_integration():
+        return None
+    return max(0, USER_APP_FOLLOWUPS - interaction.extras.get(_FOLLOWUPS_SENT, 0))
 
 
 async def send_all(
@@ -145,9 +160,13 @@ async def send_transcripts(
 
     With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
     growing with a streaming provider, chunks done for a long recording) and the final answer
-    replaces it.
+    replaces it. Where Discord caps the followups (`followups_left`), the answers for several
+    files are held and sent together at the end, within the cap (`render.at_most`).
     """
     name = speaker.display_name if speaker else None
+    held: list[OutgoingMessage] | None = (
+        [] if len(files) > 1 and followups_left(interaction) is not None else None
+    )
     for file in files:
         what = attachments.describe(file)
         preview = None
@@ -157,6 +176,9 @@ async def send_transcripts(
         try:
             result = await run(attachments.to_source(file), preview)
         except EarshotError as error:
+            if held is not None:
+                held.append(_error_message(interaction, error))
+                continue
             await send_error(interaction, error, replace=bool(preview and preview.shown))
             continue
         messages = render.transcript_reply(
@@ -167,9 +189,14 @@ async def send_transcripts(
             translated=translated,
             layout=layout,
         )
+        if held is not None:
+            held += messages
+            continue
         await _deliver(
             interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)
         )
+    if held:
+        await _deliver(interaction, held, ephemeral=private, replace=False)
 
 
 async def _deliver(
@@ -199,6 +226,11 @@ async def _deliver(
         if private_files:
             await _deliver_late(interaction, private_files, private=True)
         return
+    if (left := followups_left(interaction)) is not None:
+        messages = render.at_most(messages, left - len(private_files) + replace)
+        if not messages:
+            log.warning("no followups left to answer user %s", interaction.user.id)
+            return
     if replace:
         first, *messages = messages
         await interaction.edit_original_response(

@@ -4,6 +4,9 @@ may not post what they ask the bot to post."""
 
 from __future__ import annotations
 
+import asyncio
+
+from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.harness import CHANNEL_MESSAGES, EarshotWorld, bot_settings, earshot_world
 from tests.local_models import TINY_EN
@@ -21,6 +24,17 @@ async def late_slash(world: EarshotWorld, name: str, **kwargs) -> dp.Payload:
     payload["id"] = snowflake_minutes_ago(16)
     await world.discord.send_interaction(payload)
     return payload
+
+
+async def commands_finished() -> None:
+    """Wait until the app commands under way (discord.py runs each in a task it names
+    "CommandTree-invoker") have ended."""
+    running = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() == "CommandTree-invoker" and not task.done()
+    ]
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 def sentences(characters: int) -> str:
@@ -250,3 +264,39 @@ async def test_an_unknown_voice_of_the_local_engine_is_answered_within_a_message
     assert len(answer) <= 2000
     assert answer.startswith("⚠️ I don't know the voice “Robot 42”. Voices: English (America), ")
     assert answer.endswith(" more (the `voice` option suggests them as you type).")
+
+
+# Followup caps of user-installed contexts ------------------------------------------------------
+
+
+async def test_transcribing_ten_files_where_only_the_member_installed_earshot_fits_five_followups(
+    world,
+):
+    """In a server earshot is not installed to, Discord allows its interaction 5 followups."""
+    world.audio_api.transcripts.extend(f"Clip number {i}." for i in range(10))
+    clips = [
+        world.file_attachment(f"clip-{i}.ogg", audio_samples.encode(1.0, "ogg"), "audio/ogg")
+        for i in range(10)
+    ]
+    message = world.discord.make_message(world.channel["id"], world.admin, attachments=clips)
+    payload = world.discord.message_command(
+        "Transcribe", user=world.member, channel=world.channel, message=message,
+        guild_id=world.guild["id"],
+    )  # fmt: skip
+    payload["authorizing_integration_owners"] = {"1": world.member["id"]}
+    await world.discord.send_interaction(payload)
+    await world.followups(payload["token"], count=5)
+    await commands_finished()
+    followups = world.all_followups(payload["token"])
+    assert [request.status for request in followups] == [200] * 5
+    for i, request in enumerate(followups[:4]):
+        assert request.json["content"] == (
+            f"🎙️ **Transcript** of ada's audio file clip-{i}.ogg · 0:01 · English\n"
+            f">>> Clip number {i}."
+        )
+    last = followups[-1]
+    assert last.json["content"].startswith("📎 6 more messages are attached as a file")
+    [gathered] = last.files
+    text = gathered.data.decode()
+    for i in range(4, 10):
+        assert f"audio file clip-{i}.ogg" in text and f"Clip number {i}." in text
