@@ -40,6 +40,8 @@ from bot.workers import AudioWorkers
 VOICE_MESSAGE = "voice"
 """The output name for a Discord voice message (Ogg/Opus with duration and waveform)."""
 OUTPUT_CHOICES = (VOICE_MESSAGE, *audio.OUTPUT_FORMATS)
+MAX_VOICES_NAMED = 20
+"""Voices a reply lists by name; the local engine has 140, too many for one message."""
 PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
     VOICE_MESSAGE: "opus",
     "ogg": "opus",
@@ -51,8 +53,6 @@ PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
 """What to ask the provider for, per output: the nearest format; a provider that does not
 make it is asked for its preferred one instead, which is converted like any other."""
 MAX_UTF8_BYTES_PER_CHAR = 4
-MAX_VOICES_NAMED = 20
-"""Voices a reply lists by name; the local engine has 140, too many for one message."""
 RAW_EXTENSIONS: dict[SpeechFormat, str] = {
     "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
 }  # fmt: skip
