@@ -24,8 +24,24 @@ def is_audio(attachment: discord.Attachment) -> bool:
     return PurePosixPath(attachment.filename.lower()).suffix in AUDIO_EXTENSIONS
 
 
-def audio_attachments(message: discord.Message) -> list[discord.Attachment]:
+def audio_attachments(
+    message: discord.Message | discord.MessageSnapshot,
+) -> list[discord.Attachment]:
     return [attachment for attachment in message.attachments if is_audio(attachment)]
+
+
+def forwarded(message: discord.Message) -> discord.MessageSnapshot | None:
+    """What `message` forwards, when it is a forward: a snapshot of the original's content and
+    attachments, without its author."""
+    return message.message_snapshots[0] if message.message_snapshots else None
+
+
+def requested_audio(message: discord.Message) -> tuple[list[discord.Attachment], bool]:
+    """The audio a member asks about in `message`: its own audio attachments, else those of the
+    message it forwards; and whether they are forwarded."""
+    if (own := audio_attachments(message)) or (snapshot := forwarded(message)) is None:
+        return own, False
+    return audio_attachments(snapshot), True
 
 
 def describe(attachment: discord.Attachment) -> str:

@@ -165,6 +165,23 @@ class DurationOverLimit(InputError):
         )
 
 
+class UploadTooLarge(InputError):
+    """What earshot made is larger than Discord accepts as an attachment here (10 MiB without
+    server boosts and in DMs, more in boosted servers)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"an upload of {size} bytes exceeds the limit of {limit} bytes")
+        self.size, self.limit = size, limit
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"The file I made is {_megabytes(self.size)}, more than the {_megabytes(self.limit)} "
+            "Discord accepts here. A voice message, mp3 or ogg is far smaller than wav or flac; "
+            "shorter text or a shorter recording helps too."
+        )
+
+
 # Using the bot -----------------------------------------------------------------------------
 
 

@@ -38,6 +38,8 @@ from bot.workers import AudioWorkers
 VOICE_MESSAGE = "voice"
 """The output name for a Discord voice message (Ogg/Opus with duration and waveform)."""
 OUTPUT_CHOICES = (VOICE_MESSAGE, *audio.OUTPUT_FORMATS)
+MAX_VOICES_NAMED = 20
+"""Voices a reply lists by name; the local engine has 140, too many for one message."""
 PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
     VOICE_MESSAGE: "opus",
     "ogg": "opus",
@@ -163,9 +165,11 @@ class Speaker:
         for voice in self.voices:
             if voice.casefold() == wanted:
                 return voice
-        raise InvalidOption(
-            f"I don't know the voice “{name.strip()[:40]}”. Voices: {', '.join(self.voices)}."
-        )
+        named = ", ".join(self.voices[:MAX_VOICES_NAMED])
+        unnamed = len(self.voices) - MAX_VOICES_NAMED
+        if unnamed > 0:
+            named += f" and {unnamed} more (the `voice` option suggests them as you type)"
+        raise InvalidOption(f"I don't know the voice “{name.strip()[:40]}”. Voices: {named}.")
 
     def first_known(self, *names: str | None) -> str | None:
         """The first of `names` that is a voice of the provider: stored preferences may name

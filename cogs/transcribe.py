@@ -29,7 +29,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, render, replies, subtitles
+from bot import attachments, on_behalf, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, ShuttingDown
@@ -132,6 +132,7 @@ class Transcribe(commands.Cog):
     ) -> None:
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
             code = (
@@ -156,7 +157,8 @@ class Transcribe(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
@@ -165,7 +167,7 @@ class Transcribe(commands.Cog):
         await self._transcribe_each(
             interaction,
             files,
-            speaker=message.author,
+            speaker=speaker,
             options=options,
             private=True,
             message=message,
@@ -188,7 +190,7 @@ class Transcribe(commands.Cog):
         interaction: discord.Interaction,
         files: list[discord.Attachment],
         *,
-        speaker: discord.abc.User,
+        speaker: discord.abc.User | None,
         options: TranscriptionOptions,
         private: bool,
         layout: subtitles.Layout = "text",
@@ -371,12 +373,12 @@ class Transcribe(commands.Cog):
                 return
             if thread is not None:
                 sent = await thread.send(
-                    item.content, files=item.files, allowed_mentions=NO_MENTIONS
+                    item.content, files=item.discord_files(), allowed_mentions=NO_MENTIONS
                 )
             else:
                 sent = await message.reply(
                     item.content,
-                    files=item.files,
+                    files=item.discord_files(),
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
                 )

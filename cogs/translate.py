@@ -1,8 +1,8 @@
 """/translate and the "Translate to English" message context menu.
 
-Like transcription: /translate answers publicly unless `private` is set, and the context menu
-answers only the member who asked. The reply names the source language when the provider
-reports it.
+Like transcription: /translate answers publicly unless `private` is set (or the member chose
+private replies in /privacy), and the context menu answers only the member who asked. The
+reply names the source language when the provider reports it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
+from bot import on_behalf, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.live_preview import LivePreview
@@ -60,8 +60,14 @@ class Translate(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @provider_cooldown
     async def translate(
-        self, interaction: discord.Interaction, file: discord.Attachment, private: bool = False
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        private: bool | None = None,
     ) -> None:
+        if private is None:
+            private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         await replies.send_transcripts(
             interaction,
@@ -76,13 +82,14 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         await replies.send_transcripts(
             interaction,
             files,
             self._translate,
-            speaker=message.author,
+            speaker=speaker,
             private=True,
             translated=True,
             message=message,

@@ -34,6 +34,8 @@ BOT_PERMISSIONS = (
     | dp.SEND_VOICE_MESSAGES
 )
 """The bot's permissions in the test guild (the invite link grants these and more)."""
+MEMBER_PERMISSIONS = dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.SEND_VOICE_MESSAGES
+"""The member's permissions in the test guild: what @everyone may do by default on Discord."""
 CHANNEL_MESSAGES = r"/channels/\d+/messages"
 NO_MENTIONS = {"parse": []}
 """`allowed_mentions` as the bot sends it: nobody is pinged."""
@@ -236,7 +238,7 @@ def add_server(
     holding `BOT_PERMISSIONS`; returns the server and its channel."""
     guild = discord.add_guild(name=name)
     channel = discord.add_text_channel(guild["id"], name="voice-notes")
-    discord.add_member(guild["id"], member, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
+    discord.add_member(guild["id"], member, permissions=MEMBER_PERMISSIONS)
     discord.add_member(
         guild["id"], admin, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.MANAGE_GUILD
     )

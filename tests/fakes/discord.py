@@ -62,6 +62,7 @@ HEARTBEAT_INTERVAL_MS = 41250
 MAX_CONTENT_LENGTH = 2000
 MAX_EMBEDS = 10
 MAX_AUTOCOMPLETE_CHOICES = 25
+MAX_USER_APP_FOLLOWUPS = 5
 
 _SENDABLE_MESSAGE_FLAGS = (
     dp.FLAG_SUPPRESS_EMBEDS
@@ -187,6 +188,14 @@ class _Interaction:
     original_id: int | None = None
     thinking: bool = False
     message_ids: set[int] = field(default_factory=set)
+    followups: int = 0
+
+    @property
+    def followups_capped(self) -> bool:
+        """Discord allows 5 followups to an app installed only to the user (not to the server
+        it is used in): a guild interaction whose integration owners lack guild install "0"."""
+        owners = self.payload.get("authorizing_integration_owners") or {}
+        return "guild_id" in self.payload and "0" not in owners
 
     @property
     def id(self) -> int:
@@ -655,6 +664,17 @@ class FakeDiscord:
             raise ValueError("an edit cannot leave the message empty")
         message["edited_timestamp"] = dp.iso_now()
         await self.dispatch("MESSAGE_UPDATE", message)
+        return message
+
+    def forward_message(self, channel_id: int | str, author: Payload, original: Payload) -> Payload:
+        """Store and return the message ``author`` posts in ``channel_id`` by forwarding
+        ``original`` (see ``discord_payloads.forward_payload``); no event is sent."""
+        channel = self._channel(channel_id)
+        message = dp.forward_payload(
+            self._ids.next(), channel["id"], author, original, guild_id=channel.get("guild_id")
+        )
+        self._add_author_member(message)
+        self._store_message(message)
         return message
 
     # -- gateway ------------------------------------------------------------------------------
@@ -1412,14 +1432,20 @@ class FakeDiscord:
     def _execute_webhook(self, request: RecordedRequest, app_id: str, token: str) -> Payload | None:
         """Send a followup; the first one after a deferral replaces the "thinking" message.
 
-        The replacement keeps the placeholder's id and its ephemerality, as on Discord.
+        The replacement keeps the placeholder's id and its ephemerality, as on Discord. An app
+        used where only the member installed it gets 40094 past five followups.
         """
         interaction = self._webhook_interaction(app_id, token)
+        if interaction.followups_capped and interaction.followups >= MAX_USER_APP_FOLLOWUPS:
+            raise ApiError(
+                400, 40094, "This interaction has hit the maximum number of follow up messages"
+            )
         body = request.json or {}
         channel = self._channel(interaction.payload["channel_id"])
         message = self._compose_message(
             channel, body, request.files, allow_ephemeral=True, interaction=interaction
         )
+        interaction.followups += 1
         placeholder = self.messages.get(interaction.original_id or 0)
         if interaction.thinking and placeholder is not None:
             message["id"] = placeholder["id"]
