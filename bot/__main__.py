@@ -103,7 +103,7 @@ async def _sync(settings: Settings) -> None:
 @asynccontextmanager
 async def _offline(settings: Settings):
     """The bot's provider, pipeline and speaker on a client of their own, for the CLI."""
-    async with build_http_client(settings) as http:
+    async with await build_http_client(settings) as http:
         provider = build_provider(settings, http)
         workers = AudioWorkers()
         yield (

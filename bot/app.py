@@ -75,7 +75,7 @@ class EarshotBot(commands.Bot):
         """The loop time by which a shutdown under way must be over."""
 
     async def setup_hook(self) -> None:
-        self.web = build_http_client(self.settings)
+        self.web = await build_http_client(self.settings)
         self.store = await Store.open(
             self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
         )

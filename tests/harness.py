@@ -255,7 +255,7 @@ async def earshot_world(
     guild, channel = add_server(discord, member, admin, "Accessible Guild")
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    async with LoopWatchdog(), running_bot(discord, bot):
+    async with running_bot(discord, bot), LoopWatchdog():
         yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
 
 

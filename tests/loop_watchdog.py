@@ -1,5 +1,7 @@
 """An event-loop watchdog for the end-to-end tests: a test fails when earshot's code keeps the
-event loop from turning for longer than a budget, and the failure shows the blocking stack.
+event loop from turning for longer than a budget while it serves, and the failure shows the
+blocking stack. Start-up (`setup_hook` importing the cogs and fingerprinting the commands,
+before the gateway connects) and closing are outside its watch: one-off costs no member waits on.
 
 A callback on the loop stamps the time every `TICK` seconds; a daemon thread checks the stamp.
 When the stamp is older than the budget, the loop is stuck in one callback: the thread takes
