@@ -1,7 +1,8 @@
 """Audio files through PyAV (FFmpeg's libraries, shipped in the wheel: no system ffmpeg).
 
 Every function here is synchronous and CPU- or disk-bound: callers run them in a worker
-thread (`asyncio.to_thread`), never on the event loop.
+thread (`bot.workers`), never on the event loop. Decoding loops stop at the next frame once
+the worker's caller is cancelled (`raise_if_stopped`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import av.error
 import numpy as np
 
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio
+from bot.workers import raise_if_stopped
 
 OGG_PAGE_MARK = b"OggS"
 OGG_END_OF_STREAM = 0x04
@@ -96,6 +98,7 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
         sample_rate = stream.codec_context.sample_rate or 0
         try:
             for frame in container.decode(stream):
+                raise_if_stopped()
                 samples += frame.samples
                 sample_rate = frame.sample_rate
         except av.error.FFmpegError as exc:
@@ -202,6 +205,7 @@ def decoded_frames(
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         with _open(source, raw_pcm_rate) as src:
             for decoded in src.decode(src.streams.audio[0]):
+                raise_if_stopped()
                 decoded.pts = None
                 yield from _without_timestamps(resampler.resample(decoded))
         yield from _without_timestamps(resampler.resample(None))

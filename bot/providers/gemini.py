@@ -18,7 +18,6 @@ decoded in worker threads, never on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -52,6 +51,7 @@ from bot.providers.base import (
     error_for_transport,
 )
 from bot.providers.retry import RetryPolicy
+from bot.workers import in_thread
 
 UNDERSTANDING_MODEL = "gemini-2.5-flash"
 SPEECH_MODEL = "gemini-2.5-flash-preview-tts"
@@ -224,7 +224,7 @@ class GeminiProvider(AudioProvider):
         }
         content = json.dumps(body).encode()
         answer = await self._retry.run(lambda: self._generate(self._speech_model, content))
-        await asyncio.to_thread(_write_speech, answer, destination)
+        await in_thread(_write_speech, answer, destination)
 
     async def _understand(
         self, model: str, instruction: str, audio: AudioUpload, temperature: float | None
@@ -233,7 +233,7 @@ class GeminiProvider(AudioProvider):
         config = {} if temperature is None else {"temperature": temperature}
         content = await _audio_request(instruction, audio, config)
         answer = await self._retry.run(lambda: self._generate(model, content))
-        return await asyncio.to_thread(_answer_text, answer)
+        return await in_thread(_answer_text, answer)
 
     async def _generate(self, model: str, content: bytes) -> bytes:
         """One attempt: POST the JSON `content` to `model`; the answer's raw body."""
@@ -269,7 +269,7 @@ async def _audio_request(instruction: str, audio: AudioUpload, config: dict) -> 
     mime_type = INLINE_MIME_TYPES.get(extension, audio.content_type)
     async with aiofiles.open(audio.path, "rb") as file:
         data = await file.read()
-    return await asyncio.to_thread(_encode_audio_request, instruction, mime_type, data, config)
+    return await in_thread(_encode_audio_request, instruction, mime_type, data, config)
 
 
 def _encode_audio_request(instruction: str, mime_type: str, data: bytes, config: dict) -> bytes:
