@@ -75,7 +75,7 @@ class Transcribe(commands.Cog):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
         self.started_at = discord.utils.utcnow()
-        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild)
+        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild, members=bot.members)
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_message)
         self.menu = app_commands.allowed_installs(guilds=True, users=True)(self.menu)
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
@@ -177,7 +177,10 @@ class Transcribe(commands.Cog):
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            async with self.bot.queue.turn(preview.queued if preview else None):
+            async with (
+                self.bot.members.admit(interaction.user.id),
+                self.bot.queue.turn(preview.queued if preview else None),
+            ):
                 return await self.bot.pipeline.transcribe(
                     source,
                     options,
@@ -210,7 +213,7 @@ class Transcribe(commands.Cog):
                     await self._deliver(message, [notice], settings, job)
                 raise
 
-        self.jobs.start(message.guild.id, message.id, answer)
+        self.jobs.start(message.guild.id, message.id, answer, member=message.author.id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

@@ -7,6 +7,8 @@ reports it.
 
 from __future__ import annotations
 
+import functools
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -33,10 +35,14 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, source: AudioSource, preview: LivePreview | None
+        self, member: int, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done."""
-        async with self.bot.queue.turn(preview.queued if preview else None):
+        """Translations do not stream; a long recording shows its chunks done. `member` is
+        the one who asked (see `MemberLimit`)."""
+        async with (
+            self.bot.members.admit(member),
+            self.bot.queue.turn(preview.queued if preview else None),
+        ):
             return await self.bot.pipeline.translate(
                 source, OPTIONS, on_progress=preview.progress if preview else None
             )
@@ -64,7 +70,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             [file],
-            self._translate,
+            functools.partial(self._translate, interaction.user.id),
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -79,7 +85,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             files,
-            self._translate,
+            functools.partial(self._translate, interaction.user.id),
             speaker=message.author,
             private=True,
             translated=True,
