@@ -65,12 +65,14 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
 
 
 async def _until_done(future: asyncio.Future[T]) -> None:
-    """Wait for `future` to finish, whatever cancellations arrive meanwhile: the task stays
-    marked as cancelled, and the caller re-raises. (`asyncio.shield` marks the outcome of a
-    future whose waiter was cancelled as seen.)"""
+    """Wait for `future` to finish, whatever cancellations arrive meanwhile (the task stays
+    marked as cancelled, and the caller re-raises), then mark its outcome as seen: nobody
+    wants it, and asyncio would log an exception nobody retrieved."""
     while not future.done():
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 class AudioWorkers:

@@ -4,6 +4,7 @@ thread has ended, tells the thread to stop, and PyAV loops stop at the next fram
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from pathlib import Path
 
@@ -107,6 +108,24 @@ async def test_a_cancelled_caller_tells_its_thread_to_stop():
         async with asyncio.timeout(HANG):
             await run
     assert seen == [True]
+
+
+async def test_the_error_of_a_stopped_thread_is_not_left_for_asyncio_to_log(caplog):
+    began = threading.Event()
+
+    def stops() -> None:
+        began.set()
+        stop_flag().wait(HANG)
+        raise_if_stopped()
+
+    run = asyncio.create_task(in_thread(stops))
+    assert await asyncio.to_thread(began.wait, HANG)
+    run.cancel()
+    await asyncio.wait([run])
+    assert run.cancelled()
+    del run  # with it the last reference to the thread's future
+    gc.collect()
+    assert "never retrieved" not in caplog.text
 
 
 async def test_a_run_that_is_not_cancelled_returns_its_result_and_raises_its_errors():
