@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.command_sync import sync_commands
 from bot.http import build_http_client
 from bot.job_queue import JobQueue
+from bot.member_limit import MemberLimit
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.providers.limited import LimitedProvider
@@ -52,13 +53,14 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store`, `queue` and `web` exist once `setup_hook` has
-    run (at login)."""
+    """earshot. `pipeline`, `speaker`, `store`, `queue`, `members` and `web` exist once
+    `setup_hook` has run (at login)."""
 
     pipeline: Pipeline
     speaker: Speaker
     store: Store
     queue: JobQueue
+    members: MemberLimit
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -84,6 +86,7 @@ class EarshotBot(commands.Bot):
         )
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
+        self.members = MemberLimit(self.settings.max_jobs_per_member)
         self.pipeline = Pipeline(
             self.web,
             provider,

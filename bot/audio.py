@@ -1,7 +1,8 @@
 """Audio files through PyAV (FFmpeg's libraries, shipped in the wheel: no system ffmpeg).
 
 Every function here is synchronous and CPU- or disk-bound: callers run them in a worker
-thread (`asyncio.to_thread`), never on the event loop.
+thread (`bot.workers`), never on the event loop. Decoding loops stop at the next frame once
+the worker's caller is cancelled (`raise_if_stopped`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from bot.decode_budget import DecodeBudget
 from bot.errors import AudioTooLong, CorruptAudio, EmptyAudio, NotAudio
+from bot.workers import raise_if_stopped
 
 OGG_PAGE_MARK = b"OggS"
 OGG_END_OF_STREAM = 0x04
@@ -158,9 +160,11 @@ def _decoded(
     container: av.container.InputContainer, stream: av.AudioStream, budget: DecodeBudget
 ) -> Iterator[av.AudioFrame]:
     """The frames of `stream`, each packet's demuxing and decoding charged to `budget`
-    (which raises once a limit is passed), so even packets that decode to nothing count."""
+    (which raises once a limit is passed), so even packets that decode to nothing count.
+    Stops at the next packet once the caller of the worker running this is cancelled."""
     packets = container.demux(stream)
     while True:
+        raise_if_stopped()
         started = time.thread_time()
         packet = next(packets, None)
         frames = [] if packet is None else packet.decode()

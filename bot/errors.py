@@ -209,6 +209,22 @@ class TooFast(EarshotError):
         return f"You're going a bit fast — try again in {math.ceil(self.retry_after)} s."
 
 
+class TooManyJobs(EarshotError):
+    """The member already has as many jobs under way as one member may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"already has {limit} jobs under way")
+        self.limit = limit
+
+    @property
+    def user_message(self) -> str:
+        requests = "request" if self.limit == 1 else "requests"
+        return (
+            f"You already have {self.limit} {requests} under way, as many as one member can "
+            "have at once. Ask again when one is done."
+        )
+
+
 class ShuttingDown(EarshotError):
     """earshot is stopping: new work is refused, and work it could not finish is given up."""
 

@@ -30,7 +30,6 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
-import aiofiles.tempfile
 import httpx
 
 from bot import audio
@@ -52,10 +51,11 @@ from bot.providers.base import (
     TranscriptionOptions,
     TranslationOptions,
 )
+from bot.scratch import scratch_directory
 from bot.settings import Settings
 from bot.shared_runs import SharedRuns
 from bot.stitching import continuation_prompt, stitch
-from bot.workers import AudioWorkers
+from bot.workers import AudioWorkers, in_thread
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ class Pipeline:
             response_format=options.response_format,
             on_progress=lambda done, total: _tell_progress(requests, done, total),
         )
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
+        async with scratch_directory("earshot-") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
             if self._cache is None or checked.sha256 is None:
                 return await self._ask(Path(workdir), checked, whole)
@@ -363,7 +363,7 @@ class Pipeline:
             )
             async with (
                 _through(gate),
-                aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir,
+                scratch_directory("earshot-") as workdir,
             ):
                 checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
                 return await self._ask(Path(workdir), checked, asking)
@@ -380,7 +380,7 @@ class Pipeline:
         sha256 = None
         if isinstance(audio_input, Path):
             path = audio_input
-            size = (await asyncio.to_thread(path.stat)).st_size
+            size = (await in_thread(path.stat)).st_size
             if size > limits.max_download_bytes:
                 raise AudioTooLarge(size, limits.max_download_bytes)
         else:
@@ -407,7 +407,7 @@ class Pipeline:
         """Cut at quiet points, then ask in `chunk_parallelism` lanes of consecutive chunks;
         within a lane each chunk is prompted with the previous one's last words."""
         folder = workdir / "chunks"
-        await asyncio.to_thread(folder.mkdir)
+        await in_thread(folder.mkdir)
         chunks = await self._workers.run(
             split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
         )
@@ -479,14 +479,14 @@ class Pipeline:
         capabilities = self._provider.capabilities
         upload_format = info.upload_format
         if upload_format is not None and upload_format[0] in capabilities.upload_formats:
-            size = (await asyncio.to_thread(path.stat)).st_size
+            size = (await in_thread(path.stat)).st_size
             if size <= capabilities.max_upload_bytes:
                 extension, content_type = upload_format
                 return AudioUpload(path, f"audio.{extension}", content_type)
         converted = workdir / "converted.ogg"
         log.debug("converting %s/%s to Ogg/Opus for upload", info.container, info.codec)
         await self._workers.run(audio.transcode_to_ogg_opus, path, converted)
-        size = (await asyncio.to_thread(converted.stat)).st_size
+        size = (await in_thread(converted.stat)).st_size
         if size > capabilities.max_upload_bytes:
             raise AudioTooLarge(size, capabilities.max_upload_bytes)
         return AudioUpload(converted, "audio.ogg", "audio/ogg")

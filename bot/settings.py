@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     """Longest recording earshot transcribes."""
     max_jobs: Annotated[int, Field(ge=1, le=256)] = 16
     """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue."""
+    max_jobs_per_member: Annotated[int, Field(ge=1, le=256)] = 2
+    """Jobs of one member (their commands, and the automatic transcriptions of their voice
+    messages) queued or running at once; a command beyond it is refused with a reply, an
+    automatic transcription waits for one of them to end."""
     chunk_seconds: Annotated[float, Field(ge=30)] = 600.0
     """Recordings longer than this are cut at quiet points into chunks of about this length."""
     chunk_parallelism: Annotated[int, Field(ge=1, le=16)] = 3

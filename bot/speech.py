@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles.tempfile
 import httpx
 
 from bot import audio
@@ -31,6 +30,7 @@ from bot.errors import (
     TextTooLong,
 )
 from bot.providers.base import PCM_SAMPLE_RATE, AudioProvider, SpeechFormat, SpeechRequest
+from bot.scratch import scratch_directory
 from bot.settings import Settings, SettingsError
 from bot.text import split_text
 from bot.workers import AudioWorkers
@@ -211,7 +211,7 @@ class Speaker:
         if provider_format not in capabilities.speech_formats:
             provider_format = capabilities.speech_formats[0]
         pieces = split_text(text, capabilities.max_speech_chars)
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-speech-") as workdir:
+        async with scratch_directory("earshot-speech-") as workdir:
             folder = Path(workdir)
             parts = [
                 folder / f"part-{index:04d}.{RAW_EXTENSIONS[provider_format]}"

@@ -158,6 +158,7 @@ class Speak(commands.Cog):
         try:
             spoken = await words()
             async with (
+                self.bot.members.admit(interaction.user.id),
                 self.bot.queue.turn(waiting.queued),
                 self.bot.speaker.speak(spoken, options) as speech,
             ):

@@ -80,7 +80,7 @@ class Transcribe(commands.Cog):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
         self.started_at = discord.utils.utcnow()
-        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild)
+        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild, members=bot.members)
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_message)
         self.menu = app_commands.allowed_installs(guilds=True, users=True)(self.menu)
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
@@ -203,14 +203,15 @@ class Transcribe(commands.Cog):
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            return await self.bot.pipeline.transcribe(
-                source,
-                options,
-                on_text=preview.text if preview and streams else None,
-                on_progress=preview.progress if preview else None,
-                max_audio_seconds=limit,
-                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-            )
+            async with self.bot.members.admit(interaction.user.id):
+                return await self.bot.pipeline.transcribe(
+                    source,
+                    options,
+                    on_text=preview.text if preview and streams else None,
+                    on_progress=preview.progress if preview else None,
+                    max_audio_seconds=limit,
+                    gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+                )
 
         await replies.send_transcripts(
             interaction,
@@ -242,7 +243,7 @@ class Transcribe(commands.Cog):
                     await self._deliver(message, [(None, notice)], settings, job)
                 raise
 
-        self.jobs.start(message.guild.id, message.id, answer)
+        self.jobs.start(message.guild.id, message.id, answer, member=message.author.id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

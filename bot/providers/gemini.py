@@ -18,7 +18,6 @@ decoded in worker threads, never on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -54,6 +53,7 @@ from bot.providers.base import (
     error_for_transport,
 )
 from bot.providers.retry import RetryPolicy
+from bot.workers import in_thread
 
 T = TypeVar("T")
 
@@ -256,7 +256,7 @@ class GeminiProvider(AudioProvider):
             raise error_for_response(
                 response, AUDIO_API_SETTINGS, secret=self._api_key.get_secret_value()
             )
-        return await asyncio.to_thread(read, response.content)
+        return await in_thread(read, response.content)
 
 
 def _text_format(requested: ResponseFormat) -> ResponseFormat:
@@ -276,7 +276,7 @@ async def _audio_request(instruction: str, audio: AudioUpload, config: dict) -> 
     mime_type = INLINE_MIME_TYPES.get(extension, audio.content_type)
     async with aiofiles.open(audio.path, "rb") as file:
         data = await file.read()
-    return await asyncio.to_thread(_encode_audio_request, instruction, mime_type, data, config)
+    return await in_thread(_encode_audio_request, instruction, mime_type, data, config)
 
 
 def _encode_audio_request(instruction: str, mime_type: str, data: bytes, config: dict) -> bytes:
