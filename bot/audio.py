@@ -112,7 +112,9 @@ def probe(
     try:
         container = _open(path, raw_pcm_rate)
     except av.error.EOFError as exc:
-        raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
+        if _starts_like_audio(path):
+            raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
+        raise NotAudio(f"{path.name}: too short to be audio ({exc})") from None
     except av.error.FFmpegError as exc:
         raise NotAudio(f"{path.name}: {exc}") from None
     with container:
@@ -147,6 +149,27 @@ def probe(
     if info.container == "ogg" and not _ogg_has_end_of_stream(path):
         raise CorruptAudio(f"{path.name}: Ogg stream has no end-of-stream page (truncated)")
     return info
+
+
+AUDIO_SIGNATURES: tuple[tuple[int, bytes], ...] = (
+    (0, b"OggS"),
+    (0, b"RIFF"),
+    (0, b"fLaC"),
+    (0, b"ID3"),
+    (0, b"FORM"),
+    (0, b"caff"),
+    (0, b"#!AMR"),
+    (0, b"\x1aE\xdf\xa3"),  # Matroska / WebM
+    (4, b"ftyp"),  # MP4 / M4A
+)
+"""(offset, bytes) that open the audio containers earshot is sent most: a file that starts
+so and ends before FFmpeg could read its headers was cut short, not something else."""
+
+
+def _starts_like_audio(path: Path) -> bool:
+    with path.open("rb") as file:
+        head = file.read(16)
+    return any(head[offset:].startswith(magic) for offset, magic in AUDIO_SIGNATURES)
 
 
 def _refuse_declared_over(declared: float, max_seconds: float) -> None:
