@@ -14,6 +14,7 @@ import discord
 
 from bot import subtitles
 from bot.languages import language_name
+from bot.names import shown_name
 from bot.pipeline import TranscriptionResult
 from bot.providers.base import Transcript
 from bot.text import clock, split_text
@@ -37,13 +38,12 @@ def transcript_header(
     result: TranscriptionResult, *, speaker: str, what: str, translated: bool = False
 ) -> str:
     """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
-    "🌐 **Translation** of Alice's voice message · 0:42 · from German"."""
+    "🌐 **Translation** of Alice's voice message · 0:42 · from German". `what` comes already
+    made safe (`attachments.describe`); the speaker and the reported language are made so here."""
     title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
-    parts = [
-        f"{title} of {discord.utils.escape_markdown(speaker)}'s {what}",
-        clock(result.duration),
-    ]
+    parts = [f"{title} of {shown_name(speaker)}'s {what}", clock(result.duration)]
     if name := language_name(result.language):
+        name = shown_name(name)
         parts.append(f"from {name}" if translated else name)
     return " · ".join(parts)
 
@@ -85,10 +85,7 @@ def transcript_text(transcript: Transcript) -> str:
             turns[-1][1].append(segment.text)
         else:
             turns.append((speaker, [segment.text]))
-    return "\n".join(
-        f"**{discord.utils.escape_markdown(speaker)}:** {' '.join(parts)}"
-        for speaker, parts in turns
-    )
+    return "\n".join(f"**{shown_name(speaker)}:** {' '.join(parts)}" for speaker, parts in turns)
 
 
 def speech_header(what: str, *, voice: str, duration: float) -> str:

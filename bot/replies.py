@@ -14,6 +14,7 @@ import discord
 from bot import attachments, render, subtitles
 from bot.errors import EarshotError, NoAudio, ProviderError, ProviderMisconfigured
 from bot.live_preview import LivePreview
+from bot.names import shown_name
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
@@ -90,12 +91,14 @@ async def _deliver_late(
     """A job outlived its interaction: post the answer in the channel (the bot's own
     message, naming the member without a ping), or by DM when it was private or the channel
     is closed to the bot. Logged, not raised, when neither way is open."""
-    name = discord.utils.escape_markdown(interaction.user.display_name)
+    greeting = f"{shown_name(interaction.user.display_name)}, here is what you asked for:"
     first, *rest = messages
-    late = [
-        dataclasses.replace(first, content=f"{name}, here is what you asked for:\n{first.content}"),
-        *rest,
-    ]
+    joined = f"{greeting}\n{first.content}"
+    late = (
+        [dataclasses.replace(first, content=joined), *rest]
+        if len(joined) <= render.MESSAGE_LIMIT
+        else [OutgoingMessage(greeting), *messages]
+    )
     targets = [interaction.user] if private else [interaction.channel, interaction.user]
     for target in targets:
         try:
@@ -144,7 +147,7 @@ async def send_transcripts(
         what = attachments.describe(file)
         preview = None
         if len(files) == 1:
-            name = discord.utils.escape_markdown(speaker.display_name)
+            name = shown_name(speaker.display_name)
             doing = "Translating" if translated else "Transcribing"
             preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
         try:

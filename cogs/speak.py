@@ -19,6 +19,7 @@ from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
 from bot.live_preview import LivePreview
+from bot.names import shown_name
 from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 from bot.speech_text import Names, text_for_speech
 
@@ -114,7 +115,7 @@ class Speak(commands.Cog):
         await interaction.response.defer(thinking=True)
         voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
-        name = discord.utils.escape_markdown(interaction.user.display_name)
+        name = shown_name(interaction.user.display_name)
 
         async def words() -> str:
             if (text is None) == (file is None):
@@ -131,7 +132,7 @@ class Speak(commands.Cog):
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
-        author = discord.utils.escape_markdown(message.author.display_name)
+        author = shown_name(message.author.display_name)
 
         async def words() -> str:
             return text_for_speech(message.content, _names(interaction, message))

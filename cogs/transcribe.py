@@ -38,6 +38,7 @@ from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TranscriptionOptions
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.store import GuildSettings, PostedMessage
+from bot.text import shorten
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,7 @@ class Transcribe(commands.Cog):
 
     async def _start_thread(self, message: discord.Message) -> discord.Thread | None:
         """A thread on the message, or None (answer with a reply) if Discord refuses one."""
-        name = f"Transcript of {message.author.display_name}'s message"[:MAX_THREAD_NAME]
+        name = shorten(f"Transcript of {message.author.display_name}'s message", MAX_THREAD_NAME)
         try:
             return await message.create_thread(name=name)
         except discord.HTTPException as error:
