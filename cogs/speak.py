@@ -8,6 +8,7 @@ the text already.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -62,6 +63,12 @@ def _names(interaction: discord.Interaction, message: discord.Message | None = N
         return getattr(found, "name", None)
 
     return Names(user=user, role=role, channel=channel)
+
+
+async def _speakable(content: str, names: Names) -> str:
+    """`text_for_speech` in a worker thread, the names looked up first on the event loop: at
+    `MAX_SPEECH_CHARS` it takes tens of milliseconds, too long to hold the loop."""
+    return await asyncio.to_thread(text_for_speech, content, names.resolved(content))
 
 
 class Speak(commands.Cog):
@@ -123,7 +130,7 @@ class Speak(commands.Cog):
             written = (
                 text if file is None else await self.bot.speaker.fetch_text(file.url, file.size)
             )
-            return text_for_speech(written, _names(interaction))
+            return await _speakable(written, _names(interaction))
 
         await self._say(interaction, words, options, what=f"Spoken for {name}", private=False)
 
@@ -135,7 +142,7 @@ class Speak(commands.Cog):
         author = shown_name(message.author.display_name)
 
         async def words() -> str:
-            return text_for_speech(message.content, _names(interaction, message))
+            return await _speakable(message.content, _names(interaction, message))
 
         await self._say(
             interaction, words, options, what=f"{author}'s message, read aloud", private=True
