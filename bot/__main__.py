@@ -34,7 +34,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.speech import OUTPUT_CHOICES, Speaker, SpeechOptions
 from bot.speech_text import Names, text_for_speech
 from bot.store import StoreError
-from bot.workers import AudioWorkers
+from bot.workers import AudioWorkers, in_thread
 
 log = logging.getLogger("bot")
 
@@ -103,7 +103,7 @@ async def _sync(settings: Settings) -> None:
 @asynccontextmanager
 async def _offline(settings: Settings):
     """The bot's provider, pipeline and speaker on a client of their own, for the CLI."""
-    async with build_http_client(settings) as http:
+    async with await build_http_client(settings) as http:
         provider = build_provider(settings, http)
         workers = AudioWorkers()
         yield (
@@ -156,7 +156,7 @@ async def _speak(settings: Settings, arguments: argparse.Namespace) -> str:
         _offline(settings) as (_, _, speaker),
         speaker.speak(text_for_speech(arguments.text, Names()), options) as speech,
     ):
-        await asyncio.to_thread(shutil.copyfile, speech.path, arguments.output)
+        await in_thread(shutil.copyfile, speech.path, arguments.output)
     return f"wrote {arguments.output}: {speech.duration:.1f} s, voice {speech.voice}"
 
 

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.command_sync import sync_commands
 from bot.http import build_http_client
 from bot.job_queue import JobQueue
+from bot.member_limit import MemberLimit
 from bot.pipeline import Limits, Pipeline
 from bot.providers import build_provider
 from bot.providers.limited import LimitedProvider
@@ -28,6 +29,10 @@ EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings"
 HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
 """How discord.py names the tasks that run event handlers and app commands."""
 EVENT_DRAIN_SECONDS = 5.0
+FAREWELL_SECONDS = 3.0
+"""After a shutdown's grace, the time kept for telling members and closing: with the default
+grace of 6 s the process exits within 9 s of SIGTERM, before Docker's default 10-s stop
+timeout sends SIGKILL."""
 WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
 """The tasks that do a member's work: app commands, and automatic transcriptions."""
 
@@ -48,13 +53,14 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store`, `queue` and `web` exist once `setup_hook` has
-    run (at login)."""
+    """earshot. `pipeline`, `speaker`, `store`, `queue`, `members` and `web` exist once
+    `setup_hook` has run (at login)."""
 
     pipeline: Pipeline
     speaker: Speaker
     store: Store
     queue: JobQueue
+    members: MemberLimit
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -67,9 +73,11 @@ class EarshotBot(commands.Bot):
         self.settings = settings
         self.force_sync = force_sync
         self.web: httpx.AsyncClient | None = None
+        self._close_by: float | None = None
+        """The loop time by which a shutdown under way must be over."""
 
     async def setup_hook(self) -> None:
-        self.web = build_http_client(self.settings)
+        self.web = await build_http_client(self.settings)
         self.store = await Store.open(
             self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
         )
@@ -78,6 +86,7 @@ class EarshotBot(commands.Bot):
         )
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
+        self.members = MemberLimit(self.settings.max_jobs_per_member)
         self.pipeline = Pipeline(
             self.web,
             provider,
@@ -97,8 +106,14 @@ class EarshotBot(commands.Bot):
 
     async def shutdown(self, grace: float) -> None:
         """Stop gracefully: refuse new work, give the commands and automatic transcriptions
-        under way up to `grace` seconds to finish, tell the members whose work could not
-        finish, then close (Discord, the HTTP client, the store)."""
+        under way `grace` seconds to finish, tell the members whose work could not finish,
+        then close (Discord, the HTTP client, the store).
+
+        The telling and the closing share `FAREWELL_SECONDS`, each step bounded, so the whole
+        takes at most `grace + FAREWELL_SECONDS` even when Discord answers slowly: a container
+        exits before its runtime's stop timeout sends SIGKILL."""
+        loop = asyncio.get_running_loop()
+        self._close_by = loop.time() + grace + FAREWELL_SECONDS
         self.tree.closing = True
         current = asyncio.current_task()
         work = [
@@ -111,10 +126,24 @@ class EarshotBot(commands.Bot):
             _, unfinished = await asyncio.wait(work, timeout=grace)
             for task in unfinished:
                 task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-            for task in unfinished:
-                await self.tree.give_up(task)
+            if unfinished:
+                await asyncio.wait(unfinished, timeout=self._time_left(share=0.5))
+                notices = [asyncio.create_task(self.tree.give_up(task)) for task in unfinished]
+                _, untold = await asyncio.wait(notices, timeout=self._time_left(share=0.5))
+                for notice in untold:
+                    notice.cancel()
+                await asyncio.gather(*untold, return_exceptions=True)
+                if untold:
+                    log.warning("%d members could not be told in time", len(untold))
         await self.close()
+
+    def _time_left(self, *, share: float = 1.0) -> float:
+        """A `share` of the seconds left before `shutdown` must be over (EVENT_DRAIN_SECONDS
+        when no shutdown is under way)."""
+        if self._close_by is None:
+            return EVENT_DRAIN_SECONDS
+        left = self._close_by - asyncio.get_running_loop().time()
+        return max(0.0, left * share)
 
     async def close(self) -> None:
         if self.is_closed():
@@ -138,4 +167,4 @@ class EarshotBot(commands.Bot):
             if task is not current and task.get_name().startswith(HANDLER_TASK_PREFIXES)
         ]
         if running:
-            await asyncio.wait(running, timeout=EVENT_DRAIN_SECONDS)
+            await asyncio.wait(running, timeout=min(EVENT_DRAIN_SECONDS, self._time_left()))

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 import discord
 
 from bot.names import shown_name
-from bot.pipeline import AudioSource
+from bot.pipeline import AudioOrigin, AudioSource
 
 AUDIO_EXTENSIONS = frozenset(
     {".aac", ".aif", ".aiff", ".amr", ".caf", ".flac", ".m4a", ".mka", ".mp3", ".mpga",
@@ -25,8 +25,24 @@ def is_audio(attachment: discord.Attachment) -> bool:
     return PurePosixPath(attachment.filename.lower()).suffix in AUDIO_EXTENSIONS
 
 
-def audio_attachments(message: discord.Message) -> list[discord.Attachment]:
+def audio_attachments(
+    message: discord.Message | discord.MessageSnapshot,
+) -> list[discord.Attachment]:
     return [attachment for attachment in message.attachments if is_audio(attachment)]
+
+
+def forwarded(message: discord.Message) -> discord.MessageSnapshot | None:
+    """What `message` forwards, when it is a forward: a snapshot of the original's content and
+    attachments, without its author."""
+    return message.message_snapshots[0] if message.message_snapshots else None
+
+
+def requested_audio(message: discord.Message) -> tuple[list[discord.Attachment], bool]:
+    """The audio a member asks about in `message`: its own audio attachments, else those of the
+    message it forwards; and whether they are forwarded."""
+    if (own := audio_attachments(message)) or (snapshot := forwarded(message)) is None:
+        return own, False
+    return audio_attachments(snapshot), True
 
 
 def describe(attachment: discord.Attachment) -> str:
@@ -37,11 +53,19 @@ def describe(attachment: discord.Attachment) -> str:
     return f"audio file {shown_name(attachment.filename)}"
 
 
-def to_source(attachment: discord.Attachment) -> AudioSource:
+def to_source(
+    attachment: discord.Attachment, message: discord.Message | None = None
+) -> AudioSource:
+    """The attachment as plain values; with the `message` it is attached to, its origin (what
+    is derived from it then goes when the message or the attachment goes)."""
+    origin = None
+    if message is not None:
+        origin = AudioOrigin(message.channel.id, message.id, attachment.id)
     return AudioSource(
         url=attachment.url,
         filename=attachment.filename,
         size=attachment.size,
         content_type=attachment.content_type,
         duration=attachment.duration,
+        origin=origin,
     )

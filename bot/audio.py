@@ -1,13 +1,15 @@
 """Audio files through PyAV (FFmpeg's libraries, shipped in the wheel: no system ffmpeg).
 
 Every function here is synchronous and CPU- or disk-bound: callers run them in a worker
-thread (`asyncio.to_thread`), never on the event loop.
+thread (`bot.workers`), never on the event loop. Decoding loops stop at the next frame once
+the worker's caller is cancelled (`raise_if_stopped`).
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +19,17 @@ import av
 import av.error
 import numpy as np
 
-from bot.errors import CorruptAudio, EmptyAudio, NotAudio
+from bot.decode_budget import DecodeBudget
+from bot.errors import AudioTooLong, CorruptAudio, EmptyAudio, NotAudio
+from bot.workers import raise_if_stopped
 
 OGG_PAGE_MARK = b"OggS"
 OGG_END_OF_STREAM = 0x04
 OGG_TAIL_BYTES = 128 * 1024
 DURATION_SHORTFALL_TOLERANCE = 0.25
-"""A file whose audio decodes to under 75% of its declared duration is damaged or cut short."""
+"""A file whose audio decodes to under 75% of its declared duration is damaged or cut short.
+So a file declaring more than `max_seconds / 0.75` is refused either way (too long, or damaged)
+and `probe` refuses it from its header, without decoding."""
 
 UPLOADABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("ogg", "opus"): ("ogg", "audio/ogg"),
@@ -65,25 +71,48 @@ class AudioInfo:
         return UPLOADABLE.get((self.container, self.codec))
 
 
+REFERRING_DEMUXERS = frozenset(
+    {"concat", "hls", "dash", "imf", "sdp", "rtsp", "webm_dash_manifest"}
+)
+"""FFmpeg's readers of playlists and manifests: they open the files or addresses a file names,
+so an upload could make earshot read other files (or itself, recursively, until the process
+runs out of file descriptors). Never used, whatever a file looks like."""
+SAFE_OPEN_OPTIONS = {
+    "format_whitelist": ",".join(sorted(av.formats_available - REFERRING_DEMUXERS)),
+    "protocol_whitelist": "file",
+}
+"""Options for opening untrusted files: no referring demuxer, and no protocol but local files."""
+
+
 def _open(path: Path, raw_pcm_rate: int | None) -> av.container.InputContainer:
-    """Open a file; `raw_pcm_rate` marks headerless signed 16-bit little-endian mono PCM."""
+    """Open a file with `SAFE_OPEN_OPTIONS`; `raw_pcm_rate` marks headerless signed 16-bit
+    little-endian mono PCM."""
     if raw_pcm_rate is None:
-        return av.open(str(path), metadata_errors="ignore")
-    options = {"sample_rate": str(raw_pcm_rate), "ch_layout": "mono"}
+        return av.open(str(path), options=SAFE_OPEN_OPTIONS, metadata_errors="ignore")
+    options = SAFE_OPEN_OPTIONS | {"sample_rate": str(raw_pcm_rate), "ch_layout": "mono"}
     return av.open(str(path), format="s16le", options=options)
 
 
-def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
-    """Decode the whole first audio stream to prove it is sound audio and learn its duration.
+def probe(
+    path: Path, *, max_seconds: float | None = None, raw_pcm_rate: int | None = None
+) -> AudioInfo:
+    """Decode the first audio stream to prove it is sound audio and learn its duration,
+    within a `DecodeBudget` of `max_seconds`.
 
-    Raises `EmptyAudio` for an empty file, `NotAudio` when no audio stream is found, and
-    `CorruptAudio` when decoding fails, decodes to nothing, falls well short of the duration
-    the container declares, or an Ogg file lacks its end-of-stream page (cut short).
+    Raises `EmptyAudio` for an empty file or an audio stream that decodes to nothing,
+    `NotAudio` when no audio stream is found, `AudioTooLong` when the declared duration is
+    over `max_seconds / 0.75` (before decoding anything) or decoding passes `max_seconds` (at
+    once, not at the end), `AudioTooCostly` when decoding is far slower than any common
+    format, and `CorruptAudio` when the file ends inside its headers, decoding fails, falls
+    well short of the duration the container declares, or an Ogg file lacks its end-of-stream
+    page (cut short).
     """
     if path.stat().st_size == 0:
         raise EmptyAudio(f"{path.name} is empty")
     try:
         container = _open(path, raw_pcm_rate)
+    except av.error.EOFError as exc:
+        raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
     except av.error.FFmpegError as exc:
         raise NotAudio(f"{path.name}: {exc}") from None
     with container:
@@ -92,10 +121,12 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
             raise NotAudio(f"{path.name}: no audio stream (found {kinds or 'nothing'})")
         stream = container.streams.audio[0]
         declared = container.duration / av.time_base if container.duration else None
+        if max_seconds is not None and declared is not None:
+            _refuse_declared_over(declared, max_seconds)
         samples = 0
         sample_rate = stream.codec_context.sample_rate or 0
         try:
-            for frame in container.decode(stream):
+            for frame in _decoded(container, stream, DecodeBudget(max_seconds)):
                 samples += frame.samples
                 sample_rate = frame.sample_rate
         except av.error.FFmpegError as exc:
@@ -108,7 +139,7 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
             channels=stream.codec_context.channels,
         )
     if info.duration <= 0:
-        raise CorruptAudio(f"{path.name}: no audio could be decoded")
+        raise EmptyAudio(f"{path.name}: its audio stream holds nothing")
     if declared and info.duration < declared * (1 - DURATION_SHORTFALL_TOLERANCE):
         raise CorruptAudio(
             f"{path.name}: decoded {info.duration:.2f} s of a declared {declared:.2f} s"
@@ -116,6 +147,32 @@ def probe(path: Path, *, raw_pcm_rate: int | None = None) -> AudioInfo:
     if info.container == "ogg" and not _ogg_has_end_of_stream(path):
         raise CorruptAudio(f"{path.name}: Ogg stream has no end-of-stream page (truncated)")
     return info
+
+
+def _refuse_declared_over(declared: float, max_seconds: float) -> None:
+    """`AudioTooLong` if a file declaring `declared` seconds cannot pass: even decoding the
+    least its header allows (see `DURATION_SHORTFALL_TOLERANCE`) would be over the limit."""
+    if declared * (1 - DURATION_SHORTFALL_TOLERANCE) > max_seconds:
+        raise AudioTooLong(declared, max_seconds)
+
+
+def _decoded(
+    container: av.container.InputContainer, stream: av.AudioStream, budget: DecodeBudget
+) -> Iterator[av.AudioFrame]:
+    """The frames of `stream`, each packet's demuxing and decoding charged to `budget`
+    (which raises once a limit is passed), so even packets that decode to nothing count.
+    Stops at the next packet once the caller of the worker running this is cancelled."""
+    packets = container.demux(stream)
+    while True:
+        raise_if_stopped()
+        started = time.thread_time()
+        packet = next(packets, None)
+        frames = [] if packet is None else packet.decode()
+        seconds = sum(frame.samples / frame.sample_rate for frame in frames if frame.sample_rate)
+        budget.charge(time.thread_time() - started, seconds)
+        if packet is None:
+            return
+        yield from frames
 
 
 def _ogg_has_end_of_stream(path: Path) -> bool:
@@ -172,7 +229,8 @@ def encode(
     """Decode `sources` in order and write them as one seamless mono stream in `output`.
 
     Memory stays flat: audio flows frame by frame, and only one peak per frame is kept for
-    the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`).
+    the waveform. `raw_pcm_rate` marks headerless PCM sources (see `probe`). Probe sources
+    first: this decodes them in full, within the CPU share of a `DecodeBudget` only.
     """
     frames: list[tuple[int, int]] = []
     with av.open(str(destination), "w", format=output.container) as dst:
@@ -197,11 +255,13 @@ def decoded_frames(
 ) -> Iterator[av.AudioFrame]:
     """Frames of all `sources` in order as 16-bit mono at `rate`. Each source gets a resampler
     of its own, since sources differ in rate and layout; PyAV's encoder cuts the frames to the
-    codec's frame size itself."""
+    codec's frame size itself. All sources share one `DecodeBudget` without a duration limit:
+    `AudioTooCostly` stops a decoder far slower than any common format."""
+    budget = DecodeBudget()
     for source in sources:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         with _open(source, raw_pcm_rate) as src:
-            for decoded in src.decode(src.streams.audio[0]):
+            for decoded in _decoded(src, src.streams.audio[0], budget):
                 decoded.pts = None
                 yield from _without_timestamps(resampler.resample(decoded))
         yield from _without_timestamps(resampler.resample(None))

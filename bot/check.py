@@ -7,18 +7,17 @@ saying whether it works; nothing is posted anywhere.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles.tempfile
-
 from bot.errors import EarshotError
 from bot.pipeline import Pipeline
 from bot.providers.base import AudioProvider, TranscriptionOptions, TranslationOptions
+from bot.scratch import scratch_directory
 from bot.speech import Speaker, SpeechOptions
+from bot.workers import in_thread
 
 CHECK_SENTENCE = "Earshot is listening. One, two, three."
 
@@ -45,7 +44,7 @@ async def check_provider(
     """Try speak, then transcribe and translate what was spoken; one result per capability."""
     capabilities = provider.capabilities
     results = [CheckResult("provider", True, provider.name)]
-    async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-check-") as folder:
+    async with scratch_directory("earshot-check-") as folder:
         sample: Path | None = None
         if not capabilities.speak:
             results.append(CheckResult("speak", None, "not offered by this provider"))
@@ -53,7 +52,7 @@ async def check_provider(
             try:
                 async with speaker.speak(CHECK_SENTENCE, SpeechOptions(output="wav")) as speech:
                     sample = Path(folder) / "sample.wav"
-                    await asyncio.to_thread(shutil.copyfile, speech.path, sample)
+                    await in_thread(shutil.copyfile, speech.path, sample)
                 results.append(
                     CheckResult("speak", True, f"{speech.duration:.1f} s, voice {speech.voice}")
                 )

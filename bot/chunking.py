@@ -5,7 +5,8 @@ is made near a multiple of `chunk_seconds`, at the quietest 100 ms within `searc
 it, so words are rarely split. Chunks are written as compact Ogg/Opus. Memory stays flat:
 only the audio around the next cut (`search_seconds` of it) is ever held.
 
-Synchronous and CPU-bound: run it in a worker thread.
+Synchronous and CPU-bound: run it in a worker thread; it stops at the next frame once that
+worker's caller is cancelled (`bot.workers.raise_if_stopped`, in `decoded_frames`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class _ChunkWriter:
         self._container.mux(self._stream.encode(frame))
         self._written += len(samples)
 
+    def abandon(self) -> None:
+        """Close the chunk being written, if any, without recording it (the split failed or
+        was stopped): no file stays open behind the caller."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
     def finish(self) -> None:
         """Close the current chunk (if it holds anything) and start counting the next."""
         if self._container is None:
@@ -93,9 +101,18 @@ def split_at_quiet_points(
     source: Path, folder: Path, *, chunk_seconds: float, search_seconds: float = 20.0
 ) -> list[Chunk]:
     """Cut `source` into Ogg/Opus chunks of about `chunk_seconds` in `folder`, in order."""
+    writer = _ChunkWriter(folder)
+    try:
+        _cut(source, writer, chunk_seconds, search_seconds)
+    finally:
+        writer.abandon()
+    return writer.chunks
+
+
+def _cut(source: Path, writer: _ChunkWriter, chunk_seconds: float, search_seconds: float) -> None:
+    """Decode `source` into `writer`, finishing a chunk at each quiet point chosen."""
     chunk = int(chunk_seconds * CHUNK_SAMPLE_RATE)
     half_window = int(min(search_seconds, chunk_seconds / 4) * CHUNK_SAMPLE_RATE / 2)
-    writer = _ChunkWriter(folder)
     pending = np.zeros(0, dtype=np.int16)
     first_pending = 0
     next_cut = chunk
@@ -117,4 +134,3 @@ def split_at_quiet_points(
             first_pending += settled
     writer.write(pending)
     writer.finish()
-    return writer.chunks

@@ -65,13 +65,34 @@ class AudioTooLarge(InputError):
 
 
 class AudioTooLong(InputError):
-    def __init__(self, duration: float, limit: float) -> None:
-        super().__init__(f"{duration:.1f} s exceeds the limit of {limit:.0f} s")
-        self.duration, self.limit = duration, limit
+    """`at_least`: decoding stopped once past the limit, so `duration` is a lower bound."""
+
+    def __init__(self, duration: float, limit: float, *, at_least: bool = False) -> None:
+        over = "over " if at_least else ""
+        super().__init__(f"{over}{duration:.1f} s exceeds the limit of {limit:.0f} s")
+        self.duration, self.limit, self.at_least = duration, limit, at_least
 
     @property
     def user_message(self) -> str:
+        if self.at_least:
+            return f"That recording is longer than the limit of {clock(self.limit)}."
         return f"That recording is {clock(self.duration)} long; the limit is {clock(self.limit)}."
+
+
+class AudioTooCostly(InputError):
+    """Decoding took far more work per second of audio than any common format needs."""
+
+    def __init__(self, cpu_seconds: float, audio_seconds: float) -> None:
+        super().__init__(
+            f"decoding took {cpu_seconds:.2f} s of CPU for {audio_seconds:.2f} s of audio"
+        )
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "That audio file takes too much work to decode (an unusual format, or very many "
+            "channels). Voice messages and common audio files work."
+        )
 
 
 class DownloadFailed(InputError):
@@ -144,6 +165,23 @@ class DurationOverLimit(InputError):
         )
 
 
+class UploadTooLarge(InputError):
+    """What earshot made is larger than Discord accepts as an attachment here (10 MiB without
+    server boosts and in DMs, more in boosted servers)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"an upload of {size} bytes exceeds the limit of {limit} bytes")
+        self.size, self.limit = size, limit
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"The file I made is {_megabytes(self.size)}, more than the {_megabytes(self.limit)} "
+            "Discord accepts here. A voice message, mp3 or ogg is far smaller than wav or flac; "
+            "shorter text or a shorter recording helps too."
+        )
+
+
 # Using the bot -----------------------------------------------------------------------------
 
 
@@ -169,6 +207,22 @@ class TooFast(EarshotError):
     @property
     def user_message(self) -> str:
         return f"You're going a bit fast — try again in {math.ceil(self.retry_after)} s."
+
+
+class TooManyJobs(EarshotError):
+    """The member already has as many jobs under way as one member may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"already has {limit} jobs under way")
+        self.limit = limit
+
+    @property
+    def user_message(self) -> str:
+        requests = "request" if self.limit == 1 else "requests"
+        return (
+            f"You already have {self.limit} {requests} under way, as many as one member can "
+            "have at once. Ask again when one is done."
+        )
 
 
 class ShuttingDown(EarshotError):

@@ -1,15 +1,26 @@
 """The bot-wide cap on jobs: at most `limit` run at once, the rest wait in arrival order.
 
 A waiting job is told its place in the queue when it joins and whenever it moves up, so a
-member can be shown "you're number 3". A job cancelled while waiting simply leaves the queue.
+member can be shown "you're number 3". Telling is a courtesy: a listener that fails is logged
+and the job keeps its place; a telling still under way when the job moves up again, gets its
+turn or leaves is cancelled, so a stale place never lands after a newer one (or the answer).
+
+Places are counted exactly in every interleaving: a job cancelled while it waits leaves the
+queue (even if, in the same step of the event loop, a place was being handed out: it goes to
+the next job instead), and a job cancelled after being granted a place but before it resumed
+gives that place back. A job's own outcome is never replaced by the queue's bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 PlaceListener = Callable[[int], Awaitable[None]]
 """Told the job's place in the queue: 1 is next."""
@@ -21,53 +32,92 @@ class _Waiter:
     turn: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    telling: asyncio.Task[None] | None = None
+
+    def tell(self, place: int) -> None:
+        """Tell the listener `place` in the background, in place of any older telling."""
+        self.stop_telling()
+        if self.on_place is not None:
+            self.telling = asyncio.create_task(_tell(self.on_place, place))
+
+    def stop_telling(self) -> None:
+        if self.telling is not None:
+            self.telling.cancel()
+            self.telling = None
 
 
 class JobQueue:
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._running = 0
-        self._waiting: list[_Waiter] = []
-        self._tellers: set[asyncio.Task[None]] = set()
+        self._waiting: deque[_Waiter] = deque()
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def full(self) -> bool:
+        """Whether a job joining now would have to wait."""
+        return self._running >= self._limit
+
+    @property
+    def idle(self) -> bool:
+        """Whether no job holds a place or waits for one."""
+        return self._running == 0 and not self._waiting
+
     @contextlib.asynccontextmanager
     async def turn(self, on_place: PlaceListener | None = None) -> AsyncIterator[None]:
         """Inside, the job holds one of the `limit` places; it waits for one first if need be."""
-        if self._running < self._limit and not self._waiting:
+        if self._running < self._limit:
             self._running += 1
         else:
-            waiter = _Waiter(on_place)
-            self._waiting.append(waiter)
-            try:
-                if on_place is not None:
-                    await on_place(len(self._waiting))
-                await waiter.turn
-            except BaseException:
-                if waiter in self._waiting:
-                    self._waiting.remove(waiter)
-                    self._tell_places()
-                elif waiter.turn.done() and not waiter.turn.cancelled():
-                    self._release()
-                raise
+            await self._wait(_Waiter(on_place))
         try:
             yield
         finally:
             self._release()
 
+    async def _wait(self, waiter: _Waiter) -> None:
+        """Wait in line until `_release` hands `waiter` a place (counted for it there)."""
+        self._waiting.append(waiter)
+        try:
+            if waiter.on_place is not None:
+                await _tell(waiter.on_place, len(self._waiting))
+            await waiter.turn
+        except BaseException:
+            waiter.stop_telling()
+            if waiter.turn.done() and not waiter.turn.cancelled():
+                self._release()  # granted, then cancelled before it could resume
+            elif waiter in self._waiting:
+                self._waiting.remove(waiter)
+                self._tell_places()
+            raise
+
     def _release(self) -> None:
+        """Give a place back and hand it to the first job still waiting for one."""
         self._running -= 1
+        moved = False
         while self._waiting and self._running < self._limit:
+            waiter = self._waiting.popleft()
+            moved = True
+            if waiter.turn.done():
+                continue  # cancelled in this very step; its task leaves on its own
             self._running += 1
-            self._waiting.pop(0).turn.set_result(None)
-        self._tell_places()
+            waiter.stop_telling()
+            waiter.turn.set_result(None)
+        if moved:
+            self._tell_places()
 
     def _tell_places(self) -> None:
         for place, waiter in enumerate(self._waiting, start=1):
-            if waiter.on_place is not None:
-                task = asyncio.create_task(waiter.on_place(place))
-                self._tellers.add(task)
-                task.add_done_callback(self._tellers.discard)
+            if not waiter.turn.done():
+                waiter.tell(place)
+
+
+async def _tell(listener: PlaceListener, place: int) -> None:
+    """Tell `listener` its place; a failure is logged, not raised: the job keeps its place."""
+    try:
+        await listener(place)
+    except Exception:
+        log.warning("could not tell a waiting job its place", exc_info=True)

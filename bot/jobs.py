@@ -4,6 +4,10 @@ At most `per_group` jobs of one group run at once; the others wait their turn in
 order and are never dropped. A job can be withdrawn by its key: it is cancelled outright while
 it waits or works, but once it is delivering (see `Job.delivering`) it is only marked
 `withdrawn`, so it can stop and take back what it sent instead of leaving half an answer.
+
+With `members`, a job started for a member also waits, before its group's slot, until that
+member has a place (`MemberLimit`): one member's many jobs then queue behind each other
+without holding the slots other members' jobs need.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
+
+from bot.member_limit import MemberLimit
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,8 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, per_group: int) -> None:
+    def __init__(self, per_group: int, *, members: MemberLimit | None = None) -> None:
+        self._members = members
         self._slots: defaultdict[int, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_group)
         )
@@ -48,14 +55,21 @@ class Jobs:
         self._closed = False
 
     def start(
-        self, group: int, key: int, work: Callable[[Job], Coroutine[Any, Any, None]]
+        self,
+        group: int,
+        key: int,
+        work: Callable[[Job], Coroutine[Any, Any, None]],
+        *,
+        member: int | None = None,
     ) -> Job | None:
-        """Run `work(job)` when a slot of `group` is free; None if `key` already has a job or
-        the jobs are closed."""
+        """Run `work(job)` when `member` (if any) has a place and a slot of `group` is free;
+        None if `key` already has a job or the jobs are closed."""
         if key in self._running or self._closed:
             return None
         job = self._running[key] = Job()
-        job.task = asyncio.create_task(self._run(group, key, job, work), name=f"earshot job {key}")
+        job.task = asyncio.create_task(
+            self._run(group, key, member, job, work), name=f"earshot job {key}"
+        )
         return job
 
     def withdraw(self, key: int) -> bool:
@@ -75,10 +89,20 @@ class Jobs:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(
-        self, group: int, key: int, job: Job, work: Callable[[Job], Coroutine[Any, Any, None]]
+        self,
+        group: int,
+        key: int,
+        member: int | None,
+        job: Job,
+        work: Callable[[Job], Coroutine[Any, Any, None]],
     ) -> None:
+        admitted = (
+            self._members.admit(member, wait=True)
+            if self._members is not None and member is not None
+            else contextlib.nullcontext()
+        )
         try:
-            async with self._slots[group]:
+            async with admitted, self._slots[group]:
                 await work(job)
         except Exception:
             log.exception("job %s failed", key)

@@ -4,27 +4,32 @@ The pipeline takes plain values (a URL with a name and size, or a local path) so
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
 when the job ends, whether it succeeds, fails or is cancelled.
 
-With a `TranscriptCache`, the same audio asked the same way is transcribed once: the audio's
-SHA-256 is computed while it downloads, and identical requests running at the same time wait
-for the first one instead of paying again. (The cap on provider calls in flight is
-`providers.limited.LimitedProvider`.)
+Requests for the same attachment asked the same way at the same time share one run: one
+download, one provider call, one job place (`gate`); the others wait for its result without
+holding a place. With a `TranscriptCache`, the same audio asked the same way is transcribed
+once: the audio's SHA-256 is computed while it downloads, and identical audio in different
+attachments waits for the first one instead of paying again. A cached transcript is linked to
+the message and attachment it came from (`AudioOrigin`), so it can go when they go. (The cap
+on provider calls in flight is `providers.limited.LimitedProvider`.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
-import aiofiles.tempfile
 import httpx
 
 from bot import audio
@@ -46,13 +51,27 @@ from bot.providers.base import (
     TranscriptionOptions,
     TranslationOptions,
 )
+from bot.scratch import scratch_directory
 from bot.settings import Settings
+from bot.shared_runs import SharedRuns
 from bot.stitching import continuation_prompt, stitch
-from bot.workers import AudioWorkers
+from bot.workers import AudioWorkers, in_thread
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
+URL_SIGNATURE_PARAMETERS = frozenset({"ex", "is", "hm"})
+"""The query parameters Discord's CDN signs its links with: they change, the file does not."""
+
+
+@dataclass(frozen=True)
+class AudioOrigin:
+    """Where audio was attached: what is derived from it goes when the message or the
+    attachment goes."""
+
+    channel_id: int
+    message_id: int
+    attachment_id: int
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,19 @@ class AudioSource:
     size: int | None = None
     content_type: str | None = None
     duration: float | None = None
+    origin: AudioOrigin | None = None
+    """The message and attachment it is, if it is one."""
+
+    @property
+    def identity(self) -> str:
+        """What makes two sources the same file: the URL without the CDN's signature."""
+        parts = urlsplit(self.url)
+        query = [
+            (name, value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name not in URL_SIGNATURE_PARAMETERS
+        ]
+        return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
 
 
 @dataclass(frozen=True)
@@ -108,7 +140,13 @@ class TranscriptCache(Protocol):
 
     async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None: ...
 
-    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None: ...
+    async def cache_transcription(
+        self, key: CacheKey, result: TranscriptionResult, origins: Iterable[AudioOrigin] = ()
+    ) -> None:
+        """Keep `result` under `key`, linked to the `origins` it came from, in one step."""
+
+    async def link_transcription(self, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
+        """The entry under `key` was used for `origins` too."""
 
 
 AudioInput = AudioSource | Path
@@ -117,6 +155,44 @@ AskProvider = Callable[[AudioUpload, str | None], Awaitable[Transcript]]
 """One provider call about an upload, with the prompt to send."""
 ProgressListener = Callable[[int, int], Awaitable[None]]
 """Told (chunks done, chunks in all) as a long recording is worked through."""
+Gate = Callable[[], AbstractAsyncContextManager[object]]
+"""Entered around the work a request does itself (a job place), not while it waits for an
+identical request's run."""
+
+
+@dataclass(eq=False)
+class _Request:
+    """One request sharing a run: where its audio is attached, and whom to tell the progress."""
+
+    origin: AudioOrigin | None
+    on_text: TextListener | None = None
+    on_progress: ProgressListener | None = None
+
+
+def _origins(requests: list[_Request]) -> list[AudioOrigin]:
+    """Where the audio of the waiting requests is attached, each once."""
+    return list(dict.fromkeys(r.origin for r in requests if r.origin is not None))
+
+
+async def _tell_text(requests: list[_Request], text: str) -> None:
+    for request in list(requests):
+        if request.on_text is not None:
+            await request.on_text(text)
+
+
+async def _tell_progress(requests: list[_Request], done: int, total: int) -> None:
+    for request in list(requests):
+        if request.on_progress is not None:
+            await request.on_progress(done, total)
+
+
+@contextlib.asynccontextmanager
+async def _through(gate: Gate | None) -> AsyncIterator[None]:
+    if gate is None:
+        yield
+        return
+    async with gate():
+        yield
 
 
 @dataclass(frozen=True)
@@ -172,6 +248,9 @@ class Pipeline:
         self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._runs: SharedRuns[tuple[object, ...], _Request, TranscriptionResult] = SharedRuns(
+            "earshot shared run"
+        )
 
     @property
     def capabilities(self) -> Capabilities:
@@ -186,31 +265,61 @@ class Pipeline:
         on_text: TextListener | None = None,
         on_progress: ProgressListener | None = None,
         max_audio_seconds: float | None = None,
+        gate: Gate | None = None,
     ) -> TranscriptionResult:
         """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
         reports the transcript as it grows; a long recording instead reports each chunk done
         to `on_progress`. `max_audio_seconds` can only tighten the pipeline's own limit (a
-        server's choice)."""
+        server's choice). The work is done inside `gate`, unless an identical request's run
+        is under way: then this one waits for its result, told its progress."""
+        limits = self._limits
+        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
+            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
+        streams = on_text is not None
+
+        async def work(requests: list[_Request]) -> TranscriptionResult:
+            async with _through(gate):
+                return await self._transcribe_now(audio_input, options, limits, requests, streams)
+
+        request = _Request(
+            audio_input.origin if isinstance(audio_input, AudioSource) else None,
+            on_text,
+            on_progress,
+        )
+        if isinstance(audio_input, Path):
+            return await work([request])
+        key = ("transcribe", audio_input.identity, options, limits.max_audio_seconds)
+        return await self._runs.run(key, request, work)
+
+    async def _transcribe_now(
+        self,
+        audio_input: AudioInput,
+        options: TranscriptionOptions,
+        limits: Limits,
+        requests: list[_Request],
+        streams: bool,
+    ) -> TranscriptionResult:
+        """Fetch, check and transcribe (or find in the cache); the result is linked to the
+        origins of the `requests` waiting for it."""
 
         def ask(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
             return self._provider.transcribe(upload, dataclasses.replace(options, prompt=prompt))
 
         def ask_streaming(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
             asked = dataclasses.replace(options, prompt=prompt)
-            return self._provider.transcribe_streaming(upload, asked, on_text)
+            return self._provider.transcribe_streaming(
+                upload, asked, lambda text: _tell_text(requests, text)
+            )
 
         whole = Asking(
-            ask_streaming if on_text else ask,
+            ask_streaming if streams else ask,
             ask,
             prompt=options.prompt,
             language=options.language,
             response_format=options.response_format,
-            on_progress=on_progress,
+            on_progress=lambda done, total: _tell_progress(requests, done, total),
         )
-        limits = self._limits
-        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
-            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
+        async with scratch_directory("earshot-") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
             if self._cache is None or checked.sha256 is None:
                 return await self._ask(Path(workdir), checked, whole)
@@ -222,7 +331,10 @@ class Pipeline:
                 result = await self._cache.cached_transcription(key)
                 if result is None:
                     result = await self._ask(Path(workdir), checked, whole)
-                    await self._cache.cache_transcription(key, result)
+                    if not result.transcript.from_fallback:
+                        await self._cache.cache_transcription(key, result, _origins(requests))
+                elif origins := _origins(requests):
+                    await self._cache.link_transcription(key, origins)
                 return result
 
     async def translate(
@@ -231,24 +343,35 @@ class Pipeline:
         options: TranslationOptions,
         *,
         on_progress: ProgressListener | None = None,
+        gate: Gate | None = None,
     ) -> TranscriptionResult:
-        """Translate the speech in `audio_input` into English text."""
+        """Translate the speech in `audio_input` into English text, inside `gate` unless an
+        identical request's run is under way (then wait for its result)."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
 
         def ask(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
             return self._provider.translate(upload, dataclasses.replace(options, prompt=prompt))
 
-        asking = Asking(
-            ask,
-            ask,
-            prompt=options.prompt,
-            response_format=options.response_format,
-            on_progress=on_progress,
-        )
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-") as workdir:
-            checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
-            return await self._ask(Path(workdir), checked, asking)
+        async def work(requests: list[_Request]) -> TranscriptionResult:
+            asking = Asking(
+                ask,
+                ask,
+                prompt=options.prompt,
+                response_format=options.response_format,
+                on_progress=lambda done, total: _tell_progress(requests, done, total),
+            )
+            async with (
+                _through(gate),
+                scratch_directory("earshot-") as workdir,
+            ):
+                checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
+                return await self._ask(Path(workdir), checked, asking)
+
+        request = _Request(None, on_progress=on_progress)
+        if isinstance(audio_input, Path):
+            return await work([request])
+        return await self._runs.run(("translate", audio_input.identity, options), request, work)
 
     async def _fetch_and_check(
         self, audio_input: AudioInput, workdir: Path, limits: Limits
@@ -257,16 +380,14 @@ class Pipeline:
         sha256 = None
         if isinstance(audio_input, Path):
             path = audio_input
-            size = (await asyncio.to_thread(path.stat)).st_size
+            size = (await in_thread(path.stat)).st_size
             if size > limits.max_download_bytes:
                 raise AudioTooLarge(size, limits.max_download_bytes)
         else:
             self._check_declared(audio_input, limits)
             path = workdir / "download"
             sha256 = await self._download(audio_input, path)
-        info = await self._workers.run(audio.probe, path)
-        if info.duration > limits.max_audio_seconds:
-            raise AudioTooLong(info.duration, limits.max_audio_seconds)
+        info = await self._workers.run(audio.probe, path, max_seconds=limits.max_audio_seconds)
         return _Audio(path, info, sha256)
 
     async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:
@@ -286,7 +407,7 @@ class Pipeline:
         """Cut at quiet points, then ask in `chunk_parallelism` lanes of consecutive chunks;
         within a lane each chunk is prompted with the previous one's last words."""
         folder = workdir / "chunks"
-        await asyncio.to_thread(folder.mkdir)
+        await in_thread(folder.mkdir)
         chunks = await self._workers.run(
             split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
         )
@@ -358,14 +479,14 @@ class Pipeline:
         capabilities = self._provider.capabilities
         upload_format = info.upload_format
         if upload_format is not None and upload_format[0] in capabilities.upload_formats:
-            size = (await asyncio.to_thread(path.stat)).st_size
+            size = (await in_thread(path.stat)).st_size
             if size <= capabilities.max_upload_bytes:
                 extension, content_type = upload_format
                 return AudioUpload(path, f"audio.{extension}", content_type)
         converted = workdir / "converted.ogg"
         log.debug("converting %s/%s to Ogg/Opus for upload", info.container, info.codec)
         await self._workers.run(audio.transcode_to_ogg_opus, path, converted)
-        size = (await asyncio.to_thread(converted.stat)).st_size
+        size = (await in_thread(converted.stat)).st_size
         if size > capabilities.max_upload_bytes:
             raise AudioTooLarge(size, capabilities.max_upload_bytes)
         return AudioUpload(converted, "audio.ogg", "audio/ogg")

@@ -7,7 +7,7 @@ that would take more than `MAX_SPLIT_MESSAGES` messages is attached as a `.txt` 
 
 from __future__ import annotations
 
-import io
+import dataclasses
 from dataclasses import dataclass, field
 
 import discord
@@ -18,6 +18,7 @@ from bot.names import shown_name
 from bot.pipeline import TranscriptionResult
 from bot.providers.base import Transcript
 from bot.text import clock, split_text
+from bot.uploads import Upload
 
 MESSAGE_LIMIT = 2000
 MAX_SPLIT_MESSAGES = 3
@@ -30,18 +31,32 @@ class OutgoingMessage:
     """One message to send: text, files, and always no mentions."""
 
     content: str
-    files: list[discord.File] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
     allowed_mentions: discord.AllowedMentions = NO_MENTIONS
+
+    def discord_files(self) -> list[discord.File]:
+        """The files, new for each attempt to send (see `bot.uploads`)."""
+        return [upload.to_file() for upload in self.files]
+
+
+def whose(speaker: str | None, what: str) -> str:
+    """ "Alice's voice message", the name made safe (`shown_name`); with no speaker (a
+    forwarded message, whose original author a forward does not reveal) "a forwarded voice
+    message"."""
+    if speaker is None:
+        return f"a forwarded {what}"
+    return f"{shown_name(speaker)}'s {what}"
 
 
 def transcript_header(
-    result: TranscriptionResult, *, speaker: str, what: str, translated: bool = False
+    result: TranscriptionResult, *, speaker: str | None, what: str, translated: bool = False
 ) -> str:
     """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
-    "🌐 **Translation** of Alice's voice message · 0:42 · from German". `what` comes already
-    made safe (`attachments.describe`); the speaker and the reported language are made so here."""
+    "🌐 **Translation** of Alice's voice message · 0:42 · from German"; `speaker` as in
+    `whose`, `what` already made safe (`attachments.describe`), the reported language made so
+    here."""
     title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
-    parts = [f"{title} of {shown_name(speaker)}'s {what}", clock(result.duration)]
+    parts = [f"{title} of {whose(speaker, what)}", clock(result.duration)]
     if name := language_name(result.language):
         name = shown_name(name)
         parts.append(f"from {name}" if translated else name)
@@ -51,7 +66,7 @@ def transcript_header(
 def transcript_reply(
     result: TranscriptionResult,
     *,
-    speaker: str,
+    speaker: str | None,
     what: str,
     file_id: int,
     translated: bool = False,
@@ -67,9 +82,7 @@ def transcript_reply(
     )
     if layout in ("srt", "vtt", "verbose_json"):
         extension = "json" if layout == "verbose_json" else layout
-        attachment = discord.File(
-            io.BytesIO(document.encode()), filename=f"{kind}-{file_id}.{extension}"
-        )
+        attachment = Upload.text(document, f"{kind}-{file_id}.{extension}")
         return [OutgoingMessage(f"{header}\nAttached as {extension}.", files=[attachment])]
     return transcript_messages(header, document, filename=f"{kind}-{file_id}.txt")
 
@@ -106,7 +119,7 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
         return [OutgoingMessage(f"{header}\n{QUOTE}{pieces[0]}")] + [
             OutgoingMessage(f"{QUOTE}{piece}") for piece in pieces[1:]
         ]
-    attachment = discord.File(io.BytesIO(text.encode("utf-8")), filename=filename)
+    attachment = Upload.text(text, filename)
     preview = split_text(text, 300)[0]
     return [
         OutgoingMessage(
@@ -114,3 +127,36 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
             files=[attachment],
         )
     ]
+
+
+def clipped(text: str) -> str:
+    """`text` cut to fit one message, with an ellipsis where it was cut: a last resort for
+    text from elsewhere (a provider's explanation) that should never be that long."""
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def with_lead(lead: str, messages: list[OutgoingMessage]) -> list[OutgoingMessage]:
+    """`messages` introduced by the line `lead`: at the top of the first message when it has
+    room, else as a message of its own, so that no message exceeds `MESSAGE_LIMIT`."""
+    first, *rest = messages
+    joined = f"{lead}\n{first.content}"
+    if len(joined) <= MESSAGE_LIMIT:
+        return [dataclasses.replace(first, content=joined), *rest]
+    return [OutgoingMessage(lead), *messages]
+
+
+def at_most(messages: list[OutgoingMessage], count: int) -> list[OutgoingMessage]:
+    """`messages` as at most `count` messages (none when `count` < 1): the ones that do not fit
+    are gathered, text and files, into the last, their text as an attached `.txt`."""
+    if len(messages) <= count:
+        return messages
+    if count < 1:
+        return []
+    kept, rest = messages[: count - 1], messages[count - 1 :]
+    gathered = Upload.text("\n\n".join(message.content for message in rest), "more-answers.txt")
+    last = OutgoingMessage(
+        f"📎 {len(rest)} more messages are attached as a file: Discord limits how many "
+        "messages earshot may send here.",
+        files=[gathered, *(upload for message in rest for upload in message.files)],
+    )
+    return [*kept, last]

@@ -4,20 +4,26 @@ shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot import attachments, render, subtitles
-from bot.errors import EarshotError, NoAudio, ProviderError, ProviderMisconfigured
+from bot import attachments, on_behalf, render, subtitles
+from bot.errors import (
+    EarshotError,
+    NoAudio,
+    ProviderError,
+    ProviderMisconfigured,
+    UploadTooLarge,
+)
 from bot.live_preview import LivePreview
 from bot.names import shown_name
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
+from bot.uploads import Upload
 from bot.voice_messages import can_post_voice_message, post_voice_message
 
 log = logging.getLogger(__name__)
@@ -28,19 +34,34 @@ async def send(
 ) -> None:
     """Send `message` as the interaction's response or as a followup, mentions off."""
     if interaction.response.is_done():
+        interaction.extras[_FOLLOWUPS_SENT] = interaction.extras.get(_FOLLOWUPS_SENT, 0) + 1
         await interaction.followup.send(
             message.content,
-            files=message.files,
+            files=message.discord_files(),
             ephemeral=ephemeral,
             allowed_mentions=message.allowed_mentions,
         )
     else:
         await interaction.response.send_message(
             message.content,
-            files=message.files,
+            files=message.discord_files(),
             ephemeral=ephemeral,
             allowed_mentions=message.allowed_mentions,
         )
+
+
+USER_APP_FOLLOWUPS = 5
+"""Followups Discord allows an interaction with an app installed only to the member, used in a
+server the app is not installed to."""
+_FOLLOWUPS_SENT = "earshot.followups_sent"
+"""Counts, in `interaction.extras`, the followups sent so far."""
+
+
+def followups_left(interaction: discord.Interaction) -> int | None:
+    """How many more followups Discord accepts for `interaction`; None when it sets no cap."""
+    if interaction.guild_id is None or interaction.is_guild_integration():
+        return None
+    return max(0, USER_APP_FOLLOWUPS - interaction.extras.get(_FOLLOWUPS_SENT, 0))
 
 
 async def send_all(
@@ -63,7 +84,7 @@ async def send_error(
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
     """The member's one-line notice of `error`; the detail goes to the log."""
     log_failure(error, interaction.user.id)
-    return OutgoingMessage(f"⚠️ {error.user_message}", allowed_mentions=NO_MENTIONS)
+    return OutgoingMessage(render.clipped(f"⚠️ {error.user_message}"), allowed_mentions=NO_MENTIONS)
 
 
 def log_failure(error: EarshotError, user_id: int) -> None:
@@ -91,20 +112,16 @@ async def _deliver_late(
     """A job outlived its interaction: post the answer in the channel (the bot's own
     message, naming the member without a ping), or by DM when it was private or the channel
     is closed to the bot. Logged, not raised, when neither way is open."""
-    greeting = f"{shown_name(interaction.user.display_name)}, here is what you asked for:"
-    first, *rest = messages
-    joined = f"{greeting}\n{first.content}"
-    late = (
-        [dataclasses.replace(first, content=joined), *rest]
-        if len(joined) <= render.MESSAGE_LIMIT
-        else [OutgoingMessage(greeting), *messages]
-    )
+    name = shown_name(interaction.user.display_name)
+    late = render.with_lead(f"{name}, here is what you asked for:", messages)
     targets = [interaction.user] if private else [interaction.channel, interaction.user]
     for target in targets:
         try:
             for message in late:
                 await target.send(
-                    message.content, files=message.files, allowed_mentions=message.allowed_mentions
+                    message.content,
+                    files=message.discord_files(),
+                    allowed_mentions=message.allowed_mentions,
                 )
         except (discord.HTTPException, AttributeError, ValueError) as refusal:
             log.info("could not deliver a late answer to %r (%s)", target, refusal)
@@ -115,12 +132,14 @@ async def _deliver_late(
 
 async def audio_files_of(
     interaction: discord.Interaction, message: discord.Message
-) -> list[discord.Attachment]:
-    """The audio attachments of `message`; none, once the member was told there are none."""
-    files = attachments.audio_attachments(message)
+) -> tuple[list[discord.Attachment], discord.abc.User | None]:
+    """The audio attachments of `message`, or of the message it forwards, and who spoke them:
+    its author, or None for a forward (whose original author is not known); no files, once
+    the member was told there are none."""
+    files, forwarded = attachments.requested_audio(message)
     if not files:
         await send_error(interaction, NoAudio(f"message {message.id} has no audio"))
-    return files
+    return files, None if forwarded else message.author
 
 
 RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
@@ -132,40 +151,55 @@ async def send_transcripts(
     files: list[discord.Attachment],
     run: RunAudio,
     *,
-    speaker: discord.abc.User,
+    speaker: discord.abc.User | None,
     private: bool,
     translated: bool = False,
     layout: subtitles.Layout = "text",
+    message: discord.Message | None = None,
 ) -> None:
-    """For each file in turn, `run` it and send its text, or the one reason it failed.
+    """For each file in turn, `run` it and send its text, or the one reason it failed. The
+    files are attached to `message`, if given (the menus); a `speaker` of None is a forwarded
+    message's unknown author (see `render.whose`).
 
     With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
     growing with a streaming provider, chunks done for a long recording) and the final answer
-    replaces it.
+    replaces it. Where Discord caps the followups (`followups_left`), the answers for several
+    files are held and sent together at the end, within the cap (`render.at_most`).
     """
+    name = speaker.display_name if speaker else None
+    held: list[OutgoingMessage] | None = (
+        [] if len(files) > 1 and followups_left(interaction) is not None else None
+    )
     for file in files:
         what = attachments.describe(file)
         preview = None
         if len(files) == 1:
-            name = shown_name(speaker.display_name)
             doing = "Translating" if translated else "Transcribing"
-            preview = LivePreview(interaction, f"🎙️ {doing} {name}'s {what} …")
+            preview = LivePreview(interaction, f"🎙️ {doing} {render.whose(name, what)} …")
         try:
-            result = await run(attachments.to_source(file), preview)
+            result = await run(attachments.to_source(file, message), preview)
         except EarshotError as error:
+            if held is not None:
+                held.append(_error_message(interaction, error))
+                continue
             await send_error(interaction, error, replace=bool(preview and preview.shown))
             continue
         messages = render.transcript_reply(
             result,
-            speaker=speaker.display_name,
+            speaker=name,
             what=what,
             file_id=file.id,
             translated=translated,
             layout=layout,
         )
+        if held is not None:
+            held += messages
+            continue
         await _deliver(
             interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)
         )
+    if held:
+        await _deliver(interaction, held, ephemeral=private, replace=False)
 
 
 async def _deliver(
@@ -176,16 +210,45 @@ async def _deliver(
     replace: bool,
 ) -> None:
     """Send `messages`; with `replace`, the first one overwrites the interaction's reply. Once
-    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`)."""
+    the interaction's 15-minute token is (nearly) spent, they go by other ways (`_deliver_late`).
+
+    A file over the upload limit is refused in one clear reply; files the member could not
+    attach in the channel themselves go to them alone (see `bot.on_behalf`).
+    """
+    if too_large := _too_large(messages, interaction.filesize_limit):
+        messages, ephemeral = [_error_message(interaction, too_large)], True
+    if note := on_behalf.why_private(interaction):
+        messages = render.with_lead(note, messages)
+    private_files: list[OutgoingMessage] = []
+    if not ephemeral and not on_behalf.may_post(interaction, files=True):
+        messages, files = on_behalf.files_set_aside(messages)
+        if files:
+            private_files = [OutgoingMessage(on_behalf.FILES_KEPT_PRIVATE, files=files)]
     if discord.utils.utcnow() > interaction.expires_at - TOKEN_MARGIN:
         await _deliver_late(interaction, messages, private=ephemeral)
+        if private_files:
+            await _deliver_late(interaction, private_files, private=True)
         return
+    if (left := followups_left(interaction)) is not None:
+        messages = render.at_most(messages, left - len(private_files) + replace)
+        if not messages:
+            log.warning("no followups left to answer user %s", interaction.user.id)
+            return
     if replace:
         first, *messages = messages
         await interaction.edit_original_response(
-            content=first.content, attachments=first.files, allowed_mentions=first.allowed_mentions
+            content=first.content,
+            attachments=first.discord_files(),
+            allowed_mentions=first.allowed_mentions,
         )
     await send_all(interaction, messages, ephemeral=ephemeral)
+    await send_all(interaction, private_files, ephemeral=True)
+
+
+def _too_large(messages: list[OutgoingMessage], limit: int) -> UploadTooLarge | None:
+    """The refusal for the largest file over Discord's upload `limit`, if any is."""
+    largest = max((upload.size for message in messages for upload in message.files), default=0)
+    return UploadTooLarge(largest, limit) if largest > limit else None
 
 
 async def send_speech(
@@ -218,7 +281,7 @@ async def send_speech(
         else:
             await interaction.edit_original_response(content=header)
             return
-    file = discord.File(speech.path, filename=speech.filename)
+    file = Upload(speech.filename, path=speech.path)
     await _deliver(
         interaction, [OutgoingMessage(header, files=[file])], ephemeral=private, replace=replace
     )

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     """Longest recording earshot transcribes."""
     max_jobs: Annotated[int, Field(ge=1, le=256)] = 16
     """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue."""
+    max_jobs_per_member: Annotated[int, Field(ge=1, le=256)] = 2
+    """Jobs of one member (their commands, and the automatic transcriptions of their voice
+    messages) queued or running at once; a command beyond it is refused with a reply, an
+    automatic transcription waits for one of them to end."""
     chunk_seconds: Annotated[float, Field(ge=30)] = 600.0
     """Recordings longer than this are cut at quiet points into chunks of about this length."""
     chunk_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
@@ -103,6 +107,10 @@ class Settings(BaseSettings):
     """Provider calls in flight at once across the whole bot; more wait their turn."""
     transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
     """How long a transcript is reused for the same audio; 0 turns the cache off."""
+    startup_check_days: Annotated[float, Field(ge=0, le=365)] = 7.0
+    """At start-up, messages answered automatically in the last this many days are checked in
+    the background for deletions and edits made while earshot was away (the sources of cached
+    transcripts always are)."""
 
     local_whisper_model: Annotated[str, Field(min_length=1)] = "base"
     """The local engine's speech-to-text model: a Whisper size (tiny, base, small, medium,
@@ -119,8 +127,10 @@ class Settings(BaseSettings):
     """A Piper voice (its .onnx file, with the .onnx.json beside it), offered before eSpeak NG's
     voices; needs the piper extra. None: eSpeak NG's voices only."""
 
-    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 60.0
-    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up."""
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 6.0
+    """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
+    the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
+    (Docker: 10 s unless `--stop-timeout` says otherwise)."""
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database and the synced command set's fingerprint."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -15,17 +15,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles.tempfile
 import httpx
 
 from bot import audio
 from bot.errors import (
-    CorruptAudio,
     DownloadFailed,
-    EmptyAudio,
     EmptyText,
+    InputError,
     InvalidOption,
-    NotAudio,
     NotText,
     ProviderBadAudio,
     ProviderUnsupported,
@@ -33,6 +30,7 @@ from bot.errors import (
     TextTooLong,
 )
 from bot.providers.base import PCM_SAMPLE_RATE, AudioProvider, SpeechFormat, SpeechRequest
+from bot.scratch import scratch_directory
 from bot.settings import Settings, SettingsError
 from bot.text import split_text
 from bot.workers import AudioWorkers
@@ -40,6 +38,8 @@ from bot.workers import AudioWorkers
 VOICE_MESSAGE = "voice"
 """The output name for a Discord voice message (Ogg/Opus with duration and waveform)."""
 OUTPUT_CHOICES = (VOICE_MESSAGE, *audio.OUTPUT_FORMATS)
+MAX_VOICES_NAMED = 20
+"""Voices a reply lists by name; the local engine has 140, too many for one message."""
 PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
     VOICE_MESSAGE: "opus",
     "ogg": "opus",
@@ -51,6 +51,12 @@ PROVIDER_FORMAT_FOR: dict[str, SpeechFormat] = {
 """What to ask the provider for, per output: the nearest format; a provider that does not
 make it is asked for its preferred one instead, which is converted like any other."""
 MAX_UTF8_BYTES_PER_CHAR = 4
+SPEECH_SECONDS_PER_CHAR = 0.25
+"""Longest audio a provider may answer per character of text at speed 1.0: four characters a
+second, under a third of the pace of ordinary speech (14 to 16), so slow voices and speaking
+instructions fit while hours of audio for a sentence (a broken or hostile answer) do not."""
+SPEECH_SECONDS_FLOOR = 30.0
+"""Allowed on top, for short texts and the silence voices add at their edges."""
 RAW_EXTENSIONS: dict[SpeechFormat, str] = {
     "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"
 }  # fmt: skip
@@ -159,9 +165,11 @@ class Speaker:
         for voice in self.voices:
             if voice.casefold() == wanted:
                 return voice
-        raise InvalidOption(
-            f"I don't know the voice “{name.strip()[:40]}”. Voices: {', '.join(self.voices)}."
-        )
+        named = ", ".join(self.voices[:MAX_VOICES_NAMED])
+        unnamed = len(self.voices) - MAX_VOICES_NAMED
+        if unnamed > 0:
+            named += f" and {unnamed} more (the `voice` option suggests them as you type)"
+        raise InvalidOption(f"I don't know the voice “{name.strip()[:40]}”. Voices: {named}.")
 
     def first_known(self, *names: str | None) -> str | None:
         """The first of `names` that is a voice of the provider: stored preferences may name
@@ -203,7 +211,7 @@ class Speaker:
         if provider_format not in capabilities.speech_formats:
             provider_format = capabilities.speech_formats[0]
         pieces = split_text(text, capabilities.max_speech_chars)
-        async with aiofiles.tempfile.TemporaryDirectory(prefix="earshot-speech-") as workdir:
+        async with scratch_directory("earshot-speech-") as workdir:
             folder = Path(workdir)
             parts = [
                 folder / f"part-{index:04d}.{RAW_EXTENSIONS[provider_format]}"
@@ -215,8 +223,8 @@ class Speaker:
             ]
             await self._synthesize_all(requests, parts)
             raw_rate = PCM_SAMPLE_RATE if provider_format == "pcm" else None
-            for part in parts:
-                await self._check_audio(part, raw_rate)
+            for request, part in zip(requests, parts, strict=True):
+                await self._check_audio(part, raw_rate, _longest_speech(request))
             is_voice = options.output == VOICE_MESSAGE
             output = audio.OGG_OPUS if is_voice else audio.OUTPUT_FORMATS[options.output]
             name = "voice-message" if is_voice else "speech"
@@ -248,8 +256,17 @@ class Speaker:
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
 
-    async def _check_audio(self, part: Path, raw_rate: int | None) -> None:
+    async def _check_audio(self, part: Path, raw_rate: int | None, max_seconds: float) -> None:
+        """`ProviderBadAudio` unless `part` is sound audio of at most `max_seconds`; decoding
+        stops as soon as it is not."""
         try:
-            await self._workers.run(audio.probe, part, raw_pcm_rate=raw_rate)
-        except (EmptyAudio, NotAudio, CorruptAudio) as problem:
-            raise ProviderBadAudio(f"speech audio unreadable: {problem}") from None
+            await self._workers.run(
+                audio.probe, part, max_seconds=max_seconds, raw_pcm_rate=raw_rate
+            )
+        except InputError as problem:
+            raise ProviderBadAudio(f"speech audio unusable: {problem}") from None
+
+
+def _longest_speech(request: SpeechRequest) -> float:
+    """Seconds of audio the provider may answer `request` with (`SPEECH_SECONDS_PER_CHAR`)."""
+    return SPEECH_SECONDS_FLOOR + len(request.text) * SPEECH_SECONDS_PER_CHAR / request.speed

@@ -20,7 +20,8 @@ def continuation_prompt(previous: Transcript | None, prompt: str | None) -> str 
 
 def stitch(parts: list[tuple[Chunk, Transcript]], response_format: ResponseFormat) -> Transcript:
     """One transcript: texts joined in order, segment and word times moved by each chunk's
-    start, the first language reported, the duration of all chunks."""
+    start, the first language reported, the duration of all chunks; `from_fallback` if any
+    chunk was."""
     segments, words = [], []
     for chunk, transcript in parts:
         segments += [
@@ -38,4 +39,5 @@ def stitch(parts: list[tuple[Chunk, Transcript]], response_format: ResponseForma
         duration=sum(chunk.duration for chunk, _ in parts),
         segments=tuple(segments),
         words=tuple(words),
+        from_fallback=any(t.from_fallback for _, t in parts),
     )

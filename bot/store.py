@@ -9,11 +9,13 @@ transaction, and refuses a database written by a newer earshot.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,10 +23,13 @@ from typing import Literal
 import aiofiles.os
 import aiosqlite
 
-from bot.pipeline import CacheKey, TranscriptionResult
+from bot.pipeline import AudioOrigin, CacheKey, TranscriptionResult
 from bot.providers.base import Segment, Transcript, Word
 
 DATABASE_FILE = "earshot.sqlite3"
+REPLAY_WINDOW_SECONDS = 24 * 60 * 60
+"""How long an answered message with nothing left to take back is remembered, so that Discord
+re-sending it (after a reconnect) is not answered twice."""
 
 ReplyStyle = Literal["reply", "thread"]
 
@@ -70,8 +75,52 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source_id, message_id)
     );
     """,
+    # 2: what was derived from a message goes when it goes (also while earshot was down).
+    """
+    ALTER TABLE answered_messages ADD COLUMN channel_id INTEGER;
+    UPDATE answered_messages SET channel_id = (
+        SELECT channel_id FROM transcript_messages AS posted
+        WHERE posted.source_id = answered_messages.source_id
+          AND posted.channel_id != posted.source_id
+        LIMIT 1
+    );
+    ALTER TABLE transcript_messages ADD COLUMN attachment_id INTEGER;
+    ALTER TABLE transcript_messages ADD COLUMN is_thread INTEGER NOT NULL DEFAULT 0;
+    INSERT OR IGNORE INTO transcript_messages (source_id, channel_id, message_id, is_thread)
+        SELECT DISTINCT source_id, source_id, source_id, 1 FROM transcript_messages
+        WHERE channel_id = source_id;
+    CREATE INDEX answered_messages_by_age ON answered_messages (created_at);
+    CREATE INDEX transcript_messages_by_message ON transcript_messages (message_id);
+    CREATE TABLE transcript_sources (
+        audio_sha256  TEXT NOT NULL,
+        variant       TEXT NOT NULL,
+        channel_id    INTEGER NOT NULL,
+        message_id    INTEGER NOT NULL,
+        attachment_id INTEGER NOT NULL,
+        PRIMARY KEY (audio_sha256, variant, message_id, attachment_id),
+        FOREIGN KEY (audio_sha256, variant)
+            REFERENCES transcript_cache (audio_sha256, variant) ON DELETE CASCADE
+    );
+    CREATE INDEX transcript_sources_by_message ON transcript_sources (message_id);
+    CREATE TABLE pending_deletions (
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        is_thread  INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        due_at     REAL NOT NULL,
+        PRIMARY KEY (channel_id, message_id)
+    );
+    CREATE INDEX pending_deletions_by_due ON pending_deletions (due_at);
+    """,
 )
-"""The schema, one script per version; never edit a released one, append a new one."""
+"""The schema, one script per version; never edit a released one, append a new one.
+
+Version 2 links what is derived from a Discord message to it: the channel of an answered
+message (filled for older rows from their replies), the attachment each transcript message
+answers (None: the whole message), the thread earshot started on it (`is_thread`, the
+thread's id in `channel_id` and `message_id`; for older rows a thread is recognised by taking
+the message's id), the messages and attachments each cached transcript came from
+(`transcript_sources`), and the deletions still to be done (`pending_deletions`)."""
 
 
 class StoreError(Exception):
@@ -109,8 +158,36 @@ class MemberSettings:
 
 @dataclass(frozen=True)
 class PostedMessage:
+    """What earshot posted in answer to a message: a message, or the thread it started on it
+    (then `channel_id` and `message_id` are both the thread's id)."""
+
     channel_id: int
     message_id: int
+    attachment_id: int | None = None
+    """The audio it answers; None: the whole message (a thread, a notice)."""
+    is_thread: bool = False
+
+    @classmethod
+    def thread(cls, thread_id: int) -> PostedMessage:
+        return cls(thread_id, thread_id, is_thread=True)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A posted message or thread to delete because what it answers is gone, and how many
+    tries failed so far."""
+
+    posted: PostedMessage
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class SourceToCheck:
+    """A message that has something derived from it, and which of its attachments do."""
+
+    channel_id: int
+    message_id: int
+    attachment_ids: frozenset[int]
 
 
 def _columns(settings_type: type) -> tuple[str, ...]:
@@ -126,6 +203,7 @@ class Store:
         self._db = db
         self._cache_ttl = cache_ttl
         self._clock = clock
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -239,51 +317,244 @@ class Store:
         )
         return None if row is None else _result_from_json(row["result"])
 
-    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None:
-        """Store `result` under `key` and drop entries past the TTL."""
+    async def cache_transcription(
+        self, key: CacheKey, result: TranscriptionResult, origins: Iterable[AudioOrigin] = ()
+    ) -> None:
+        """Store `result` under `key`, linked to the attachments it came from, and drop entries
+        past the TTL."""
         now = self._clock()
-        await self._db.execute(
-            "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
-        )
-        await self._write(
-            "INSERT OR REPLACE INTO transcript_cache (audio_sha256, variant, result, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            key.audio_sha256,
-            key.variant,
-            json.dumps(dataclasses.asdict(result)),
-            now,
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
+            )
+            await db.execute(
+                "INSERT INTO transcript_cache (audio_sha256, variant, result, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (audio_sha256, variant)"
+                " DO UPDATE SET result = excluded.result, created_at = excluded.created_at",
+                (key.audio_sha256, key.variant, json.dumps(dataclasses.asdict(result)), now),
+            )
+            await self._link(db, key, origins)
+
+    async def link_transcription(self, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
+        """Record that the entry under `key` was used for `origins` too: it goes when any of
+        the attachments it came from goes."""
+        async with self._transaction() as db:
+            await self._link(db, key, origins)
+
+    @staticmethod
+    async def _link(
+        db: aiosqlite.Connection, key: CacheKey, origins: Iterable[AudioOrigin]
+    ) -> None:
+        await db.executemany(
+            "INSERT OR IGNORE INTO transcript_sources"
+            " (audio_sha256, variant, channel_id, message_id, attachment_id)"
+            " SELECT audio_sha256, variant, ?, ?, ? FROM transcript_cache"
+            " WHERE audio_sha256 = ? AND variant = ?",
+            [
+                (o.channel_id, o.message_id, o.attachment_id, key.audio_sha256, key.variant)
+                for o in origins
+            ],
         )
 
     # Answered messages ----------------------------------------------------------------------
 
-    async def claim_message(self, source_id: int) -> bool:
-        """Record that `source_id` is being answered; False if it already was."""
-        cursor = await self._db.execute(
-            "INSERT OR IGNORE INTO answered_messages (source_id, created_at) VALUES (?, ?)",
-            (source_id, self._clock()),
-        )
-        await self._db.commit()
+    async def claim_message(self, source_id: int, channel_id: int | None = None) -> bool:
+        """Record that `source_id` (in `channel_id`) is being answered; False if it already
+        was."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO answered_messages (source_id, created_at, channel_id)"
+                " VALUES (?, ?, ?)",
+                (source_id, self._clock(), channel_id),
+            )
         return cursor.rowcount == 1
 
     async def add_posted_message(self, source_id: int, posted: PostedMessage) -> None:
-        """Remember a message posted in answer to `source_id` (claimed first)."""
+        """Remember a message or thread posted in answer to `source_id` (claimed first)."""
         await self._write(
-            "INSERT OR IGNORE INTO transcript_messages (source_id, channel_id, message_id)"
-            " VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO transcript_messages"
+            " (source_id, channel_id, message_id, attachment_id, is_thread)"
+            " VALUES (?, ?, ?, ?, ?)",
             source_id,
+            posted.channel_id,
+            posted.message_id,
+            posted.attachment_id,
+            posted.is_thread,
+        )
+
+    async def source_gone(self, message_id: int) -> list[Deletion]:
+        """`message_id` was deleted: forget it, drop the transcripts cached from it, and turn
+        what was posted in answer to it into deletions to do (returned, messages before the
+        thread they are in)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM transcript_cache WHERE (audio_sha256, variant) IN"
+                " (SELECT audio_sha256, variant FROM transcript_sources WHERE message_id = ?)",
+                (message_id,),
+            )
+            deletions = await self._schedule_deletions(db, "source_id = ?", (message_id,))
+            await db.execute("DELETE FROM answered_messages WHERE source_id = ?", (message_id,))
+        return deletions
+
+    async def attachments_gone(
+        self, message_id: int, attachment_ids: Iterable[int]
+    ) -> list[Deletion]:
+        """Attachments of `message_id` were removed (an edit): drop the transcripts cached
+        from them and turn the messages posted in answer to them into deletions to do (the
+        thread too, once it answers nothing else)."""
+        ids = sorted(set(attachment_ids))
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM transcript_cache WHERE (audio_sha256, variant) IN"
+                " (SELECT audio_sha256, variant FROM transcript_sources"
+                f"  WHERE message_id = ? AND attachment_id IN ({marks}))",
+                (message_id, *ids),
+            )
+            deletions = await self._schedule_deletions(
+                db, f"source_id = ? AND attachment_id IN ({marks})", (message_id, *ids)
+            )
+            deletions += await self._schedule_deletions(
+                db,
+                "source_id = ? AND is_thread AND NOT EXISTS (SELECT 1 FROM transcript_messages"
+                " AS other WHERE other.source_id = ? AND NOT other.is_thread)",
+                (message_id, message_id),
+            )
+        return deletions
+
+    async def answered_attachments(self, message_id: int) -> set[int]:
+        """The attachments of `message_id` something was posted or cached about."""
+        rows = await self._all(
+            "SELECT attachment_id FROM transcript_messages"
+            " WHERE source_id = ? AND attachment_id IS NOT NULL"
+            " UNION SELECT attachment_id FROM transcript_sources WHERE message_id = ?",
+            message_id,
+            message_id,
+        )
+        return {row["attachment_id"] for row in rows}
+
+    async def posted_message_gone(self, message_id: int) -> None:
+        """A message or thread earshot posted was deleted (by a moderator, or by earshot):
+        nothing is left to take back there."""
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM transcript_messages WHERE message_id = ?", (message_id,))
+            await db.execute("DELETE FROM pending_deletions WHERE message_id = ?", (message_id,))
+
+    async def _schedule_deletions(
+        self, db: aiosqlite.Connection, where: str, parameters: tuple[object, ...]
+    ) -> list[Deletion]:
+        """Move the transcript messages matching `where` into `pending_deletions`, due now."""
+        now = self._clock()
+        async with db.execute(
+            "SELECT channel_id, message_id, attachment_id, is_thread FROM transcript_messages"
+            f" WHERE {where} ORDER BY is_thread, message_id",
+            parameters,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        await db.execute(f"DELETE FROM transcript_messages WHERE {where}", parameters)
+        await db.executemany(
+            "INSERT OR IGNORE INTO pending_deletions (channel_id, message_id, is_thread, due_at)"
+            " VALUES (?, ?, ?, ?)",
+            [(row["channel_id"], row["message_id"], row["is_thread"], now) for row in rows],
+        )
+        return [
+            Deletion(
+                PostedMessage(
+                    row["channel_id"],
+                    row["message_id"],
+                    row["attachment_id"],
+                    bool(row["is_thread"]),
+                )
+            )
+            for row in rows
+        ]
+
+    # Deletions to do --------------------------------------------------------------------------
+
+    async def deletion_done(self, posted: PostedMessage) -> None:
+        """The message or thread is gone (deleted, or found missing)."""
+        await self._write(
+            "DELETE FROM pending_deletions WHERE channel_id = ? AND message_id = ?",
             posted.channel_id,
             posted.message_id,
         )
 
-    async def forget_message(self, source_id: int) -> list[PostedMessage]:
-        """Forget `source_id` and return the messages posted in answer to it."""
-        rows = await self._all(
-            "SELECT channel_id, message_id FROM transcript_messages WHERE source_id = ?"
-            " ORDER BY message_id",
-            source_id,
+    async def deletion_failed(self, deletion: Deletion, retry_at: float) -> None:
+        """Count a failed try and set when to try again."""
+        await self._write(
+            "UPDATE pending_deletions SET attempts = ?, due_at = ?"
+            " WHERE channel_id = ? AND message_id = ?",
+            deletion.attempts + 1,
+            retry_at,
+            deletion.posted.channel_id,
+            deletion.posted.message_id,
         )
-        await self._write("DELETE FROM answered_messages WHERE source_id = ?", source_id)
-        return [PostedMessage(row["channel_id"], row["message_id"]) for row in rows]
+
+    async def due_deletions(self, limit: int) -> list[Deletion]:
+        """Up to `limit` deletions due by now, the longest waiting first."""
+        rows = await self._all(
+            "SELECT channel_id, message_id, is_thread, attempts FROM pending_deletions"
+            " WHERE due_at <= ? ORDER BY due_at, is_thread, message_id LIMIT ?",
+            self._clock(),
+            limit,
+        )
+        return [
+            Deletion(
+                PostedMessage(
+                    row["channel_id"], row["message_id"], is_thread=bool(row["is_thread"])
+                ),
+                row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def next_deletion_due(self) -> float | None:
+        """When the next deletion to do is due (clock time), or None if there is none."""
+        row = await self._one("SELECT MIN(due_at) AS due FROM pending_deletions")
+        return None if row is None else row["due"]
+
+    # Start-up checks ----------------------------------------------------------------------------
+
+    async def sources_to_check(self, answered_since: float) -> list[SourceToCheck]:
+        """The messages with something derived from them that could have been deleted or
+        edited unseen: those answered since `answered_since` (clock time) with a known channel,
+        and those a cached transcript came from. Oldest first."""
+        rows = await self._all(
+            "SELECT answered.channel_id, answered.source_id AS message_id, posted.attachment_id"
+            " FROM answered_messages AS answered"
+            " LEFT JOIN transcript_messages AS posted ON posted.source_id = answered.source_id"
+            " WHERE answered.created_at >= ? AND answered.channel_id IS NOT NULL"
+            " UNION"
+            " SELECT sources.channel_id, sources.message_id, sources.attachment_id"
+            " FROM transcript_sources AS sources"
+            " ORDER BY message_id",
+            answered_since,
+        )
+        found: dict[int, SourceToCheck] = {}
+        for row in rows:
+            known = found.get(row["message_id"])
+            ids = known.attachment_ids if known else frozenset()
+            if row["attachment_id"] is not None:
+                ids |= {row["attachment_id"]}
+            found[row["message_id"]] = SourceToCheck(row["channel_id"], row["message_id"], ids)
+        return list(found.values())
+
+    async def prune(self) -> None:
+        """Forget what can no longer matter: cached transcripts past their TTL (with their
+        links), and answered messages past the replay window with nothing left to take back."""
+        now = self._clock()
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
+            )
+            await db.execute(
+                "DELETE FROM answered_messages WHERE created_at < ? AND NOT EXISTS"
+                " (SELECT 1 FROM transcript_messages AS posted"
+                "  WHERE posted.source_id = answered_messages.source_id)",
+                (now - REPLAY_WINDOW_SECONDS,),
+            )
 
     # Plumbing -------------------------------------------------------------------------------
 
@@ -296,8 +567,20 @@ class Store:
             return await cursor.fetchall()
 
     async def _write(self, sql: str, *parameters: object) -> None:
-        await self._db.execute(sql, parameters)
-        await self._db.commit()
+        async with self._transaction() as db:
+            await db.execute(sql, parameters)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The statements run inside are committed together, or rolled back on any error or
+        cancellation. One writer at a time, so another's commit never splits them."""
+        async with self._writing:
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
 
     async def _upsert(
         self,

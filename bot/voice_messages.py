@@ -13,13 +13,17 @@ import json
 import discord
 from discord.http import Route
 
+from bot import on_behalf
 from bot.speech import Speech
 
 IS_VOICE_MESSAGE = 1 << 13
 
 
 def can_post_voice_message(interaction: discord.Interaction) -> bool:
-    """Whether the bot itself may post a voice message where `interaction` happened."""
+    """Whether the bot itself may post a voice message where `interaction` happened, for a
+    member who could post one there themselves (see `bot.on_behalf`)."""
+    if not on_behalf.may_post(interaction, voice=True):
+        return False
     if interaction.guild_id is not None:
         if not interaction.is_guild_integration():
             return False

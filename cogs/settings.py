@@ -18,12 +18,15 @@ from bot import replies
 from bot.app import EarshotBot
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
+from bot.names import shown_name
 from bot.permissions import ANSWERABLE_CHANNELS, cannot_post_warning, switch_channel
 from bot.render import OutgoingMessage
 from bot.store import GuildSettings, MemberSettings
 from cogs.speak import voice_autocomplete
 from cogs.transcribe import language_autocomplete
 
+MAX_CHANNELS_LISTED = 20
+"""Channels a reply names; at about 24 characters a mention, 20 leave room for the rest."""
 REPLY_STYLES = {
     "reply": "a reply under the voice message",
     "thread": "a thread on the voice message",
@@ -45,6 +48,14 @@ async def _voice_name(interaction: discord.Interaction, name: str) -> str | None
 
 async def _tell(interaction: discord.Interaction, text: str) -> None:
     await replies.send(interaction, OutgoingMessage(text), ephemeral=True)
+
+
+def _channel_list(channel_ids: list[int]) -> str:
+    """The channels as mentions, at most `MAX_CHANNELS_LISTED` of them, then how many more:
+    a long list would not fit in one message."""
+    named = ", ".join(f"<#{channel_id}>" for channel_id in channel_ids[:MAX_CHANNELS_LISTED])
+    unnamed = len(channel_ids) - MAX_CHANNELS_LISTED
+    return f"{named} and {unnamed} more" if unnamed > 0 else named
 
 
 def _auto_channels(
@@ -109,8 +120,7 @@ class ServerSettings(
         switches = await self.bot.store.channel_switches(guild.id)
         text = f"Automatic transcription is now **{_on_off(enabled)}** for the whole server."
         if exceptions := [channel for channel, on in switches.items() if on != enabled]:
-            mentions = ", ".join(f"<#{channel_id}>" for channel_id in exceptions)
-            text += f"\nThese channels keep their own setting: {mentions}."
+            text += f"\nThese channels keep their own setting: {_channel_list(exceptions)}."
         if enabled:
             auto = _auto_channels(guild, settings, switches)
             text += cannot_post_warning(auto, settings.reply_style)
@@ -187,15 +197,15 @@ class ServerSettings(
         guild = self._guild(interaction)
         settings = await self.bot.store.guild_settings(guild.id)
         switches = await self.bot.store.channel_switches(guild.id)
-        on = [f"<#{channel}>" for channel, enabled in switches.items() if enabled]
-        off = [f"<#{channel}>" for channel, enabled in switches.items() if not enabled]
+        on = _channel_list([channel for channel, enabled in switches.items() if enabled])
+        off = _channel_list([channel for channel, enabled in switches.items() if not enabled])
         limit = self.bot.settings.max_audio_seconds
         longest = min(settings.max_audio_seconds or limit, limit)
         lines = [
-            f"**earshot in {discord.utils.escape_markdown(guild.name)}**",
+            f"**earshot in {shown_name(guild.name)}**",
             f"Automatic transcription, whole server: **{_on_off(settings.auto_transcribe)}**",
-            f"On in: {', '.join(on) or '—'}",
-            f"Off in: {', '.join(off) or '—'}",
+            f"On in: {on or '—'}",
+            f"Off in: {off or '—'}",
             f"Audio files too: **{'yes' if settings.audio_files else 'no'}**",
             f"Language: **{language_name(settings.language) or 'detected'}**",
             f"Transcripts appear as: **{REPLY_STYLES[settings.reply_style]}**",
@@ -252,7 +262,8 @@ class Privacy(
         await self._update(interaction, private_replies=enabled)
         how = "private" if enabled else "public"
         await _tell(
-            interaction, f"Your transcripts from `/transcribe` are now **{how}** by default."
+            interaction,
+            f"Your answers from `/transcribe` and `/translate` are now **{how}** by default.",
         )
 
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")

@@ -1,9 +1,10 @@
 """/speak and the "Read aloud" message context menu.
 
 /speak speaks for the member: it posts a real voice message in the channel (or, where the bot
-cannot post one, an audio file in the reply), or a file in the format they pick. "Read aloud"
-reads a text message to the member who asks, privately, as an audio file: the channel has
-the text already.
+or the member cannot post one, an audio file in the reply), or a file in the format they pick;
+never what the member could not post there themselves (see `bot.on_behalf`). "Read aloud"
+reads a text message (or the text of the message it forwards) to the member who asks,
+privately, as an audio file: the channel has the text already.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, replies
+from bot import attachments, on_behalf, render, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
@@ -119,7 +120,8 @@ class Speak(commands.Cog):
         format: str = VOICE_MESSAGE,
         instructions: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
+        private = on_behalf.private_unless_allowed(interaction, False)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
         name = shown_name(interaction.user.display_name)
@@ -132,21 +134,22 @@ class Speak(commands.Cog):
             )
             return await _speakable(written, _names(interaction))
 
-        await self._say(interaction, words, options, what=f"Spoken for {name}", private=False)
+        await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
 
     async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
-        author = shown_name(message.author.display_name)
+        text, speaker = message.content, message.author.display_name
+        if not text and (snapshot := attachments.forwarded(message)) is not None:
+            text, speaker = snapshot.content, None
 
         async def words() -> str:
-            return await _speakable(message.content, _names(interaction, message))
+            return await _speakable(text, _names(interaction, message))
 
-        await self._say(
-            interaction, words, options, what=f"{author}'s message, read aloud", private=True
-        )
+        what = f"{render.whose(speaker, 'message')}, read aloud"
+        await self._say(interaction, words, options, what=what, private=True)
 
     async def _say(
         self,
@@ -163,6 +166,7 @@ class Speak(commands.Cog):
         try:
             spoken = await words()
             async with (
+                self.bot.members.admit(interaction.user.id),
                 self.bot.queue.turn(waiting.queued),
                 self.bot.speaker.speak(spoken, options) as speech,
             ):

@@ -11,7 +11,10 @@ Automatic transcription answers voice messages (and audio files, if the server w
 channels a server enabled, from members who are not bots and did not opt out, as a reply or in
 a thread. It never answers a message from before start-up or one it already answered (gateway
 replays), and when the message is deleted its transcript goes too: a job still working is
-cancelled and posts nothing.
+cancelled and posts nothing. Whatever was derived from a message (its transcript messages, the
+thread started on it, transcripts cached from it by any command) goes when the message goes,
+or when its audio is removed by an edit; at start-up, deletions and edits made while earshot
+was away are found (`bot.startup_check`), and failed deletions are retried (`bot.take_back`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, render, replies, subtitles
+from bot import attachments, on_behalf, render, replies, subtitles
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, ShuttingDown
@@ -37,7 +40,9 @@ from bot.permissions import missing_to_answer, switch_channel
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TranscriptionOptions
 from bot.render import NO_MENTIONS, OutgoingMessage
+from bot.startup_check import check_sources
 from bot.store import GuildSettings, PostedMessage
+from bot.take_back import TakeBack
 from bot.text import shorten
 
 log = logging.getLogger(__name__)
@@ -76,19 +81,31 @@ class Transcribe(commands.Cog):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
         self.started_at = discord.utils.utcnow()
-        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild)
+        self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild, members=bot.members)
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_message)
         self.menu = app_commands.allowed_installs(guilds=True, users=True)(self.menu)
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
             self.menu
         )
         self.menu = provider_cooldown(self.menu)
+        self.background: list[asyncio.Task[None]] = []
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        self.take_back = TakeBack(self.bot.http, self.bot.store)
+        check = check_sources(
+            self.bot.http, self.bot.store, self.take_back, days=self.bot.settings.startup_check_days
+        )
+        self.background = [
+            asyncio.create_task(self.take_back.run(), name="earshot retrying deletions"),
+            asyncio.create_task(check, name="earshot start-up check"),
+        ]
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.jobs.close()
 
     # Commands -------------------------------------------------------------------------------
@@ -116,6 +133,7 @@ class Transcribe(commands.Cog):
     ) -> None:
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
             code = (
@@ -140,14 +158,20 @@ class Transcribe(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
             response_format=RESPONSE_FORMAT,
         )
         await self._transcribe_each(
-            interaction, files, speaker=message.author, options=options, private=True
+            interaction,
+            files,
+            speaker=speaker,
+            options=options,
+            private=True,
+            message=message,
         )
 
     async def _server_language(self, guild_id: int | None) -> str | None:
@@ -167,28 +191,37 @@ class Transcribe(commands.Cog):
         interaction: discord.Interaction,
         files: list[discord.Attachment],
         *,
-        speaker: discord.abc.User,
+        speaker: discord.abc.User | None,
         options: TranscriptionOptions,
         private: bool,
         layout: subtitles.Layout = "text",
+        message: discord.Message | None = None,
     ) -> None:
-        """One reply per file: its transcript, or what went wrong with it. The reply shows the
-        work going: a streaming provider's text growing, a long recording's chunks done."""
+        """One reply per file (attached to `message`, for the menu): its transcript, or what
+        went wrong with it. The reply shows the work going: a streaming provider's text
+        growing, a long recording's chunks done."""
         limit = await self._server_limit(interaction.guild_id)
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            async with self.bot.queue.turn(preview.queued if preview else None):
+            async with self.bot.members.admit(interaction.user.id):
                 return await self.bot.pipeline.transcribe(
                     source,
                     options,
                     on_text=preview.text if preview and streams else None,
                     on_progress=preview.progress if preview else None,
                     max_audio_seconds=limit,
+                    gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
                 )
 
         await replies.send_transcripts(
-            interaction, files, run, speaker=speaker, private=private, layout=layout
+            interaction,
+            files,
+            run,
+            speaker=speaker,
+            private=private,
+            layout=layout,
+            message=message,
         )
 
     # Automatic transcription ----------------------------------------------------------------
@@ -208,10 +241,10 @@ class Transcribe(commands.Cog):
             except asyncio.CancelledError:
                 if self.bot.tree.closing and not job.withdrawn:
                     notice = OutgoingMessage(f"⚠️ {ShuttingDown().user_message}")
-                    await self._deliver(message, [notice], settings, job)
+                    await self._deliver(message, [(None, notice)], settings, job)
                 raise
 
-        self.jobs.start(message.guild.id, message.id, answer)
+        self.jobs.start(message.guild.id, message.id, answer, member=message.author.id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -222,10 +255,26 @@ class Transcribe(commands.Cog):
         for message_id in sorted(payload.message_ids):
             await self._source_deleted(message_id)
 
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """Audio removed by an edit takes its transcripts with it."""
+        if "attachments" not in payload.data:
+            return
+        present = {int(attachment["id"]) for attachment in payload.data["attachments"]}
+        answered = await self.bot.store.answered_attachments(payload.message_id)
+        if removed := answered - present:
+            await self.take_back.attachments_removed(payload.message_id, removed)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self.bot.store.posted_message_gone(payload.thread_id)
+
     async def _source_deleted(self, message_id: int) -> None:
-        """Withdraw the message's job, or take back the answer it already got."""
-        if not self.jobs.withdraw(message_id):
-            await self._take_back(message_id)
+        """Withdraw the message's job and take back what was derived from it (a job caught
+        delivering takes back the rest itself). A deleted transcript message needs nothing."""
+        self.jobs.withdraw(message_id)
+        await self.take_back.message_deleted(message_id)
+        await self.bot.store.posted_message_gone(message_id)
 
     async def _automatic_files(
         self, message: discord.Message
@@ -260,7 +309,7 @@ class Transcribe(commands.Cog):
                 ", ".join(missing),
             )
             return None
-        if not await store.claim_message(message.id):
+        if not await store.claim_message(message.id, message.channel.id):
             return None
         return files, settings
 
@@ -274,64 +323,69 @@ class Transcribe(commands.Cog):
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
         Every file gets its transcript or one line saying what went wrong."""
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
-        outgoing: list[OutgoingMessage] = []
-        async with self.bot.queue.turn(), _typing_in(message.channel):
+        outgoing: list[tuple[int | None, OutgoingMessage]] = []
+        async with _typing_in(message.channel):
             for file in files:
                 try:
                     result = await self.bot.pipeline.transcribe(
-                        attachments.to_source(file),
+                        attachments.to_source(file, message),
                         options,
                         max_audio_seconds=settings.max_audio_seconds,
+                        gate=self.bot.queue.turn,
                     )
                 except EarshotError as error:
                     replies.log_failure(error, message.author.id)
-                    outgoing.append(OutgoingMessage(f"⚠️ {error.user_message}"))
+                    outgoing.append((file.id, OutgoingMessage(f"⚠️ {error.user_message}")))
                     continue
                 except Exception:
                     log.exception("transcribing message %s failed", message.id)
-                    outgoing.append(OutgoingMessage(f"⚠️ {EarshotError().user_message}"))
+                    outgoing.append((file.id, OutgoingMessage(f"⚠️ {EarshotError().user_message}")))
                     continue
-                outgoing += render.transcript_reply(
+                replies_to_file = render.transcript_reply(
                     result,
                     speaker=message.author.display_name,
                     what=attachments.describe(file),
                     file_id=file.id,
                 )
+                outgoing += [(file.id, reply) for reply in replies_to_file]
         with job.delivering():
             try:
                 await self._deliver(message, outgoing, settings, job)
             except discord.HTTPException as error:
                 log.warning("could not post the transcript of message %s: %s", message.id, error)
         if job.withdrawn:
-            await self._take_back(message.id)
+            await self.take_back.message_deleted(message.id)
 
     async def _deliver(
         self,
         message: discord.Message,
-        outgoing: list[OutgoingMessage],
+        outgoing: list[tuple[int | None, OutgoingMessage]],
         settings: GuildSettings,
         job: Job,
     ) -> None:
-        """Post each message as a reply, or in a thread on the message, and record it."""
+        """Post each message (with the attachment it answers) as a reply, or in a thread on the
+        message, and record it and the thread."""
         thread = None
         if settings.reply_style == "thread" and not isinstance(message.channel, discord.Thread):
             thread = await self._start_thread(message)
-        for item in outgoing:
+            if thread is not None:
+                await self.bot.store.add_posted_message(message.id, PostedMessage.thread(thread.id))
+        for attachment_id, item in outgoing:
             if job.withdrawn:
                 return
             if thread is not None:
                 sent = await thread.send(
-                    item.content, files=item.files, allowed_mentions=NO_MENTIONS
+                    item.content, files=item.discord_files(), allowed_mentions=NO_MENTIONS
                 )
             else:
                 sent = await message.reply(
                     item.content,
-                    files=item.files,
+                    files=item.discord_files(),
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
                 )
             await self.bot.store.add_posted_message(
-                message.id, PostedMessage(sent.channel.id, sent.id)
+                message.id, PostedMessage(sent.channel.id, sent.id, attachment_id)
             )
 
     async def _start_thread(self, message: discord.Message) -> discord.Thread | None:
@@ -342,17 +396,6 @@ class Transcribe(commands.Cog):
         except discord.HTTPException as error:
             log.warning("no thread on message %s, replying instead: %s", message.id, error)
             return None
-
-    async def _take_back(self, source_id: int) -> None:
-        """Delete what was posted in answer to `source_id`, and forget it."""
-        for posted in await self.bot.store.forget_message(source_id):
-            partial = self.bot.get_partial_messageable(posted.channel_id)
-            try:
-                await partial.get_partial_message(posted.message_id).delete()
-            except discord.NotFound:
-                pass
-            except discord.HTTPException as error:
-                log.warning("could not delete transcript message %s: %s", posted.message_id, error)
 
 
 async def setup(bot: EarshotBot) -> None:

@@ -1,17 +1,19 @@
 """/translate and the "Translate to English" message context menu.
 
-Like transcription: /translate answers publicly unless `private` is set, and the context menu
-answers only the member who asked. The reply names the source language when the provider
-reports it.
+Like transcription: /translate answers publicly unless `private` is set (or the member chose
+private replies in /privacy), and the context menu answers only the member who asked. The
+reply names the source language when the provider reports it.
 """
 
 from __future__ import annotations
+
+import functools
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
+from bot import on_behalf, replies
 from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.live_preview import LivePreview
@@ -33,12 +35,16 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, source: AudioSource, preview: LivePreview | None
+        self, member: int, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done."""
-        async with self.bot.queue.turn(preview.queued if preview else None):
+        """Translations do not stream; a long recording shows its chunks done. `member` is
+        the one who asked (see `MemberLimit`)."""
+        async with self.bot.members.admit(member):
             return await self.bot.pipeline.translate(
-                source, OPTIONS, on_progress=preview.progress if preview else None
+                source,
+                OPTIONS,
+                on_progress=preview.progress if preview else None,
+                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
             )
 
     async def cog_load(self) -> None:
@@ -58,13 +64,19 @@ class Translate(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @provider_cooldown
     async def translate(
-        self, interaction: discord.Interaction, file: discord.Attachment, private: bool = False
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        private: bool | None = None,
     ) -> None:
+        if private is None:
+            private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
+        private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
         await replies.send_transcripts(
             interaction,
             [file],
-            self._translate,
+            functools.partial(self._translate, interaction.user.id),
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -74,15 +86,17 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not (files := await replies.audio_files_of(interaction, message)):
+        files, speaker = await replies.audio_files_of(interaction, message)
+        if not files:
             return
         await replies.send_transcripts(
             interaction,
             files,
-            self._translate,
-            speaker=message.author,
+            functools.partial(self._translate, interaction.user.id),
+            speaker=speaker,
             private=True,
             translated=True,
+            message=message,
         )
 
 

@@ -1,4 +1,5 @@
-"""The real earshot bot, wired to the loopback Discord and audio API stand-ins.
+"""The real earshot bot, wired to the loopback Discord and audio API stand-ins, under the
+event-loop watchdog (tests/loop_watchdog.py): a test fails if earshot blocks the loop.
 
 `EarshotWorld` holds a guild with a text channel, a member who uses the bot, an admin with
 Manage Server, and helpers to send interactions and gateway messages and read back the replies
@@ -23,6 +24,7 @@ from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
+from tests.loop_watchdog import LoopWatchdog
 
 BOT_PERMISSIONS = (
     dp.VIEW_CHANNEL
@@ -32,6 +34,8 @@ BOT_PERMISSIONS = (
     | dp.SEND_VOICE_MESSAGES
 )
 """The bot's permissions in the test guild (the invite link grants these and more)."""
+MEMBER_PERMISSIONS = dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.SEND_VOICE_MESSAGES
+"""The member's permissions in the test guild: what @everyone may do by default on Discord."""
 CHANNEL_MESSAGES = r"/channels/\d+/messages"
 NO_MENTIONS = {"parse": []}
 """`allowed_mentions` as the bot sends it: nobody is pinged."""
@@ -234,7 +238,7 @@ def add_server(
     holding `BOT_PERMISSIONS`; returns the server and its channel."""
     guild = discord.add_guild(name=name)
     channel = discord.add_text_channel(guild["id"], name="voice-notes")
-    discord.add_member(guild["id"], member, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES)
+    discord.add_member(guild["id"], member, permissions=MEMBER_PERMISSIONS)
     discord.add_member(
         guild["id"], admin, permissions=dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.MANAGE_GUILD
     )
@@ -251,7 +255,7 @@ async def earshot_world(
     guild, channel = add_server(discord, member, admin, "Accessible Guild")
     bot = EarshotBot(settings, force_sync=force_sync)
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    async with running_bot(discord, bot):
+    async with running_bot(discord, bot), LoopWatchdog():
         yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
 
 

@@ -4,15 +4,21 @@ members whose work could not finish are told so; then everything closes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from bot.app import FAREWELL_SECONDS
+from bot.settings import Settings
 from tests import audio_samples
 from tests.fakes.audio_api import API_KEY
 from tests.harness import CHANNEL_MESSAGES, NO_MENTIONS
 
+DOCKER_STOP_TIMEOUT = 10.0
+"""Seconds from `docker stop`'s SIGTERM to its SIGKILL, unless `--stop-timeout` says otherwise."""
 RESTARTING = "⚠️ earshot is restarting and couldn't finish this. Please try again in a minute."
 
 
@@ -72,9 +78,12 @@ sys.exit(main(["run"]))
 """
 
 
-async def test_sigterm_stops_the_real_process_gracefully(discord_fake, audio_api, tmp_path):
-    """`python -m bot run` in its own process: SIGTERM lets the job under way finish, then
-    the process ends cleanly."""
+@contextlib.asynccontextmanager
+async def earshot_process(
+    discord_fake, audio_api, tmp_path: Path, *, grace: float
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Callable[[], Awaitable[str]]]]:
+    """`python -m bot run` in its own process against the stand-ins, identified with Discord;
+    yields the process and a function sending a /transcribe that returns its token."""
     guild = discord_fake.add_guild()
     channel = discord_fake.add_text_channel(guild["id"])
     member = discord_fake.add_user(username="alice")
@@ -93,16 +102,14 @@ async def test_sigterm_stops_the_real_process_gracefully(discord_fake, audio_api
             "DISCORD_TOKEN": discord_fake.token,
             "AUDIO_BASE_URL": audio_api.base_url,
             "AUDIO_API_KEY": API_KEY,
-            "SHUTDOWN_GRACE_SECONDS": "10",
+            "SHUTDOWN_GRACE_SECONDS": str(grace),
             "PYTHONPATH": str(Path.cwd()),
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        await discord_fake.wait_until_identified(timeout=30)
-        audio_api.latency = 1.0
-        audio_api.transcripts.append("Finished before stopping.")
+
+    async def transcribe() -> str:
         attachment = discord_fake.add_attachment(
             channel["id"], "memo.ogg", audio_samples.encode(1.0), "audio/ogg"
         )
@@ -114,15 +121,47 @@ async def test_sigterm_stops_the_real_process_gracefully(discord_fake, audio_api
             attachments={"file": attachment},
         )
         await discord_fake.send_interaction(payload)
-        await asyncio.wait_for(audio_api.upload_received.wait(), 10)
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        return payload["token"]
+
+    try:
+        await discord_fake.wait_until_identified(timeout=30)
+        yield process, transcribe
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_sigterm_stops_the_real_process_gracefully(discord_fake, audio_api, tmp_path):
+    """SIGTERM lets the job under way finish, then the process ends cleanly."""
+    async with earshot_process(discord_fake, audio_api, tmp_path, grace=10) as (process, ask):
+        audio_api.latency = 1.0
+        audio_api.transcripts.append("Finished before stopping.")
+        token = await ask()
+        await asyncio.wait_for(audio_api.upload_received.wait(), 10)
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()[-2000:]
     app = discord_fake.application_id
-    [reply] = discord_fake.find("POST", rf"/webhooks/{app}/{payload['token']}")
+    [reply] = discord_fake.find("POST", rf"/webhooks/{app}/{token}")
     assert reply.json["content"].endswith(">>> Finished before stopping.")
     assert "Traceback" not in err.decode()
+
+
+async def test_sigterm_ends_the_process_before_dockers_stop_timeout(
+    discord_fake, audio_api, tmp_path
+):
+    """With the default grace, a job that will not finish and a Discord that answers nothing
+    still let the process exit within grace + FAREWELL_SECONDS, before Docker's 10-s SIGKILL."""
+    grace = Settings.model_fields["shutdown_grace_seconds"].default
+    assert grace + FAREWELL_SECONDS < DOCKER_STOP_TIMEOUT
+    async with earshot_process(discord_fake, audio_api, tmp_path, grace=grace) as (process, ask):
+        audio_api.latency = 60
+        await ask()
+        await asyncio.wait_for(audio_api.upload_received.wait(), 10)
+        discord_fake.stall("POST", r"/webhooks/.*", 60)
+        discord_fake.stall("PATCH", r"/webhooks/.*", 60)
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), DOCKER_STOP_TIMEOUT)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert "could not be told in time" in err.decode()

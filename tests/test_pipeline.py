@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import Iterable
 
 import pytest
 
@@ -16,7 +18,7 @@ from bot.errors import (
     NotAudio,
     ProviderRejectedInput,
 )
-from bot.pipeline import AudioSource, CacheKey, Limits, Pipeline, TranscriptionResult
+from bot.pipeline import AudioOrigin, AudioSource, CacheKey, Limits, Pipeline, TranscriptionResult
 from bot.providers.base import TranscriptionOptions
 from bot.providers.limited import LimitedProvider
 from tests import audio_samples
@@ -185,12 +187,19 @@ class MemoryCache:
 
     def __init__(self) -> None:
         self.entries: dict[CacheKey, TranscriptionResult] = {}
+        self.links: dict[CacheKey, set[AudioOrigin]] = {}
 
     async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None:
         return self.entries.get(key)
 
-    async def cache_transcription(self, key: CacheKey, result: TranscriptionResult) -> None:
+    async def cache_transcription(
+        self, key: CacheKey, result: TranscriptionResult, origins: Iterable[AudioOrigin] = ()
+    ) -> None:
         self.entries[key] = result
+        self.links.setdefault(key, set()).update(origins)
+
+    async def link_transcription(self, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
+        self.links.setdefault(key, set()).update(origins)
 
 
 LIMITS = Limits(max_download_bytes=2 * 1024 * 1024, max_audio_seconds=60)
@@ -256,3 +265,48 @@ async def test_a_failed_transcription_is_not_cached(http, provider, audio_api, f
         await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
     await pipeline.transcribe(AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS)
     assert len(audio_api.uploads) == 2
+
+
+# Requests for the same attachment at the same time share one run -----------------------------
+
+
+async def test_the_same_attachment_asked_at_once_is_downloaded_once_in_one_job_place(
+    http, provider, audio_api, file_host, private_tmp
+):
+    cache = MemoryCache()
+    pipeline = Pipeline(http, provider, LIMITS, cache=cache)
+    url = file_host.add("voice.ogg", audio_samples.encode(1.0))
+    places = 0
+
+    @contextlib.asynccontextmanager
+    async def job_place():
+        nonlocal places
+        places += 1
+        yield
+
+    origin = AudioOrigin(channel_id=1, message_id=2, attachment_id=3)
+    sources = [
+        AudioSource(f"{url}?ex={i:x}&is=0&hm={i}", "voice.ogg", origin=origin) for i in range(5)
+    ]
+    results = await asyncio.gather(
+        *(pipeline.transcribe(source, OPTIONS, gate=job_place) for source in sources)
+    )
+    assert len(set(results)) == 1
+    assert file_host.requests == ["voice.ogg"]
+    assert len(audio_api.uploads) == 1
+    assert places == 1
+    assert cache.links == {next(iter(cache.entries)): {origin}}
+    assert list(private_tmp.iterdir()) == []
+
+
+async def test_different_attachments_or_options_are_not_shared(http, provider, file_host):
+    pipeline = Pipeline(http, provider, LIMITS)
+    data = audio_samples.encode(1.0)
+    first, second = file_host.add("a.ogg", data), file_host.add("b.ogg", data)
+    german = TranscriptionOptions(language="de", response_format="verbose_json")
+    await asyncio.gather(
+        pipeline.transcribe(AudioSource(first, "a.ogg"), OPTIONS),
+        pipeline.transcribe(AudioSource(second, "b.ogg"), OPTIONS),
+        pipeline.transcribe(AudioSource(first, "a.ogg"), german),
+    )
+    assert sorted(file_host.requests) == ["a.ogg", "a.ogg", "b.ogg"]

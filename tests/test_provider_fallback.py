@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chunking import Chunk
 from bot.errors import ProviderRateLimited, ProviderRejectedInput
 from bot.providers import build_provider
-from bot.providers.base import AudioUpload, SpeechRequest, TranscriptionOptions
+from bot.providers.base import (
+    AudioUpload,
+    SpeechRequest,
+    Transcript,
+    TranscriptionOptions,
+    TranslationOptions,
+)
 from bot.providers.fallback import FallbackProvider
+from bot.providers.limited import LimitedProvider
 from bot.settings import SettingsError, load_settings
+from bot.stitching import stitch
 from tests import audio_samples
 from tests.conftest import make_provider
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
@@ -108,3 +117,33 @@ def test_the_settings_build_a_fallback_and_insist_on_its_address(monkeypatch, tm
     monkeypatch.setenv("FALLBACK_API_KEY", "backup-key")
     provider = build_provider(load_settings(), http)
     assert isinstance(provider, FallbackProvider)
+
+
+def test_the_cap_on_calls_wraps_a_fallback_naming_the_primarys_model(fallback):
+    limited = LimitedProvider(fallback, max_calls=2)
+    assert limited.transcription_model == fallback.primary.transcription_model == "whisper-1"
+    assert limited.name == "openai, else openai"
+
+
+async def test_a_transcript_by_the_secondary_is_marked_as_a_stand_in(
+    fallback, audio_api, backup_api, voice
+):
+    first = await fallback.transcribe(voice, TranscriptionOptions())
+    audio_api.faults.extend([Fault.http(503)] * 4)
+    second = await fallback.transcribe(voice, TranscriptionOptions())
+    audio_api.faults.extend([Fault.http(503)] * 4)
+    translated = await fallback.translate(voice, TranslationOptions())
+    assert (first.from_fallback, second.from_fallback, translated.from_fallback) == (
+        False,
+        True,
+        True,
+    )
+    assert len(backup_api.uploads) == 2
+
+
+def test_a_recording_stitched_with_any_stand_in_chunk_is_a_stand_in(tmp_path):
+    first, second = Chunk(tmp_path / "0.ogg", 0.0, 30.0), Chunk(tmp_path / "1.ogg", 30.0, 10.0)
+    by_primary = Transcript("First part.", "json")
+    by_secondary = Transcript("Second part.", "json", from_fallback=True)
+    assert not stitch([(first, by_primary), (second, by_primary)], "json").from_fallback
+    assert stitch([(first, by_primary), (second, by_secondary)], "json").from_fallback

@@ -171,11 +171,24 @@ async def test_text_in_several_parts_is_joined(provider, gemini_api, voice):
     assert transcript.text == "Hello, world."
 
 
-async def test_an_answer_without_a_finish_reason_is_taken_as_finished(provider, gemini_api, voice):
-    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi."}]}}]}
-    gemini_api.faults.append(Fault(status=200, body=body))
+async def test_an_answer_without_a_finish_reason_is_unfinished_and_tried_again(
+    provider, gemini_api, voice
+):
+    unfinished = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi, I"}]}}]}
+    gemini_api.faults.append(Fault(status=200, body=unfinished))
+    gemini_api.transcripts.append("Hi, I am on my way.")
     transcript = await provider.transcribe(voice, TranscriptionOptions())
-    assert transcript.text == "Hi."
+    assert transcript.text == "Hi, I am on my way."
+    assert len(gemini_api.requests) == 2
+
+
+async def test_an_answer_never_finished_is_unavailable_not_a_transcript(
+    provider, gemini_api, voice
+):
+    unfinished = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi, I"}]}}]}
+    gemini_api.faults.extend([Fault(status=200, body=unfinished)] * 4)
+    with pytest.raises(ProviderUnavailable, match="unfinished"):
+        await provider.transcribe(voice, TranscriptionOptions())
 
 
 async def test_translation_asks_the_translation_model_for_english(http, gemini_api, voice):
@@ -472,9 +485,10 @@ async def test_inline_audio_that_is_not_mono_pcm_with_a_rate_is_bad_audio(
 
 
 async def test_a_body_that_is_not_a_gemini_answer_is_unavailable(provider, gemini_api, voice):
-    gemini_api.faults.append(Fault(status=200, body="<html>gateway</html>"))
+    gemini_api.faults.extend([Fault(status=200, body="<html>gateway</html>")] * 4)
     with pytest.raises(ProviderUnavailable):
         await provider.transcribe(voice, TranscriptionOptions())
+    assert len(gemini_api.requests) == 4, "tried again, like any outage"
 
 
 # Through the bot's Speaker and Pipeline -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -342,6 +343,153 @@ async def test_a_failed_stream_is_retried_from_the_start(http, audio_api, voice)
     transcript = await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
     assert len(audio_api.uploads) == 2
     assert transcript.text == seen[-1]
+
+
+async def test_a_cut_off_json_answer_is_tried_again_never_returned(provider, audio_api, voice):
+    audio_api.faults.append(Fault(status=200, body='{"text": "Meet me at the sta'))
+    audio_api.transcripts.append("Meet me at the station.")
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text == "Meet me at the station."
+    assert len(audio_api.uploads) == 2
+
+
+async def test_a_translation_cut_off_every_time_is_unavailable(provider, audio_api, voice):
+    audio_api.faults.extend([Fault(status=200, body='{"text": "Where is')] * 4)
+    with pytest.raises(ProviderUnavailable, match="unreadable json"):
+        await provider.translate(voice, TranslationOptions())
+    assert len(audio_api.uploads) == 4
+
+
+def streaming_provider(http, audio_api, attempts: int = 4):
+    retry = RetryPolicy(max_attempts=attempts, initial_backoff=0.01, max_backoff=0.05)
+    return make_provider(
+        http, audio_api.base_url, transcription_model="gpt-4o-transcribe", retry=retry
+    )
+
+
+async def test_a_stream_cut_short_is_tried_again_from_the_start(http, audio_api, voice):
+    audio_api.transcripts.extend(["one two three four"] * 2)
+    audio_api.faults.append(Fault.stream_cut(after_words=2))
+    seen: list[str] = []
+
+    async def listen(text: str) -> None:
+        seen.append(text)
+
+    transcript = await streaming_provider(http, audio_api).transcribe_streaming(
+        voice, TranscriptionOptions(), listen
+    )
+    assert len(audio_api.uploads) == 2
+    assert transcript.text == "one two three four"
+    assert seen[:2] == ["one", "one two"]
+    assert seen[2] == "one", "the retry starts over"
+    assert seen[-1] == "one two three four"
+
+
+async def test_a_stream_cut_short_every_time_is_unavailable_not_a_transcript(
+    http, audio_api, voice
+):
+    audio_api.faults.extend([Fault.stream_cut(after_words=2)] * 2)
+
+    async def listen(text: str) -> None:
+        pass
+
+    provider = streaming_provider(http, audio_api, attempts=2)
+    with pytest.raises(ProviderUnavailable, match=r"ended before transcript\.text\.done"):
+        await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert len(audio_api.uploads) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected", "detail"),
+    [
+        (
+            Fault.stream_error(
+                {
+                    "error": {
+                        "message": "Slow down.",
+                        "type": "requests",
+                        "code": "rate_limit_exceeded",
+                    }
+                }
+            ),
+            ProviderRateLimited,
+            "Slow down.",
+        ),
+        (
+            Fault.stream_error(
+                {"type": "error", "code": "invalid_audio", "message": "Audio is corrupted."},
+                event_name=None,
+            ),
+            ProviderRejectedInput,
+            "Audio is corrupted.",
+        ),
+        (
+            Fault.stream_error(
+                {"type": "error", "error": {"type": "server_error", "message": "Upstream died."}},
+                after_words=0,
+            ),
+            ProviderUnavailable,
+            "Upstream died.",
+        ),
+        (
+            Fault.stream_error({"error": {"code": "invalid_api_key", "message": "Key revoked."}}),
+            ProviderMisconfigured,
+            "Key revoked.",
+        ),
+        (
+            Fault.stream_error({"error": {"code": 429, "message": "Later.", "status": "x"}}),
+            ProviderRateLimited,
+            "Later.",
+        ),
+        (
+            Fault.stream_error({"message": "Overloaded."}, event_name="error"),
+            ProviderUnavailable,
+            "Overloaded.",
+        ),
+    ],
+    ids=["rate-limit", "flat-bad-input", "typed-server-error", "bad-key", "status", "named-only"],
+)
+async def test_an_error_event_ends_the_stream_with_the_error_it_names(
+    http, audio_api, voice, fault, expected, detail
+):
+    audio_api.faults.append(fault)
+    seen: list[str] = []
+
+    async def listen(text: str) -> None:
+        seen.append(text)
+
+    provider = streaming_provider(http, audio_api, attempts=1)
+    with pytest.raises(expected) as raised:
+        await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert type(raised.value) is expected
+    assert detail in str(raised.value)
+    assert len(seen) == fault.stream_words
+
+
+async def test_a_done_event_without_its_text_is_not_a_transcript(http, audio_api, voice):
+    done = json.dumps({"type": "transcript.text.done"})
+    audio_api.faults.append(Fault(stream_words=2, stream_end=f"data: {done}\n\n"))
+
+    async def listen(text: str) -> None:
+        pass
+
+    provider = streaming_provider(http, audio_api, attempts=1)
+    with pytest.raises(ProviderUnavailable, match="without text"):
+        await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+
+
+async def test_an_error_event_never_shows_the_key(http, audio_api, voice):
+    audio_api.faults.append(
+        Fault.stream_error({"error": {"code": "bad_request", "message": f"Bad {API_KEY}."}})
+    )
+
+    async def listen(text: str) -> None:
+        pass
+
+    provider = streaming_provider(http, audio_api, attempts=1)
+    with pytest.raises(ProviderRejectedInput) as raised:
+        await provider.transcribe_streaming(voice, TranscriptionOptions(), listen)
+    assert API_KEY not in str(raised.value) and API_KEY not in raised.value.user_message
 
 
 async def test_the_diarizing_model_labels_speakers(http, audio_api, voice):

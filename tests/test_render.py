@@ -71,7 +71,7 @@ def test_a_very_long_transcript_becomes_a_text_file(size):
     assert len(message.content) <= render.MESSAGE_LIMIT
     [attached] = message.files
     assert attached.filename == "transcript-1.txt"
-    assert attached.fp.read().decode() == text.strip()
+    assert attached.data.decode() == text.strip()
 
 
 def test_diarized_transcripts_show_one_line_per_speaker_turn():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import audio
@@ -15,9 +17,13 @@ from bot.errors import (
 from bot.settings import SettingsError
 from bot.speech import Speaker, SpeechOptions
 from bot.workers import AudioWorkers
+from tests import bad_media
 from tests.conftest import make_provider
 from tests.fakes.audio_api import SPEECH_SECONDS_PER_CHAR, Fault
 from tests.harness import bot_settings
+
+HANG_GUARD = 60.0
+"""Seconds a check of the provider's audio may take before the test calls it a hang."""
 
 
 def speaker_for(http, audio_api, *, model="tts-1", max_chars=20_000, parallelism=3):
@@ -135,6 +141,19 @@ async def test_provider_answering_truncated_audio_is_caught(speaker, audio_api):
     with pytest.raises(ProviderBadAudio):
         async with speaker.speak("A sentence long enough to matter here.", SpeechOptions()):
             pass
+
+
+async def test_provider_answering_a_silence_bomb_is_caught_without_decoding_it_all(
+    speaker, audio_api
+):
+    """A broken or hostile answer of an hour of silence for one word (declaring one second):
+    the check stops decoding once the audio is longer than the text could take to say."""
+    bomb = bad_media.silence_bomb(60 * 60, declared_seconds=1)
+    audio_api.faults.append(Fault.audio_body(bomb, "audio/ogg"))
+    with pytest.raises(ProviderBadAudio) as caught:
+        async with asyncio.timeout(HANG_GUARD), speaker.speak("hello", SpeechOptions()):
+            pass
+    assert str(caught.value).endswith("over 31.3 s exceeds the limit of 31 s")
 
 
 async def test_one_failing_piece_fails_the_whole_and_cleans_up(http, audio_api, private_tmp):

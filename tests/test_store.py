@@ -6,9 +6,18 @@ import sqlite3
 
 import pytest
 
-from bot.pipeline import CacheKey, TranscriptionResult
+from bot.pipeline import AudioOrigin, CacheKey, TranscriptionResult
 from bot.providers.base import Segment, Transcript, Word
-from bot.store import DATABASE_FILE, MIGRATIONS, PostedMessage, Store, StoreError
+from bot.store import (
+    DATABASE_FILE,
+    MIGRATIONS,
+    REPLAY_WINDOW_SECONDS,
+    Deletion,
+    PostedMessage,
+    SourceToCheck,
+    Store,
+    StoreError,
+)
 
 TTL = 3600.0
 KEY = CacheKey("ab" * 32, '{"language": null}')
@@ -66,6 +75,8 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
         "transcript_cache",
         "answered_messages",
         "transcript_messages",
+        "transcript_sources",
+        "pending_deletions",
     }
 
 
@@ -159,6 +170,120 @@ async def test_a_message_is_claimed_once_and_forgotten_with_its_transcripts(stor
     await store.add_posted_message(100, PostedMessage(1, 201))
     await store.add_posted_message(100, PostedMessage(1, 202))
 
-    assert await store.forget_message(100) == [PostedMessage(1, 201), PostedMessage(1, 202)]
-    assert await store.forget_message(100) == []
+    assert await store.source_gone(100) == [
+        Deletion(PostedMessage(1, 201)),
+        Deletion(PostedMessage(1, 202)),
+    ]
+    assert await store.source_gone(100) == []
     assert await store.claim_message(100)
+
+
+# What is derived from a message goes with it ---------------------------------------------------
+
+OTHER_KEY = CacheKey("cd" * 32, "{}")
+
+
+async def test_a_deleted_message_takes_the_transcripts_cached_from_it(store):
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
+    await store.cache_transcription(OTHER_KEY, RESULT)
+    await store.link_transcription(OTHER_KEY, [AudioOrigin(1, 101, 501)])
+
+    assert await store.answered_attachments(100) == {500}
+    await store.source_gone(100)
+    assert await store.cached_transcription(KEY) is None
+    assert await store.cached_transcription(OTHER_KEY) == RESULT
+    assert await store.answered_attachments(100) == set()
+
+
+async def test_removed_attachments_take_their_transcripts_and_at_last_the_thread(store):
+    await store.claim_message(100, 1)
+    thread = PostedMessage.thread(100)
+    await store.add_posted_message(100, thread)
+    await store.add_posted_message(100, PostedMessage(100, 201, 500))
+    await store.add_posted_message(100, PostedMessage(100, 202, 501))
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
+    await store.cache_transcription(OTHER_KEY, RESULT, [AudioOrigin(1, 100, 501)])
+    assert await store.answered_attachments(100) == {500, 501}
+
+    assert await store.attachments_gone(100, [500]) == [Deletion(PostedMessage(100, 201, 500))]
+    assert await store.cached_transcription(KEY) is None
+    assert await store.cached_transcription(OTHER_KEY) == RESULT
+
+    assert await store.attachments_gone(100, [501]) == [
+        Deletion(PostedMessage(100, 202, 501)),
+        Deletion(thread),
+    ]
+    assert await store.cached_transcription(OTHER_KEY) is None
+
+
+async def test_deletions_to_do_are_kept_until_done_and_retried_when_due(store, clock):
+    await store.claim_message(100, 1)
+    await store.add_posted_message(100, PostedMessage(1, 201, 500))
+    await store.add_posted_message(100, PostedMessage.thread(100))
+    [message, thread] = await store.source_gone(100)
+    assert (message.posted.attachment_id, thread.posted.is_thread) == (500, True)
+    assert await store.due_deletions(10) == [Deletion(PostedMessage(1, 201)), thread]
+
+    await store.deletion_done(thread.posted)
+    await store.deletion_failed(Deletion(PostedMessage(1, 201)), retry_at=clock.now + 30)
+    assert await store.due_deletions(10) == []
+    assert await store.next_deletion_due() == clock.now + 30
+    clock.now += 30
+    assert await store.due_deletions(10) == [Deletion(PostedMessage(1, 201), attempts=1)]
+
+    await store.posted_message_gone(201)
+    assert await store.due_deletions(10) == []
+    assert await store.next_deletion_due() is None
+
+
+async def test_the_sources_to_check_are_recent_answers_and_cached_transcripts(store, clock):
+    await store.claim_message(100, 1)
+    await store.add_posted_message(100, PostedMessage(1, 201, 500))
+    await store.claim_message(102, 1)
+    await store.claim_message(103)  # no channel known: cannot be checked
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(2, 101, 501)])
+    clock.now += 10
+    await store.claim_message(104, 1)
+
+    assert await store.sources_to_check(clock.now - 20) == [
+        SourceToCheck(1, 100, frozenset({500})),
+        SourceToCheck(2, 101, frozenset({501})),
+        SourceToCheck(1, 102, frozenset()),
+        SourceToCheck(1, 104, frozenset()),
+    ]
+    assert [source.message_id for source in await store.sources_to_check(clock.now)] == [101, 104]
+
+
+async def test_pruning_forgets_expired_transcripts_and_answers_with_nothing_to_take_back(
+    store, clock, tmp_path
+):
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
+    await store.claim_message(100, 1)
+    await store.add_posted_message(100, PostedMessage(1, 201, 500))
+    await store.claim_message(101, 1)
+    clock.now += max(TTL, REPLAY_WINDOW_SECONDS) + 1
+    await store.prune()
+
+    path = tmp_path / "data" / DATABASE_FILE
+    assert inspect(path, "SELECT count(*) FROM transcript_cache") == 0
+    assert inspect(path, "SELECT count(*) FROM transcript_sources") == 0
+    assert inspect(path, "SELECT group_concat(source_id) FROM answered_messages") == "100"
+
+
+async def test_a_version_1_database_learns_its_answers_channels_and_threads(tmp_path):
+    with sqlite3.connect(tmp_path / DATABASE_FILE) as db:
+        db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        db.executescript(
+            "INSERT INTO answered_messages VALUES (100, 0), (200, 0);"
+            "INSERT INTO transcript_messages VALUES (100, 7, 101);"  # a reply in channel 7
+            "INSERT INTO transcript_messages VALUES (200, 200, 201);"  # in thread 200
+        )
+    store = await Store.open(tmp_path, cache_ttl=TTL)
+    try:
+        assert await store.sources_to_check(0) == [SourceToCheck(7, 100, frozenset())]
+        assert await store.source_gone(200) == [
+            Deletion(PostedMessage(200, 201)),
+            Deletion(PostedMessage.thread(200)),
+        ]
+    finally:
+        await store.close()

@@ -140,6 +140,9 @@ class Transcript:
     duration: float | None = None
     segments: tuple[Segment, ...] = ()
     words: tuple[Word, ...] = ()
+    from_fallback: bool = False
+    """Made by the fallback service standing in for the configured one (`FallbackProvider`):
+    served, but never cached as the configured model's answer."""
 
 
 class AudioProvider(abc.ABC):
@@ -215,6 +218,11 @@ def error_detail(response: httpx.Response) -> str:
         message = message or body.get("message") or body.get("detail")
     if not isinstance(message, str) or not message.strip():
         message = text.strip() or response.reason_phrase
+    return shortened(message)
+
+
+def shortened(message: str) -> str:
+    """A provider's words fit for a log line or a reply: whitespace collapsed, cut short."""
     return " ".join(message.split())[:MAX_DETAIL_CHARS]
 
 
@@ -247,6 +255,16 @@ def error_for_response(
     if secret:
         detail = detail.replace(secret, "***")
     described = f"HTTP {status} from {response.request.url.path}: {detail}"
+    error = error_for_status(status, described, detail, settings)
+    error.retry_after = retry_after_seconds(response.headers)
+    return error
+
+
+def error_for_status(
+    status: int, described: str, detail: str, settings: SettingNames
+) -> ProviderError:
+    """The error an HTTP `status` means; `described` goes to the log, `detail` (the service's
+    own words) to the member when the request itself is refused."""
     error: ProviderError
     if status in (401, 403):
         error = ProviderMisconfigured(described, setting=settings.credentials)
@@ -262,8 +280,36 @@ def error_for_response(
         error = ProviderRejectedInput(detail)
     else:
         error = ProviderUnavailable(f"unexpected {described}")
-    error.retry_after = retry_after_seconds(response.headers)
     return error
+
+
+CODES_NAMING_THE_KEY = ("auth", "api_key", "forbidden", "permission")
+CODES_NAMING_THE_ENDPOINT = ("not_found", "model_not")
+CODES_OF_RATE_LIMITS = ("rate_limit", "quota", "too_many")
+CODES_OF_TIMEOUTS = ("timeout", "deadline")
+CODES_BLAMING_THE_REQUEST = (
+    "invalid", "validation", "unsupported", "too_large", "too_long", "bad_request",
+)  # fmt: skip
+"""Parts of error codes that put the fault on the request: matched after all the others."""
+
+
+def error_for_code(code: str, described: str, detail: str, settings: SettingNames) -> ProviderError:
+    """The error a service's own error `code` (or type) means, when no HTTP status tells it:
+    an error event in a stream, an error envelope sent with status 200. Matched by parts of the
+    code, in this order: the key, the model or endpoint, rate limits, timeouts, the request;
+    anything else is an outage, which is retried."""
+    lowered = code.lower()
+    if any(part in lowered for part in CODES_NAMING_THE_KEY):
+        return ProviderMisconfigured(described, setting=settings.credentials)
+    if any(part in lowered for part in CODES_NAMING_THE_ENDPOINT):
+        return ProviderMisconfigured(described, setting=settings.endpoint)
+    if any(part in lowered for part in CODES_OF_RATE_LIMITS):
+        return ProviderRateLimited(described)
+    if any(part in lowered for part in CODES_OF_TIMEOUTS):
+        return ProviderTimeout(described)
+    if any(part in lowered for part in CODES_BLAMING_THE_REQUEST):
+        return ProviderRejectedInput(detail)
+    return ProviderUnavailable(described)
 
 
 def error_for_transport(exc: httpx.TransportError) -> ProviderError:

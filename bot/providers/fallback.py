@@ -4,6 +4,10 @@ Each call goes to the primary first. Only when it is unavailable (5xx, refused o
 connections) or times out, after its own retries, is the call repeated on the secondary. Rate
 limits, refusals and bad input are answered by the primary alone: another service would not
 fix them. A capability the primary lacks goes straight to the secondary.
+
+It names the primary's transcription model as its own (the transcript cache's key), and marks
+every transcript the secondary makes `from_fallback`, so that a stand-in's answer is never
+kept as the primary model's: the next request for the same audio asks the primary again.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class FallbackProvider(AudioProvider):
     def __init__(self, primary: AudioProvider, secondary: AudioProvider) -> None:
         self.primary, self.secondary = primary, secondary
         self.name = f"{primary.name}, else {secondary.name}"
+        self.transcription_model = primary.transcription_model
 
     @property
     def capabilities(self) -> Capabilities:
@@ -52,7 +57,7 @@ class FallbackProvider(AudioProvider):
         )
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
-        return await self._either(
+        return await self._transcript(
             self.primary.capabilities.transcribe,
             lambda provider: provider.transcribe(audio, options),
         )
@@ -60,7 +65,7 @@ class FallbackProvider(AudioProvider):
     async def transcribe_streaming(
         self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
     ) -> Transcript:
-        return await self._either(
+        return await self._transcript(
             self.primary.capabilities.transcribe,
             lambda provider: (
                 provider.transcribe_streaming(audio, options, on_text)
@@ -70,7 +75,7 @@ class FallbackProvider(AudioProvider):
         )
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
-        return await self._either(
+        return await self._transcript(
             self.primary.capabilities.translate,
             lambda provider: provider.translate(audio, options),
         )
@@ -82,6 +87,19 @@ class FallbackProvider(AudioProvider):
                 request if provider is self.primary else self._suited(request), destination
             ),
         )
+
+    async def _transcript(
+        self, primary_can: bool, call: Callable[[AudioProvider], Awaitable[Transcript]]
+    ) -> Transcript:
+        """`_either`, the secondary's transcript marked `from_fallback`."""
+
+        async def marked(provider: AudioProvider) -> Transcript:
+            transcript = await call(provider)
+            if provider is self.primary:
+                return transcript
+            return dataclasses.replace(transcript, from_fallback=True)
+
+        return await self._either(primary_can, marked)
 
     async def _either(self, primary_can: bool, call: Callable[[AudioProvider], Awaitable[T]]) -> T:
         if not primary_can:

@@ -18,11 +18,12 @@ decoded in worker threads, never on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import aiofiles
 import httpx
@@ -52,6 +53,9 @@ from bot.providers.base import (
     error_for_transport,
 )
 from bot.providers.retry import RetryPolicy
+from bot.workers import in_thread
+
+T = TypeVar("T")
 
 UNDERSTANDING_MODEL = "gemini-2.5-flash"
 SPEECH_MODEL = "gemini-2.5-flash-preview-tts"
@@ -223,8 +227,11 @@ class GeminiProvider(AudioProvider):
             },
         }
         content = json.dumps(body).encode()
-        answer = await self._retry.run(lambda: self._generate(self._speech_model, content))
-        await asyncio.to_thread(_write_speech, answer, destination)
+        await self._retry.run(
+            lambda: self._generate(
+                self._speech_model, content, lambda answer: _write_speech(answer, destination)
+            )
+        )
 
     async def _understand(
         self, model: str, instruction: str, audio: AudioUpload, temperature: float | None
@@ -232,11 +239,11 @@ class GeminiProvider(AudioProvider):
         """Ask `model` about `audio` with `instruction`; the answer's text."""
         config = {} if temperature is None else {"temperature": temperature}
         content = await _audio_request(instruction, audio, config)
-        answer = await self._retry.run(lambda: self._generate(model, content))
-        return await asyncio.to_thread(_answer_text, answer)
+        return await self._retry.run(lambda: self._generate(model, content, _answer_text))
 
-    async def _generate(self, model: str, content: bytes) -> bytes:
-        """One attempt: POST the JSON `content` to `model`; the answer's raw body."""
+    async def _generate(self, model: str, content: bytes, read: Callable[[bytes], T]) -> T:
+        """One attempt: POST the JSON `content` to `model` and `read` the answer's raw body in
+        a worker thread, so an unfinished or unreadable answer is tried again like an outage."""
         try:
             response = await self._http.post(
                 f"{self._base_url}/v1/models/{model}:generateContent",
@@ -249,7 +256,7 @@ class GeminiProvider(AudioProvider):
             raise error_for_response(
                 response, AUDIO_API_SETTINGS, secret=self._api_key.get_secret_value()
             )
-        return response.content
+        return await in_thread(read, response.content)
 
 
 def _text_format(requested: ResponseFormat) -> ResponseFormat:
@@ -269,7 +276,7 @@ async def _audio_request(instruction: str, audio: AudioUpload, config: dict) -> 
     mime_type = INLINE_MIME_TYPES.get(extension, audio.content_type)
     async with aiofiles.open(audio.path, "rb") as file:
         data = await file.read()
-    return await asyncio.to_thread(_encode_audio_request, instruction, mime_type, data, config)
+    return await in_thread(_encode_audio_request, instruction, mime_type, data, config)
 
 
 def _encode_audio_request(instruction: str, mime_type: str, data: bytes, config: dict) -> bytes:
@@ -288,8 +295,10 @@ def _usable_parts(answer: bytes) -> list[_Part]:
     """The parts of the first candidate, once the answer is known to be complete and allowed.
 
     Raises `ProviderBlocked` for a prompt block or a safety finish reason, `ProviderIncomplete`
-    for any other finish reason than STOP (a missing one is taken as STOP) or no candidate, and
-    `ProviderUnavailable` for a body that is not a generateContent answer.
+    for any other finish reason than STOP or no candidate, and `ProviderUnavailable` for a body
+    that is not a generateContent answer or a candidate without a finish reason: Gemini's
+    reference says an empty one means the model has not stopped, so the answer is unfinished
+    (cut off on the way), and trying again may help.
     """
     try:
         parsed = _Answer.model_validate_json(answer)
@@ -300,7 +309,9 @@ def _usable_parts(answer: bytes) -> list[_Part]:
     if not parsed.candidates:
         raise ProviderIncomplete("no candidate")
     candidate = parsed.candidates[0]
-    reason = candidate.finish_reason or FINISHED
+    reason = candidate.finish_reason
+    if not reason:
+        raise ProviderUnavailable(f"an unfinished generateContent answer: {answer[:200]!r}")
     if reason in SAFETY_FINISH_REASONS:
         raise ProviderBlocked(reason)
     if reason != FINISHED:

@@ -51,7 +51,7 @@ from bot.providers.base import (
     TranslationOptions,
 )
 from bot.settings import Settings
-from bot.workers import AudioWorkers
+from bot.workers import AudioWorkers, stop_flag
 
 SPEECH_FORMAT: SpeechFormat = "wav"
 SPEEDS = (0.5, 2.5)
@@ -211,15 +211,15 @@ class LocalProvider(AudioProvider):
     async def _whisper(
         self, audio: AudioUpload, job: WhisperJob, heard: TranscriptListener | None
     ) -> Heard:
-        """Run `job` in a worker; if this is cancelled, the worker stops after its segment."""
-        stop = threading.Event()
-        try:
-            return await self._workers.run(
-                self._transcriber.transcribe, audio.path, job, heard, stop
-            )
-        except asyncio.CancelledError:
-            stop.set()
-            raise
+        """Run `job` in a worker; if this is cancelled, the worker stops after its segment
+        (or, while decoding the audio, its frame) and this returns once it has."""
+        return await self._workers.run(self._transcribe_until_stopped, audio.path, job, heard)
+
+    def _transcribe_until_stopped(
+        self, path: Path, job: WhisperJob, heard: TranscriptListener | None
+    ) -> Heard:
+        """In the worker thread: transcribe, told to stop by the worker's stop flag."""
+        return self._transcriber.transcribe(path, job, heard, stop_flag())
 
 
 def _transcript(heard: Heard, response_format: ResponseFormat) -> Transcript:

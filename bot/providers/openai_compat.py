@@ -9,7 +9,6 @@ JSON request to `/v1/audio/speech` whose binary answer is streamed to a file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -34,6 +33,7 @@ from bot.providers.base import (
 )
 from bot.providers.http_calls import post_file, post_json_streaming, save_body
 from bot.providers.retry import RetryPolicy
+from bot.providers.transcript_stream import read_transcript_stream
 from bot.providers.transcription_shapes import FormFields, form_fields, transcript_from_json
 
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
@@ -95,10 +95,9 @@ class OpenAICompatProvider(AudioProvider):
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fields = self._transcription_fields(options)
-        response = await self._retry.run(
-            lambda: self._post_file("/v1/audio/transcriptions", fields, audio)
+        return await self._retry.run(
+            lambda: self._ask("/v1/audio/transcriptions", fields, audio, fields["response_format"])
         )
-        return _parse_transcript(response, fields["response_format"])
 
     async def transcribe_streaming(
         self, audio: AudioUpload, options: TranscriptionOptions, on_text: TextListener
@@ -131,10 +130,9 @@ class OpenAICompatProvider(AudioProvider):
             prompt=options.prompt,
             temperature=options.temperature,
         )
-        response = await self._retry.run(
-            lambda: self._post_file("/v1/audio/translations", fields, audio)
+        return await self._retry.run(
+            lambda: self._ask("/v1/audio/translations", fields, audio, options.response_format)
         )
-        return _parse_transcript(response, options.response_format)
 
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
         body: dict[str, str | float] = {
@@ -160,8 +158,9 @@ class OpenAICompatProvider(AudioProvider):
     async def _stream_transcript(
         self, fields: FormFields, audio: AudioUpload, on_text: TextListener
     ) -> str:
-        """One attempt at a streamed transcription: deltas grow the text, `done` settles it."""
-        text = ""
+        """One attempt at a streamed transcription; only a stream that reaches
+        `transcript.text.done` is a transcript (`transcript_stream`)."""
+        secret = self._api_key.get_secret_value()
         try:
             with audio.path.open("rb") as file:
                 async with httpx_sse.aconnect_sse(
@@ -174,18 +173,17 @@ class OpenAICompatProvider(AudioProvider):
                 ) as events:
                     if events.response.is_error:
                         await events.response.aread()
-                        raise error_for_response(
-                            events.response,
-                            AUDIO_API_SETTINGS,
-                            secret=self._api_key.get_secret_value(),
-                        )
-                    async for event in events.aiter_sse():
-                        text = await _apply_stream_event(event, text, on_text)
+                        raise error_for_response(events.response, AUDIO_API_SETTINGS, secret=secret)
+                    return await read_transcript_stream(
+                        events.aiter_sse(),
+                        on_text,
+                        where=events.response.request.url.path,
+                        secret=secret,
+                    )
         except httpx.TransportError as exc:
             raise error_for_transport(exc) from None
         except httpx_sse.SSEError as exc:
             raise ProviderUnavailable(f"not an event stream: {exc}") from None
-        return text
 
     async def _download_speech(self, body: dict[str, str | float], destination: Path) -> None:
         """One attempt: stream the synthesized audio into `destination`."""
@@ -204,9 +202,12 @@ class OpenAICompatProvider(AudioProvider):
                 )
             await save_body(response, destination)
 
-    async def _post_file(self, path: str, fields: FormFields, audio: AudioUpload) -> httpx.Response:
-        """One attempt: upload `audio` with `fields`; a failure raises a `ProviderError`."""
-        return await post_file(
+    async def _ask(
+        self, path: str, fields: FormFields, audio: AudioUpload, fmt: ResponseFormat
+    ) -> Transcript:
+        """One attempt: upload `audio` with `fields` and read the answer as `fmt`; a failure,
+        an unreadable answer included, raises a `ProviderError`."""
+        response = await post_file(
             self._http,
             f"{self._base_url}{path}",
             fields=fields,
@@ -214,27 +215,7 @@ class OpenAICompatProvider(AudioProvider):
             api_key=self._api_key,
             settings=AUDIO_API_SETTINGS,
         )
-
-
-async def _apply_stream_event(
-    event: httpx_sse.ServerSentEvent, text: str, on_text: TextListener
-) -> str:
-    """The transcript after one server-sent event, telling `on_text` when it changed."""
-    if not event.data or event.data == "[DONE]":
-        return text
-    try:
-        payload = json.loads(event.data)
-    except ValueError:
-        raise ProviderUnavailable(f"unreadable stream event: {event.data[:200]!r}") from None
-    kind = payload.get("type", event.event)
-    if kind == "transcript.text.delta":
-        text += payload.get("delta", "")
-    elif kind == "transcript.text.done":
-        text = payload.get("text", text)
-    else:
-        return text
-    await on_text(text)
-    return text
+        return _parse_transcript(response, fmt)
 
 
 def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcript:

@@ -17,10 +17,11 @@ when it has one), and an audio type naming another format than the one asked for
 
 Failures with an error status map like every provider's (`error_for_response` reads the
 envelope's `error.message`). An error envelope `{"status": "error", "error": {"code",
-"message"}}` that arrives with a 2xx status is judged by its code: one naming the key or
-permissions is `ProviderMisconfigured`, one blaming the request (`CODES_BLAMING_THE_REQUEST`)
-is `ProviderRejectedInput` with the message, any other `ProviderUnavailable`, which is
-retried. An answer that is not a readable envelope is `ProviderUnavailable` too.
+"message"}}` that arrives with a 2xx status is judged by its code (`base.error_for_code`): one
+naming the key or permissions is `ProviderMisconfigured`, one blaming the request is
+`ProviderRejectedInput` with the message, rate limits and timeouts are what they say, any
+other `ProviderUnavailable`, which is retried. An answer that is not a readable envelope is
+`ProviderUnavailable` too.
 
 ScaiGrid has no native translation. With `oai_translation`, translation goes through the
 OpenAI-compatible twin `{base}/oai/v1/audio/translations`, spoken by an `OpenAICompatProvider`;
@@ -37,8 +38,6 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from bot.errors import (
     ProviderBadAudio,
     ProviderError,
-    ProviderMisconfigured,
-    ProviderRejectedInput,
     ProviderUnavailable,
     ProviderUnsupported,
 )
@@ -54,6 +53,7 @@ from bot.providers.base import (
     TranscriptionOptions,
     TranslationOptions,
     error_detail,
+    error_for_code,
 )
 from bot.providers.http_calls import post_file, post_json_streaming, save_body
 from bot.providers.openai_compat import CLASSIC_VOICES, OpenAICompatProvider
@@ -79,11 +79,6 @@ SPEECH_MEDIA_TYPES: dict[str, SpeechFormat] = {
     "audio/pcm": "pcm", "audio/l16": "pcm",
 }  # fmt: skip
 """Content-Types that name a speech format; other audio types are left for decoding to judge."""
-CODES_NAMING_THE_KEY = ("auth", "api_key", "forbidden", "permission")
-CODES_BLAMING_THE_REQUEST = (
-    "invalid", "validation", "unsupported", "too_large", "too_long", "bad_request",
-)  # fmt: skip
-"""Parts of error codes that put the fault on the request: matched after the key's ones."""
 
 
 class _EnvelopeError(BaseModel):
@@ -248,12 +243,7 @@ class ScaiGridProvider(AudioProvider):
         code = (envelope.error.code if envelope.error else None) or "no code"
         detail = error_detail(response).replace(self._api_key.get_secret_value(), "***")
         described = f"error envelope ({code}) from {response.request.url.path}: {detail}"
-        lowered = code.lower()
-        if any(part in lowered for part in CODES_NAMING_THE_KEY):
-            return ProviderMisconfigured(described, setting=AUDIO_API_SETTINGS.credentials)
-        if any(part in lowered for part in CODES_BLAMING_THE_REQUEST):
-            return ProviderRejectedInput(detail)
-        return ProviderUnavailable(described)
+        return error_for_code(code, described, detail, AUDIO_API_SETTINGS)
 
 
 def _media_type(response: httpx.Response) -> str:

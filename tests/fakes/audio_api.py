@@ -11,8 +11,9 @@ asked format, `SPEECH_SECONDS_PER_CHAR` long per character. Errors use OpenAI's 
 
 Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
 with headers, a delay, a connection reset, a 200 with a body of the test's choosing, audio cut
-short) consumed one per request; `uploads` and `speech_requests` record what it parsed, and
-`most_in_flight` / `most_speech_in_flight` are the most requests it was answering at once.
+short, a transcript stream cut short or ended by an error event) consumed one per request;
+`uploads` and `speech_requests` record what it parsed, and `most_in_flight` /
+`most_speech_in_flight` are the most requests it was answering at once.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     truncate: bool = False
+    stream_words: int | None = None
+    """A streamed transcription sends this many deltas, then `stream_end`, and no `done`."""
+    stream_end: str = ""
+    """The event that ends a cut stream (raw SSE text); empty: the stream just stops."""
 
     @classmethod
     def http(cls, status: int, message: str = "fault", **headers: str) -> Fault:
@@ -97,6 +102,26 @@ class Fault:
     def truncated_audio(cls) -> Fault:
         """Answer speech normally, but with only the first half of the audio."""
         return cls(truncate=True)
+
+    @classmethod
+    def stream_cut(cls, after_words: int = 2) -> Fault:
+        """A streamed transcription that ends cleanly after `after_words` deltas, without
+        `transcript.text.done`: what a gateway timing out or a dropped upstream looks like."""
+        return cls(stream_words=after_words)
+
+    @classmethod
+    def stream_error(
+        cls, error: dict, *, after_words: int = 1, event_name: str | None = "error"
+    ) -> Fault:
+        """A streamed transcription that sends `after_words` deltas, then an error event whose
+        data is `error` (SSE event `event_name`, none when None), and nothing more."""
+        named = f"event: {event_name}\n" if event_name else ""
+        return cls(stream_words=after_words, stream_end=f"{named}data: {json.dumps(error)}\n\n")
+
+    @property
+    def for_the_handler(self) -> bool:
+        """Whether the handler plays it out while answering (truncation, a cut stream)."""
+        return self.truncate or self.stream_words is not None
 
 
 async def act_out(fault: Fault, request: web.Request) -> web.Response | None:
@@ -176,6 +201,8 @@ class FakeAudioAPI:
         self.transcripts: deque[str] = deque()
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
+        self.hold: asyncio.Event | None = None
+        """When set to an event, every request waits for it before it is answered."""
         self.uploads: list[Upload] = []
         self.speech_requests: list[dict] = []
         self.speech_in_flight = 0
@@ -234,12 +261,14 @@ class FakeAudioAPI:
         fault for the handler to apply (truncation), or None for a normal answer."""
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.hold is not None:
+            await self.hold.wait()
         if not self.faults:
             return None
         fault = self.faults.popleft()
         if (answer := await act_out(fault, request)) is not None:
             return answer
-        return fault if fault.truncate else None
+        return fault if fault.for_the_handler else None
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {API_KEY}"
@@ -259,11 +288,13 @@ class FakeAudioAPI:
             self.upload_received.set()
             if isinstance(faulty := await self._apply_fault(request), web.Response):
                 return faulty
-            return await self._answer(request, upload)
+            return await self._answer(request, upload, faulty)
         finally:
             self.in_flight -= 1
 
-    async def _answer(self, request: web.Request, upload: Upload) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, upload: Upload, fault: Fault | None = None
+    ) -> web.StreamResponse:
         fields = upload.fields
         model = fields.get("model")
         if not model:
@@ -319,21 +350,29 @@ class FakeAudioAPI:
             else f"I {heard} {duration:.1f} seconds of audio."
         )
         if streaming:
-            return await self._stream(request, text)
+            return await self._stream(request, text, fault)
         task = "translate" if translating else "transcribe"
         return self._render(fmt, text, duration, fields, granularities, task)
 
-    async def _stream(self, request: web.Request, text: str) -> web.StreamResponse:
-        """Server-sent events: a `transcript.text.delta` per word, then `transcript.text.done`."""
+    async def _stream(
+        self, request: web.Request, text: str, fault: Fault | None
+    ) -> web.StreamResponse:
+        """Server-sent events: a `transcript.text.delta` per word, then `transcript.text.done`;
+        with a stream fault, its deltas and its end instead."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for index, word in enumerate(text.split(" ")):
+        words = text.split(" ")
+        cut = fault is not None and fault.stream_words is not None
+        for index, word in enumerate(words[: fault.stream_words] if cut else words):
             delta = word if index == 0 else f" {word}"
             event = {"type": "transcript.text.delta", "delta": delta}
             await response.write(f"data: {json.dumps(event)}\n\n".encode())
             await asyncio.sleep(self.stream_word_delay)
-        done = {"type": "transcript.text.done", "text": text, "usage": {"type": "tokens"}}
-        await response.write(f"data: {json.dumps(done)}\n\n".encode())
+        if cut:
+            await response.write(fault.stream_end.encode())
+        else:
+            done = {"type": "transcript.text.done", "text": text, "usage": {"type": "tokens"}}
+            await response.write(f"data: {json.dumps(done)}\n\n".encode())
         await response.write_eof()
         return response
 

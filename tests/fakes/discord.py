@@ -62,6 +62,7 @@ HEARTBEAT_INTERVAL_MS = 41250
 MAX_CONTENT_LENGTH = 2000
 MAX_EMBEDS = 10
 MAX_AUTOCOMPLETE_CHOICES = 25
+MAX_USER_APP_FOLLOWUPS = 5
 
 _SENDABLE_MESSAGE_FLAGS = (
     dp.FLAG_SUPPRESS_EMBEDS
@@ -187,6 +188,14 @@ class _Interaction:
     original_id: int | None = None
     thinking: bool = False
     message_ids: set[int] = field(default_factory=set)
+    followups: int = 0
+
+    @property
+    def followups_capped(self) -> bool:
+        """Discord allows 5 followups to an app installed only to the user (not to the server
+        it is used in): a guild interaction whose integration owners lack guild install "0"."""
+        owners = self.payload.get("authorizing_integration_owners") or {}
+        return "guild_id" in self.payload and "0" not in owners
 
     @property
     def id(self) -> int:
@@ -362,6 +371,7 @@ class FakeDiscord:
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._interactions: dict[str, _Interaction] = {}
         self._faults: list[_Fault] = []
+        self._stalls: list[tuple[str, str, float]] = []
         self._recorded = asyncio.Condition()
         self._session: _GatewaySession | None = None
         self._connection: _GatewayConnection | None = None
@@ -639,6 +649,34 @@ class FakeDiscord:
         self._store_message(message)
         return message
 
+    async def edit_message_as_author(
+        self, message_id: int | str, *, attachment_ids: Iterable[int | str]
+    ) -> Payload:
+        """The author edits their message, keeping only the attachments in ``attachment_ids``
+        (the client's "remove attachment"); MESSAGE_UPDATE carries the whole edited message,
+        as Discord sends it.  Voice messages cannot be edited (as on Discord)."""
+        message = self.messages[int(message_id)]
+        if message["flags"] & dp.FLAG_IS_VOICE_MESSAGE:
+            raise ValueError("voice messages cannot be edited")
+        kept = {str(attachment_id) for attachment_id in attachment_ids}
+        message["attachments"] = [a for a in message["attachments"] if a["id"] in kept]
+        if not (message["content"] or message["attachments"]):
+            raise ValueError("an edit cannot leave the message empty")
+        message["edited_timestamp"] = dp.iso_now()
+        await self.dispatch("MESSAGE_UPDATE", message)
+        return message
+
+    def forward_message(self, channel_id: int | str, author: Payload, original: Payload) -> Payload:
+        """Store and return the message ``author`` posts in ``channel_id`` by forwarding
+        ``original`` (see ``discord_payloads.forward_payload``); no event is sent."""
+        channel = self._channel(channel_id)
+        message = dp.forward_payload(
+            self._ids.next(), channel["id"], author, original, guild_id=channel.get("guild_id")
+        )
+        self._add_author_member(message)
+        self._store_message(message)
+        return message
+
     # -- gateway ------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: Payload) -> None:
@@ -856,6 +894,11 @@ class FakeDiscord:
             _Fault(method.upper(), path_pattern, status, json_body, fault_headers, times)
         )
 
+    def stall(self, method: str, path_pattern: str, seconds: float) -> None:
+        """Answer every matching request only after ``seconds``, as Discord does in an
+        outage; the request is recorded when it is finally answered."""
+        self._stalls.append((method.upper(), path_pattern, seconds))
+
     def registered_commands(self, guild_id: int | str | None = None) -> list[Payload]:
         """The application commands last synced globally, or for ``guild_id``."""
         return self._commands.get(int(guild_id) if guild_id is not None else None, [])
@@ -895,6 +938,9 @@ class FakeDiscord:
         bucket = "unrouted"
         try:
             await self._read_body(request, recorded)
+            for method, pattern, seconds in self._stalls:
+                if method == recorded.method and re.fullmatch(pattern, recorded.path):
+                    await asyncio.sleep(seconds)
             fault = self._take_fault(recorded)
             if fault is not None:
                 recorded.status, recorded.response = fault.status, fault.body
@@ -991,6 +1037,7 @@ class FakeDiscord:
             ("PATCH", webhook_message, self._edit_webhook_message, False),
             ("DELETE", webhook_message, self._delete_webhook_message, False),
             ("GET", channel, self._get_channel, True),
+            ("DELETE", channel, self._delete_channel, True),
             ("GET", channel + r"/messages", self._get_channel_messages, True),
             ("POST", channel + r"/messages", self._create_channel_message, True),
             ("GET", message, self._get_channel_message, True),
@@ -1143,6 +1190,31 @@ class FakeDiscord:
     def _get_channel(self, _request: RecordedRequest, channel_id: str) -> Payload:
         channel = self._channel(channel_id)
         self._require_bot(channel, dp.VIEW_CHANNEL)
+        return channel
+
+    def _delete_channel(self, _request: RecordedRequest, channel_id: str) -> Payload:
+        """Delete a guild channel or thread with its messages, like Discord: a thread needs
+        MANAGE_THREADS (its creator is no exception), a channel MANAGE_CHANNELS.  THREAD_DELETE
+        (id, guild_id, parent_id, type) or CHANNEL_DELETE follows; answers the channel."""
+        channel = self._channel(channel_id)
+        if "guild_id" not in channel:
+            raise ApiError(400, 50003, "Cannot execute action on a DM channel")
+        self._require_bot(channel, dp.VIEW_CHANNEL)
+        is_thread = channel["type"] in dp.THREAD_TYPES
+        self._require_bot(channel, dp.MANAGE_THREADS if is_thread else dp.MANAGE_CHANNELS)
+        guild = self._guild(channel["guild_id"])
+        del self.channels[int(channel["id"])]
+        guild.channel_ids.remove(int(channel["id"]))
+        for message in list(self.messages.values()):
+            if message["channel_id"] == channel["id"]:
+                del self.messages[int(message["id"])]
+            elif message.get("thread", {}).get("id") == channel["id"]:
+                del message["thread"]
+        if is_thread:
+            event = {key: channel[key] for key in ("id", "guild_id", "parent_id", "type")}
+            self._emit("THREAD_DELETE", event, dp.INTENT_GUILDS)
+        else:
+            self._emit("CHANNEL_DELETE", channel, dp.INTENT_GUILDS)
         return channel
 
     def _create_dm(self, request: RecordedRequest) -> Payload:
@@ -1360,14 +1432,20 @@ class FakeDiscord:
     def _execute_webhook(self, request: RecordedRequest, app_id: str, token: str) -> Payload | None:
         """Send a followup; the first one after a deferral replaces the "thinking" message.
 
-        The replacement keeps the placeholder's id and its ephemerality, as on Discord.
+        The replacement keeps the placeholder's id and its ephemerality, as on Discord. An app
+        used where only the member installed it gets 40094 past five followups.
         """
         interaction = self._webhook_interaction(app_id, token)
+        if interaction.followups_capped and interaction.followups >= MAX_USER_APP_FOLLOWUPS:
+            raise ApiError(
+                400, 40094, "This interaction has hit the maximum number of follow up messages"
+            )
         body = request.json or {}
         channel = self._channel(interaction.payload["channel_id"])
         message = self._compose_message(
             channel, body, request.files, allow_ephemeral=True, interaction=interaction
         )
+        interaction.followups += 1
         placeholder = self.messages.get(interaction.original_id or 0)
         if interaction.thinking and placeholder is not None:
             message["id"] = placeholder["id"]

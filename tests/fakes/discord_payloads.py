@@ -8,6 +8,7 @@ an echo of what the client library expects.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import itertools
 import time
@@ -20,6 +21,7 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
 MANAGE_GUILD = 1 << 5
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
@@ -30,6 +32,7 @@ ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 SEND_VOICE_MESSAGES = 1 << 46
@@ -81,6 +84,7 @@ FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
 FLAG_IS_VOICE_MESSAGE = 1 << 13
+FLAG_HAS_SNAPSHOT = 1 << 14
 FLAG_IS_COMPONENTS_V2 = 1 << 15
 
 # Channel types.
@@ -94,6 +98,16 @@ MESSAGE_DEFAULT = 0
 MESSAGE_REPLY = 19
 MESSAGE_CHAT_INPUT_COMMAND = 20
 MESSAGE_CONTEXT_MENU_COMMAND = 23
+
+# Message reference types.
+REFERENCE_DEFAULT = 0
+REFERENCE_FORWARD = 1
+
+SNAPSHOT_FIELDS = (
+    "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags",
+    "mentions", "mention_roles", "stickers", "sticker_items", "components",
+)  # fmt: skip
+"""The fields of a message that a forward's snapshot copies: no id, author or channel."""
 
 # Interaction types and application command types.
 INTERACTION_PING = 1
@@ -375,3 +389,30 @@ def compute_permissions(
     if not permissions & VIEW_CHANNEL:
         return 0
     return permissions
+
+
+def forward_payload(
+    message_id: int,
+    channel_id: int | str,
+    author: Payload,
+    original: Payload,
+    *,
+    guild_id: int | str | None = None,
+) -> Payload:
+    """Build the message ``author`` posts when forwarding ``original``: no content or
+    attachments of its own, flag HAS_SNAPSHOT, a FORWARD ``message_reference`` to the original
+    and one ``message_snapshots`` entry copying the original's ``SNAPSHOT_FIELDS``."""
+    forward = message_payload(
+        message_id, channel_id, author, guild_id=guild_id, flags=FLAG_HAS_SNAPSHOT
+    )
+    reference: Payload = {
+        "type": REFERENCE_FORWARD,
+        "message_id": original["id"],
+        "channel_id": original["channel_id"],
+    }
+    if "guild_id" in original:
+        reference["guild_id"] = original["guild_id"]
+    forward["message_reference"] = reference
+    snapshot = {key: copy.deepcopy(original[key]) for key in SNAPSHOT_FIELDS if key in original}
+    forward["message_snapshots"] = [{"message": snapshot}]
+    return forward
