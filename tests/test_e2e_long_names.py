@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from tests import audio_samples
-from tests.harness import CHANNEL_MESSAGES
-from tests.test_e2e_transcribe import snowflake_minutes_ago
 
 LONGEST_FILE_NAME = 1024
 """Discord accepts attachment names this long."""
@@ -34,24 +32,3 @@ async def test_a_file_name_of_1024_markdown_characters_gets_its_transcript(
     assert "…" in header and header.endswith("· 0:01 · English")
     shown = " ".join(reply.json["content"].split(">>> ", 1)[1] for reply in replies)
     assert shown == transcript
-
-
-async def test_a_late_answer_that_fills_a_message_is_greeted_in_a_message_of_its_own(world):
-    """The late answer's greeting used to be put before a message that was full already."""
-    nearly_full = ("Worth the wait. " * 130)[:1930]  # the header and quote take 63 more
-    world.audio_api.transcripts.append(nearly_full)
-    payload = world.discord.slash_command(
-        "transcribe",
-        user=world.member,
-        channel=world.channel,
-        guild_id=world.guild["id"],
-        attachments={"file": world.voice_attachment()},
-    )
-    payload["id"] = snowflake_minutes_ago(16)
-    await world.discord.send_interaction(payload)
-
-    greeting, answer = await world.discord.wait_for("POST", CHANNEL_MESSAGES, count=2)
-    assert greeting.json["content"] == "alice, here is what you asked for:"
-    assert answer.json["content"].startswith("🎙️ **Transcript** of alice's voice message")
-    assert [greeting.status, answer.status] == [200, 200]
-    assert len(answer.json["content"]) <= MESSAGE_LIMIT
