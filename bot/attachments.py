@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 
 import discord
 
+from bot.names import shown_name
 from bot.pipeline import AudioOrigin, AudioSource
 
 AUDIO_EXTENSIONS = frozenset(
@@ -45,11 +46,11 @@ def requested_audio(message: discord.Message) -> tuple[list[discord.Attachment],
 
 
 def describe(attachment: discord.Attachment) -> str:
-    """How a reply names the audio: "voice message" or "audio file name.mp3"."""
+    """How a reply names the audio: "voice message" or "audio file name.mp3" (the name
+    escaped and bounded, `shown_name`)."""
     if attachment.is_voice_message():
         return "voice message"
-    name = discord.utils.escape_markdown(attachment.filename)
-    return f"audio file {name}"
+    return f"audio file {shown_name(attachment.filename)}"
 
 
 def to_source(

@@ -14,6 +14,7 @@ import discord
 
 from bot import subtitles
 from bot.languages import language_name
+from bot.names import shown_name
 from bot.pipeline import TranscriptionResult
 from bot.providers.base import Transcript
 from bot.text import clock, split_text
@@ -39,11 +40,12 @@ class OutgoingMessage:
 
 
 def whose(speaker: str | None, what: str) -> str:
-    """ "Alice's voice message"; with no speaker (a forwarded message, whose original author a
-    forward does not reveal) "a forwarded voice message"."""
+    """ "Alice's voice message", the name made safe (`shown_name`); with no speaker (a
+    forwarded message, whose original author a forward does not reveal) "a forwarded voice
+    message"."""
     if speaker is None:
         return f"a forwarded {what}"
-    return f"{discord.utils.escape_markdown(speaker)}'s {what}"
+    return f"{shown_name(speaker)}'s {what}"
 
 
 def transcript_header(
@@ -51,10 +53,12 @@ def transcript_header(
 ) -> str:
     """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
     "🌐 **Translation** of Alice's voice message · 0:42 · from German"; `speaker` as in
-    `whose`."""
+    `whose`, `what` already made safe (`attachments.describe`), the reported language made so
+    here."""
     title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
     parts = [f"{title} of {whose(speaker, what)}", clock(result.duration)]
     if name := language_name(result.language):
+        name = shown_name(name)
         parts.append(f"from {name}" if translated else name)
     return " · ".join(parts)
 
@@ -94,10 +98,7 @@ def transcript_text(transcript: Transcript) -> str:
             turns[-1][1].append(segment.text)
         else:
             turns.append((speaker, [segment.text]))
-    return "\n".join(
-        f"**{discord.utils.escape_markdown(speaker)}:** {' '.join(parts)}"
-        for speaker, parts in turns
-    )
+    return "\n".join(f"**{shown_name(speaker)}:** {' '.join(parts)}" for speaker, parts in turns)
 
 
 def speech_header(what: str, *, voice: str, duration: float) -> str:

@@ -19,6 +19,7 @@ from bot.errors import (
     UploadTooLarge,
 )
 from bot.live_preview import LivePreview
+from bot.names import shown_name
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.speech import Speech
@@ -111,7 +112,7 @@ async def _deliver_late(
     """A job outlived its interaction: post the answer in the channel (the bot's own
     message, naming the member without a ping), or by DM when it was private or the channel
     is closed to the bot. Logged, not raised, when neither way is open."""
-    name = discord.utils.escape_markdown(interaction.user.display_name)
+    name = shown_name(interaction.user.display_name)
     late = render.with_lead(f"{name}, here is what you asked for:", messages)
     targets = [interaction.user] if private else [interaction.channel, interaction.user]
     for target in targets:

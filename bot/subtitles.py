@@ -1,13 +1,17 @@
 """Transcripts written out: plain text, timestamped lines, SubRip (.srt), WebVTT (.vtt) or JSON.
 
 Cues come from the provider's segments. A provider that reports no segments (Gemini, or a
-json-only model) gives one cue spanning the whole recording: honest, if coarse.
+json-only model) gives one cue spanning the whole recording: honest, if coarse. Whatever the
+provider sends, the documents stay well-formed: each cue's text is one line, its times lie
+between 0 and `LAST_MOMENT` and do not run backwards, and WebVTT text is escaped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +21,10 @@ from bot.text import clock
 Layout = Literal["text", "timestamps", "srt", "vtt", "verbose_json"]
 """How a transcript is written out."""
 LAYOUTS: tuple[Layout, ...] = ("text", "timestamps", "srt", "vtt", "verbose_json")
+
+
+LAST_MOMENT = 99 * 3600 + 59 * 60 + 59.999
+"""The latest time the two-digit hours of SubRip can write."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ def cues(transcript: Transcript, duration: float) -> list[Cue]:
     """One cue per segment with text (led by its speaker when diarized); else one cue for all
     of it (none for silence)."""
     found = [
-        Cue(
+        _cue(
             segment.start,
             segment.end,
             f"{segment.speaker}: {segment.text}" if segment.speaker else segment.text,
@@ -40,7 +48,18 @@ def cues(transcript: Transcript, duration: float) -> list[Cue]:
     ]
     if found:
         return found
-    return [Cue(0.0, duration, transcript.text)] if transcript.text.strip() else []
+    return [_cue(0.0, duration, transcript.text)] if transcript.text.strip() else []
+
+
+def _cue(start: float, end: float, text: str) -> Cue:
+    """A cue on one line, its times made sane: a blank line would end it early, and a time
+    that is negative, not a number or past `LAST_MOMENT` cannot be written."""
+    start = _moment(start)
+    return Cue(start, max(start, _moment(end)), " ".join(text.split()))
+
+
+def _moment(seconds: float) -> float:
+    return min(max(seconds, 0.0), LAST_MOMENT) if math.isfinite(seconds) else 0.0
 
 
 def _stamp(seconds: float, separator: str) -> str:
@@ -53,22 +72,27 @@ def _stamp(seconds: float, separator: str) -> str:
 
 def to_srt(cue_list: list[Cue]) -> str:
     return "\n".join(
-        f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n{cue.text.strip()}\n"
+        f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n{cue.text}\n"
         for number, cue in enumerate(cue_list, start=1)
     )
 
 
 def to_vtt(cue_list: list[Cue]) -> str:
     body = "\n".join(
-        f"{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}\n{cue.text.strip()}\n"
+        f"{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}\n{_vtt_text(cue.text)}\n"
         for cue in cue_list
     )
     return f"WEBVTT\n\n{body}"
 
 
+def _vtt_text(text: str) -> str:
+    """WebVTT reads `&` and `<` as markup, and "-->" as timing: written as entities instead."""
+    return html.escape(text, quote=False)
+
+
 def to_timestamped_lines(cue_list: list[Cue]) -> str:
     """`[1:02] text`, one line per cue."""
-    return "\n".join(f"[{clock(cue.start)}] {cue.text.strip()}" for cue in cue_list)
+    return "\n".join(f"[{clock(cue.start)}] {cue.text}" for cue in cue_list)
 
 
 def write_out(transcript: Transcript, duration: float, layout: Layout, *, plain: str) -> str:

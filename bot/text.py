@@ -1,30 +1,51 @@
 """Plain-text helpers: cutting text at natural boundaries (for Discord messages and speech
-requests) and writing durations as clocks."""
+requests), shortening it to a bound, and writing durations as clocks."""
 
 from __future__ import annotations
 
+import bisect
 import re
 
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+|\n+")
+ELLIPSIS = "…"
 
 
 def split_text(text: str, limit: int) -> list[str]:
     """Cut `text` into pieces of at most `limit` characters, preferring to cut after a
-    sentence, then at a space, and only inside a word when a single word exceeds `limit`."""
+    sentence, then at a space, and only inside a word when a single word exceeds `limit`.
+
+    Whitespace around the cuts is dropped; nothing else is. Takes time linear in the length of
+    `text` for any `limit`. Raises `ValueError` when `limit` is below 1.
+    """
+    if limit < 1:
+        raise ValueError(f"cannot split text into pieces of {limit} characters")
+    text = text.strip()
+    sentence_ends = [match.end() for match in _SENTENCE_END.finditer(text)]
     pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        floor = limit // 2
-        cut = max((m.end() for m in _SENTENCE_END.finditer(window) if m.end() <= limit), default=0)
-        if cut < floor:
-            space = window.rfind(" ")
-            cut = space if space >= floor else limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
+    start = 0
+    while len(text) - start > limit:
+        stop = start + limit
+        floor = start + limit // 2
+        nearest = bisect.bisect_right(sentence_ends, stop) - 1
+        cut = sentence_ends[nearest] if nearest >= 0 else start
+        if cut <= start or cut < floor:
+            space = text.rfind(" ", start, stop + 1)
+            cut = space if space > start and space >= floor else stop
+        pieces.append(text[start:cut].rstrip())
+        start = cut
+        while text[start].isspace():
+            start += 1
+    if text:
+        pieces.append(text[start:])
     return pieces
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` as it is if it has at most `limit` characters, else its start followed by "…",
+    `limit` characters in all."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
 
 
 def clock(seconds: float) -> str:

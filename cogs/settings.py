@@ -18,6 +18,7 @@ from bot import replies
 from bot.app import EarshotBot
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
+from bot.names import shown_name
 from bot.permissions import ANSWERABLE_CHANNELS, cannot_post_warning, switch_channel
 from bot.render import OutgoingMessage
 from bot.store import GuildSettings, MemberSettings
@@ -201,7 +202,7 @@ class ServerSettings(
         limit = self.bot.settings.max_audio_seconds
         longest = min(settings.max_audio_seconds or limit, limit)
         lines = [
-            f"**earshot in {discord.utils.escape_markdown(guild.name)}**",
+            f"**earshot in {shown_name(guild.name)}**",
             f"Automatic transcription, whole server: **{_on_off(settings.auto_transcribe)}**",
             f"On in: {on or '—'}",
             f"Off in: {off or '—'}",

@@ -9,6 +9,7 @@ privately, as an audio file: the channel has the text already.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -20,6 +21,7 @@ from bot.app import EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, InvalidOption
 from bot.live_preview import LivePreview
+from bot.names import shown_name
 from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 from bot.speech_text import Names, text_for_speech
 
@@ -62,6 +64,12 @@ def _names(interaction: discord.Interaction, message: discord.Message | None = N
         return getattr(found, "name", None)
 
     return Names(user=user, role=role, channel=channel)
+
+
+async def _speakable(content: str, names: Names) -> str:
+    """`text_for_speech` in a worker thread, the names looked up first on the event loop: at
+    `MAX_SPEECH_CHARS` it takes tens of milliseconds, too long to hold the loop."""
+    return await asyncio.to_thread(text_for_speech, content, names.resolved(content))
 
 
 class Speak(commands.Cog):
@@ -116,7 +124,7 @@ class Speak(commands.Cog):
         await interaction.response.defer(ephemeral=private, thinking=True)
         voice = voice or await self._preferred_voice(interaction)
         options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
-        name = discord.utils.escape_markdown(interaction.user.display_name)
+        name = shown_name(interaction.user.display_name)
 
         async def words() -> str:
             if (text is None) == (file is None):
@@ -124,7 +132,7 @@ class Speak(commands.Cog):
             written = (
                 text if file is None else await self.bot.speaker.fetch_text(file.url, file.size)
             )
-            return text_for_speech(written, _names(interaction))
+            return await _speakable(written, _names(interaction))
 
         await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
 
@@ -138,7 +146,7 @@ class Speak(commands.Cog):
             text, speaker = snapshot.content, None
 
         async def words() -> str:
-            return text_for_speech(text, _names(interaction, message))
+            return await _speakable(text, _names(interaction, message))
 
         what = f"{render.whose(speaker, 'message')}, read aloud"
         await self._say(interaction, words, options, what=what, private=True)

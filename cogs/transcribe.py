@@ -43,6 +43,7 @@ from bot.render import NO_MENTIONS, OutgoingMessage
 from bot.startup_check import check_sources
 from bot.store import GuildSettings, PostedMessage
 from bot.take_back import TakeBack
+from bot.text import shorten
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +390,7 @@ class Transcribe(commands.Cog):
 
     async def _start_thread(self, message: discord.Message) -> discord.Thread | None:
         """A thread on the message, or None (answer with a reply) if Discord refuses one."""
-        name = f"Transcript of {message.author.display_name}'s message"[:MAX_THREAD_NAME]
+        name = shorten(f"Transcript of {message.author.display_name}'s message", MAX_THREAD_NAME)
         try:
             return await message.create_thread(name=name)
         except discord.HTTPException as error:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 from pydantic import SecretStr
 
@@ -24,6 +26,13 @@ os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test reaches a model hub, whatever it asks for
 
 pytest_plugins = ["tests.local_models"]
+
+# Property tests run the same examples on every run (reproducible in CI, no example database);
+# the deadline only catches an example gone badly slow.
+hypothesis.settings.register_profile(
+    "earshot", derandomize=True, database=None, deadline=timedelta(seconds=2)
+)
+hypothesis.settings.load_profile("earshot")
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, budget=5.0, initial_backoff=0.01, max_backoff=0.05)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
+import discord
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot import render
+from bot import attachments, render
 from bot.pipeline import TranscriptionResult
-from bot.providers.base import Transcript
+from bot.providers.base import Segment, Transcript
 
 
 def result(text: str, *, language: str | None = "german", duration: float = 42.4):
@@ -71,8 +75,6 @@ def test_a_very_long_transcript_becomes_a_text_file(size):
 
 
 def test_diarized_transcripts_show_one_line_per_speaker_turn():
-    from bot.providers.base import Segment
-
     transcript = Transcript(
         "x",
         "diarized_json",
@@ -87,3 +89,50 @@ def test_diarized_transcripts_show_one_line_per_speaker_turn():
         "**A:** Hi. How are you?\n**B:** Fine.\n**A:** Good."
     )
     assert render.transcript_text(Transcript("plain", "json")) == "plain"
+
+
+# Whatever the names, every message fits -------------------------------------------------
+
+NAME_PIECES = st.sampled_from(["_", "*", "`", "\\", "|", "~", "> ", "# ", "a", " ", "\n"])
+LONG_NAMES = st.one_of(
+    st.lists(NAME_PIECES | st.characters(), max_size=40).map("".join),
+    st.builds(
+        lambda unit, times: (unit * times)[:1024],
+        st.lists(NAME_PIECES, min_size=1, max_size=4).map("".join),
+        st.integers(min_value=1, max_value=1024),
+    ),
+)
+"""Names of any length up to Discord's 1024 for a file name, many full of markdown."""
+WORDS = st.lists(st.sampled_from(["word", "Stop.", " ", "\n", "_", "*"]), max_size=800).map("".join)
+
+
+def audio_file(filename: str) -> discord.Attachment:
+    payload = {"id": 1, "filename": filename, "size": 1, "url": "u", "proxy_url": "u"}
+    return discord.Attachment(data=payload, state=SimpleNamespace(http=None))  # no REST needed
+
+
+@settings(max_examples=60)
+@given(
+    speaker=LONG_NAMES,
+    filename=LONG_NAMES,
+    language=st.none() | LONG_NAMES,
+    labels=st.lists(LONG_NAMES, min_size=1, max_size=3),
+    text=WORDS,
+    layout=st.sampled_from(["text", "timestamps", "srt", "vtt"]),
+    translated=st.booleans(),
+)
+def test_every_message_fits_whatever_the_names(
+    speaker, filename, language, labels, text, layout, translated
+):
+    segments = tuple(Segment(float(i), float(i + 1), text, label) for i, label in enumerate(labels))
+    transcript = Transcript(text, "diarized_json", segments=segments)
+    messages = render.transcript_reply(
+        TranscriptionResult(transcript, 3.0, language),
+        speaker=speaker,
+        what=attachments.describe(audio_file(filename)),
+        file_id=1,
+        translated=translated,
+        layout=layout,
+    )
+    assert messages
+    assert all(0 < len(message.content) <= render.MESSAGE_LIMIT for message in messages)
