@@ -324,9 +324,7 @@ class Store:
         past the TTL."""
         now = self._clock()
         async with self._transaction() as db:
-            await db.execute(
-                "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
-            )
+            await self._drop_expired(db, now)
             await db.execute(
                 "INSERT INTO transcript_cache (audio_sha256, variant, result, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (audio_sha256, variant)"
@@ -546,9 +544,7 @@ class Store:
         links), and answered messages past the replay window with nothing left to take back."""
         now = self._clock()
         async with self._transaction() as db:
-            await db.execute(
-                "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
-            )
+            await self._drop_expired(db, now)
             await db.execute(
                 "DELETE FROM answered_messages WHERE created_at < ? AND NOT EXISTS"
                 " (SELECT 1 FROM transcript_messages AS posted"
@@ -557,6 +553,12 @@ class Store:
             )
 
     # Plumbing -------------------------------------------------------------------------------
+
+    async def _drop_expired(self, db: aiosqlite.Connection, now: float) -> None:
+        """Delete cached transcripts past the TTL (their links go with them)."""
+        await db.execute(
+            "DELETE FROM transcript_cache WHERE created_at < ?", (now - self._cache_ttl,)
+        )
 
     async def _one(self, sql: str, *parameters: object) -> aiosqlite.Row | None:
         async with self._db.execute(sql, parameters) as cursor:

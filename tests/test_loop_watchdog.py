@@ -51,3 +51,13 @@ async def test_a_loop_that_keeps_turning_passes():
         for _ in range(20):
             await asyncio.sleep(0.01)
     assert watchdog.stalls == []
+
+
+async def test_time_the_garbage_collector_takes_is_not_blamed():
+    watchdog = LoopWatchdog(budget=0.05, blamed=[HERE])
+    async with watchdog:
+        watchdog.on_collection("start", {})
+        block_the_loop(0.2)
+        watchdog.on_collection("stop", {})
+        await asyncio.sleep(0.03)
+    assert watchdog.stalls == []
