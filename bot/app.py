@@ -127,9 +127,9 @@ class EarshotBot(commands.Bot):
             for task in unfinished:
                 task.cancel()
             if unfinished:
-                await asyncio.wait(unfinished, timeout=self._time_left(share=0.5))
+                await asyncio.wait(unfinished, timeout=self.time_left(share=0.5))
                 notices = [asyncio.create_task(self.tree.give_up(task)) for task in unfinished]
-                _, untold = await asyncio.wait(notices, timeout=self._time_left(share=0.5))
+                _, untold = await asyncio.wait(notices, timeout=self.time_left(share=0.5))
                 for notice in untold:
                     notice.cancel()
                 await asyncio.gather(*untold, return_exceptions=True)
@@ -137,7 +137,7 @@ class EarshotBot(commands.Bot):
                     log.warning("%d members could not be told in time", len(untold))
         await self.close()
 
-    def _time_left(self, *, share: float = 1.0) -> float:
+    def time_left(self, *, share: float = 1.0) -> float:
         """A `share` of the seconds left before `shutdown` must be over (EVENT_DRAIN_SECONDS
         when no shutdown is under way)."""
         if self._close_by is None:
@@ -167,4 +167,4 @@ class EarshotBot(commands.Bot):
             if task is not current and task.get_name().startswith(HANDLER_TASK_PREFIXES)
         ]
         if running:
-            await asyncio.wait(running, timeout=min(EVENT_DRAIN_SECONDS, self._time_left()))
+            await asyncio.wait(running, timeout=min(EVENT_DRAIN_SECONDS, self.time_left()))

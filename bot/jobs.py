@@ -80,13 +80,18 @@ class Jobs:
         job.withdraw()
         return True
 
-    async def close(self) -> None:
-        """Cancel every job and wait for them to end; later `start`s do nothing."""
+    async def close(self, grace: float) -> None:
+        """Cancel every job and wait up to `grace` seconds for them to end (a job waits for
+        its worker thread to stop, which takes up to a frame or a speech segment); later
+        `start`s do nothing."""
         self._closed = True
         tasks = [job.task for job in self._running.values() if job.task is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, running = await asyncio.wait(tasks, timeout=grace)
+            if running:
+                log.warning("%d automatic jobs were still stopping at close", len(running))
 
     async def _run(
         self,

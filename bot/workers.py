@@ -39,11 +39,16 @@ def stop_flag() -> threading.Event | None:
     return _stop_flag.get()
 
 
+def stopping() -> bool:
+    """Whether this worker thread's caller was cancelled; False outside workers."""
+    flag = _stop_flag.get()
+    return flag is not None and flag.is_set()
+
+
 def raise_if_stopped() -> None:
     """Raise `Stopped` if this worker thread's caller was cancelled; a no-op outside workers
     (the CLI, tests calling the function directly)."""
-    flag = _stop_flag.get()
-    if flag is not None and flag.is_set():
+    if stopping():
         raise Stopped
 
 

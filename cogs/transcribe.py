@@ -106,7 +106,7 @@ class Transcribe(commands.Cog):
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        await self.jobs.close()
+        await self.jobs.close(grace=self.bot.time_left())
 
     # Commands -------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ async def test_a_key_has_one_job_at_a_time():
     gate.set()
     await first.task
     assert jobs.start(1, 7, wait) is not None
-    await jobs.close()
+    await jobs.close(grace=5)
 
 
 async def test_withdrawing_cancels_a_working_job_but_only_marks_a_delivering_one():
@@ -87,5 +87,5 @@ async def test_close_cancels_queued_and_running_jobs():
 
     tasks = [jobs.start(1, key, forever).task for key in range(3)]
     await started.wait()
-    await jobs.close()
+    await jobs.close(grace=5)
     assert all(task.cancelled() for task in tasks)

@@ -4,11 +4,13 @@ models from test-only packages (tests/local_models.py); nothing is downloaded.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from bot.engines.piper_voice import PiperEngine
 from bot.engines.whisper import MODEL_FILES, WhisperEngine, WhisperJob
 from bot.errors import ProviderMisconfigured
 from bot.settings import SettingsError
+from bot.workers import in_thread
 from tests.local_models import PIPER_JOE, TINY_EN, whisper
 
 STORY = (
@@ -190,6 +193,32 @@ def test_espeak_can_be_called_from_many_threads_at_once(espeak):
     assert [pcm.duration for pcm in together] == pytest.approx(alone, abs=0.05)
 
 
+async def cancelled_soon_after_starting(work) -> float:
+    """Run `work` in a worker, cancel its caller as soon as the thread is under way, and
+    return the seconds until the caller is released (the thread has ended by then)."""
+    task = asyncio.ensure_future(in_thread(work))
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return time.perf_counter() - started
+
+
+LONG_TEXT = " ".join(f"This is sentence number {n} of a long text read aloud." for n in range(40))
+
+
+async def test_espeak_stops_speaking_when_its_caller_is_cancelled(espeak):
+    def speak() -> None:
+        espeak.synthesize(LONG_TEXT, "English (America)", 1.0)
+
+    started = time.perf_counter()
+    speak()
+    whole = time.perf_counter() - started
+    assert await cancelled_soon_after_starting(speak) < whole / 4
+    assert espeak.synthesize("Still speaking.", "English (America)", 1.0).duration > 0.5
+
+
 # Piper ---------------------------------------------------------------------------------------
 
 
@@ -249,3 +278,13 @@ def test_a_piper_voice_speaks_at_the_asked_pace(piper):
     assert normal.sample_rate == 22_050
     assert 1.3 < slow.duration / normal.duration < 2.2
     assert 1.3 < normal.duration / fast.duration < 2.2
+
+
+async def test_a_piper_voice_stops_after_the_sentence_when_its_caller_is_cancelled(piper):
+    def speak() -> None:
+        piper.synthesize(LONG_TEXT, piper.voices[0], 1.0)
+
+    started = time.perf_counter()
+    speak()
+    whole = time.perf_counter() - started
+    assert await cancelled_soon_after_starting(speak) < whole / 4

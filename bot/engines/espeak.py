@@ -26,6 +26,7 @@ import espeakng_loader
 
 from bot.audio import PCM_SAMPLE_BYTES, Pcm
 from bot.errors import ProviderUnavailable
+from bot.workers import raise_if_stopped, stopping
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 INITIALIZE_DONT_EXIT = 0x8000
@@ -108,6 +109,7 @@ class ESpeakEngine:
             )
             data = b"".join(library.chunks)
             library.chunks.clear()
+        raise_if_stopped()
         if status != 0:
             raise ProviderUnavailable(f"eSpeak NG failed to speak (status {status})")
         return Pcm(data, library.sample_rate)
@@ -135,9 +137,10 @@ def _initialised() -> _Library:
     chunks: list[bytes] = []
 
     def collect(samples, count: int, _events) -> int:
+        """Keep the samples; answering 1 aborts the synthesis once the caller is cancelled."""
         if count > 0:
             chunks.append(ctypes.string_at(samples, count * PCM_SAMPLE_BYTES))
-        return 0
+        return 1 if stopping() else 0
 
     callback = _SynthCallback(collect)
     lib.espeak_SetSynthCallback(callback)

@@ -28,6 +28,7 @@ import onnxruntime
 from bot.audio import Pcm
 from bot.errors import ProviderMisconfigured
 from bot.settings import SettingsError
+from bot.workers import raise_if_stopped
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -88,8 +89,11 @@ class PiperEngine:
         config = self._piper.SynthesisConfig(
             speaker_id=self._speakers[voice], length_scale=self._config.length_scale / speed
         )
-        chunks = piper_voice.synthesize(text, syn_config=config)
-        return Pcm(b"".join(chunk.audio_int16_bytes for chunk in chunks), self._config.sample_rate)
+        audio = bytearray()
+        for chunk in piper_voice.synthesize(text, syn_config=config):
+            raise_if_stopped()
+            audio += chunk.audio_int16_bytes
+        return Pcm(bytes(audio), self._config.sample_rate)
 
     def _loaded(self) -> PiperVoice:
         with self._lock:
