@@ -76,7 +76,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: what was derived from a message goes when it goes (also while earshot was down).
+    # Transcripts cached before then have no known source, so they could not go with it: the
+    # cache starts afresh.
     """
+    DELETE FROM transcript_cache;
     ALTER TABLE answered_messages ADD COLUMN channel_id INTEGER;
     UPDATE answered_messages SET channel_id = (
         SELECT channel_id FROM transcript_messages AS posted

@@ -277,9 +277,11 @@ async def test_a_version_1_database_learns_its_answers_channels_and_threads(tmp_
             "INSERT INTO answered_messages VALUES (100, 0), (200, 0);"
             "INSERT INTO transcript_messages VALUES (100, 7, 101);"  # a reply in channel 7
             "INSERT INTO transcript_messages VALUES (200, 200, 201);"  # in thread 200
+            "INSERT INTO transcript_cache VALUES ('ab', 'v', '{}', 0);"  # its source unknown
         )
     store = await Store.open(tmp_path, cache_ttl=TTL)
     try:
+        assert inspect(tmp_path / DATABASE_FILE, "SELECT count(*) FROM transcript_cache") == 0
         assert await store.sources_to_check(0) == [SourceToCheck(7, 100, frozenset())]
         assert await store.source_gone(200) == [
             Deletion(PostedMessage(200, 201)),
