@@ -58,8 +58,13 @@ _FOLLOWUPS_SENT = "earshot.followups_sent"
 
 
 def followups_left(interaction: discord.Interaction) -> int | None:
-    """How many more followups Discord accepts for `interaction`; None when it sets no cap."""
-    if interaction.guild_id is None or interaction.is_guild_integration():
+    """How many more followups Discord accepts for `interaction`; None when it sets no cap.
+    Only an app installed to the server (or a bot's own DM reached through that install) is
+    uncapped: used as a user-installed app, in a server, a DM or a group DM, it may send 5."""
+    in_bot_dm_by_server_install = (
+        interaction.guild_id is None and not interaction.is_user_integration()
+    )
+    if interaction.is_guild_integration() or in_bot_dm_by_server_install:
         return None
     return max(0, USER_APP_FOLLOWUPS - interaction.extras.get(_FOLLOWUPS_SENT, 0))
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.harness import CHANNEL_MESSAGES, EarshotWorld, bot_settings, earshot_world
@@ -269,20 +271,25 @@ async def test_an_unknown_voice_of_the_local_engine_is_answered_within_a_message
 # Followup caps of user-installed contexts ------------------------------------------------------
 
 
+@pytest.mark.parametrize("where", ["server", "dm"])
 async def test_transcribing_ten_files_where_only_the_member_installed_earshot_fits_five_followups(
-    world,
+    world, where
 ):
-    """In a server earshot is not installed to, Discord allows its interaction 5 followups."""
+    """Used as a user-installed app (in a server it is not installed to, or in a DM), earshot
+    may send 5 followups to an interaction."""
+    channel = world.channel if where == "server" else world.discord.add_dm_channel(world.member)
+    guild_id = world.guild["id"] if where == "server" else None
     world.audio_api.transcripts.extend(f"Clip number {i}." for i in range(10))
     clips = [
-        world.file_attachment(f"clip-{i}.ogg", audio_samples.encode(1.0, "ogg"), "audio/ogg")
+        world.discord.add_attachment(
+            channel["id"], f"clip-{i}.ogg", audio_samples.encode(1.0, "ogg"), "audio/ogg"
+        )
         for i in range(10)
     ]
-    message = world.discord.make_message(world.channel["id"], world.admin, attachments=clips)
+    message = world.discord.make_message(channel["id"], world.admin, attachments=clips)
     payload = world.discord.message_command(
-        "Transcribe", user=world.member, channel=world.channel, message=message,
-        guild_id=world.guild["id"],
-    )  # fmt: skip
+        "Transcribe", user=world.member, channel=channel, message=message, guild_id=guild_id
+    )
     payload["authorizing_integration_owners"] = {"1": world.member["id"]}
     await world.discord.send_interaction(payload)
     await world.followups(payload["token"], count=5)

@@ -192,10 +192,11 @@ class _Interaction:
 
     @property
     def followups_capped(self) -> bool:
-        """Discord allows 5 followups to an app installed only to the user (not to the server
-        it is used in): a guild interaction whose integration owners lack guild install "0"."""
+        """Discord allows 5 followups to a user-installed app, wherever it is used; only an app
+        installed to the server (integration owner "0": the guild, or "0" in the bot's DM) is
+        unaffected."""
         owners = self.payload.get("authorizing_integration_owners") or {}
-        return "guild_id" in self.payload and "0" not in owners
+        return "0" not in owners
 
     @property
     def id(self) -> int:
