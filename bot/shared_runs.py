@@ -8,8 +8,10 @@ and stops reaching a request that gave up.
 
 The run belongs to no single request: a request that is cancelled just stops waiting, and the
 run is cancelled only when no request waits for it any more (the last one then waits for it to
-end, so cancellation leaves nothing behind). A key is forgotten as soon as its run ends, so
-the map holds only runs under way, and a later request starts afresh.
+end, so cancellation leaves nothing behind). A key is forgotten as soon as its run ends or its
+cancellation begins, so the map holds only runs under way, and a later request starts afresh:
+one arriving while an abandoned run cleans up never joins it (it would get the
+`CancelledError` meant for the run).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class SharedRuns(Generic[K, W, T]):
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if run.waiting == 1 and not task.done():
+                self._forget(key, run)
                 task.cancel()
                 await asyncio.wait([task])
             raise
