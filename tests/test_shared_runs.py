@@ -128,3 +128,33 @@ async def test_a_request_arriving_while_an_abandoned_run_ends_gets_a_fresh_run()
     assert await arriving == "fresh result"
     assert starts == 2
     assert len(runs) == 0
+
+
+async def test_the_last_request_cancelled_again_still_waits_for_the_run_to_end():
+    """Cancelled twice (withdrawn, then shut down) while the run it abandoned cleans up, the
+    last request still returns only once the run has ended."""
+    runs: SharedRuns[str, None, str] = SharedRuns("test")
+    running, cleaning, cleaned = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    async def work(_watchers: list[None]) -> str:
+        running.set()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            cleaning.set()
+            await cleaned.wait()
+            ended.append("run")
+        return "never"
+
+    request = asyncio.create_task(runs.run("a", None, work))
+    request.add_done_callback(lambda _: ended.append("request"))
+    await running.wait()
+    request.cancel()
+    await cleaning.wait()
+    request.cancel()
+    await asyncio.sleep(0)  # one step of the event loop: the second cancellation lands
+    cleaned.set()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert ended == ["run", "request"]
