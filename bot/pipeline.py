@@ -272,9 +272,7 @@ class Pipeline:
         to `on_progress`. `max_audio_seconds` can only tighten the pipeline's own limit (a
         server's choice). The work is done inside `gate`, unless an identical request's run
         is under way: then this one waits for its result, told its progress."""
-        limits = self._limits
-        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
-            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
+        limits = self._limits_within(max_audio_seconds)
         streams = on_text is not None
 
         async def work(requests: list[_Request]) -> TranscriptionResult:
@@ -343,12 +341,15 @@ class Pipeline:
         options: TranslationOptions,
         *,
         on_progress: ProgressListener | None = None,
+        max_audio_seconds: float | None = None,
         gate: Gate | None = None,
     ) -> TranscriptionResult:
         """Translate the speech in `audio_input` into English text, inside `gate` unless an
-        identical request's run is under way (then wait for its result)."""
+        identical request's run is under way (then wait for its result). `max_audio_seconds`
+        can only tighten the pipeline's own limit, as for `transcribe`."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
+        limits = self._limits_within(max_audio_seconds)
 
         def ask(upload: AudioUpload, prompt: str | None) -> Awaitable[Transcript]:
             return self._provider.translate(upload, dataclasses.replace(options, prompt=prompt))
@@ -365,13 +366,21 @@ class Pipeline:
                 _through(gate),
                 scratch_directory("earshot-") as workdir,
             ):
-                checked = await self._fetch_and_check(audio_input, Path(workdir), self._limits)
+                checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
                 return await self._ask(Path(workdir), checked, asking)
 
         request = _Request(None, on_progress=on_progress)
         if isinstance(audio_input, Path):
             return await work([request])
-        return await self._runs.run(("translate", audio_input.identity, options), request, work)
+        key = ("translate", audio_input.identity, options, limits.max_audio_seconds)
+        return await self._runs.run(key, request, work)
+
+    def _limits_within(self, max_audio_seconds: float | None) -> Limits:
+        """The pipeline's limits, with `max_audio_seconds` instead if it is shorter."""
+        limits = self._limits
+        if max_audio_seconds is not None and max_audio_seconds < limits.max_audio_seconds:
+            limits = dataclasses.replace(limits, max_audio_seconds=max_audio_seconds)
+        return limits
 
     async def _fetch_and_check(
         self, audio_input: AudioInput, workdir: Path, limits: Limits

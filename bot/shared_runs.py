@@ -8,8 +8,10 @@ and stops reaching a request that gave up.
 
 The run belongs to no single request: a request that is cancelled just stops waiting, and the
 run is cancelled only when no request waits for it any more (the last one then waits for it to
-end, so cancellation leaves nothing behind). A key is forgotten as soon as its run ends, so
-the map holds only runs under way, and a later request starts afresh.
+end, however often it is cancelled meanwhile, so cancellation leaves nothing behind). A key is
+forgotten as soon as its run ends or its cancellation begins, so the map holds only runs under
+way, and a later request starts afresh: one arriving while an abandoned run cleans up never
+joins it (it would get the `CancelledError` meant for the run).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import asyncio
 from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from bot.workers import until_done
 
 K = TypeVar("K", bound=Hashable)
 W = TypeVar("W")
@@ -61,8 +65,9 @@ class SharedRuns(Generic[K, W, T]):
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if run.waiting == 1 and not task.done():
+                self._forget(key, run)
                 task.cancel()
-                await asyncio.wait([task])
+                await until_done(task)
             raise
         finally:
             run.waiting -= 1

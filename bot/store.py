@@ -25,6 +25,7 @@ import aiosqlite
 
 from bot.pipeline import AudioOrigin, CacheKey, TranscriptionResult
 from bot.providers.base import Segment, Transcript, Word
+from bot.recently_gone import RecentlyGone
 
 DATABASE_FILE = "earshot.sqlite3"
 REPLAY_WINDOW_SECONDS = 24 * 60 * 60
@@ -207,6 +208,7 @@ class Store:
         self._cache_ttl = cache_ttl
         self._clock = clock
         self._writing = asyncio.Lock()
+        self._gone = RecentlyGone(keep=cache_ttl)
 
     @classmethod
     async def open(
@@ -324,10 +326,14 @@ class Store:
         self, key: CacheKey, result: TranscriptionResult, origins: Iterable[AudioOrigin] = ()
     ) -> None:
         """Store `result` under `key`, linked to the attachments it came from, and drop entries
-        past the TTL."""
+        past the TTL. Nothing is stored if one of them went lately (deleted, or edited away;
+        see `RecentlyGone`): the entry would have gone with it."""
         now = self._clock()
+        origins = list(origins)
         async with self._transaction() as db:
             await self._drop_expired(db, now)
+            if any(origin in self._gone for origin in origins):
+                return
             await db.execute(
                 "INSERT INTO transcript_cache (audio_sha256, variant, result, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (audio_sha256, variant)"
@@ -338,9 +344,9 @@ class Store:
 
     async def link_transcription(self, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
         """Record that the entry under `key` was used for `origins` too: it goes when any of
-        the attachments it came from goes."""
+        the attachments it came from goes. Origins seen to go already are not linked."""
         async with self._transaction() as db:
-            await self._link(db, key, origins)
+            await self._link(db, key, [origin for origin in origins if origin not in self._gone])
 
     @staticmethod
     async def _link(
@@ -386,8 +392,10 @@ class Store:
     async def source_gone(self, message_id: int) -> list[Deletion]:
         """`message_id` was deleted: forget it, drop the transcripts cached from it, and turn
         what was posted in answer to it into deletions to do (returned, messages before the
-        thread they are in)."""
+        thread they are in). Transcripts of it finished later are not cached (see
+        `RecentlyGone`)."""
         async with self._transaction() as db:
+            self._gone.message(message_id, self._clock())
             await db.execute(
                 "DELETE FROM transcript_cache WHERE (audio_sha256, variant) IN"
                 " (SELECT audio_sha256, variant FROM transcript_sources WHERE message_id = ?)",
@@ -402,12 +410,14 @@ class Store:
     ) -> list[Deletion]:
         """Attachments of `message_id` were removed (an edit): drop the transcripts cached
         from them and turn the messages posted in answer to them into deletions to do (the
-        thread too, once it answers nothing else)."""
+        thread too, once it answers nothing else). Transcripts of them finished later are not
+        cached (see `RecentlyGone`)."""
         ids = sorted(set(attachment_ids))
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
         async with self._transaction() as db:
+            self._gone.attachments(message_id, ids, self._clock())
             await db.execute(
                 "DELETE FROM transcript_cache WHERE (audio_sha256, variant) IN"
                 " (SELECT audio_sha256, variant FROM transcript_sources"

@@ -65,11 +65,11 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
         return await asyncio.shield(thread)
     except asyncio.CancelledError:
         flag.set()
-        await _until_done(thread)
+        await until_done(thread)
         raise
 
 
-async def _until_done(future: asyncio.Future[T]) -> None:
+async def until_done(future: asyncio.Future[T]) -> None:
     """Wait for `future` to finish, whatever cancellations arrive meanwhile (the task stays
     marked as cancelled, and the caller re-raises), then mark its outcome as seen: nobody
     wants it, and asyncio would log an exception nobody retrieved."""

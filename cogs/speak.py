@@ -9,7 +9,6 @@ privately, as an audio file: the channel has the text already.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -24,6 +23,7 @@ from bot.live_preview import LivePreview
 from bot.names import shown_name
 from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 from bot.speech_text import Names, text_for_speech
+from bot.workers import in_thread
 
 READ_ALOUD_FORMAT = "mp3"
 """Every Discord client plays an mp3 attachment inline."""
@@ -68,8 +68,9 @@ def _names(interaction: discord.Interaction, message: discord.Message | None = N
 
 async def _speakable(content: str, names: Names) -> str:
     """`text_for_speech` in a worker thread, the names looked up first on the event loop: at
-    `MAX_SPEECH_CHARS` it takes tens of milliseconds, too long to hold the loop."""
-    return await asyncio.to_thread(text_for_speech, content, names.resolved(content))
+    `MAX_SPEECH_CHARS` it takes tens of milliseconds, too long to hold the loop. A cancelled
+    caller returns only once the thread has ended (`in_thread`)."""
+    return await in_thread(text_for_speech, content, names.resolved(content))
 
 
 class Speak(commands.Cog):

@@ -40,6 +40,7 @@ from bot.permissions import missing_to_answer, switch_channel
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TranscriptionOptions
 from bot.render import NO_MENTIONS, OutgoingMessage
+from bot.server_limit import longest_recording
 from bot.startup_check import check_sources
 from bot.store import GuildSettings, PostedMessage
 from bot.take_back import TakeBack
@@ -180,12 +181,6 @@ class Transcribe(commands.Cog):
             return None
         return (await self.bot.store.guild_settings(guild_id)).language
 
-    async def _server_limit(self, guild_id: int | None) -> float | None:
-        """The server's longest recording, if the command runs in a server."""
-        if guild_id is None:
-            return None
-        return (await self.bot.store.guild_settings(guild_id)).max_audio_seconds
-
     async def _transcribe_each(
         self,
         interaction: discord.Interaction,
@@ -200,7 +195,7 @@ class Transcribe(commands.Cog):
         """One reply per file (attached to `message`, for the menu): its transcript, or what
         went wrong with it. The reply shows the work going: a streaming provider's text
         growing, a long recording's chunks done."""
-        limit = await self._server_limit(interaction.guild_id)
+        limit = await longest_recording(self.bot.store, interaction.guild_id)
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:

@@ -19,6 +19,7 @@ from bot.cooldown import provider_cooldown
 from bot.live_preview import LivePreview
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.providers.base import TranslationOptions
+from bot.server_limit import longest_recording
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""
@@ -35,15 +36,21 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, member: int, source: AudioSource, preview: LivePreview | None
+        self,
+        interaction: discord.Interaction,
+        source: AudioSource,
+        preview: LivePreview | None,
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done. `member` is
-        the one who asked (see `MemberLimit`)."""
-        async with self.bot.members.admit(member):
+        """Translations do not stream; a long recording shows its chunks done. The member who
+        asked is admitted first (see `MemberLimit`), and the server's longest recording
+        applies."""
+        limit = await longest_recording(self.bot.store, interaction.guild_id)
+        async with self.bot.members.admit(interaction.user.id):
             return await self.bot.pipeline.translate(
                 source,
                 OPTIONS,
                 on_progress=preview.progress if preview else None,
+                max_audio_seconds=limit,
                 gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
             )
 
@@ -76,7 +83,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             [file],
-            functools.partial(self._translate, interaction.user.id),
+            functools.partial(self._translate, interaction),
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -92,7 +99,7 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             files,
-            functools.partial(self._translate, interaction.user.id),
+            functools.partial(self._translate, interaction),
             speaker=speaker,
             private=True,
             translated=True,

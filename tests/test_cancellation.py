@@ -22,7 +22,9 @@ from bot import pipeline as pipeline_module
 from bot.pipeline import AudioSource, Limits, Pipeline
 from bot.providers.base import TranscriptionOptions
 from bot.speech import SpeechOptions
+from bot.speech_text import Names
 from bot.workers import stop_flag
+from cogs import speak as speak_cog
 from tests import audio_samples
 from tests.test_speech import speaker_for
 
@@ -116,3 +118,31 @@ async def test_speech_cancelled_while_encoding_leaves_nothing_behind(
     assert spoken == []
     assert list(private_tmp.iterdir()) == []
     assert True not in held.running_at_removal
+
+
+async def test_speak_cancelled_while_its_text_is_prepared_returns_once_the_thread_ended(
+    monkeypatch,
+):
+    """/speak prepares its text (`text_for_speech`) in a worker thread; cancelled meanwhile, it
+    stops and waits for that thread like every other worker."""
+    reached, abandoned = threading.Event(), threading.Event()
+    running: list[bool] = []
+
+    def held_text_for_speech(content: str, _names: Names) -> str:
+        running.append(True)
+        reached.set()
+        (stop_flag() or abandoned).wait(HANG)
+        running.pop()
+        return content
+
+    monkeypatch.setattr(speak_cog, "text_for_speech", held_text_for_speech)
+    job = asyncio.create_task(speak_cog._speakable("Hello there.", Names()))
+    try:
+        assert await asyncio.to_thread(reached.wait, HANG)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(HANG):
+                await job
+        assert running == []
+    finally:
+        abandoned.set()

@@ -54,3 +54,51 @@ async def test_the_same_voice_message_asked_for_at_once_is_fetched_and_paid_for_
     assert len(downloads) == 1
     assert len(world.audio_api.uploads) == 1
     assert places == 1
+
+
+async def test_asking_just_as_the_author_deletes_the_message_still_gets_the_transcript(world):
+    """The author deletes a voice message while its automatic transcription waits for a job
+    place, and a member clicks Transcribe while that abandoned run is still ending: the member
+    gets the transcript, from a run of its own."""
+    await world.configure("settings channel", options={"enabled": True})
+    world.audio_api.transcripts.append("Meet me by the fountain.")
+    message = world.voice_message(seconds=1.5)
+    real_transcribe, real_turn = world.bot.pipeline.transcribe, world.bot.queue.turn
+    job_waiting, cleaning, cleaned, asked = (asyncio.Event() for _ in range(4))
+    places = 0
+
+    @contextlib.asynccontextmanager
+    async def turn_after_a_slow_cleanup(*args, **kwargs):
+        """The first job (the automatic one) waits for its place until it is withdrawn, and
+        then takes until `cleaned` to end."""
+        nonlocal places
+        places += 1
+        if places == 1:
+            job_waiting.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cleaning.set()
+                await cleaned.wait()
+        async with real_turn(*args, **kwargs):
+            yield
+
+    async def noted_transcribe(*args, **kwargs):
+        asked.set()
+        return await real_transcribe(*args, **kwargs)
+
+    world.bot.queue.turn = turn_after_a_slow_cleanup
+    await world.post(message)
+    await asyncio.wait_for(job_waiting.wait(), 10)
+    await world.delete(message)
+    await asyncio.wait_for(cleaning.wait(), 10)
+    world.bot.pipeline.transcribe = noted_transcribe
+    token = await world.message_menu("Transcribe", message)
+    await asyncio.wait_for(asked.wait(), 10)
+    cleaned.set()
+
+    [answer] = await world.followups(token)
+    assert "Meet me by the fountain." in answer.json["content"]
+    await world.settled()
+    assert world.posted() == []
+    assert places == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import discord
+import pytest
 
 from bot import __main__ as cli
 from tests.fakes import discord_payloads as dp
@@ -83,6 +84,22 @@ async def test_language_autocomplete_works_for_settings_too(world):
 async def test_a_duration_over_the_bots_own_limit_is_refused(world):
     answer = await world.configure("settings max-duration", options={"seconds": 20000})
     assert answer == "⚠️ That is longer than this bot allows: at most 3:00:00 (10800 seconds)."
+
+
+@pytest.mark.parametrize("asked_by", ["/transcribe", "/translate", "Translate to English"])
+async def test_the_servers_duration_limit_applies_to_the_commands_too(world, asked_by):
+    await world.configure("settings max-duration", options={"seconds": 2})
+    attachment = world.voice_attachment(3.0)
+    if asked_by.startswith("/"):
+        token = await world.slash(asked_by[1:], attachments={"file": attachment})
+    else:
+        message = world.discord.make_message(
+            world.channel["id"], world.member, attachments=[attachment], voice=True
+        )
+        token = await world.message_menu(asked_by, message)
+    [reply] = await world.followups(token)
+    assert reply.json["content"] == "⚠️ That recording is 0:03 long; the limit is 0:02."
+    assert world.audio_api.uploads == []
 
 
 async def test_a_voice_the_service_lacks_is_refused_naming_the_choices(world):

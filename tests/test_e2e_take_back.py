@@ -6,6 +6,7 @@ when Discord refuses a deletion at first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 
@@ -192,3 +193,31 @@ async def test_a_message_deleted_while_earshot_was_down_loses_its_transcript_at_
     assert cached_transcripts(settings) == 1
     checked = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/\d+")
     assert {request.path.rsplit("/", 1)[1] for request in checked} == {message["id"], kept["id"]}
+
+
+async def test_a_transcript_finished_after_its_message_went_is_shown_but_not_kept(world, settings):
+    """A member asks for a transcript; the author deletes the voice message before it is
+    done: the member still gets the text, and earshot keeps nothing derived from the message."""
+    world.audio_api.transcripts.append("Call me when you land.")
+    message = world.voice_message()
+    real_turn = world.bot.queue.turn
+    waiting, deleted = asyncio.Event(), asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def turn_once_deleted(*args, **kwargs):
+        waiting.set()
+        await deleted.wait()
+        async with real_turn(*args, **kwargs):
+            yield
+
+    world.bot.queue.turn = turn_once_deleted
+    token = await world.message_menu("Transcribe", message)
+    await asyncio.wait_for(waiting.wait(), 10)
+    await world.delete(message)
+    await world.settled()
+    deleted.set()
+
+    [answer] = await world.followups(token)
+    assert "Call me when you land." in answer.json["content"]
+    assert cached_transcripts(settings) == 0
+    assert await world.bot.store.answered_attachments(int(message["id"])) == set()

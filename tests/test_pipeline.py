@@ -19,7 +19,7 @@ from bot.errors import (
     ProviderRejectedInput,
 )
 from bot.pipeline import AudioOrigin, AudioSource, CacheKey, Limits, Pipeline, TranscriptionResult
-from bot.providers.base import TranscriptionOptions
+from bot.providers.base import TranscriptionOptions, TranslationOptions
 from bot.providers.limited import LimitedProvider
 from tests import audio_samples
 from tests.fakes.audio_api import Fault
@@ -310,3 +310,18 @@ async def test_different_attachments_or_options_are_not_shared(http, provider, f
         pipeline.transcribe(AudioSource(first, "a.ogg"), german),
     )
     assert sorted(file_host.requests) == ["a.ogg", "a.ogg", "b.ogg"]
+
+
+async def test_a_translation_under_a_servers_tighter_limit_shares_no_run_with_one_without(
+    pipeline, audio_api, file_host
+):
+    url = file_host.add("voice.ogg", audio_samples.encode(2.0))
+    source = AudioSource(url, "voice.ogg")
+    loose, tight = await asyncio.gather(
+        pipeline.translate(source, TranslationOptions()),
+        pipeline.translate(source, TranslationOptions(), max_audio_seconds=1),
+        return_exceptions=True,
+    )
+    assert isinstance(loose, TranscriptionResult)
+    assert isinstance(tight, AudioTooLong)
+    assert len(audio_api.uploads) == 1

@@ -93,3 +93,68 @@ async def test_a_failure_reaches_every_request_and_the_next_request_starts_afres
     with pytest.raises(ValueError):
         await runs.run("a", None, failing)
     assert started == 2
+
+
+async def test_a_request_arriving_while_an_abandoned_run_ends_gets_a_fresh_run():
+    """The last request gave up, and the run is still cleaning up (a worker thread, a
+    temporary directory): an identical request arriving then must not join the dying run (it
+    would get a CancelledError nobody asked for) but start its own."""
+    runs: SharedRuns[str, None, str] = SharedRuns("test")
+    starts = 0
+    first_running, cleaning, cleaned = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def work(_watchers: list[None]) -> str:
+        nonlocal starts
+        starts += 1
+        if starts > 1:
+            return "fresh result"
+        first_running.set()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            cleaning.set()
+            await cleaned.wait()
+        return "never"
+
+    abandoned = asyncio.create_task(runs.run("a", None, work))
+    await first_running.wait()
+    abandoned.cancel()
+    await cleaning.wait()
+    arriving = asyncio.create_task(runs.run("a", None, work))
+    await asyncio.sleep(0)  # one step of the event loop: the new request joins or starts a run
+    cleaned.set()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    assert await arriving == "fresh result"
+    assert starts == 2
+    assert len(runs) == 0
+
+
+async def test_the_last_request_cancelled_again_still_waits_for_the_run_to_end():
+    """Cancelled twice (withdrawn, then shut down) while the run it abandoned cleans up, the
+    last request still returns only once the run has ended."""
+    runs: SharedRuns[str, None, str] = SharedRuns("test")
+    running, cleaning, cleaned = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    async def work(_watchers: list[None]) -> str:
+        running.set()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            cleaning.set()
+            await cleaned.wait()
+            ended.append("run")
+        return "never"
+
+    request = asyncio.create_task(runs.run("a", None, work))
+    request.add_done_callback(lambda _: ended.append("request"))
+    await running.wait()
+    request.cancel()
+    await cleaning.wait()
+    request.cancel()
+    await asyncio.sleep(0)  # one step of the event loop: the second cancellation lands
+    cleaned.set()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert ended == ["run", "request"]

@@ -216,6 +216,30 @@ async def test_removed_attachments_take_their_transcripts_and_at_last_the_thread
     assert await store.cached_transcription(OTHER_KEY) is None
 
 
+async def test_a_transcript_finished_after_its_message_went_is_neither_cached_nor_linked(store):
+    """Work still under way when the message was deleted (or its audio edited away) ends
+    later: its result is not cached from, nor linked to, what is gone."""
+    await store.source_gone(100)
+    await store.attachments_gone(101, [510])
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 101, 510)])
+    assert await store.cached_transcription(KEY) is None
+
+    await store.cache_transcription(OTHER_KEY, RESULT, [AudioOrigin(1, 101, 511)])
+    await store.link_transcription(OTHER_KEY, [AudioOrigin(1, 100, 500), AudioOrigin(1, 101, 510)])
+    assert await store.answered_attachments(100) == set()
+    assert await store.answered_attachments(101) == {511}
+    assert await store.cached_transcription(OTHER_KEY) == RESULT
+
+
+async def test_a_deletion_is_remembered_for_the_caches_ttl_only(store, clock):
+    await store.source_gone(100)
+    clock.now += TTL + 1
+    await store.source_gone(999)
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
+    assert await store.answered_attachments(100) == {500}
+
+
 async def test_deletions_to_do_are_kept_until_done_and_retried_when_due(store, clock):
     await store.claim_message(100, 1)
     await store.add_posted_message(100, PostedMessage(1, 201, 500))
