@@ -367,18 +367,35 @@ class Store:
             )
         return cursor.rowcount == 1
 
-    async def add_posted_message(self, source_id: int, posted: PostedMessage) -> None:
-        """Remember a message or thread posted in answer to `source_id` (claimed first)."""
-        await self._write(
-            "INSERT OR IGNORE INTO transcript_messages"
-            " (source_id, channel_id, message_id, attachment_id, is_thread)"
-            " VALUES (?, ?, ?, ?, ?)",
-            source_id,
-            posted.channel_id,
-            posted.message_id,
-            posted.attachment_id,
-            posted.is_thread,
-        )
+    async def add_posted_message(self, source_id: int, posted: PostedMessage) -> bool:
+        """Remember a message or thread posted in answer to `source_id` (claimed first). False
+        when `source_id` is gone already (deleted while this was being posted): then `posted`
+        is a deletion to do instead, due now."""
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM answered_messages WHERE source_id = ?", (source_id,)
+            ) as cursor:
+                answered = await cursor.fetchone() is not None
+            if not answered:
+                await db.execute(
+                    "INSERT OR IGNORE INTO pending_deletions"
+                    " (channel_id, message_id, is_thread, due_at) VALUES (?, ?, ?, ?)",
+                    (posted.channel_id, posted.message_id, posted.is_thread, self._clock()),
+                )
+                return False
+            await db.execute(
+                "INSERT OR IGNORE INTO transcript_messages"
+                " (source_id, channel_id, message_id, attachment_id, is_thread)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source_id,
+                    posted.channel_id,
+                    posted.message_id,
+                    posted.attachment_id,
+                    posted.is_thread,
+                ),
+            )
+        return True
 
     async def source_gone(self, message_id: int) -> list[Deletion]:
         """`message_id` was deleted: forget it, drop the transcripts cached from it, and turn

@@ -7,6 +7,8 @@ stops. `TakeBack` tries them at once; one that fails is tried again in the backg
 after `FIRST_RETRY_SECONDS`, then twice as long each time up to `LONGEST_RETRY_SECONDS`, at
 most `MAX_ATTEMPTS` tries in all, then given up with a warning. A message or thread Discord no
 longer has counts as deleted. Deletions left when earshot stopped are tried when it starts.
+A message posted in answer to one already deleted is recorded as a deletion to do and tried at
+once (`posted`).
 
 Deleting a thread takes Manage Threads; without it the messages in the thread still go.
 """
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 import aiohttp
 import discord
 
-from bot.store import Deletion, Store
+from bot.store import Deletion, PostedMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class TakeBack:
     async def attachments_removed(self, message_id: int, attachment_ids: Iterable[int]) -> None:
         """These attachments of `message_id` are gone: so is what was derived from them."""
         await self._try_all(await self._store.attachments_gone(message_id, attachment_ids))
+
+    async def posted(self, source_id: int, posted: PostedMessage) -> None:
+        """Record `posted` as an answer to `source_id`; if `source_id` is gone already, it
+        goes too."""
+        if not await self._store.add_posted_message(source_id, posted):
+            await self._try(Deletion(posted))
 
     async def run(self) -> None:
         """Until cancelled: try each deletion to do as it falls due."""

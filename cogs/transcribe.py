@@ -348,13 +348,17 @@ class Transcribe(commands.Cog):
                     file_id=file.id,
                 )
                 outgoing += [(file.id, reply) for reply in replies_to_file]
-        with job.delivering():
-            try:
-                await self._deliver(message, outgoing, settings, job)
-            except discord.HTTPException as error:
-                log.warning("could not post the transcript of message %s: %s", message.id, error)
-        if job.withdrawn:
-            await self.take_back.message_deleted(message.id)
+        try:
+            with job.delivering():
+                try:
+                    await self._deliver(message, outgoing, settings, job)
+                except discord.HTTPException as error:
+                    log.warning(
+                        "could not post the transcript of message %s: %s", message.id, error
+                    )
+        finally:
+            if job.withdrawn:
+                await self.take_back.message_deleted(message.id)
 
     async def _deliver(
         self,
@@ -369,7 +373,7 @@ class Transcribe(commands.Cog):
         if settings.reply_style == "thread" and not isinstance(message.channel, discord.Thread):
             thread = await self._start_thread(message)
             if thread is not None:
-                await self.bot.store.add_posted_message(message.id, PostedMessage.thread(thread.id))
+                await self.take_back.posted(message.id, PostedMessage.thread(thread.id))
         for attachment_id, item in outgoing:
             if job.withdrawn:
                 return
@@ -384,7 +388,7 @@ class Transcribe(commands.Cog):
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
                 )
-            await self.bot.store.add_posted_message(
+            await self.take_back.posted(
                 message.id, PostedMessage(sent.channel.id, sent.id, attachment_id)
             )
 

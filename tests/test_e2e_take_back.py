@@ -23,8 +23,19 @@ THREADS = dp.CREATE_PUBLIC_THREADS | dp.SEND_MESSAGES_IN_THREADS | dp.MANAGE_THR
 
 
 def cached_transcripts(settings) -> int:
+    return rows(settings, "transcript_cache")
+
+
+def rows(settings, table: str) -> int:
     with sqlite3.connect(settings.data_dir / DATABASE_FILE) as db:
-        return db.execute("SELECT count(*) FROM transcript_cache").fetchone()[0]
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+async def listeners_done() -> None:
+    """Wait until the bot's gateway listeners (not the jobs they started) have ended."""
+    await asyncio.gather(
+        *(task for task in asyncio.all_tasks() if task.get_name().startswith("discord.py: on_"))
+    )
 
 
 @pytest.fixture
@@ -192,3 +203,26 @@ async def test_a_message_deleted_while_earshot_was_down_loses_its_transcript_at_
     assert cached_transcripts(settings) == 1
     checked = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/\d+")
     assert {request.path.rsplit("/", 1)[1] for request in checked} == {message["id"], kept["id"]}
+
+
+async def test_a_transcript_sent_while_its_voice_message_is_deleted_is_taken_back(
+    enabled, settings
+):
+    world = enabled
+    message = world.voice_message()
+    sending = world.discord.hold("POST", CHANNEL_MESSAGES)
+    await world.post(message)
+    await asyncio.wait_for(sending.arrived.wait(), 10)
+    await world.delete(message)
+    await listeners_done()
+
+    sending.release()
+    [reply] = await world.wait_for_replies(message)
+    transcript_id = reply.response["id"]
+    [deleted] = await world.discord.wait_for("DELETE", rf"{CHANNEL_MESSAGES}/{transcript_id}")
+    await world.settled()
+    assert deleted.status == 204
+    assert int(transcript_id) not in world.discord.messages
+    for table in ("answered_messages", "transcript_messages", "pending_deletions"):
+        assert rows(settings, table) == 0, table
+
