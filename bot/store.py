@@ -450,12 +450,16 @@ class Store:
         )
         return {row["attachment_id"] for row in rows}
 
-    async def posted_message_gone(self, message_id: int) -> None:
-        """A message or thread earshot posted was deleted (by a moderator, or by earshot):
-        nothing is left to take back there."""
+    async def posted_message_gone(self, message_id: int, *, thread: bool = False) -> None:
+        """A message (with `thread`, a thread) earshot posted was deleted (by a moderator, or
+        by earshot): nothing is left to take back there. A thread has the id of the message it
+        was started on, so a message's deletion never touches a thread's rows."""
         async with self._transaction() as db:
-            await db.execute("DELETE FROM transcript_messages WHERE message_id = ?", (message_id,))
-            await db.execute("DELETE FROM pending_deletions WHERE message_id = ?", (message_id,))
+            for table in ("transcript_messages", "pending_deletions"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE message_id = ? AND is_thread = ?",
+                    (message_id, thread),
+                )
 
     async def _schedule_deletions(
         self, db: aiosqlite.Connection, where: str, parameters: tuple[object, ...]

@@ -267,7 +267,7 @@ class Transcribe(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
-        await self.bot.store.posted_message_gone(payload.thread_id)
+        await self.bot.store.posted_message_gone(payload.thread_id, thread=True)
 
     async def _source_deleted(self, message_id: int) -> None:
         """Withdraw the message's job and take back what was derived from it (a job caught

@@ -226,3 +226,36 @@ async def test_a_transcript_sent_while_its_voice_message_is_deleted_is_taken_bac
     for table in ("answered_messages", "transcript_messages", "pending_deletions"):
         assert rows(settings, table) == 0, table
 
+
+async def test_a_refused_thread_deletion_is_retried_after_its_message_is_deleted(
+    enabled, monkeypatch
+):
+    world = enabled
+    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    world.discord.set_bot_permissions(world.guild["id"], BOT_PERMISSIONS | THREADS)
+    await world.configure("settings reply-style", options={"style": "thread"})
+    message = world.voice_message()
+    await world.post(message)
+    thread_id = message["id"]
+    await world.discord.wait_for("POST", rf"/channels/{thread_id}/messages")
+    await world.settled()
+    world.discord.fail_next(
+        "DELETE",
+        rf"/channels/{thread_id}",
+        status=403,
+        json_body={"code": 50013, "message": "Missing Permissions"},
+    )
+    due_deletions = world.bot.store.due_deletions
+    listened = asyncio.Event()
+
+    async def once_the_deletion_is_handled(limit):
+        await listened.wait()
+        return await due_deletions(limit)
+
+    monkeypatch.setattr(world.bot.store, "due_deletions", once_the_deletion_is_handled)
+    await world.delete(message)
+    await listeners_done()
+    listened.set()
+    refused, done = await world.discord.wait_for("DELETE", rf"/channels/{thread_id}", count=2)
+    assert (refused.status, done.status) == (403, 200)
+    assert int(thread_id) not in world.discord.channels
