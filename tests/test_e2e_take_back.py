@@ -13,7 +13,7 @@ import pytest
 
 import bot.take_back
 from bot.app import EarshotBot
-from bot.store import DATABASE_FILE
+from bot.store import DATABASE_FILE, Store
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import running_bot
@@ -259,3 +259,56 @@ async def test_a_refused_thread_deletion_is_retried_after_its_message_is_deleted
     refused, done = await world.discord.wait_for("DELETE", rf"/channels/{thread_id}", count=2)
     assert (refused.status, done.status) == (403, 200)
     assert int(thread_id) not in world.discord.channels
+
+
+def failing_once(monkeypatch, target, name: str) -> None:
+    """`target.name` raises sqlite3.OperationalError the first time it is called."""
+    original = getattr(target, name)
+    calls = 0
+
+    async def flaky(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, flaky)
+
+
+@pytest.mark.log_errors("retrying deletions failed")
+async def test_the_retries_outlive_an_unexpected_failure(enabled, monkeypatch):
+    world = enabled
+    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    message = world.voice_message()
+    transcript_id = await answered(world, message)
+    path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
+    world.discord.fail_next(
+        "DELETE", path, status=403, json_body={"code": 50013, "message": "Missing Permissions"}
+    )
+    failing_once(monkeypatch, world.bot.store, "due_deletions")
+
+    await world.delete(message)
+    refused, done = await world.discord.wait_for("DELETE", path, count=2)
+    assert (refused.status, done.status) == (403, 204)
+    assert int(transcript_id) not in world.discord.messages
+
+
+@pytest.mark.log_errors("checking message")
+async def test_the_start_up_check_outlives_an_unexpected_failure(
+    discord_fake, audio_api, settings, monkeypatch
+):
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        await world.configure("settings channel", options={"enabled": True})
+        messages = [world.voice_message(seconds=1.0), world.voice_message(seconds=1.3)]
+        transcript_ids = [await answered(world, message) for message in messages]
+    for message in messages:
+        del discord_fake.messages[int(message["id"])]  # nobody is listening
+
+    failing_once(monkeypatch, Store, "source_gone")
+    restarted = EarshotBot(settings)
+    restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    async with running_bot(discord_fake, restarted):
+        await restarted.get_cog("Transcribe").background[1]
+    assert int(transcript_ids[0]) in discord_fake.messages
+    assert int(transcript_ids[1]) not in discord_fake.messages
