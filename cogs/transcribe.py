@@ -204,20 +204,20 @@ class Transcribe(commands.Cog):
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            async with self.bot.members.admit(interaction.user.id):
-                return await self.bot.pipeline.transcribe(
-                    source,
-                    options,
-                    on_text=preview.text if preview and streams else None,
-                    on_progress=preview.progress if preview else None,
-                    max_audio_seconds=limit,
-                    gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-                )
+            return await self.bot.pipeline.transcribe(
+                source,
+                options,
+                on_text=preview.text if preview and streams else None,
+                on_progress=preview.progress if preview else None,
+                max_audio_seconds=limit,
+                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+            )
 
         await replies.send_transcripts(
             interaction,
             files,
             run,
+            members=self.bot.members,
             speaker=speaker,
             private=private,
             layout=layout,

@@ -7,8 +7,6 @@ reply names the source language when the provider reports it.
 
 from __future__ import annotations
 
-import functools
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -35,17 +33,15 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self, member: int, source: AudioSource, preview: LivePreview | None
+        self, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done. `member` is
-        the one who asked (see `MemberLimit`)."""
-        async with self.bot.members.admit(member):
-            return await self.bot.pipeline.translate(
-                source,
-                OPTIONS,
-                on_progress=preview.progress if preview else None,
-                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-            )
+        """Translations do not stream; a long recording shows its chunks done."""
+        return await self.bot.pipeline.translate(
+            source,
+            OPTIONS,
+            on_progress=preview.progress if preview else None,
+            gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -76,7 +72,8 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             [file],
-            functools.partial(self._translate, interaction.user.id),
+            self._translate,
+            members=self.bot.members,
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -92,7 +89,8 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             files,
-            functools.partial(self._translate, interaction.user.id),
+            self._translate,
+            members=self.bot.members,
             speaker=speaker,
             private=True,
             translated=True,
