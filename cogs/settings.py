@@ -23,7 +23,7 @@ from bot.permissions import ANSWERABLE_CHANNELS, cannot_post_warning, switch_cha
 from bot.render import OutgoingMessage
 from bot.store import GuildSettings, MemberSettings
 from cogs.speak import voice_autocomplete
-from cogs.transcribe import language_autocomplete
+from cogs.transcribe import Transcribe, language_autocomplete
 
 MAX_CHANNELS_LISTED = 20
 """Channels a reply names; at about 24 characters a mention, 20 leave room for the rest."""
@@ -236,6 +236,8 @@ class Privacy(
     )
     async def opt_out(self, interaction: discord.Interaction) -> None:
         await self._update(interaction, opted_out=True)
+        if isinstance(transcribe := self.bot.get_cog("Transcribe"), Transcribe):
+            transcribe.member_opted_out(interaction.user.id)
         await _tell(
             interaction,
             "Done: your voice messages will **not** be transcribed automatically, in any "

@@ -11,7 +11,9 @@ Automatic transcription answers voice messages (and audio files, if the server w
 channels a server enabled, from members who are not bots and did not opt out, as a reply or in
 a thread. It never answers a message from before start-up or one it already answered (gateway
 replays), and when the message is deleted its transcript goes too: a job still working is
-cancelled and posts nothing. Whatever was derived from a message (its transcript messages, the
+cancelled and posts nothing. A member who opts out is not transcribed any more, also not their
+messages already waiting: their jobs are withdrawn (`member_opted_out`), and each job checks
+again once its turn comes. Whatever was derived from a message (its transcript messages, the
 thread started on it, transcripts cached from it by any command) goes when the message goes,
 or when its audio is removed by an edit; at start-up, deletions and edits made while earshot
 was away are found (`bot.startup_check`), and failed deletions are retried (`bot.take_back`).
@@ -269,6 +271,12 @@ class Transcribe(commands.Cog):
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         await self.bot.store.posted_message_gone(payload.thread_id, thread=True)
 
+    def member_opted_out(self, member_id: int) -> None:
+        """Withdraw the member's automatic jobs, waiting or working (what one was posting is
+        taken back)."""
+        if withdrawn := self.jobs.withdraw_member(member_id):
+            log.info("withdrew %d automatic jobs of user %s, who opted out", withdrawn, member_id)
+
     async def _source_deleted(self, message_id: int) -> None:
         """Withdraw the message's job and take back what was derived from it (a job caught
         delivering takes back the rest itself). A deleted transcript message needs nothing."""
@@ -321,7 +329,10 @@ class Transcribe(commands.Cog):
         job: Job,
     ) -> None:
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
-        Every file gets its transcript or one line saying what went wrong."""
+        Every file gets its transcript or one line saying what went wrong. Nothing at all if
+        the author opted out while the job waited its turn."""
+        if (await self.bot.store.member_settings(message.author.id)).opted_out:
+            return
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
         outgoing: list[tuple[int | None, OutgoingMessage]] = []
         async with _typing_in(message.channel):
