@@ -5,8 +5,9 @@ Runs in the background (start-up and the event loop never wait for it), one requ
 `interval` seconds apart, on top of discord.py's own rate limiting. It looks at each message
 something is derived from: answered automatically in the last `days` days, or the source of a
 cached transcript (kept no longer than the cache's TTL). A message Discord answers 404 for is
-deleted; one whose audio attachments that were answered are missing was edited. A message
-earshot can no longer see (403) or any other error leaves things as they are.
+deleted; one whose audio attachments that were answered are missing (a forward's are in the
+message it forwards) was edited. A message earshot can no longer see (403) or any other error
+leaves things as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import aiohttp
 import discord
 
+from bot import attachments
 from bot.store import SourceToCheck, Store
 from bot.take_back import TakeBack
 
@@ -66,8 +68,7 @@ async def _check(http: discord.http.HTTPClient, take_back: TakeBack, source: Sou
     except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
         log.info("cannot check message %s: %s", source.message_id, error)
         return False
-    present = {int(attachment["id"]) for attachment in message.get("attachments", [])}
-    if removed := source.attachment_ids - present:
+    if removed := source.attachment_ids - attachments.attachment_ids(message):
         await take_back.attachments_removed(source.message_id, removed)
         return True
     return False

@@ -262,7 +262,7 @@ class Transcribe(commands.Cog):
         """Audio removed by an edit takes its transcripts with it."""
         if "attachments" not in payload.data:
             return
-        present = {int(attachment["id"]) for attachment in payload.data["attachments"]}
+        present = attachments.attachment_ids(payload.data)
         answered = await self.bot.store.answered_attachments(payload.message_id)
         if removed := answered - present:
             await self.take_back.attachments_removed(payload.message_id, removed)

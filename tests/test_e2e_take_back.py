@@ -312,3 +312,39 @@ async def test_the_start_up_check_outlives_an_unexpected_failure(
         await restarted.get_cog("Transcribe").background[1]
     assert int(transcript_ids[0]) in discord_fake.messages
     assert int(transcript_ids[1]) not in discord_fake.messages
+
+
+def forward_of_a_voice_message(world) -> dp.Payload:
+    """The member forwards the admin's voice message into the channel."""
+    original = world.voice_message(world.admin)
+    return world.discord.forward_message(world.channel["id"], world.member, original)
+
+
+async def test_a_forwards_transcript_stays_when_the_forward_is_updated(world, settings):
+    forward = forward_of_a_voice_message(world)
+    token = await world.message_menu("Transcribe", forward, user=world.admin)
+    await world.followups(token)
+    assert cached_transcripts(settings) == 1
+
+    async with world._dispatched("raw_message_edit", lambda e: e.message_id == int(forward["id"])):
+        await world.discord.dispatch("MESSAGE_UPDATE", forward | {"pinned": True})
+    await world.settled()
+    assert cached_transcripts(settings) == 1
+
+
+async def test_a_forwards_transcript_stays_after_the_start_up_check(
+    discord_fake, audio_api, settings
+):
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        forward = forward_of_a_voice_message(world)
+        token = await world.message_menu("Transcribe", forward, user=world.admin)
+        await world.followups(token)
+    assert cached_transcripts(settings) == 1
+
+    restarted = EarshotBot(settings)
+    restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    async with running_bot(discord_fake, restarted):
+        await restarted.get_cog("Transcribe").background[1]
+    [checked] = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/{forward['id']}")
+    assert checked.status == 200
+    assert cached_transcripts(settings) == 1
