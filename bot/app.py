@@ -33,6 +33,9 @@ FAREWELL_SECONDS = 3.0
 """After a shutdown's grace, the time kept for telling members and closing: with the default
 grace of 6 s the process exits within 9 s of SIGTERM, before Docker's default 10-s stop
 timeout sends SIGKILL."""
+OPTED_OUT_EVENT = "member_opted_out"
+"""Dispatched with a member's id when they opt out of automatic transcription (`/privacy`), so
+work already under way for them stops (listened to as `on_member_opted_out`)."""
 WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
 """The tasks that do a member's work: app commands, and automatic transcriptions."""
 

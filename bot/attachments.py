@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import Any
 
 import discord
 
@@ -43,6 +45,19 @@ def requested_audio(message: discord.Message) -> tuple[list[discord.Attachment],
     if (own := audio_attachments(message)) or (snapshot := forwarded(message)) is None:
         return own, False
     return audio_attachments(snapshot), True
+
+
+def attachment_ids(message: Mapping[str, Any]) -> set[int]:
+    """The ids of the attachments in a raw message payload: its own and those of the messages
+    it forwards (`message_snapshots`), where a forward's files are."""
+    snapshots = [
+        snapshot.get("message") or {} for snapshot in message.get("message_snapshots") or []
+    ]
+    return {
+        int(attachment["id"])
+        for part in (message, *snapshots)
+        for attachment in part.get("attachments") or []
+    }
 
 
 def describe(attachment: discord.Attachment) -> str:

@@ -4,6 +4,7 @@ At most `per_group` jobs of one group run at once; the others wait their turn in
 order and are never dropped. A job can be withdrawn by its key: it is cancelled outright while
 it waits or works, but once it is delivering (see `Job.delivering`) it is only marked
 `withdrawn`, so it can stop and take back what it sent instead of leaving half an answer.
+Every job of one member can be withdrawn at once (`withdraw_member`).
 
 With `members`, a job started for a member also waits, before its group's slot, until that
 member has a place (`MemberLimit`): one member's many jobs then queue behind each other
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class Job:
-    def __init__(self) -> None:
+    def __init__(self, member: int | None = None) -> None:
+        self.member = member
+        """Whose job it is, if anyone's."""
         self.withdrawn = False
         self.task: asyncio.Task[None] | None = None
         self._delivering = False
@@ -66,7 +69,7 @@ class Jobs:
         None if `key` already has a job or the jobs are closed."""
         if key in self._running or self._closed:
             return None
-        job = self._running[key] = Job()
+        job = self._running[key] = Job(member)
         job.task = asyncio.create_task(
             self._run(group, key, member, job, work), name=f"earshot job {key}"
         )
@@ -79,6 +82,13 @@ class Jobs:
             return False
         job.withdraw()
         return True
+
+    def withdraw_member(self, member: int) -> int:
+        """Withdraw every job started for `member`, waiting or working; how many there were."""
+        theirs = [job for job in self._running.values() if job.member == member]
+        for job in theirs:
+            job.withdraw()
+        return len(theirs)
 
     async def close(self, grace: float) -> None:
         """Cancel every job and wait up to `grace` seconds for them to end (a job waits for

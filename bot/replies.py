@@ -4,6 +4,7 @@ shared reply loop of the audio-to-text commands."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,11 @@ from bot.errors import (
     NoAudio,
     ProviderError,
     ProviderMisconfigured,
+    TooManyJobs,
     UploadTooLarge,
 )
 from bot.live_preview import LivePreview
+from bot.member_limit import MemberLimit
 from bot.names import shown_name
 from bot.pipeline import AudioSource, TranscriptionResult
 from bot.render import NO_MENTIONS, OutgoingMessage
@@ -156,6 +159,7 @@ async def send_transcripts(
     files: list[discord.Attachment],
     run: RunAudio,
     *,
+    members: MemberLimit,
     speaker: discord.abc.User | None,
     private: bool,
     translated: bool = False,
@@ -166,11 +170,45 @@ async def send_transcripts(
     files are attached to `message`, if given (the menus); a `speaker` of None is a forwarded
     message's unknown author (see `render.whose`).
 
+    The whole command holds one of the member's places (`members`): a member at their cap
+    gets one refusal, however many files, and their own later jobs cannot take the place
+    between two files.
+
     With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
     growing with a streaming provider, chunks done for a long recording) and the final answer
     replaces it. Where Discord caps the followups (`followups_left`), the answers for several
     files are held and sent together at the end, within the cap (`render.at_most`).
     """
+    async with contextlib.AsyncExitStack() as place:
+        try:
+            await place.enter_async_context(members.admit(interaction.user.id))
+        except TooManyJobs as refusal:
+            await send_error(interaction, refusal)
+            return
+        await _send_each(
+            interaction,
+            files,
+            run,
+            speaker=speaker,
+            private=private,
+            translated=translated,
+            layout=layout,
+            message=message,
+        )
+
+
+async def _send_each(
+    interaction: discord.Interaction,
+    files: list[discord.Attachment],
+    run: RunAudio,
+    *,
+    speaker: discord.abc.User | None,
+    private: bool,
+    translated: bool,
+    layout: subtitles.Layout,
+    message: discord.Message | None,
+) -> None:
+    """The reply loop of `send_transcripts`, inside the member's place."""
     name = speaker.display_name if speaker else None
     held: list[OutgoingMessage] | None = (
         [] if len(files) > 1 and followups_left(interaction) is not None else None

@@ -5,8 +5,9 @@ Runs in the background (start-up and the event loop never wait for it), one requ
 `interval` seconds apart, on top of discord.py's own rate limiting. It looks at each message
 something is derived from: answered automatically in the last `days` days, or the source of a
 cached transcript (kept no longer than the cache's TTL). A message Discord answers 404 for is
-deleted; one whose audio attachments that were answered are missing was edited. A message
-earshot can no longer see (403) or any other error leaves things as they are.
+deleted; one whose audio attachments that were answered are missing (a forward's are in the
+message it forwards) was edited. A message earshot can no longer see (403) or any other error
+leaves things as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import time
 import aiohttp
 import discord
 
-from bot.store import Store
+from bot import attachments
+from bot.store import SourceToCheck, Store
 from bot.take_back import TakeBack
 
 log = logging.getLogger(__name__)
@@ -35,25 +37,38 @@ async def check_sources(
     days: float,
     interval: float = CHECK_INTERVAL_SECONDS,
 ) -> None:
-    """Prune the store, then check every message something is derived from (see above)."""
-    await store.prune()
-    sources = await store.sources_to_check(time.time() - days * DAY_SECONDS)
+    """Prune the store, then check every message something is derived from (see above). A
+    check that fails unexpectedly is logged and the next one made."""
+    try:
+        await store.prune()
+        sources = await store.sources_to_check(time.time() - days * DAY_SECONDS)
+    except Exception:
+        log.exception("the start-up check could not list the messages to check")
+        return
     log.info("checking %d messages for deletions and edits made while away", len(sources))
     gone = 0
     for index, source in enumerate(sources):
         if index:
             await asyncio.sleep(interval)
         try:
-            message = await http.get_message(source.channel_id, source.message_id)
-        except discord.NotFound:
-            await take_back.message_deleted(source.message_id)
-            gone += 1
-            continue
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-            log.info("cannot check message %s: %s", source.message_id, error)
-            continue
-        present = {int(attachment["id"]) for attachment in message.get("attachments", [])}
-        if removed := source.attachment_ids - present:
-            await take_back.attachments_removed(source.message_id, removed)
-            gone += 1
+            gone += await _check(http, take_back, source)
+        except Exception:
+            log.exception("checking message %s failed", source.message_id)
     log.info("start-up check done: %d of %d messages changed while away", gone, len(sources))
+
+
+async def _check(http: discord.http.HTTPClient, take_back: TakeBack, source: SourceToCheck) -> bool:
+    """Take back what was derived from `source` if it was deleted or its audio removed;
+    whether it was."""
+    try:
+        message = await http.get_message(source.channel_id, source.message_id)
+    except discord.NotFound:
+        await take_back.message_deleted(source.message_id)
+        return True
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        log.info("cannot check message %s: %s", source.message_id, error)
+        return False
+    if removed := source.attachment_ids - attachments.attachment_ids(message):
+        await take_back.attachments_removed(source.message_id, removed)
+        return True
+    return False

@@ -376,18 +376,35 @@ class Store:
             )
         return cursor.rowcount == 1
 
-    async def add_posted_message(self, source_id: int, posted: PostedMessage) -> None:
-        """Remember a message or thread posted in answer to `source_id` (claimed first)."""
-        await self._write(
-            "INSERT OR IGNORE INTO transcript_messages"
-            " (source_id, channel_id, message_id, attachment_id, is_thread)"
-            " VALUES (?, ?, ?, ?, ?)",
-            source_id,
-            posted.channel_id,
-            posted.message_id,
-            posted.attachment_id,
-            posted.is_thread,
-        )
+    async def add_posted_message(self, source_id: int, posted: PostedMessage) -> bool:
+        """Remember a message or thread posted in answer to `source_id` (claimed first). False
+        when `source_id` is gone already (deleted while this was being posted): then `posted`
+        is a deletion to do instead, due now."""
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM answered_messages WHERE source_id = ?", (source_id,)
+            ) as cursor:
+                answered = await cursor.fetchone() is not None
+            if not answered:
+                await db.execute(
+                    "INSERT OR IGNORE INTO pending_deletions"
+                    " (channel_id, message_id, is_thread, due_at) VALUES (?, ?, ?, ?)",
+                    (posted.channel_id, posted.message_id, posted.is_thread, self._clock()),
+                )
+                return False
+            await db.execute(
+                "INSERT OR IGNORE INTO transcript_messages"
+                " (source_id, channel_id, message_id, attachment_id, is_thread)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source_id,
+                    posted.channel_id,
+                    posted.message_id,
+                    posted.attachment_id,
+                    posted.is_thread,
+                ),
+            )
+        return True
 
     async def source_gone(self, message_id: int) -> list[Deletion]:
         """`message_id` was deleted: forget it, drop the transcripts cached from it, and turn
@@ -446,12 +463,16 @@ class Store:
         )
         return {row["attachment_id"] for row in rows}
 
-    async def posted_message_gone(self, message_id: int) -> None:
-        """A message or thread earshot posted was deleted (by a moderator, or by earshot):
-        nothing is left to take back there."""
+    async def posted_message_gone(self, message_id: int, *, thread: bool = False) -> None:
+        """A message (with `thread`, a thread) earshot posted was deleted (by a moderator, or
+        by earshot): nothing is left to take back there. A thread has the id of the message it
+        was started on, so a message's deletion never touches a thread's rows."""
         async with self._transaction() as db:
-            await db.execute("DELETE FROM transcript_messages WHERE message_id = ?", (message_id,))
-            await db.execute("DELETE FROM pending_deletions WHERE message_id = ?", (message_id,))
+            for table in ("transcript_messages", "pending_deletions"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE message_id = ? AND is_thread = ?",
+                    (message_id, thread),
+                )
 
     async def _schedule_deletions(
         self, db: aiosqlite.Connection, where: str, parameters: tuple[object, ...]

@@ -7,6 +7,9 @@ stops. `TakeBack` tries them at once; one that fails is tried again in the backg
 after `FIRST_RETRY_SECONDS`, then twice as long each time up to `LONGEST_RETRY_SECONDS`, at
 most `MAX_ATTEMPTS` tries in all, then given up with a warning. A message or thread Discord no
 longer has counts as deleted. Deletions left when earshot stopped are tried when it starts.
+A message posted in answer to one already deleted is recorded as a deletion to do and tried at
+once (`posted`). An unexpected failure of a round of retries (the database's, say) is logged
+and the round tried again after the same back-off, so no deletion is forgotten.
 
 Deleting a thread takes Manage Threads; without it the messages in the thread still go.
 """
@@ -22,7 +25,7 @@ from collections.abc import Callable, Iterable
 import aiohttp
 import discord
 
-from bot.store import Deletion, Store
+from bot.store import Deletion, PostedMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +55,37 @@ class TakeBack:
         """These attachments of `message_id` are gone: so is what was derived from them."""
         await self._try_all(await self._store.attachments_gone(message_id, attachment_ids))
 
+    async def posted(self, source_id: int, posted: PostedMessage) -> None:
+        """Record `posted` as an answer to `source_id`; if `source_id` is gone already, it
+        goes too."""
+        if not await self._store.add_posted_message(source_id, posted):
+            await self._try(Deletion(posted))
+
     async def run(self) -> None:
-        """Until cancelled: try each deletion to do as it falls due."""
+        """Until cancelled: try each deletion to do as it falls due; a round that fails
+        unexpectedly is logged and tried again after a back-off."""
+        pause = FIRST_RETRY_SECONDS
         while True:
-            await self._try_all(await self._store.due_deletions(BATCH))
-            self._retry_due.clear()
-            due = await self._store.next_deletion_due()
-            if due is None:
+            try:
+                await self._round()
+            except Exception:
+                log.exception("retrying deletions failed; trying again in %.0f s", pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_RETRY_SECONDS)
+            else:
+                pause = FIRST_RETRY_SECONDS
+
+    async def _round(self) -> None:
+        """Try the deletions due now, then wait until the next falls due or one fails."""
+        await self._try_all(await self._store.due_deletions(BATCH))
+        self._retry_due.clear()
+        due = await self._store.next_deletion_due()
+        if due is None:
+            await self._retry_due.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, due - self._clock())):
                 await self._retry_due.wait()
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, due - self._clock())):
-                    await self._retry_due.wait()
 
     async def _try_all(self, deletions: Iterable[Deletion]) -> None:
         for deletion in deletions:

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import replies
-from bot.app import EarshotBot
+from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
 from bot.names import shown_name
@@ -236,6 +236,7 @@ class Privacy(
     )
     async def opt_out(self, interaction: discord.Interaction) -> None:
         await self._update(interaction, opted_out=True)
+        self.bot.dispatch(OPTED_OUT_EVENT, interaction.user.id)
         await _tell(
             interaction,
             "Done: your voice messages will **not** be transcribed automatically, in any "

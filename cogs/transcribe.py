@@ -11,7 +11,9 @@ Automatic transcription answers voice messages (and audio files, if the server w
 channels a server enabled, from members who are not bots and did not opt out, as a reply or in
 a thread. It never answers a message from before start-up or one it already answered (gateway
 replays), and when the message is deleted its transcript goes too: a job still working is
-cancelled and posts nothing. Whatever was derived from a message (its transcript messages, the
+cancelled and posts nothing. A member who opts out is not transcribed any more, also not their
+messages already waiting: their jobs are withdrawn (`on_member_opted_out`), and each job checks
+again once its turn comes. Whatever was derived from a message (its transcript messages, the
 thread started on it, transcripts cached from it by any command) goes when the message goes,
 or when its audio is removed by an edit; at start-up, deletions and edits made while earshot
 was away are found (`bot.startup_check`), and failed deletions are retried (`bot.take_back`).
@@ -30,7 +32,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import attachments, on_behalf, render, replies, subtitles
-from bot.app import EarshotBot
+from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.cooldown import provider_cooldown
 from bot.errors import EarshotError, ShuttingDown
 from bot.jobs import Job, Jobs
@@ -199,20 +201,20 @@ class Transcribe(commands.Cog):
         streams = self.bot.pipeline.capabilities.stream
 
         async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            async with self.bot.members.admit(interaction.user.id):
-                return await self.bot.pipeline.transcribe(
-                    source,
-                    options,
-                    on_text=preview.text if preview and streams else None,
-                    on_progress=preview.progress if preview else None,
-                    max_audio_seconds=limit,
-                    gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-                )
+            return await self.bot.pipeline.transcribe(
+                source,
+                options,
+                on_text=preview.text if preview and streams else None,
+                on_progress=preview.progress if preview else None,
+                max_audio_seconds=limit,
+                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+            )
 
         await replies.send_transcripts(
             interaction,
             files,
             run,
+            members=self.bot.members,
             speaker=speaker,
             private=private,
             layout=layout,
@@ -255,14 +257,21 @@ class Transcribe(commands.Cog):
         """Audio removed by an edit takes its transcripts with it."""
         if "attachments" not in payload.data:
             return
-        present = {int(attachment["id"]) for attachment in payload.data["attachments"]}
+        present = attachments.attachment_ids(payload.data)
         answered = await self.bot.store.answered_attachments(payload.message_id)
         if removed := answered - present:
             await self.take_back.attachments_removed(payload.message_id, removed)
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
-        await self.bot.store.posted_message_gone(payload.thread_id)
+        await self.bot.store.posted_message_gone(payload.thread_id, thread=True)
+
+    @commands.Cog.listener(f"on_{OPTED_OUT_EVENT}")
+    async def on_member_opted_out(self, member_id: int) -> None:
+        """Withdraw the member's automatic jobs, waiting or working (what one was posting is
+        taken back)."""
+        if withdrawn := self.jobs.withdraw_member(member_id):
+            log.info("withdrew %d automatic jobs of user %s, who opted out", withdrawn, member_id)
 
     async def _source_deleted(self, message_id: int) -> None:
         """Withdraw the message's job and take back what was derived from it (a job caught
@@ -316,7 +325,10 @@ class Transcribe(commands.Cog):
         job: Job,
     ) -> None:
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
-        Every file gets its transcript or one line saying what went wrong."""
+        Every file gets its transcript or one line saying what went wrong. Nothing at all if
+        the author opted out while the job waited its turn."""
+        if (await self.bot.store.member_settings(message.author.id)).opted_out:
+            return
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
         outgoing: list[tuple[int | None, OutgoingMessage]] = []
         async with _typing_in(message.channel):
@@ -343,13 +355,17 @@ class Transcribe(commands.Cog):
                     file_id=file.id,
                 )
                 outgoing += [(file.id, reply) for reply in replies_to_file]
-        with job.delivering():
-            try:
-                await self._deliver(message, outgoing, settings, job)
-            except discord.HTTPException as error:
-                log.warning("could not post the transcript of message %s: %s", message.id, error)
-        if job.withdrawn:
-            await self.take_back.message_deleted(message.id)
+        try:
+            with job.delivering():
+                try:
+                    await self._deliver(message, outgoing, settings, job)
+                except discord.HTTPException as error:
+                    log.warning(
+                        "could not post the transcript of message %s: %s", message.id, error
+                    )
+        finally:
+            if job.withdrawn:
+                await self.take_back.message_deleted(message.id)
 
     async def _deliver(
         self,
@@ -364,7 +380,7 @@ class Transcribe(commands.Cog):
         if settings.reply_style == "thread" and not isinstance(message.channel, discord.Thread):
             thread = await self._start_thread(message)
             if thread is not None:
-                await self.bot.store.add_posted_message(message.id, PostedMessage.thread(thread.id))
+                await self.take_back.posted(message.id, PostedMessage.thread(thread.id))
         for attachment_id, item in outgoing:
             if job.withdrawn:
                 return
@@ -379,7 +395,7 @@ class Transcribe(commands.Cog):
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
                 )
-            await self.bot.store.add_posted_message(
+            await self.take_back.posted(
                 message.id, PostedMessage(sent.channel.id, sent.id, attachment_id)
             )
 

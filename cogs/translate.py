@@ -41,18 +41,16 @@ class Translate(commands.Cog):
         source: AudioSource,
         preview: LivePreview | None,
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done. The member who
-        asked is admitted first (see `MemberLimit`), and the server's longest recording
-        applies."""
+        """Translations do not stream; a long recording shows its chunks done. The server's
+        longest recording applies."""
         limit = await longest_recording(self.bot.store, interaction.guild_id)
-        async with self.bot.members.admit(interaction.user.id):
-            return await self.bot.pipeline.translate(
-                source,
-                OPTIONS,
-                on_progress=preview.progress if preview else None,
-                max_audio_seconds=limit,
-                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-            )
+        return await self.bot.pipeline.translate(
+            source,
+            OPTIONS,
+            on_progress=preview.progress if preview else None,
+            max_audio_seconds=limit,
+            gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -84,6 +82,7 @@ class Translate(commands.Cog):
             interaction,
             [file],
             functools.partial(self._translate, interaction),
+            members=self.bot.members,
             speaker=interaction.user,
             private=private,
             translated=True,
@@ -100,6 +99,7 @@ class Translate(commands.Cog):
             interaction,
             files,
             functools.partial(self._translate, interaction),
+            members=self.bot.members,
             speaker=speaker,
             private=True,
             translated=True,

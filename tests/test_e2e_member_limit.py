@@ -44,3 +44,67 @@ async def test_voice_messages_over_the_authors_cap_wait_and_are_all_answered(
             "Three.",
             "Two.",
         ]
+
+
+async def test_a_command_on_several_files_over_the_cap_gets_exactly_one_refusal(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", max_jobs_per_member=1)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        audio_api.hold = asyncio.Event()
+        first = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+        three = world.discord.make_message(
+            world.channel["id"],
+            world.admin,
+            attachments=[world.voice_attachment(seconds) for seconds in (1.0, 1.2, 1.4)],
+        )
+        menu = await world.message_menu("Transcribe", three)
+        [refusal] = await world.followups(menu)
+        assert refusal.json["content"].startswith("⚠️ You already have 1 request under way")
+
+        audio_api.hold.set()
+        await world.followups(first)
+        await asyncio.gather(
+            *(task for task in asyncio.all_tasks() if task.get_name() == "CommandTree-invoker")
+        )
+        assert world.all_followups(menu) == [refusal]
+        assert len(audio_api.uploads) == 1
+
+
+async def test_opting_out_withdraws_the_voice_messages_already_under_way(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", max_jobs_per_member=1)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        await world.configure("settings channel", options={"enabled": True})
+        audio_api.hold = asyncio.Event()
+        for seconds in (1.0, 1.2, 1.4):
+            await world.post(world.voice_message(seconds=seconds))
+        await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+
+        await world.configure("privacy opt-out", user=world.member)
+        audio_api.hold.set()
+        await world.settled()
+        assert world.posted() == []
+        assert len(audio_api.uploads) == 1
+
+
+async def test_a_voice_message_waiting_its_turn_is_dropped_once_its_author_opted_out(
+    discord_fake, audio_api, tmp_path
+):
+    settings = bot_settings(audio_api, tmp_path / "data", max_jobs_per_member=1)
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        await world.configure("settings channel", options={"enabled": True})
+        audio_api.hold = asyncio.Event()
+        first, waiting = world.voice_message(seconds=1.0), world.voice_message(seconds=1.2)
+        await world.post(first)
+        await world.post(waiting)
+        await asyncio.wait_for(audio_api.upload_received.wait(), 5)
+
+        await world.bot.store.update_member_settings(int(world.member["id"]), opted_out=True)
+        audio_api.hold.set()
+        await world.wait_for_replies(first)
+        await world.settled()
+        assert world.replies_to(waiting) == []
+        assert len(audio_api.uploads) == 1

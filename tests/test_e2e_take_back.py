@@ -14,7 +14,7 @@ import pytest
 
 import bot.take_back
 from bot.app import EarshotBot
-from bot.store import DATABASE_FILE
+from bot.store import DATABASE_FILE, Store
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import running_bot
@@ -24,8 +24,19 @@ THREADS = dp.CREATE_PUBLIC_THREADS | dp.SEND_MESSAGES_IN_THREADS | dp.MANAGE_THR
 
 
 def cached_transcripts(settings) -> int:
+    return rows(settings, "transcript_cache")
+
+
+def rows(settings, table: str) -> int:
     with sqlite3.connect(settings.data_dir / DATABASE_FILE) as db:
-        return db.execute("SELECT count(*) FROM transcript_cache").fetchone()[0]
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+async def listeners_done() -> None:
+    """Wait until the bot's gateway listeners (not the jobs they started) have ended."""
+    await asyncio.gather(
+        *(task for task in asyncio.all_tasks() if task.get_name().startswith("discord.py: on_"))
+    )
 
 
 @pytest.fixture
@@ -221,3 +232,148 @@ async def test_a_transcript_finished_after_its_message_went_is_shown_but_not_kep
     assert "Call me when you land." in answer.json["content"]
     assert cached_transcripts(settings) == 0
     assert await world.bot.store.answered_attachments(int(message["id"])) == set()
+
+
+async def test_a_transcript_sent_while_its_voice_message_is_deleted_is_taken_back(
+    enabled, settings
+):
+    world = enabled
+    message = world.voice_message()
+    sending = world.discord.hold("POST", CHANNEL_MESSAGES)
+    await world.post(message)
+    await asyncio.wait_for(sending.arrived.wait(), 10)
+    await world.delete(message)
+    await listeners_done()
+
+    sending.release()
+    [reply] = await world.wait_for_replies(message)
+    transcript_id = reply.response["id"]
+    [deleted] = await world.discord.wait_for("DELETE", rf"{CHANNEL_MESSAGES}/{transcript_id}")
+    await world.settled()
+    assert deleted.status == 204
+    assert int(transcript_id) not in world.discord.messages
+    for table in ("answered_messages", "transcript_messages", "pending_deletions"):
+        assert rows(settings, table) == 0, table
+
+
+async def test_a_refused_thread_deletion_is_retried_after_its_message_is_deleted(
+    enabled, monkeypatch
+):
+    world = enabled
+    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    world.discord.set_bot_permissions(world.guild["id"], BOT_PERMISSIONS | THREADS)
+    await world.configure("settings reply-style", options={"style": "thread"})
+    message = world.voice_message()
+    await world.post(message)
+    thread_id = message["id"]
+    await world.discord.wait_for("POST", rf"/channels/{thread_id}/messages")
+    await world.settled()
+    world.discord.fail_next(
+        "DELETE",
+        rf"/channels/{thread_id}",
+        status=403,
+        json_body={"code": 50013, "message": "Missing Permissions"},
+    )
+    due_deletions = world.bot.store.due_deletions
+    listened = asyncio.Event()
+
+    async def once_the_deletion_is_handled(limit):
+        await listened.wait()
+        return await due_deletions(limit)
+
+    monkeypatch.setattr(world.bot.store, "due_deletions", once_the_deletion_is_handled)
+    await world.delete(message)
+    await listeners_done()
+    listened.set()
+    refused, done = await world.discord.wait_for("DELETE", rf"/channels/{thread_id}", count=2)
+    assert (refused.status, done.status) == (403, 200)
+    assert int(thread_id) not in world.discord.channels
+
+
+def failing_once(monkeypatch, target, name: str) -> None:
+    """`target.name` raises sqlite3.OperationalError the first time it is called."""
+    original = getattr(target, name)
+    calls = 0
+
+    async def flaky(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, flaky)
+
+
+@pytest.mark.log_errors("retrying deletions failed")
+async def test_the_retries_outlive_an_unexpected_failure(enabled, monkeypatch):
+    world = enabled
+    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    message = world.voice_message()
+    transcript_id = await answered(world, message)
+    path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
+    world.discord.fail_next(
+        "DELETE", path, status=403, json_body={"code": 50013, "message": "Missing Permissions"}
+    )
+    failing_once(monkeypatch, world.bot.store, "due_deletions")
+
+    await world.delete(message)
+    refused, done = await world.discord.wait_for("DELETE", path, count=2)
+    assert (refused.status, done.status) == (403, 204)
+    assert int(transcript_id) not in world.discord.messages
+
+
+@pytest.mark.log_errors("checking message")
+async def test_the_start_up_check_outlives_an_unexpected_failure(
+    discord_fake, audio_api, settings, monkeypatch
+):
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        await world.configure("settings channel", options={"enabled": True})
+        messages = [world.voice_message(seconds=1.0), world.voice_message(seconds=1.3)]
+        transcript_ids = [await answered(world, message) for message in messages]
+    for message in messages:
+        del discord_fake.messages[int(message["id"])]  # nobody is listening
+
+    failing_once(monkeypatch, Store, "source_gone")
+    restarted = EarshotBot(settings)
+    restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    async with running_bot(discord_fake, restarted):
+        await restarted.get_cog("Transcribe").background[1]
+    assert int(transcript_ids[0]) in discord_fake.messages
+    assert int(transcript_ids[1]) not in discord_fake.messages
+
+
+def forward_of_a_voice_message(world) -> dp.Payload:
+    """The member forwards the admin's voice message into the channel."""
+    original = world.voice_message(world.admin)
+    return world.discord.forward_message(world.channel["id"], world.member, original)
+
+
+async def test_a_forwards_transcript_stays_when_the_forward_is_updated(world, settings):
+    forward = forward_of_a_voice_message(world)
+    token = await world.message_menu("Transcribe", forward, user=world.admin)
+    await world.followups(token)
+    assert cached_transcripts(settings) == 1
+
+    async with world._dispatched("raw_message_edit", lambda e: e.message_id == int(forward["id"])):
+        await world.discord.dispatch("MESSAGE_UPDATE", forward | {"pinned": True})
+    await world.settled()
+    assert cached_transcripts(settings) == 1
+
+
+async def test_a_forwards_transcript_stays_after_the_start_up_check(
+    discord_fake, audio_api, settings
+):
+    async with earshot_world(discord_fake, audio_api, settings) as world:
+        forward = forward_of_a_voice_message(world)
+        token = await world.message_menu("Transcribe", forward, user=world.admin)
+        await world.followups(token)
+    assert cached_transcripts(settings) == 1
+
+    restarted = EarshotBot(settings)
+    restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    async with running_bot(discord_fake, restarted):
+        await restarted.get_cog("Transcribe").background[1]
+    [checked] = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/{forward['id']}")
+    assert checked.status == 200
+    assert cached_transcripts(settings) == 1

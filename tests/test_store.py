@@ -110,9 +110,10 @@ async def test_an_unwritable_data_dir_is_a_clear_error(tmp_path):
         await Store.open(blocker / "data", cache_ttl=TTL)
 
 
-async def test_foreign_keys_are_enforced(store):
-    with pytest.raises(sqlite3.IntegrityError):
-        await store.add_posted_message(42, PostedMessage(1, 2))
+async def test_a_message_posted_for_a_source_already_gone_is_a_deletion_to_do(store):
+    assert not await store.add_posted_message(42, PostedMessage(1, 2, 500))
+    assert await store.due_deletions(10) == [Deletion(PostedMessage(1, 2))]
+    assert await store.source_gone(42) == []
 
 
 async def test_settings_read_as_defaults_until_set_and_updates_keep_other_fields(store):

@@ -159,6 +159,21 @@ class _Fault:
 
 
 @dataclass
+class Hold:
+    """The answer to the next request matching ``method`` and ``path_pattern`` held back
+    (``FakeDiscord.hold``): ``arrived`` is set once the request was acted on and its answer
+    waits; ``release()`` sends it."""
+
+    method: str
+    path_pattern: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class _Route:
     method: str
     pattern: re.Pattern[str]
@@ -373,6 +388,7 @@ class FakeDiscord:
         self._interactions: dict[str, _Interaction] = {}
         self._faults: list[_Fault] = []
         self._stalls: list[tuple[str, str, float]] = []
+        self._holds: list[Hold] = []
         self._recorded = asyncio.Condition()
         self._session: _GatewaySession | None = None
         self._connection: _GatewayConnection | None = None
@@ -900,6 +916,13 @@ class FakeDiscord:
         outage; the request is recorded when it is finally answered."""
         self._stalls.append((method.upper(), path_pattern, seconds))
 
+    def hold(self, method: str, path_pattern: str) -> Hold:
+        """Act on the next matching request but hold its answer back until the returned hold
+        is released (a reply in flight); it is recorded when it is finally answered."""
+        held = Hold(method.upper(), path_pattern)
+        self._holds.append(held)
+        return held
+
     def registered_commands(self, guild_id: int | str | None = None) -> list[Payload]:
         """The application commands last synced globally, or for ``guild_id``."""
         return self._commands.get(int(guild_id) if guild_id is not None else None, [])
@@ -957,6 +980,12 @@ class FakeDiscord:
             self.internal_errors.append(error)
             recorded.status = 400
             recorded.response = {"code": 0, "message": f"FakeDiscord internal error: {error!r}"}
+        for held in self._holds:
+            if held.method == recorded.method and re.fullmatch(held.path_pattern, recorded.path):
+                self._holds.remove(held)
+                held.arrived.set()
+                await held.released.wait()
+                break
         headers = _rate_limit_headers(bucket)
         if recorded.status == 200 and recorded.response is None:
             recorded.status = 204
