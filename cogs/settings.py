@@ -165,9 +165,9 @@ class ServerSettings(
         await _tell(interaction, text)
 
     @app_commands.command(
-        name="max-duration", description="The longest recording transcribed automatically"
+        name="max-duration", description="The longest recording earshot works on in this server"
     )
-    @app_commands.describe(seconds="Longer voice messages are not transcribed automatically")
+    @app_commands.describe(seconds="Longer recordings are not transcribed or translated here")
     async def max_duration(
         self, interaction: discord.Interaction, seconds: app_commands.Range[int, 1, 86_400]
     ) -> None:
@@ -180,7 +180,8 @@ class ServerSettings(
         )
         await _tell(
             interaction,
-            f"Recordings up to **{seconds} seconds** are now transcribed automatically.",
+            f"Recordings up to **{seconds} seconds** are now transcribed and translated here, "
+            "automatically or when asked; longer ones are refused.",
         )
 
     @app_commands.command(name="voice", description="The default voice for reading text aloud")
