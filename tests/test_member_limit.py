@@ -73,4 +73,4 @@ async def test_one_members_many_automatic_jobs_leave_the_servers_slots_to_others
         await other_started.wait()
     assert started == ["alice 0", "bob"]
     release.set()
-    await jobs.close()
+    await jobs.close(grace=5)
