@@ -45,6 +45,17 @@ async def enabled(world):
     return world
 
 
+def refuse_deletions(world, path: str, *, times: int = 1) -> None:
+    """Discord refuses the next `times` deletions at `path` (403 Missing Permissions)."""
+    world.discord.fail_next(
+        "DELETE",
+        path,
+        status=403,
+        json_body={"code": 50013, "message": "Missing Permissions"},
+        times=times,
+    )
+
+
 async def answered(world, message) -> str:
     """Post `message`, wait for its one reply, and return the reply's id."""
     await world.post(message)
@@ -131,9 +142,7 @@ async def test_a_refused_deletion_is_retried_until_it_succeeds(enabled, monkeypa
     message = world.voice_message()
     transcript_id = await answered(world, message)
     path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    world.discord.fail_next(
-        "DELETE", path, status=403, json_body={"code": 50013, "message": "Missing Permissions"}
-    )
+    refuse_deletions(world, path)
 
     await world.delete(message)
     refused, done = await world.discord.wait_for("DELETE", path, count=2)
@@ -163,13 +172,7 @@ async def test_a_deletion_is_given_up_after_a_bounded_number_of_tries(enabled, m
     message = world.voice_message()
     transcript_id = await answered(world, message)
     path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    world.discord.fail_next(
-        "DELETE",
-        path,
-        status=403,
-        json_body={"code": 50013, "message": "Missing Permissions"},
-        times=bot.take_back.MAX_ATTEMPTS + 5,
-    )
+    refuse_deletions(world, path, times=bot.take_back.MAX_ATTEMPTS + 5)
     try:
         await world.delete(message)
         await asyncio.wait_for(gave_up.seen.wait(), 10)
@@ -268,12 +271,7 @@ async def test_a_refused_thread_deletion_is_retried_after_its_message_is_deleted
     thread_id = message["id"]
     await world.discord.wait_for("POST", rf"/channels/{thread_id}/messages")
     await world.settled()
-    world.discord.fail_next(
-        "DELETE",
-        rf"/channels/{thread_id}",
-        status=403,
-        json_body={"code": 50013, "message": "Missing Permissions"},
-    )
+    refuse_deletions(world, rf"/channels/{thread_id}")
     due_deletions = world.bot.store.due_deletions
     listened = asyncio.Event()
 
@@ -312,9 +310,7 @@ async def test_the_retries_outlive_an_unexpected_failure(enabled, monkeypatch):
     message = world.voice_message()
     transcript_id = await answered(world, message)
     path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    world.discord.fail_next(
-        "DELETE", path, status=403, json_body={"code": 50013, "message": "Missing Permissions"}
-    )
+    refuse_deletions(world, path)
     failing_once(monkeypatch, world.bot.store, "due_deletions")
 
     await world.delete(message)
