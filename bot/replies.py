@@ -54,8 +54,8 @@ async def send(
 
 
 USER_APP_FOLLOWUPS = 5
-"""Followups Discord allows an interaction with an app installed only to the member, used in a
-server the app is not installed to."""
+"""Followups Discord allows an interaction with a user-installed app (not installed to the
+server it is used in, or used in a DM or group DM as the member's app)."""
 _FOLLOWUPS_SENT = "earshot.followups_sent"
 """Counts, in `interaction.extras`, the followups sent so far."""
 
