@@ -12,7 +12,8 @@ Three runs, each with a fresh bot:
    not bind: MAX_CONCURRENT_PROVIDER_CALLS (8) then does (MAX_JOBS, 16 bot-wide, does not);
 3. all three limits raised to the number of messages, one server: what earshot itself adds.
 
-Each message carries different audio (`tests.voice_clips`), so the cache never answers.
+Each message carries different audio (`tests.voice_clips`), so the cache never answers, and
+comes from a different member, so the cap on one member's jobs does not bind.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from benchmarks.loopback import StandIns, bot_world, stand_ins
+from benchmarks.loopback import StandIns, bot_world, new_members, stand_ins
 from benchmarks.machine import machine
 from bot.settings import Settings
 from tests.voice_clips import distinct_voice_clips
@@ -68,8 +69,11 @@ async def burst(services: StandIns, run: Run, messages: int) -> float:
             there = world.in_another_server(f"Server {number}")
             await there.configure("settings channel", options={"enabled": True})
             servers.append(there)
+        authors = [new_members(server, math.ceil(messages / len(servers))) for server in servers]
         burst = [
-            servers[index % len(servers)].voice_message(seconds=seconds, data=data)
+            servers[index % len(servers)].voice_message(
+                authors[index % len(servers)][index // len(servers)], seconds=seconds, data=data
+            )
             for index, (seconds, data) in enumerate(distinct_voice_clips(messages))
         ]
         started = time.perf_counter()

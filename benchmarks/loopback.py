@@ -4,7 +4,9 @@ The test harness is reused as it is: the Discord stand-in (`tests.fakes.discord`
 process and is driven through `tests.harness.EarshotWorld`; the audio API stand-in and a file
 host run in a child process (`benchmarks.stand_ins`), so that their memory and CPU time are
 not counted as earshot's. Settings are earshot's shipped defaults, apart from what a benchmark
-overrides and the command cooldown, which is off because one member sends every request.
+overrides and the command cooldown, which is off because some benchmarks have one member
+send every request. Where requests come at once, they come from as many members
+(`new_members`), as they would on Discord: one member's jobs are capped (MAX_JOBS_PER_MEMBER).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import serve_fake_discord
-from tests.harness import EarshotWorld, bot_settings, earshot_world
+from tests.harness import MEMBER_PERMISSIONS, EarshotWorld, bot_settings, earshot_world
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 120.0
@@ -91,3 +94,13 @@ async def bot_world(services: StandIns, **settings: object) -> AsyncIterator[Ear
         ):
             await world.configure("settings channel", options={"enabled": True})
             yield world
+
+
+def new_members(world: EarshotWorld, count: int) -> list[dp.Payload]:
+    """`count` new members of the world's server, each a different person."""
+    members = []
+    for number in range(count):
+        user = world.discord.add_user(username=f"member-{world.guild['id']}-{number}")
+        world.discord.add_member(world.guild["id"], user, permissions=MEMBER_PERMISSIONS)
+        members.append(user)
+    return members

@@ -21,7 +21,7 @@ import argparse
 import asyncio
 import time
 
-from benchmarks.loopback import bot_world, stand_ins
+from benchmarks.loopback import bot_world, new_members, stand_ins
 from benchmarks.machine import machine
 from benchmarks.rss import reset_peak, status_bytes
 from tests import audio_samples
@@ -64,8 +64,13 @@ async def final_answer(world: EarshotWorld, token: str) -> str:
 
 
 async def transcribe_all(world: EarshotWorld, attachments: list[dict]) -> list[str]:
-    """Run /transcribe on each attachment at once; return the answers once all arrived."""
-    tokens = [await world.slash("transcribe", attachments={"file": file}) for file in attachments]
+    """Run /transcribe on each attachment at once, each by a member of its own; return the
+    answers once all arrived."""
+    members = new_members(world, len(attachments))
+    tokens = [
+        await world.slash("transcribe", attachments={"file": file}, user=member)
+        for file, member in zip(attachments, members, strict=True)
+    ]
     return await asyncio.gather(*(final_answer(world, token) for token in tokens))
 
 
