@@ -59,3 +59,15 @@ def cannot_post_warning(channels: list[discord.abc.GuildChannel], style: ReplySt
     return "\n⚠️ I can't post transcripts there until my role gets these permissions:\n" + "\n".join(
         lines
     )
+
+
+def thread_cleanup_warning(channels: list[discord.abc.GuildChannel]) -> str:
+    """A warning when the bot could start transcript threads in `channels` but not delete them
+    (Manage Threads) when their voice message is deleted, or ""."""
+    if all(channel.permissions_for(channel.guild.me).manage_threads for channel in channels):
+        return ""
+    return (
+        "\n🔒 Without **Manage Threads** I can delete the transcripts in a thread, but not the "
+        "thread itself, when its voice message is deleted. Give my role Manage Threads so "
+        "nothing is left behind."
+    )

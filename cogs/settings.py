@@ -19,7 +19,12 @@ from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
 from bot.names import shown_name
-from bot.permissions import ANSWERABLE_CHANNELS, cannot_post_warning, switch_channel
+from bot.permissions import (
+    ANSWERABLE_CHANNELS,
+    cannot_post_warning,
+    switch_channel,
+    thread_cleanup_warning,
+)
 from bot.render import OutgoingMessage
 from bot.store import GuildSettings, MemberSettings
 from cogs.speak import voice_autocomplete
@@ -161,7 +166,8 @@ class ServerSettings(
         text = f"Automatic transcripts now appear as **{style.name}**."
         if style.value == "thread":
             switches = await self.bot.store.channel_switches(guild.id)
-            text += cannot_post_warning(_auto_channels(guild, settings, switches), "thread")
+            channels = _auto_channels(guild, settings, switches)
+            text += cannot_post_warning(channels, "thread") + thread_cleanup_warning(channels)
         await _tell(interaction, text)
 
     @app_commands.command(

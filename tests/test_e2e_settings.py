@@ -11,7 +11,7 @@ import pytest
 from bot import __main__ as cli
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY
-from tests.harness import bot_settings, earshot_world
+from tests.harness import BOT_PERMISSIONS, bot_settings, earshot_world
 
 
 def channel_denying_the_bot(world, permission: int) -> dp.Payload:
@@ -141,8 +141,19 @@ async def test_thread_replies_without_thread_permissions_tell_the_admin(world):
     assert answer == (
         "Automatic transcripts now appear as **a thread on the voice message**.\n"
         "⚠️ I can't post transcripts there until my role gets these permissions:\n"
-        f"- <#{world.channel['id']}>: missing Create Public Threads, Send Messages in Threads"
+        f"- <#{world.channel['id']}>: missing Create Public Threads, Send Messages in Threads\n"
+        "🔒 Without **Manage Threads** I can delete the transcripts in a thread, but not the "
+        "thread itself, when its voice message is deleted. Give my role Manage Threads so "
+        "nothing is left behind."
     )
+
+
+async def test_thread_replies_with_every_thread_permission_say_nothing_more(world):
+    threads = dp.CREATE_PUBLIC_THREADS | dp.SEND_MESSAGES_IN_THREADS | dp.MANAGE_THREADS
+    world.discord.set_bot_permissions(world.guild["id"], BOT_PERMISSIONS | threads)
+    await world.configure("settings channel", options={"enabled": True})
+    answer = await world.configure("settings reply-style", options={"style": "thread"})
+    assert answer == "Automatic transcripts now appear as **a thread on the voice message**."
 
 
 async def test_enabling_the_whole_server_names_channels_the_bot_cannot_see(world):
