@@ -22,11 +22,11 @@ import hashlib
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiofiles
@@ -284,10 +284,7 @@ class Pipeline:
             on_text,
             on_progress,
         )
-        if isinstance(audio_input, Path):
-            return await work([request])
-        key = ("transcribe", audio_input.identity, options, limits.max_audio_seconds)
-        return await self._runs.run(key, request, work)
+        return await self._shared("transcribe", audio_input, options, limits, request, work)
 
     async def _transcribe_now(
         self,
@@ -370,9 +367,22 @@ class Pipeline:
                 return await self._ask(Path(workdir), checked, asking)
 
         request = _Request(None, on_progress=on_progress)
+        return await self._shared("translate", audio_input, options, limits, request, work)
+
+    async def _shared(
+        self,
+        kind: str,
+        audio_input: AudioInput,
+        options: TranscriptionOptions | TranslationOptions,
+        limits: Limits,
+        request: _Request,
+        work: Callable[[list[_Request]], Coroutine[Any, Any, TranscriptionResult]],
+    ) -> TranscriptionResult:
+        """`work` for `request`, in one run with the identical requests under way (the same
+        `kind` of work on the same attachment, options and limit); a local file runs alone."""
         if isinstance(audio_input, Path):
             return await work([request])
-        key = ("translate", audio_input.identity, options, limits.max_audio_seconds)
+        key = (kind, audio_input.identity, options, limits.max_audio_seconds)
         return await self._runs.run(key, request, work)
 
     def _limits_within(self, max_audio_seconds: float | None) -> Limits:

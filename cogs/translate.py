@@ -36,14 +36,10 @@ class Translate(commands.Cog):
         self.menu = provider_cooldown(menu)
 
     async def _translate(
-        self,
-        interaction: discord.Interaction,
-        source: AudioSource,
-        preview: LivePreview | None,
+        self, limit: float | None, source: AudioSource, preview: LivePreview | None
     ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done. The server's
-        longest recording applies."""
-        limit = await longest_recording(self.bot.store, interaction.guild_id)
+        """Translations do not stream; a long recording shows its chunks done. `limit` is the
+        server's longest recording, if it set one."""
         return await self.bot.pipeline.translate(
             source,
             OPTIONS,
@@ -81,7 +77,9 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             [file],
-            functools.partial(self._translate, interaction),
+            functools.partial(
+                self._translate, await longest_recording(self.bot.store, interaction.guild_id)
+            ),
             members=self.bot.members,
             speaker=interaction.user,
             private=private,
@@ -98,7 +96,9 @@ class Translate(commands.Cog):
         await replies.send_transcripts(
             interaction,
             files,
-            functools.partial(self._translate, interaction),
+            functools.partial(
+                self._translate, await longest_recording(self.bot.store, interaction.guild_id)
+            ),
             members=self.bot.members,
             speaker=speaker,
             private=True,
