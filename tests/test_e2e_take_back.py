@@ -56,6 +56,17 @@ def refuse_deletions(world, path: str, *, times: int = 1) -> None:
     )
 
 
+async def refused_once(world, monkeypatch) -> tuple[dp.Payload, str, str]:
+    """A voice message answered with a transcript whose first deletion Discord refuses, retries
+    made at once: the message, the transcript's id and the path deleting it."""
+    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    message = world.voice_message()
+    transcript_id = await answered(world, message)
+    path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
+    refuse_deletions(world, path)
+    return message, transcript_id, path
+
+
 async def answered(world, message) -> str:
     """Post `message`, wait for its one reply, and return the reply's id."""
     await world.post(message)
@@ -138,11 +149,7 @@ async def test_audio_removed_by_an_edit_takes_its_transcript_and_only_that(enabl
 
 async def test_a_refused_deletion_is_retried_until_it_succeeds(enabled, monkeypatch, caplog):
     world = enabled
-    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
-    message = world.voice_message()
-    transcript_id = await answered(world, message)
-    path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    refuse_deletions(world, path)
+    message, transcript_id, path = await refused_once(world, monkeypatch)
 
     await world.delete(message)
     refused, done = await world.discord.wait_for("DELETE", path, count=2)
@@ -306,11 +313,7 @@ def failing_once(monkeypatch, target, name: str) -> None:
 @pytest.mark.log_errors("retrying deletions failed")
 async def test_the_retries_outlive_an_unexpected_failure(enabled, monkeypatch):
     world = enabled
-    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
-    message = world.voice_message()
-    transcript_id = await answered(world, message)
-    path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    refuse_deletions(world, path)
+    message, transcript_id, path = await refused_once(world, monkeypatch)
     failing_once(monkeypatch, world.bot.store, "due_deletions")
 
     await world.delete(message)

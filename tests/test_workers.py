@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ async def cancelled_while_running(workers: AudioWorkers, blocked: Blocked) -> as
     run.cancel()
     asyncio.get_running_loop().call_soon(blocked.release.set)
     return run
+
+
+async def cancelled_once_begun(work: Callable[[], None], began: threading.Event) -> None:
+    """Run `work` through `in_thread`, cancel its caller once `began` is set, and see the
+    caller end cancelled (within `HANG`: a hang guard)."""
+    run = asyncio.create_task(in_thread(work))
+    assert await asyncio.to_thread(began.wait, HANG)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(HANG):
+            await run
 
 
 async def test_a_cancelled_run_ends_only_after_its_thread_has():
@@ -101,12 +113,7 @@ async def test_a_cancelled_caller_tells_its_thread_to_stop():
         raise_if_stopped()
         seen.append("not stopped")
 
-    run = asyncio.create_task(in_thread(cooperative))
-    assert await asyncio.to_thread(began.wait, HANG)
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        async with asyncio.timeout(HANG):
-            await run
+    await cancelled_once_begun(cooperative, began)
     assert seen == [True]
 
 
@@ -169,10 +176,5 @@ async def test_audio_work_stops_at_the_next_frame_once_its_caller_is_cancelled(t
         else:
             outcome.append("ran to the end")
 
-    run = asyncio.create_task(in_thread(after_cancellation))
-    assert await asyncio.to_thread(began.wait, HANG)
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        async with asyncio.timeout(HANG):
-            await run
+    await cancelled_once_begun(after_cancellation, began)
     assert outcome == ["stopped"]
