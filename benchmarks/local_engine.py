@@ -27,13 +27,15 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
+from bot.audio.encode import OGG_OPUS, encode
+from bot.audio.pcm import Pcm, write_wav
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model here is on disk: never reach a hub
 
 from benchmarks.machine import machine
-from bot import audio
-from bot.engines.espeak import ESpeakEngine
-from bot.engines.piper_voice import PiperEngine
-from bot.engines.whisper import WhisperEngine, WhisperJob
+from bot.providers.local.espeak import ESpeakEngine
+from bot.providers.local.piper_voice import PiperEngine
+from bot.providers.local.whisper import WhisperEngine, WhisperJob
 from tests.local_models import PIPER_JOE, TINY_EN, join_base_model
 
 TEXT = (
@@ -73,7 +75,7 @@ def report_load(label: str, action: Callable[[], object]) -> None:
     print(f"{label:<{LABEL_WIDTH}} {median_seconds(action, 1):6.2f} s, once")
 
 
-def synthesis(runs: int) -> audio.Pcm:
+def synthesis(runs: int) -> Pcm:
     """Time both synthesizers on TEXT; returns eSpeak's speech of it."""
     espeak = ESpeakEngine()
     speech = espeak.synthesize(TEXT, ESPEAK_VOICE, 1.0)
@@ -112,9 +114,9 @@ def main() -> None:
     speech = synthesis(runs)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        audio.write_wav(speech, work / "speech.wav")
-        audio.encode([work / "speech.wav"], work / "voice-message.ogg", audio.OGG_OPUS)
-        audio.write_wav(ESpeakEngine().synthesize("Hello.", ESPEAK_VOICE, 1.0), work / "word.wav")
+        write_wav(speech, work / "speech.wav")
+        encode([work / "speech.wav"], work / "voice-message.ogg", OGG_OPUS)
+        write_wav(ESpeakEngine().synthesize("Hello.", ESPEAK_VOICE, 1.0), work / "word.wav")
         clips = (work / "word.wav", work / "voice-message.ogg")
         base = work / "base"
         base.mkdir()

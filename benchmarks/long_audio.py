@@ -28,7 +28,7 @@ from benchmarks.loopback import bot_world, stand_ins
 from benchmarks.machine import machine
 from benchmarks.rss import reset_peak, status_bytes
 from benchmarks.voice_message import speech_like
-from bot.providers.base import TranscriptionOptions
+from bot.model import TranscriptionOptions
 
 RATE = 48_000
 BITRATE = 16_000

@@ -20,7 +20,8 @@ import av
 import numpy as np
 
 from benchmarks.machine import machine
-from bot import audio
+from bot.audio.encode import OGG_OPUS, TRANSCODE_BITRATE, encode
+from bot.audio.probe import probe
 
 SECONDS = 60
 RATE = 24_000
@@ -74,11 +75,11 @@ def main() -> None:
         source = Path(folder) / "speech.mp3"
         write_mp3(source)
         target = Path(folder) / "voice-message.ogg"
-        earshot = timed(lambda: audio.encode([source], target, audio.OGG_OPUS), runs)
+        earshot = timed(lambda: encode([source], target, OGG_OPUS), runs)
         report(f"earshot (PyAV), {SECONDS} s mp3", earshot)
         print(
             f"{'':<34} output {target.stat().st_size / 1024:.0f} KiB, "
-            f"{audio.probe(target).duration:.2f} s"
+            f"{probe(target).duration:.2f} s"
         )
         ffmpeg = shutil.which("ffmpeg")
         if ffmpeg is None:
@@ -98,7 +99,7 @@ def main() -> None:
             "-c:a",
             "libopus",
             "-b:a",
-            str(audio.TRANSCODE_BITRATE),
+            str(TRANSCODE_BITRATE),
             str(target),
         ]
         cli = timed(lambda: subprocess.run(command, check=True), runs)

@@ -21,20 +21,21 @@ from pathlib import Path
 
 import discord
 
-from bot import render, subtitles
 from bot.app import EarshotBot
-from bot.check import check_provider
+from bot.cli.check import check_provider
+from bot.discord_io import render
 from bot.errors import EarshotError
-from bot.http import build_http_client
 from bot.languages import parse_language
-from bot.pipeline import Limits, Pipeline, TranscriptionResult
-from bot.providers import build_provider
-from bot.providers.base import TranscriptionOptions, TranslationOptions
+from bot.model import TranscriptionOptions, TranscriptionResult, TranslationOptions
+from bot.providers.factory import build_provider
+from bot.runtime.http_client import build_http_client
+from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings, SettingsError, load_settings
-from bot.speech import OUTPUT_CHOICES, Speaker, SpeechOptions
-from bot.speech_text import Names, text_for_speech
+from bot.speech.speakable import Names, text_for_speech
+from bot.speech.synthesis import OUTPUT_CHOICES, Speaker, SpeechOptions
 from bot.store import StoreError
-from bot.workers import AudioWorkers, in_thread
+from bot.transcription import documents
+from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger("bot")
 
@@ -54,10 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="transcribe a local audio file")
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--language", help="ISO-639-1 code of the spoken language")
-    transcribe.add_argument("--format", choices=subtitles.LAYOUTS, default="text")
+    transcribe.add_argument("--format", choices=documents.LAYOUTS, default="text")
     translate = commands.add_parser("translate", help="translate speech in a local file to English")
     translate.add_argument("file", type=Path)
-    translate.add_argument("--format", choices=subtitles.LAYOUTS, default="text")
+    translate.add_argument("--format", choices=documents.LAYOUTS, default="text")
     speak = commands.add_parser("speak", help="synthesize speech into a local file")
     speak.add_argument("text")
     speak.add_argument("-o", "--output", type=Path, required=True, help="e.g. out.ogg, out.mp3")
@@ -138,9 +139,9 @@ async def _translate(settings: Settings, arguments: argparse.Namespace) -> str:
     return _written(result, arguments.format)
 
 
-def _written(result: TranscriptionResult, layout: subtitles.Layout) -> str:
+def _written(result: TranscriptionResult, layout: documents.Layout) -> str:
     plain = render.transcript_text(result.transcript)
-    return subtitles.write_out(result.transcript, result.duration, layout, plain=plain).rstrip()
+    return documents.write_out(result.transcript, result.duration, layout, plain=plain).rstrip()
 
 
 async def _speak(settings: Settings, arguments: argparse.Namespace) -> str:

@@ -10,18 +10,18 @@ import discord
 import httpx
 from discord.ext import commands
 
-from bot.command_sync import sync_commands
-from bot.http import build_http_client
-from bot.job_queue import JobQueue
-from bot.member_limit import MemberLimit
-from bot.pipeline import Limits, Pipeline
-from bot.providers import build_provider
+from bot.discord_io.command_sync import sync_commands
+from bot.discord_io.tree import EarshotTree
+from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
+from bot.runtime.http_client import build_http_client
+from bot.runtime.job_queue import JobQueue
+from bot.runtime.member_limit import MemberLimit
+from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech import Speaker
+from bot.speech.synthesis import Speaker
 from bot.store import Store
-from bot.tree import EarshotTree
-from bot.workers import AudioWorkers
+from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,8 @@ from typing import Literal
 import aiofiles.os
 import aiosqlite
 
-from bot.pipeline import AudioOrigin, CacheKey, TranscriptionResult
-from bot.providers.base import Segment, Transcript, Word
-from bot.recently_gone import RecentlyGone
+from bot.model import AudioOrigin, CacheKey, Segment, Transcript, TranscriptionResult, Word
+from bot.runtime.recently_gone import RecentlyGone
 
 DATABASE_FILE = "earshot.sqlite3"
 REPLAY_WINDOW_SECONDS = 24 * 60 * 60

@@ -14,18 +14,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
 from bot.app import OPTED_OUT_EVENT, EarshotBot
-from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
-from bot.languages import language_name, parse_language
-from bot.names import shown_name
-from bot.permissions import (
+from bot.discord_io import replies
+from bot.discord_io.names import shown_name
+from bot.discord_io.permissions import (
     ANSWERABLE_CHANNELS,
     cannot_post_warning,
     switch_channel,
     thread_cleanup_warning,
 )
-from bot.render import OutgoingMessage
+from bot.discord_io.render import OutgoingMessage
+from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
+from bot.languages import language_name, parse_language
 from bot.store import GuildSettings, MemberSettings
 from cogs.speak import voice_autocomplete
 from cogs.transcribe import language_autocomplete

@@ -15,15 +15,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, on_behalf, render, replies
 from bot.app import EarshotBot
-from bot.cooldown import provider_cooldown
+from bot.discord_io import attachments, on_behalf, render, replies
+from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.live_preview import LivePreview
+from bot.discord_io.names import shown_name
 from bot.errors import EarshotError, InvalidOption
-from bot.live_preview import LivePreview
-from bot.names import shown_name
-from bot.speech import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
-from bot.speech_text import Names, text_for_speech
-from bot.workers import in_thread
+from bot.runtime.workers import in_thread
+from bot.speech.speakable import Names, text_for_speech
+from bot.speech.synthesis import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 
 READ_ALOUD_FORMAT = "mp3"
 """Every Discord client plays an mp3 attachment inline."""

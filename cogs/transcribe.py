@@ -31,22 +31,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import attachments, on_behalf, render, replies, subtitles
 from bot.app import OPTED_OUT_EVENT, EarshotBot
-from bot.cooldown import provider_cooldown
+from bot.discord_io import attachments, on_behalf, render, replies
+from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.live_preview import LivePreview
+from bot.discord_io.permissions import missing_to_answer, switch_channel
+from bot.discord_io.render import NO_MENTIONS, OutgoingMessage
+from bot.discord_io.server_limit import longest_recording
+from bot.discord_io.startup_check import check_sources
+from bot.discord_io.take_back import TakeBack
 from bot.errors import EarshotError, ShuttingDown
-from bot.jobs import Job, Jobs
 from bot.languages import matching_languages, parse_language
-from bot.live_preview import LivePreview
-from bot.permissions import missing_to_answer, switch_channel
-from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TranscriptionOptions
-from bot.render import NO_MENTIONS, OutgoingMessage
-from bot.server_limit import longest_recording
-from bot.startup_check import check_sources
+from bot.model import AudioSource, TranscriptionOptions, TranscriptionResult
+from bot.runtime.automatic_jobs import Job, Jobs
 from bot.store import GuildSettings, PostedMessage
-from bot.take_back import TakeBack
 from bot.text import shorten
+from bot.transcription import documents
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class Transcribe(commands.Cog):
         speaker: discord.abc.User | None,
         options: TranscriptionOptions,
         private: bool,
-        layout: subtitles.Layout = "text",
+        layout: documents.Layout = "text",
         message: discord.Message | None = None,
     ) -> None:
         """One reply per file (attached to `message`, for the menu): its transcript, or what

@@ -13,13 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import on_behalf, replies
 from bot.app import EarshotBot
-from bot.cooldown import provider_cooldown
-from bot.live_preview import LivePreview
-from bot.pipeline import AudioSource, TranscriptionResult
-from bot.providers.base import TranslationOptions
-from bot.server_limit import longest_recording
+from bot.discord_io import on_behalf, replies
+from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.live_preview import LivePreview
+from bot.discord_io.server_limit import longest_recording
+from bot.model import AudioSource, TranscriptionResult, TranslationOptions
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""

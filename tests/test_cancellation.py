@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from bot import audio
-from bot import pipeline as pipeline_module
-from bot.pipeline import AudioSource, Limits, Pipeline
-from bot.providers.base import TranscriptionOptions
-from bot.speech import SpeechOptions
-from bot.speech_text import Names
-from bot.workers import stop_flag
+from bot.model import AudioSource, TranscriptionOptions
+from bot.runtime.workers import stop_flag
+from bot.speech import synthesis as synthesis_module
+from bot.speech.speakable import Names
+from bot.speech.synthesis import SpeechOptions
+from bot.transcription import pipeline as pipeline_module
+from bot.transcription.pipeline import Limits, Pipeline
 from cogs import speak as speak_cog
 from tests import audio_samples
 from tests.test_speech import speaker_for
@@ -83,8 +83,8 @@ async def cancel_when_reached(job: asyncio.Task, held: HeldUntilCancelled) -> No
     ("owner", "name", "fmt", "seconds"),
     [
         (tempfile, "mkdtemp", "ogg", 1.0),
-        (audio, "probe", "ogg", 1.0),
-        (audio, "transcode_to_ogg_opus", "aiff", 1.0),
+        (pipeline_module, "probe", "ogg", 1.0),
+        (pipeline_module, "transcode_to_ogg_opus", "aiff", 1.0),
         (pipeline_module, "split_at_quiet_points", "ogg", 5.0),
         (shutil, "rmtree", "ogg", 1.0),
     ],
@@ -106,7 +106,7 @@ async def test_a_transcription_cancelled_in_a_worker_leaves_nothing_behind(
 async def test_speech_cancelled_while_encoding_leaves_nothing_behind(
     http, audio_api, private_tmp, monkeypatch
 ):
-    held = hold(monkeypatch, audio, "encode")
+    held = hold(monkeypatch, synthesis_module, "encode")
     speaker = speaker_for(http, audio_api)
     spoken: list[Path] = []
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot import audio
+from bot.audio.probe import probe
 from tests import audio_samples
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
 
@@ -126,7 +126,7 @@ async def test_speak_writes_the_file_the_output_name_asks_for(audio_api, tmp_pat
     )
     assert (code, err) == (0, "")
     assert out.startswith(f"wrote {name}: 0.3 s, voice echo")
-    info = audio.probe(tmp_path / name)
+    info = probe(tmp_path / name)
     assert info.container == container
     assert info.duration == pytest.approx(0.3, abs=0.1)
 

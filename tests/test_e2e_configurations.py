@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot import audio
+from bot.audio.encode import OGG_OPUS, encode
+from bot.audio.pcm import write_wav
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
@@ -84,8 +85,8 @@ async def services(audio_api):
 def spoken(espeak, tmp_path) -> tuple[bytes, float]:
     """SPOKEN read by eSpeak NG as a voice message: Ogg/Opus bytes and seconds."""
     wav, ogg = tmp_path / "speech.wav", tmp_path / "speech.ogg"
-    audio.write_wav(espeak.synthesize(SPOKEN, "English (America)", 1.0), wav)
-    encoded = audio.encode([wav], ogg, audio.OGG_OPUS)
+    write_wav(espeak.synthesize(SPOKEN, "English (America)", 1.0), wav)
+    encoded = encode([wav], ogg, OGG_OPUS)
     return ogg.read_bytes(), encoded.duration
 
 

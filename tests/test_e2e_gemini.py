@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.voice_messages import IS_VOICE_MESSAGE
+from bot.discord_io.voice_messages import IS_VOICE_MESSAGE
 from tests import audio_samples
 from tests.fakes.gemini_api import FakeGeminiAPI
 from tests.harness import CHANNEL_MESSAGES, bot_settings

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from bot import audio
-from bot.voice_messages import IS_VOICE_MESSAGE
+from bot.audio.encode import OGG_OPUS, encode
+from bot.audio.pcm import write_wav
+from bot.discord_io.voice_messages import IS_VOICE_MESSAGE
 from tests.fakes import discord_payloads as dp
 from tests.harness import CHANNEL_MESSAGES, NO_MENTIONS, bot_settings
 from tests.local_models import TINY_EN
@@ -36,8 +37,8 @@ def settings(audio_api, tmp_path):
 def voice_message(espeak, tmp_path, text: str) -> tuple[bytes, float]:
     """`text` spoken by eSpeak NG as a Discord voice message: Ogg/Opus bytes and seconds."""
     wav, ogg = tmp_path / "speech.wav", tmp_path / "speech.ogg"
-    audio.write_wav(espeak.synthesize(text, "English (America)", 1.0), wav)
-    encoded = audio.encode([wav], ogg, audio.OGG_OPUS)
+    write_wav(espeak.synthesize(text, "English (America)", 1.0), wav)
+    encoded = encode([wav], ogg, OGG_OPUS)
     return ogg.read_bytes(), encoded.duration
 
 

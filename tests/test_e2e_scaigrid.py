@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.voice_messages import IS_VOICE_MESSAGE
+from bot.discord_io.voice_messages import IS_VOICE_MESSAGE
 from tests.fakes import discord_payloads as dp
 from tests.fakes.scaigrid_api import FakeScaiGridAPI
 from tests.harness import bot_settings, earshot_world

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.speech_text import text_for_speech
+from bot.speech.speakable import text_for_speech
 
 CAP = 20_000
 """MAX_SPEECH_CHARS by default."""

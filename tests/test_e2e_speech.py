@@ -10,7 +10,7 @@ import math
 import av
 import pytest
 
-from bot.voice_messages import IS_VOICE_MESSAGE
+from bot.discord_io.voice_messages import IS_VOICE_MESSAGE
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import Fault

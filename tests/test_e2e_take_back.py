@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-import bot.take_back
+import bot.discord_io.take_back
 from bot.app import EarshotBot
 from bot.store import DATABASE_FILE, Store
 from tests import audio_samples
@@ -59,7 +59,7 @@ def refuse_deletions(world, path: str, *, times: int = 1) -> None:
 async def refused_once(world, monkeypatch) -> tuple[dp.Payload, str, str]:
     """A voice message answered with a transcript whose first deletion Discord refuses, retries
     made at once: the message, the transcript's id and the path deleting it."""
-    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.discord_io.take_back, "FIRST_RETRY_SECONDS", 0.0)
     message = world.voice_message()
     transcript_id = await answered(world, message)
     path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
@@ -173,20 +173,20 @@ class _Announcer(logging.Handler):
 
 async def test_a_deletion_is_given_up_after_a_bounded_number_of_tries(enabled, monkeypatch):
     world = enabled
-    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.discord_io.take_back, "FIRST_RETRY_SECONDS", 0.0)
     gave_up = _Announcer("gave up deleting transcript message")
-    logging.getLogger("bot.take_back").addHandler(gave_up)
+    logging.getLogger("bot.discord_io.take_back").addHandler(gave_up)
     message = world.voice_message()
     transcript_id = await answered(world, message)
     path = rf"{CHANNEL_MESSAGES}/{transcript_id}"
-    refuse_deletions(world, path, times=bot.take_back.MAX_ATTEMPTS + 5)
+    refuse_deletions(world, path, times=bot.discord_io.take_back.MAX_ATTEMPTS + 5)
     try:
         await world.delete(message)
         await asyncio.wait_for(gave_up.seen.wait(), 10)
     finally:
-        logging.getLogger("bot.take_back").removeHandler(gave_up)
+        logging.getLogger("bot.discord_io.take_back").removeHandler(gave_up)
     tries = world.discord.find("DELETE", path)
-    assert [request.status for request in tries] == [403] * bot.take_back.MAX_ATTEMPTS
+    assert [request.status for request in tries] == [403] * bot.discord_io.take_back.MAX_ATTEMPTS
     assert await world.bot.store.next_deletion_due() is None
 
 
@@ -270,7 +270,7 @@ async def test_a_refused_thread_deletion_is_retried_after_its_message_is_deleted
     enabled, monkeypatch
 ):
     world = enabled
-    monkeypatch.setattr(bot.take_back, "FIRST_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.discord_io.take_back, "FIRST_RETRY_SECONDS", 0.0)
     world.discord.set_bot_permissions(world.guild["id"], BOT_PERMISSIONS | THREADS)
     await world.configure("settings reply-style", options={"style": "thread"})
     message = world.voice_message()

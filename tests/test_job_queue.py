@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from bot.job_queue import JobQueue
+from bot.runtime.job_queue import JobQueue
 
 HANG = 10
 """Seconds after which a test that should be long done counts as hung."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.jobs import Job, Jobs
+from bot.runtime.automatic_jobs import Job, Jobs
 
 
 async def test_a_group_runs_at_most_its_cap_and_the_rest_wait_their_turn():

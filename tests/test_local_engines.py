@@ -17,12 +17,12 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
-from bot.audio import write_wav
-from bot.engines.piper_voice import PiperEngine
-from bot.engines.whisper import MODEL_FILES, WhisperEngine, WhisperJob
+from bot.audio.pcm import write_wav
 from bot.errors import ProviderMisconfigured
+from bot.providers.local.piper_voice import PiperEngine
+from bot.providers.local.whisper import MODEL_FILES, WhisperEngine, WhisperJob
+from bot.runtime.workers import in_thread
 from bot.settings import SettingsError
-from bot.workers import in_thread
 from tests.local_models import PIPER_JOE, TINY_EN, whisper
 
 STORY = (

@@ -6,10 +6,10 @@ import av
 import numpy as np
 import pytest
 
-from bot import audio
-from bot.chunking import split_at_quiet_points
-from bot.pipeline import Limits, Pipeline
-from bot.providers.base import TranscriptionOptions, TranslationOptions
+from bot.audio.chunking import split_at_quiet_points
+from bot.audio.probe import probe
+from bot.model import TranscriptionOptions, TranslationOptions
+from bot.transcription.pipeline import Limits, Pipeline
 
 RATE = 16_000
 
@@ -40,7 +40,7 @@ def test_cuts_fall_on_the_pauses_nearest_each_boundary(tmp_path):
     assert starts == pytest.approx([0.0, 57.0, 118.0, 183.0], abs=0.1)  # within a 100 ms block
     assert sum(chunk.duration for chunk in chunks) == pytest.approx(200, abs=0.01)
     for chunk in chunks:
-        info = audio.probe(chunk.path)
+        info = probe(chunk.path)
         assert (info.container, info.codec) == ("ogg", "opus")
         assert info.duration == pytest.approx(chunk.duration, abs=0.05)
 

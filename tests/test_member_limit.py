@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from bot.errors import TooManyJobs
-from bot.jobs import Job, Jobs
-from bot.member_limit import MemberLimit
+from bot.runtime.automatic_jobs import Job, Jobs
+from bot.runtime.member_limit import MemberLimit
 
 HANG = 10
 """Seconds after which a test that should be long done counts as hung."""

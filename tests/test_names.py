@@ -6,7 +6,7 @@ import discord
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.names import NAME_CHARS, shown_name
+from bot.discord_io.names import NAME_CHARS, shown_name
 
 NAMES = st.lists(
     st.sampled_from([*"_*~|`\\>#-[]() \na…", "http://x.y/"]) | st.characters(),

@@ -18,9 +18,16 @@ from bot.errors import (
     NotAudio,
     ProviderRejectedInput,
 )
-from bot.pipeline import AudioOrigin, AudioSource, CacheKey, Limits, Pipeline, TranscriptionResult
-from bot.providers.base import TranscriptionOptions, TranslationOptions
+from bot.model import (
+    AudioOrigin,
+    AudioSource,
+    CacheKey,
+    TranscriptionOptions,
+    TranscriptionResult,
+    TranslationOptions,
+)
 from bot.providers.limited import LimitedProvider
+from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.fakes.audio_api import Fault
 

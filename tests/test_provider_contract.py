@@ -9,16 +9,11 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from bot import audio
+from bot.audio.probe import probe
 from bot.errors import ProviderMisconfigured, ProviderUnsupported
-from bot.providers.base import (
-    AudioProvider,
-    AudioUpload,
-    SpeechRequest,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import SpeechRequest, TranscriptionOptions, TranslationOptions
 from bot.providers.gemini import GeminiProvider
+from bot.providers.interface import AudioProvider, AudioUpload
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.scaigrid import ScaiGridProvider
 from tests import audio_samples
@@ -98,7 +93,7 @@ async def test_speech_in_a_declared_format_and_voice_decodes(served, tmp_path):
     request = SpeechRequest("Every provider speaks.", capabilities.voices[0], response_format=fmt)
     await offered.speak(request, destination)
     raw_rate = 24_000 if fmt == "pcm" else None
-    assert audio.probe(destination, raw_pcm_rate=raw_rate).duration > 0.1
+    assert probe(destination, raw_pcm_rate=raw_rate).duration > 0.1
 
 
 async def test_a_rejected_key_names_the_setting_and_is_never_echoed(served, speech_sample):

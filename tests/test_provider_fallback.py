@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chunking import Chunk
+from bot.audio.chunking import Chunk
 from bot.errors import ProviderRateLimited, ProviderRejectedInput
-from bot.providers import build_provider
-from bot.providers.base import (
-    AudioUpload,
-    SpeechRequest,
-    Transcript,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.factory import build_provider
 from bot.providers.fallback import FallbackProvider
+from bot.providers.interface import AudioUpload
 from bot.providers.limited import LimitedProvider
 from bot.settings import SettingsError, load_settings
-from bot.stitching import stitch
+from bot.transcription.stitching import stitch
 from tests import audio_samples
 from tests.conftest import make_provider
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault

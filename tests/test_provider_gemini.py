@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot import audio
+from bot.audio.probe import probe
 from bot.errors import (
     InvalidOption,
     ProviderBadAudio,
@@ -25,19 +25,16 @@ from bot.errors import (
     ProviderUnavailable,
     ProviderUnsupported,
 )
-from bot.pipeline import Limits, Pipeline
-from bot.providers import build_provider, gemini
-from bot.providers.base import (
-    AudioUpload,
-    SpeechRequest,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import SpeechRequest, TranscriptionOptions, TranslationOptions
+from bot.providers import gemini
+from bot.providers.factory import build_provider
 from bot.providers.gemini import GeminiProvider
+from bot.providers.interface import AudioUpload
 from bot.providers.retry import RetryPolicy
+from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings, SettingsError
-from bot.speech import Speaker, SpeechOptions
-from bot.workers import AudioWorkers
+from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.conftest import FAST_RETRIES
 from tests.fakes.audio_api import API_KEY, Fault
@@ -285,7 +282,7 @@ async def test_the_wav_rate_is_the_one_the_mime_type_names(provider, gemini_api,
     _, _, rate, frames = read_wav(destination)
     assert rate == 16_000
     assert frames == gemini_api.speech_pcm[0]
-    assert audio.probe(destination).duration == pytest.approx(
+    assert probe(destination).duration == pytest.approx(
         len(TEXT) * SPEECH_SECONDS_PER_CHAR, abs=0.01
     )
 
@@ -512,7 +509,7 @@ def speaker(http, gemini_api) -> Speaker:
 
 async def test_speak_gives_a_voice_message_in_the_default_voice(speaker, gemini_api):
     async with speaker.speak(TEXT, SpeechOptions()) as speech:
-        info = audio.probe(speech.path)
+        info = probe(speech.path)
         assert (speech.filename, speech.content_type) == ("voice-message.ogg", "audio/ogg")
         assert (info.container, info.codec, info.sample_rate) == ("ogg", "opus", 48_000)
         assert speech.duration == pytest.approx(len(TEXT) * SPEECH_SECONDS_PER_CHAR, abs=0.05)

@@ -16,23 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from bot import audio
-from bot.engines.whisper import Heard
+from bot.audio.pcm import Pcm, write_wav
+from bot.audio.probe import probe
 from bot.errors import ProviderRejectedInput, ProviderUnsupported
-from bot.pipeline import Limits, Pipeline
-from bot.providers import build_provider
-from bot.providers.base import (
-    AudioUpload,
-    Segment,
-    SpeechRequest,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import Segment, SpeechRequest, TranscriptionOptions, TranslationOptions
+from bot.providers.factory import build_provider
 from bot.providers.fallback import FallbackProvider
-from bot.providers.local import LocalProvider
+from bot.providers.interface import AudioUpload
+from bot.providers.local.provider import LocalProvider
+from bot.providers.local.whisper import Heard
+from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech import Speaker, SpeechOptions
-from bot.workers import AudioWorkers
+from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.transcription.pipeline import Limits, Pipeline
 from tests.local_models import PIPER_JOE, TINY_EN
 
 SENTENCES = (
@@ -135,7 +131,7 @@ async def test_an_english_model_offers_no_translation_and_refuses_other_language
 ):
     assert not english.capabilities.translate
     path = tmp_path / "speech.wav"
-    audio.write_wav(espeak.synthesize("Good morning.", "English (America)", 1.0), path)
+    write_wav(espeak.synthesize("Good morning.", "English (America)", 1.0), path)
     upload = AudioUpload(path, "audio.wav", "audio/wav")
     with pytest.raises(ProviderUnsupported):
         await english.translate(upload, TranslationOptions())
@@ -149,7 +145,7 @@ async def test_an_english_model_offers_no_translation_and_refuses_other_language
 @pytest.fixture
 def story(espeak, tmp_path) -> AudioUpload:
     path = tmp_path / "story.wav"
-    audio.write_wav(espeak.synthesize(STORY, "English (America)", 1.0), path)
+    write_wav(espeak.synthesize(STORY, "English (America)", 1.0), path)
     return AudioUpload(path, "audio.wav", "audio/wav")
 
 
@@ -239,7 +235,7 @@ def test_capabilities_are_what_the_bot_relies_on(english):
 async def test_speech_is_wav_in_the_voice_asked(english, tmp_path):
     destination = tmp_path / "speech.wav"
     await english.speak(SpeechRequest("Guten Tag.", "German", 1.5, "wav"), destination)
-    info = audio.probe(destination)
+    info = probe(destination)
     assert (info.container, info.codec, info.sample_rate) == ("wav", "pcm_s16le", 22_050)
     with pytest.raises(ProviderRejectedInput):
         await english.speak(SpeechRequest("Hi.", "alloy", 1.0, "wav"), destination)
@@ -289,9 +285,9 @@ class GatedEngines:
         self.gate.pass_through()
         return Heard("", "en", 0.0, (), ())
 
-    def synthesize(self, text: str, voice: str, speed: float) -> audio.Pcm:
+    def synthesize(self, text: str, voice: str, speed: float) -> Pcm:
         self.gate.pass_through()
-        return audio.Pcm(bytes(1600), 8000)
+        return Pcm(bytes(1600), 8000)
 
 
 class CountingExecutor(ThreadPoolExecutor):

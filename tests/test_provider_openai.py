@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from bot import audio
+from bot.audio.probe import probe
 from bot.errors import (
     ProviderMisconfigured,
     ProviderRateLimited,
@@ -16,14 +16,9 @@ from bot.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from bot.providers.base import (
-    PCM_SAMPLE_RATE,
-    AudioUpload,
-    SpeechRequest,
-    TranscriptionOptions,
-    TranslationOptions,
-    retry_after_seconds,
-)
+from bot.model import SpeechRequest, TranscriptionOptions, TranslationOptions
+from bot.providers.http_errors import retry_after_seconds
+from bot.providers.interface import PCM_SAMPLE_RATE, AudioUpload
 from bot.providers.retry import RetryPolicy
 from tests import audio_samples
 from tests.conftest import make_provider
@@ -273,7 +268,7 @@ async def test_speech_is_streamed_to_a_file_in_the_asked_format(provider, audio_
         "Fifty characters of text, more or less, in here.", "echo", speed=0.5, response_format="pcm"
     )
     await provider.speak(request, destination)
-    info = audio.probe(destination, raw_pcm_rate=PCM_SAMPLE_RATE)
+    info = probe(destination, raw_pcm_rate=PCM_SAMPLE_RATE)
     assert info.duration == pytest.approx(len(request.text) * 0.01 / 0.5, abs=0.05)
     assert audio_api.speech_requests == [
         {

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot import audio
+from bot.audio.probe import probe
 from bot.errors import (
     ProviderBadAudio,
     ProviderMisconfigured,
@@ -18,21 +18,21 @@ from bot.errors import (
     ProviderUnavailable,
     ProviderUnsupported,
 )
-from bot.pipeline import AudioSource, Limits, Pipeline
-from bot.providers import build_provider
-from bot.providers.base import (
-    PCM_SAMPLE_RATE,
+from bot.model import (
     SPEECH_FORMATS,
-    AudioUpload,
+    AudioSource,
     SpeechRequest,
     TranscriptionOptions,
     TranslationOptions,
 )
+from bot.providers.factory import build_provider
+from bot.providers.interface import PCM_SAMPLE_RATE, AudioUpload
 from bot.providers.retry import RetryPolicy
 from bot.providers.scaigrid import ScaiGridProvider
+from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech import Speaker, SpeechOptions
-from bot.workers import AudioWorkers
+from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.conftest import FAST_RETRIES
 from tests.fakes.audio_api import API_KEY, SPEECH_SECONDS_PER_CHAR, Fault
@@ -323,7 +323,7 @@ async def test_speech_is_streamed_to_a_file_of_the_asked_format(provider, scaigr
         }
     ]
     raw_rate = PCM_SAMPLE_RATE if fmt == "pcm" else None
-    info = audio.probe(destination, raw_pcm_rate=raw_rate)
+    info = probe(destination, raw_pcm_rate=raw_rate)
     if fmt != "pcm":
         assert info.container == CONTAINERS[fmt]
     expected = len(request.text) * SPEECH_SECONDS_PER_CHAR / 0.5
@@ -359,7 +359,7 @@ async def test_speech_failures_map_and_retry(http, scaigrid, provider, tmp_path)
     scaigrid.faults.extend([envelope_fault(503, "busy", "x"), Fault.connection_reset()])
     await provider.speak(SpeechRequest("hi", "alloy"), tmp_path / "a.mp3")
     assert len(scaigrid.speech_requests) == 3
-    assert audio.probe(tmp_path / "a.mp3").duration > 0
+    assert probe(tmp_path / "a.mp3").duration > 0
 
     wrong = make_scaigrid(http, scaigrid.base_url, api_key=SecretStr("nope"))
     with pytest.raises(ProviderMisconfigured) as caught:
@@ -382,7 +382,7 @@ async def test_speaker_makes_a_voice_message_through_scaigrid(http, scaigrid, tm
     speaker = Speaker.from_settings(settings, http, provider, AudioWorkers())
     text = "Hello there, this is earshot speaking through ScaiGrid."
     async with speaker.speak(text, SpeechOptions()) as speech:
-        info = audio.probe(speech.path)
+        info = probe(speech.path)
         assert (info.container, info.codec, info.sample_rate) == ("ogg", "opus", 48_000)
         assert speech.duration == pytest.approx(len(text) * SPEECH_SECONDS_PER_CHAR, abs=0.1)
         assert speech.is_voice_message and speech.voice == "alloy"

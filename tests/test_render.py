@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import attachments, render
-from bot.pipeline import TranscriptionResult
-from bot.providers.base import Segment, Transcript
+from bot.discord_io import attachments, render
+from bot.model import Segment, Transcript, TranscriptionResult
 
 
 def result(text: str, *, language: str | None = "german", duration: float = 42.4):

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.shared_runs import SharedRuns
+from bot.runtime.shared_runs import SharedRuns
 
 
 class Work:

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from bot import audio
+from bot.audio.encode import OUTPUT_FORMATS
+from bot.audio.probe import probe
 from bot.errors import (
     EmptyText,
     InvalidOption,
@@ -14,9 +15,9 @@ from bot.errors import (
     ProviderRateLimited,
     TextTooLong,
 )
+from bot.runtime.workers import AudioWorkers
 from bot.settings import SettingsError
-from bot.speech import Speaker, SpeechOptions
-from bot.workers import AudioWorkers
+from bot.speech.synthesis import Speaker, SpeechOptions
 from tests import bad_media
 from tests.conftest import make_provider
 from tests.fakes.audio_api import SPEECH_SECONDS_PER_CHAR, Fault
@@ -46,7 +47,7 @@ def speaker(http, audio_api):
 async def test_a_voice_message_is_ogg_opus_with_duration_and_waveform(speaker, audio_api):
     text = "Hello there, this is earshot speaking."
     async with speaker.speak(text, SpeechOptions()) as speech:
-        info = audio.probe(speech.path)
+        info = probe(speech.path)
         assert (speech.filename, speech.content_type) == ("voice-message.ogg", "audio/ogg")
         assert (info.container, info.codec, info.sample_rate) == ("ogg", "opus", 48_000)
         assert speech.duration == pytest.approx(len(text) * SPEECH_SECONDS_PER_CHAR, abs=0.1)
@@ -68,8 +69,8 @@ async def test_a_voice_message_is_ogg_opus_with_duration_and_waveform(speaker, a
 )
 async def test_each_file_format_is_asked_for_and_delivered(speaker, audio_api, output, asked):
     async with speaker.speak("Some words to say.", SpeechOptions(output=output)) as speech:
-        assert speech.filename == f"speech.{audio.OUTPUT_FORMATS[output].extension}"
-        assert audio.probe(speech.path).duration == pytest.approx(speech.duration, abs=0.1)
+        assert speech.filename == f"speech.{OUTPUT_FORMATS[output].extension}"
+        assert probe(speech.path).duration == pytest.approx(speech.duration, abs=0.1)
         assert not speech.is_voice_message
     assert audio_api.speech_requests[0]["response_format"] == asked
 
@@ -86,7 +87,7 @@ async def test_long_text_is_split_at_sentences_spoken_in_parallel_and_joined(htt
         assert " ".join(inputs) == text.strip()
         expected = sum(len(piece) for piece in inputs) * SPEECH_SECONDS_PER_CHAR / 1.5
         assert speech.duration == pytest.approx(expected, abs=0.5)
-        assert audio.probe(speech.path).duration == pytest.approx(speech.duration, abs=0.1)
+        assert probe(speech.path).duration == pytest.approx(speech.duration, abs=0.1)
     assert audio_api.most_speech_in_flight == 2
     assert {r["voice"] for r in audio_api.speech_requests} == {"nova"}
 

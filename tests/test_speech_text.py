@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import EmptyText
-from bot.speech_text import Names, _without_single_emphasis, text_for_speech
+from bot.speech.speakable import Names, _without_single_emphasis, text_for_speech
 
 NAMES = Names(
     user={1: "Alice", 2: "Bob"}.get,

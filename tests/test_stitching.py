@@ -7,9 +7,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.chunking import Chunk
-from bot.providers.base import Segment, Transcript, Word
-from bot.stitching import stitch
+from bot.audio.chunking import Chunk
+from bot.model import Segment, Transcript, Word
+from bot.transcription.stitching import stitch
 
 OFFSETS = st.floats(0, 600, allow_nan=False)
 SEGMENT = st.builds(Segment, OFFSETS, OFFSETS, st.text(max_size=8))

@@ -6,8 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.pipeline import AudioOrigin, CacheKey, TranscriptionResult
-from bot.providers.base import Segment, Transcript, Word
+from bot.model import AudioOrigin, CacheKey, Segment, Transcript, TranscriptionResult, Word
 from bot.store import (
     DATABASE_FILE,
     MIGRATIONS,

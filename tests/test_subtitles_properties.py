@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import subtitles
-from bot.providers.base import Segment, Transcript
+from bot.model import Segment, Transcript
+from bot.transcription import documents
 
 TIMES = st.floats(allow_nan=True, allow_infinity=True) | st.floats(0, 40_000)
 CUE_TEXT = st.lists(
@@ -38,8 +38,8 @@ def cue_blocks(body: str) -> list[list[str]]:
 @given(SEGMENTS, st.floats(0, 40_000))
 def test_srt_is_numbered_timed_cues_separated_by_blank_lines(segments, duration):
     transcript = Transcript(" ".join(s.text for s in segments), "verbose_json", segments=segments)
-    cues = subtitles.cues(transcript, duration)
-    blocks = cue_blocks(subtitles.write_out(transcript, duration, "srt", plain=""))
+    cues = documents.cues(transcript, duration)
+    blocks = cue_blocks(documents.write_out(transcript, duration, "srt", plain=""))
     assert len(blocks) == len(cues)
     for number, (index, timing, *text) in enumerate(blocks, start=1):
         assert index == str(number)
@@ -51,8 +51,8 @@ def test_srt_is_numbered_timed_cues_separated_by_blank_lines(segments, duration)
 @given(SEGMENTS, st.floats(0, 40_000))
 def test_vtt_is_a_header_then_timed_cues_whose_text_cannot_be_misread(segments, duration):
     transcript = Transcript(" ".join(s.text for s in segments), "verbose_json", segments=segments)
-    cues = subtitles.cues(transcript, duration)
-    document = subtitles.write_out(transcript, duration, "vtt", plain="")
+    cues = documents.cues(transcript, duration)
+    document = documents.write_out(transcript, duration, "vtt", plain="")
     assert document.startswith("WEBVTT\n\n")
     blocks = cue_blocks(document.removeprefix("WEBVTT\n\n"))
     assert len(blocks) == len(cues)

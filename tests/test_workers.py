@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import audio
-from bot.chunking import split_at_quiet_points
-from bot.workers import AudioWorkers, Stopped, in_thread, raise_if_stopped, stop_flag
+from bot.audio.chunking import split_at_quiet_points
+from bot.audio.encode import transcode_to_ogg_opus
+from bot.audio.pcm import decode_pcm
+from bot.audio.probe import probe
+from bot.runtime.workers import AudioWorkers, Stopped, in_thread, raise_if_stopped, stop_flag
 from tests import audio_samples
 
 HANG = 10
@@ -145,7 +147,7 @@ async def test_a_run_that_is_not_cancelled_returns_its_result_and_raises_its_err
 
 
 def _transcode(source: Path, destination: Path) -> None:
-    audio.transcode_to_ogg_opus(source, destination)
+    transcode_to_ogg_opus(source, destination)
 
 
 def _split(source: Path, destination: Path) -> None:
@@ -154,11 +156,11 @@ def _split(source: Path, destination: Path) -> None:
 
 
 def _probe(source: Path, _destination: Path) -> None:
-    audio.probe(source)
+    probe(source)
 
 
 def _decode(source: Path, _destination: Path) -> None:
-    audio.decode_pcm(source, 16_000)
+    decode_pcm(source, 16_000)
 
 
 @pytest.mark.parametrize("work", [_probe, _transcode, _split, _decode])

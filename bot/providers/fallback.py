@@ -19,16 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import ProviderTimeout, ProviderUnavailable
-from bot.providers.base import (
-    AudioProvider,
-    AudioUpload,
-    Capabilities,
-    SpeechRequest,
-    TextListener,
-    Transcript,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import aiofiles
 import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from bot.audio import Pcm, write_wav
+from bot.audio.pcm import Pcm, write_wav
 from bot.errors import (
     ProviderBadAudio,
     ProviderBlocked,
@@ -38,22 +38,22 @@ from bot.errors import (
     ProviderUnsupported,
 )
 from bot.languages import language_name
-from bot.providers.base import (
-    AUDIO_API_SETTINGS,
-    AudioProvider,
-    AudioUpload,
-    Capabilities,
+from bot.model import (
     ResponseFormat,
     SpeechRequest,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
+)
+from bot.providers.http_errors import (
+    AUDIO_API_SETTINGS,
     bearer,
     error_for_response,
     error_for_transport,
 )
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
 from bot.providers.retry import RetryPolicy
-from bot.workers import in_thread
+from bot.runtime.workers import in_thread
 
 T = TypeVar("T")
 

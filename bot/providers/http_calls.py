@@ -16,13 +16,8 @@ import aiofiles
 import httpx
 from pydantic import SecretStr
 
-from bot.providers.base import (
-    AudioUpload,
-    SettingNames,
-    bearer,
-    error_for_response,
-    error_for_transport,
-)
+from bot.providers.http_errors import SettingNames, bearer, error_for_response, error_for_transport
+from bot.providers.interface import AudioUpload
 
 STREAM_CHUNK_BYTES = 64 * 1024
 

@@ -9,16 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.providers.base import (
-    AudioProvider,
-    AudioUpload,
-    Capabilities,
-    SpeechRequest,
-    TextListener,
-    Transcript,
-    TranscriptionOptions,
-    TranslationOptions,
-)
+from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 
 
 class LimitedProvider(AudioProvider):

@@ -16,22 +16,21 @@ import httpx_sse
 from pydantic import SecretStr
 
 from bot.errors import ProviderUnavailable
-from bot.providers.base import (
-    AUDIO_API_SETTINGS,
-    AudioProvider,
-    AudioUpload,
-    Capabilities,
+from bot.model import (
     ResponseFormat,
     SpeechRequest,
-    TextListener,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
+)
+from bot.providers.http_calls import post_file, post_json_streaming, save_body
+from bot.providers.http_errors import (
+    AUDIO_API_SETTINGS,
     bearer,
     error_for_response,
     error_for_transport,
 )
-from bot.providers.http_calls import post_file, post_json_streaming, save_body
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 from bot.providers.retry import RetryPolicy
 from bot.providers.transcript_stream import read_transcript_stream
 from bot.providers.transcription_shapes import FormFields, form_fields, transcript_from_json

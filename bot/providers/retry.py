@@ -17,7 +17,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from bot.providers.base import is_retryable
+from bot.providers.http_errors import is_retryable
 
 log = logging.getLogger(__name__)
 

@@ -41,21 +41,17 @@ from bot.errors import (
     ProviderUnavailable,
     ProviderUnsupported,
 )
-from bot.providers.base import (
-    AUDIO_API_SETTINGS,
-    AudioProvider,
-    AudioUpload,
-    Capabilities,
+from bot.model import (
     ResponseFormat,
     SpeechFormat,
     SpeechRequest,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
-    error_detail,
-    error_for_code,
 )
 from bot.providers.http_calls import post_file, post_json_streaming, save_body
+from bot.providers.http_errors import AUDIO_API_SETTINGS, error_detail, error_for_code
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
 from bot.providers.openai_compat import CLASSIC_VOICES, OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.transcription_shapes import FormFields, TranscriptionBody, form_fields

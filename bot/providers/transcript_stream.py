@@ -23,13 +23,13 @@ from typing import Any
 from httpx_sse import ServerSentEvent
 
 from bot.errors import ProviderError, ProviderUnavailable
-from bot.providers.base import (
+from bot.providers.http_errors import (
     AUDIO_API_SETTINGS,
-    TextListener,
     error_for_code,
     error_for_status,
     shortened,
 )
+from bot.providers.interface import TextListener
 
 DELTA = "transcript.text.delta"
 DONE = "transcript.text.done"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import ProviderUnavailable
-from bot.providers.base import ResponseFormat, Segment, TimestampGranularity, Transcript, Word
+from bot.model import ResponseFormat, Segment, TimestampGranularity, Transcript, Word
 
 FormFields = dict[str, str | list[str]]
 """Multipart fields; a list is sent as the same field repeated."""

@@ -1,0 +1,5 @@
+"""The command line: `python -m bot transcribe|translate|speak|check` without Discord, and
+`run`/`sync`, which start the Discord bot.
+
+May import every layer below it; discord.py only inside `run` and `sync`.
+"""

@@ -1,0 +1,80 @@
+"""Audio providers, one module per wire protocol, all behind `AudioProvider`."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import AnyHttpUrl
+
+from bot.providers.fallback import FallbackProvider
+from bot.providers.gemini import GeminiProvider
+from bot.providers.interface import AudioProvider
+from bot.providers.openai_compat import OpenAICompatProvider
+from bot.providers.retry import RetryPolicy
+from bot.providers.scaigrid import ScaiGridProvider
+from bot.settings import ProviderName, Settings
+
+HOMES: dict[ProviderName, str] = {
+    "openai": "https://api.dgrid.ai",
+    "gemini": "https://api.dgrid.ai",
+    "scaigrid": "https://scaigrid.scailabs.ai",
+}
+"""Where each hosted provider is reached when no base URL is set."""
+
+
+def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
+    """The provider AUDIO_PROVIDER names, configured from the settings, sharing `http`; with
+    FALLBACK_PROVIDER set, wrapped so the fallback (with its default models) steps in."""
+    retry = RetryPolicy(
+        max_attempts=settings.provider_max_attempts, budget=settings.provider_retry_budget
+    )
+    primary = _provider(
+        settings.audio_provider,
+        settings,
+        http,
+        base_url=settings.audio_base_url,
+        api_key=settings.audio_api_key,
+        retry=retry,
+        transcription_model=settings.transcription_model,
+        translation_model=settings.translation_model,
+        speech_model=settings.speech_model,
+    )
+    if settings.fallback_provider is None:
+        return primary
+    secondary = _provider(
+        settings.fallback_provider,
+        settings,
+        http,
+        base_url=settings.fallback_base_url,
+        api_key=settings.fallback_api_key,
+        retry=retry,
+    )
+    return FallbackProvider(primary, secondary)
+
+
+def _provider(
+    name: ProviderName,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    base_url: AnyHttpUrl | None,
+    **options,
+) -> AudioProvider:
+    """The provider called `name`: a hosted one at `base_url` (None: its home) with `options`
+    (key, retries, models), or the local engine, configured by its own LOCAL_* settings.
+
+    The local engine's module is imported only when it is chosen: it loads CTranslate2 and
+    ONNX Runtime, which a bot using a hosted service has no use for."""
+    if name == "local":
+        from bot.providers.local.provider import LocalProvider
+
+        return LocalProvider.from_settings(settings)
+    options["base_url"] = str(base_url or HOMES[name])
+    match name:
+        case "openai":
+            return OpenAICompatProvider(http, **options)
+        case "scaigrid":
+            return ScaiGridProvider(
+                http, oai_translation=settings.scaigrid_oai_translation, **options
+            )
+        case "gemini":
+            return GeminiProvider(http, **options)
