@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from bot.settings import Settings
 from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import serve_fake_discord
@@ -83,13 +81,10 @@ async def stand_ins(
 async def bot_world(services: StandIns, **settings: object) -> AsyncIterator[EarshotWorld]:
     """The real bot, logged in to the Discord stand-in and using `services`, with `settings`
     over the shipped defaults and automatic transcription on in the world's channel."""
-    with (
-        tempfile.TemporaryDirectory(prefix="earshot-bench-") as data_dir,
-        pytest.MonkeyPatch.context() as patch,
-    ):
+    with tempfile.TemporaryDirectory(prefix="earshot-bench-") as data_dir:
         options = bot_settings(services, Path(data_dir), **(SHIPPED | settings))
         async with (
-            serve_fake_discord(patch) as discord,
+            serve_fake_discord() as discord,
             earshot_world(discord, services, options) as world,
         ):
             await world.configure("settings channel", options={"enabled": True})

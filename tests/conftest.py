@@ -95,8 +95,8 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-async def discord_fake(monkeypatch):
-    async with serve_fake_discord(monkeypatch) as fake:
+async def discord_fake():
+    async with serve_fake_discord() as fake:
         yield fake
 
 

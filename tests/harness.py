@@ -15,8 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from bot.app import EarshotBot
 from bot.settings import Settings
@@ -25,6 +24,9 @@ from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
 from tests.loop_watchdog import LoopWatchdog
+
+if TYPE_CHECKING:
+    import pytest
 
 BOT_PERMISSIONS = (
     dp.VIEW_CHANNEL

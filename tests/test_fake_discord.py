@@ -59,8 +59,8 @@ def make_bot(*, members: bool = False) -> commands.Bot:
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with serve_fake_discord(monkeypatch) as server:
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with serve_fake_discord() as server:
         yield server
 
 

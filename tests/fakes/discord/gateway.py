@@ -1,0 +1,268 @@
+"""Discord's gateway: a websocket speaking the JSON protocol (HELLO, IDENTIFY, READY,
+GUILD_CREATE, heartbeats, RESUME, REQUEST_GUILD_MEMBERS), and the one session through which
+the rest of the fake dispatches events, filtered by the intents the bot identified with."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes import discord_payloads as dp
+from tests.fakes.discord_payloads import Payload
+
+if TYPE_CHECKING:
+    from tests.fakes.discord.address import Address
+    from tests.fakes.discord.world import World
+
+HEARTBEAT_INTERVAL_MS = 41250
+
+
+@dataclass
+class GatewaySession:
+    """A gateway session: survives disconnections so that the bot can RESUME it."""
+
+    session_id: str
+    intents: int
+    sequence: int = 0
+    history: list[Payload] = field(default_factory=list)
+
+    def stamp(self, event: str, data: Any) -> Payload:
+        """Number a dispatch and keep a snapshot of it for replay on RESUME."""
+        self.sequence += 1
+        payload = {"op": 0, "t": event, "s": self.sequence, "d": copy.deepcopy(data)}
+        self.history.append(payload)
+        return payload
+
+
+class GatewayConnection:
+    """One websocket; a single writer task sends its outbox in order."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.session: GatewaySession | None = None
+        self._outbox: asyncio.Queue[Payload] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_all(), name="fake-discord-gateway-writer")
+
+    def send(self, payload: Payload) -> None:
+        """Queue ``payload`` behind everything queued before it."""
+        self._outbox.put_nowait(payload)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far was written (or dropped by ``stop``)."""
+        await self._outbox.join()
+
+    async def stop(self) -> None:
+        """Stop writing; unwritten payloads are dropped."""
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+            self._outbox.task_done()
+
+    async def _write_all(self) -> None:
+        while True:
+            payload = await self._outbox.get()
+            try:
+                if not self.ws.closed:
+                    await self.ws.send_str(json.dumps(payload))
+            except ConnectionError:
+                pass  # the peer went away; the session history still holds dispatches
+            finally:
+                self._outbox.task_done()
+
+
+class Events:
+    """The bot's identified session and its live connection: where the fake's events go."""
+
+    def __init__(self) -> None:
+        self.session: GatewaySession | None = None
+        self.connection: GatewayConnection | None = None
+
+    def emit(self, event: str, data: Any, intent: int | None = None) -> None:
+        """Send a dispatch to the identified session, if its intents cover ``intent``.
+
+        With the bot disconnected the dispatch waits in the session history for a RESUME.
+        """
+        session = self.session
+        if session is None or (intent is not None and not session.intents & intent):
+            return
+        payload = session.stamp(event, data)
+        if self.connection is not None and self.connection.session is session:
+            self.connection.send(payload)
+
+    async def dispatch(self, event: str, data: Payload) -> None:
+        """Send a dispatch (op 0) to the bot as given, and wait until it is written."""
+        if self.session is None:
+            raise RuntimeError("no bot has identified with the fake gateway")
+        self.emit(event, data)
+        if self.connection is not None:
+            await self.connection.flush()
+
+
+class Gateway:
+    """Serves ``/gateway`` for ``world``, accepting ``token``.
+
+    Attributes:
+        received: every payload the bot sent over the gateway.
+        enabled_privileged_intents: the privileged intents ticked on the developer portal;
+            identifying with others is closed with 4014.
+    """
+
+    def __init__(self, token: str, address: Address, world: World, events: Events) -> None:
+        self.received: list[Payload] = []
+        self.enabled_privileged_intents = dp.PRIVILEGED_INTENTS
+        self._token = token
+        self._address = address
+        self._world = world
+        self._events = events
+        self._connections: set[GatewayConnection] = set()
+        self._identified = asyncio.Event()
+
+    async def wait_until_identified(self, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot's connection has its READY and every GUILD_CREATE (or RESUMED)."""
+        async with asyncio.timeout(timeout):
+            await self._identified.wait()
+
+    async def request_reconnect(self) -> None:
+        """Send op 7 RECONNECT; the bot reconnects and RESUMEs (``wait_until_identified``)."""
+        connection = self._events.connection
+        if connection is None:
+            raise RuntimeError("no bot is connected to the fake gateway")
+        self._identified.clear()
+        connection.send({"op": 7, "d": None, "s": None, "t": None})
+        await connection.flush()
+
+    async def close(self) -> None:
+        """Close every connection with 1001 (going away)."""
+        for connection in list(self._connections):
+            await connection.stop()
+            await connection.ws.close(code=1001, message=b"fake discord shutting down")
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        connection = GatewayConnection(ws)
+        self._connections.add(connection)
+        connection.send(
+            {"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None}
+        )
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    await ws.close(code=4002, message=b"Error while decoding payload.")
+                    break
+                payload = json.loads(message.data)
+                self.received.append(payload)
+                await self._on_payload(connection, payload)
+        finally:
+            if self._events.connection is connection:
+                self._events.connection = None
+                self._identified.clear()
+            await connection.stop()
+            self._connections.discard(connection)
+        return ws
+
+    async def _on_payload(self, connection: GatewayConnection, payload: Payload) -> None:
+        """Answer one client payload; close codes follow Discord's (4001, 4003-4005, 4014)."""
+        op, data = payload.get("op"), payload.get("d")
+        if op == 1:
+            connection.send({"op": 11, "d": None, "s": None, "t": None})
+        elif op in (2, 6) and connection.session is not None:
+            await connection.ws.close(code=4005, message=b"Already authenticated.")
+        elif op in (2, 6) and data.get("token") != self._token:
+            await connection.ws.close(code=4004, message=b"Authentication failed.")
+        elif op == 2 and int(data.get("intents", 0)) & ~self.enabled_privileged_intents & (
+            dp.PRIVILEGED_INTENTS
+        ):
+            await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
+        elif op == 2:
+            await self._identify(connection, data)
+        elif op == 6:
+            await self._resume(connection, data)
+        elif connection.session is None:
+            await connection.ws.close(code=4003, message=b"Not authenticated.")
+        elif op == 8:
+            self._send_member_chunk(data)
+        elif op not in (3, 4):
+            await connection.ws.close(code=4001, message=b"Unknown opcode.")
+
+    async def _identify(self, connection: GatewayConnection, data: Payload) -> None:
+        """Start a new session: READY, then a GUILD_CREATE per guild."""
+        world = self._world
+        session = GatewaySession(secrets.token_hex(16), int(data.get("intents", 0)))
+        self._events.session, self._events.connection = session, connection
+        connection.session = session
+        self._events.emit(
+            "READY",
+            {
+                "v": 10,
+                "user": {**world.bot_user, "verified": True, "mfa_enabled": False},
+                "guilds": [
+                    {"id": guild.payload["id"], "unavailable": True}
+                    for guild in world.guilds.values()
+                ],
+                "session_id": session.session_id,
+                "resume_gateway_url": self._address.gateway_url,
+                "application": {"id": str(world.application_id), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "presences": [],
+                "guild_join_requests": [],
+                "geo_ordered_rtc_regions": [],
+                "user_settings": {},
+                "_trace": ["fake-discord"],
+            },
+        )
+        for guild in world.guilds.values():
+            self._events.emit(
+                "GUILD_CREATE",
+                {**world.guild_create(guild), "unavailable": False},
+                dp.INTENT_GUILDS,
+            )
+        await connection.flush()
+        self._identified.set()
+
+    async def _resume(self, connection: GatewayConnection, data: Payload) -> None:
+        """Replay what the bot missed and send RESUMED, or op 9 for an unknown session."""
+        session = self._events.session
+        if session is None or data.get("session_id") != session.session_id:
+            connection.send({"op": 9, "d": False, "s": None, "t": None})
+            return
+        self._events.connection, connection.session = connection, session
+        last_seen = data.get("seq") or 0
+        for payload in session.history:
+            if payload["s"] > last_seen:
+                connection.send(payload)
+        self._events.emit("RESUMED", {"_trace": ["fake-discord"]})
+        await connection.flush()
+        self._identified.set()
+
+    def _send_member_chunk(self, data: Payload) -> None:
+        """Answer op 8 REQUEST_GUILD_MEMBERS with one GUILD_MEMBERS_CHUNK."""
+        guild = self._world.guild(data["guild_id"])
+        members = list(guild.members.values())
+        if data.get("user_ids"):
+            wanted = {int(user_id) for user_id in data["user_ids"]}
+            members = [m for m in members if int(m["user"]["id"]) in wanted]
+        elif data.get("query"):
+            members = [m for m in members if m["user"]["username"].startswith(data["query"])]
+        if data.get("limit"):
+            members = members[: int(data["limit"])]
+        chunk: Payload = {
+            "guild_id": guild.payload["id"],
+            "members": members,
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if "nonce" in data:
+            chunk["nonce"] = data["nonce"]
+        self._events.emit("GUILD_MEMBERS_CHUNK", chunk)
