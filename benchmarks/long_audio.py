@@ -94,7 +94,7 @@ async def transcribe_long(path: Path, latency: float) -> Measured:
         stand_ins(latency=latency) as services,
         bot_world(services) as world,
     ):
-        world.bot.web.event_hooks["request"].append(count)
+        world.bot.http_client.event_hooks["request"].append(count)
         options = TranscriptionOptions(response_format="verbose_json")
         baseline = status_bytes("VmRSS")
         reset_peak()

@@ -32,7 +32,7 @@ from bot.runtime.http_client import build_http_client
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings, SettingsError, load_settings
 from bot.speech.speakable import Names, text_for_speech
-from bot.speech.synthesis import OUTPUT_CHOICES, Speaker, SpeechOptions
+from bot.speech.synthesis import OUTPUT_CHOICES, SpeechOptions, SpeechSynthesizer
 from bot.store import StoreError
 from bot.transcription import documents
 from bot.transcription.pipeline import Limits, Pipeline
@@ -110,7 +110,7 @@ async def _offline(settings: Settings):
         yield (
             provider,
             Pipeline(http, provider, Limits.from_settings(settings), workers=workers),
-            Speaker.from_settings(settings, http, provider, workers),
+            SpeechSynthesizer.from_settings(settings, http, provider, workers),
         )
 
 

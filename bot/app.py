@@ -19,7 +19,7 @@ from bot.runtime.job_queue import JobQueue
 from bot.runtime.member_limit import MemberLimit
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech.synthesis import Speaker
+from bot.speech.synthesis import SpeechSynthesizer
 from bot.store import Store
 from bot.transcription.pipeline import Limits, Pipeline
 
@@ -60,7 +60,7 @@ class EarshotBot(commands.Bot):
     `setup_hook` has run (at login)."""
 
     pipeline: Pipeline
-    speaker: Speaker
+    speaker: SpeechSynthesizer
     store: Store
     queue: JobQueue
     members: MemberLimit
@@ -75,29 +75,32 @@ class EarshotBot(commands.Bot):
         )
         self.settings = settings
         self.force_sync = force_sync
-        self.web: httpx.AsyncClient | None = None
+        self.http_client: httpx.AsyncClient | None = None
         self._close_by: float | None = None
         """The loop time by which a shutdown under way must be over."""
 
     async def setup_hook(self) -> None:
-        self.web = await build_http_client(self.settings)
+        self.http_client = await build_http_client(self.settings)
         self.store = await Store.open(
             self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
         )
         provider = LimitedProvider(
-            build_provider(self.settings, self.web), self.settings.max_concurrent_provider_calls
+            build_provider(self.settings, self.http_client),
+            self.settings.max_concurrent_provider_calls,
         )
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
         self.members = MemberLimit(self.settings.max_jobs_per_member)
         self.pipeline = Pipeline(
-            self.web,
+            self.http_client,
             provider,
             Limits.from_settings(self.settings),
             workers=workers,
             cache=self.store if self.settings.transcript_cache_ttl_seconds > 0 else None,
         )
-        self.speaker = Speaker.from_settings(self.settings, self.web, provider, workers)
+        self.synthesizer = SpeechSynthesizer.from_settings(
+            self.settings, self.http_client, provider, workers
+        )
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -154,8 +157,8 @@ class EarshotBot(commands.Bot):
         self.tree.closing = True
         await super().close()
         await self._drain_handlers()
-        if self.web is not None:
-            await self.web.aclose()
+        if self.http_client is not None:
+            await self.http_client.aclose()
         store = getattr(self, "store", None)
         if store is not None:
             await store.close()

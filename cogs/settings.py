@@ -45,7 +45,7 @@ def _on_off(enabled: bool) -> str:
 async def _voice_name(interaction: discord.Interaction, name: str) -> str | None:
     """The voice `name` names, or None once the member was told why not."""
     try:
-        return interaction.client.speaker.known_voice(name)
+        return interaction.client.synthesizer.known_voice(name)
     except EarshotError as error:
         await replies.send_error(interaction, error)
         return None

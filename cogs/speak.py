@@ -38,7 +38,7 @@ async def voice_autocomplete(
     typed = current.strip().casefold()
     return [
         app_commands.Choice(name=voice, value=voice)
-        for voice in interaction.client.speaker.voices
+        for voice in interaction.client.synthesizer.voices
         if voice.casefold().startswith(typed)
     ][:25]
 
@@ -95,7 +95,7 @@ class Speak(commands.Cog):
             if interaction.guild_id
             else None
         )
-        return self.bot.speaker.first_known(member.tts_voice, server and server.tts_voice)
+        return self.bot.synthesizer.first_known(member.tts_voice, server and server.tts_voice)
 
     @app_commands.command(name="speak", description="Say text out loud as a voice message")
     @app_commands.describe(
@@ -131,7 +131,7 @@ class Speak(commands.Cog):
             if (text is None) == (file is None):
                 raise InvalidOption("Give me either `text` or a text `file` to read.")
             written = (
-                text if file is None else await self.bot.speaker.fetch_text(file.url, file.size)
+                text if file is None else await self.bot.synthesizer.fetch_text(file.url, file.size)
             )
             return await _speakable(written, _names(interaction))
 
@@ -142,14 +142,14 @@ class Speak(commands.Cog):
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
-        text, speaker = message.content, message.author.display_name
+        text, author = message.content, message.author.display_name
         if not text and (snapshot := attachments.forwarded(message)) is not None:
-            text, speaker = snapshot.content, None
+            text, author = snapshot.content, None
 
         async def words() -> str:
             return await _speakable(text, _names(interaction, message))
 
-        what = f"{render.whose(speaker, 'message')}, read aloud"
+        what = f"{render.whose(author, 'message')}, read aloud"
         await self._say(interaction, words, options, what=what, private=True)
 
     async def _say(
@@ -169,7 +169,7 @@ class Speak(commands.Cog):
             async with (
                 self.bot.members.admit(interaction.user.id),
                 self.bot.queue.turn(waiting.queued),
-                self.bot.speaker.speak(spoken, options) as speech,
+                self.bot.synthesizer.speak(spoken, options) as speech,
             ):
                 header = render.speech_header(what, voice=speech.voice, duration=speech.duration)
                 await replies.send_speech(

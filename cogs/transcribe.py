@@ -151,7 +151,7 @@ class Transcribe(commands.Cog):
         await self._transcribe_each(
             interaction,
             [file],
-            speaker=interaction.user,
+            author=interaction.user,
             options=options,
             private=private,
             layout=format,
@@ -161,7 +161,7 @@ class Transcribe(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files, speaker = await replies.audio_files_of(interaction, message)
+        files, author = await replies.audio_files_of(interaction, message)
         if not files:
             return
         options = TranscriptionOptions(
@@ -171,7 +171,7 @@ class Transcribe(commands.Cog):
         await self._transcribe_each(
             interaction,
             files,
-            speaker=speaker,
+            author=author,
             options=options,
             private=True,
             message=message,
@@ -188,7 +188,7 @@ class Transcribe(commands.Cog):
         interaction: discord.Interaction,
         files: list[discord.Attachment],
         *,
-        speaker: discord.abc.User | None,
+        author: discord.abc.User | None,
         options: TranscriptionOptions,
         private: bool,
         layout: documents.Layout = "text",
@@ -215,7 +215,7 @@ class Transcribe(commands.Cog):
             files,
             run,
             members=self.bot.members,
-            speaker=speaker,
+            author=author,
             private=private,
             layout=layout,
             message=message,
@@ -350,7 +350,7 @@ class Transcribe(commands.Cog):
                     continue
                 replies_to_file = render.transcript_reply(
                     result,
-                    speaker=message.author.display_name,
+                    author=message.author.display_name,
                     what=attachments.describe(file),
                     file_id=file.id,
                 )

@@ -80,7 +80,7 @@ class Translate(commands.Cog):
                 self._translate, await longest_recording(self.bot.store, interaction.guild_id)
             ),
             members=self.bot.members,
-            speaker=interaction.user,
+            author=interaction.user,
             private=private,
             translated=True,
         )
@@ -89,7 +89,7 @@ class Translate(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        files, speaker = await replies.audio_files_of(interaction, message)
+        files, author = await replies.audio_files_of(interaction, message)
         if not files:
             return
         await replies.send_transcripts(
@@ -99,7 +99,7 @@ class Translate(commands.Cog):
                 self._translate, await longest_recording(self.bot.store, interaction.guild_id)
             ),
             members=self.bot.members,
-            speaker=speaker,
+            author=author,
             private=True,
             translated=True,
             message=message,

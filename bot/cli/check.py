@@ -17,7 +17,7 @@ from bot.model import TranscriptionOptions, TranslationOptions
 from bot.providers.interface import AudioProvider
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import in_thread
-from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Pipeline
 
 CHECK_SENTENCE = "Earshot is listening. One, two, three."
@@ -40,7 +40,7 @@ def _words(text: str) -> set[str]:
 
 
 async def check_provider(
-    provider: AudioProvider, pipeline: Pipeline, speaker: Speaker
+    provider: AudioProvider, pipeline: Pipeline, speaker: SpeechSynthesizer
 ) -> list[CheckResult]:
     """Try speak, then transcribe and translate what was spoken; one result per capability."""
     capabilities = provider.capabilities

@@ -38,24 +38,24 @@ class OutgoingMessage:
         return [upload.to_file() for upload in self.files]
 
 
-def whose(speaker: str | None, what: str) -> str:
-    """ "Alice's voice message", the name made safe (`shown_name`); with no speaker (a
+def whose(author: str | None, what: str) -> str:
+    """ "Alice's voice message", the name made safe (`shown_name`); with no author (a
     forwarded message, whose original author a forward does not reveal) "a forwarded voice
     message"."""
-    if speaker is None:
+    if author is None:
         return f"a forwarded {what}"
-    return f"{shown_name(speaker)}'s {what}"
+    return f"{shown_name(author)}'s {what}"
 
 
 def transcript_header(
-    result: TranscriptionResult, *, speaker: str | None, what: str, translated: bool = False
+    result: TranscriptionResult, *, author: str | None, what: str, translated: bool = False
 ) -> str:
     """E.g. "🎙️ **Transcript** of Alice's voice message · 0:42 · German", or for a translation
-    "🌐 **Translation** of Alice's voice message · 0:42 · from German"; `speaker` as in
+    "🌐 **Translation** of Alice's voice message · 0:42 · from German"; `author` as in
     `whose`, `what` already made safe (`attachments.describe`), the reported language made so
     here."""
     title = "🌐 **Translation**" if translated else "🎙️ **Transcript**"
-    parts = [f"{title} of {whose(speaker, what)}", clock(result.duration)]
+    parts = [f"{title} of {whose(author, what)}", clock(result.duration)]
     if name := language_name(result.language):
         name = shown_name(name)
         parts.append(f"from {name}" if translated else name)
@@ -65,7 +65,7 @@ def transcript_header(
 def transcript_reply(
     result: TranscriptionResult,
     *,
-    speaker: str | None,
+    author: str | None,
     what: str,
     file_id: int,
     translated: bool = False,
@@ -74,7 +74,7 @@ def transcript_reply(
     """A transcription or translation as messages: the header, then the text (speaker turns
     when diarized) or timestamped lines, split or attached as a `.txt` when long; or, for
     `srt`/`vtt`, the header with the subtitles attached."""
-    header = transcript_header(result, speaker=speaker, what=what, translated=translated)
+    header = transcript_header(result, author=author, what=what, translated=translated)
     kind = "translation" if translated else "transcript"
     document = documents.write_out(
         result.transcript, result.duration, layout, plain=transcript_text(result.transcript)

@@ -161,14 +161,14 @@ async def send_transcripts(
     run: RunAudio,
     *,
     members: MemberLimit,
-    speaker: discord.abc.User | None,
+    author: discord.abc.User | None,
     private: bool,
     translated: bool = False,
     layout: documents.Layout = "text",
     message: discord.Message | None = None,
 ) -> None:
     """For each file in turn, `run` it and send its text, or the one reason it failed. The
-    files are attached to `message`, if given (the menus); a `speaker` of None is a forwarded
+    files are attached to `message`, if given (the menus); an `author` of None is a forwarded
     message's unknown author (see `render.whose`).
 
     The whole command holds one of the member's places (`members`): a member at their cap
@@ -190,7 +190,7 @@ async def send_transcripts(
             interaction,
             files,
             run,
-            speaker=speaker,
+            author=author,
             private=private,
             translated=translated,
             layout=layout,
@@ -203,14 +203,14 @@ async def _send_each(
     files: list[discord.Attachment],
     run: RunAudio,
     *,
-    speaker: discord.abc.User | None,
+    author: discord.abc.User | None,
     private: bool,
     translated: bool,
     layout: documents.Layout,
     message: discord.Message | None,
 ) -> None:
     """The reply loop of `send_transcripts`, inside the member's place."""
-    name = speaker.display_name if speaker else None
+    name = author.display_name if author else None
     held: list[OutgoingMessage] | None = (
         [] if len(files) > 1 and followups_left(interaction) is not None else None
     )
@@ -230,7 +230,7 @@ async def _send_each(
             continue
         messages = render.transcript_reply(
             result,
-            speaker=name,
+            author=name,
             what=what,
             file_id=file.id,
             translated=translated,

@@ -76,7 +76,7 @@ class SpeechOptions:
 
 @dataclass(frozen=True)
 class Speech:
-    """Synthesized audio on disk, valid inside the `Speaker.speak` context only."""
+    """Synthesized audio on disk, valid inside the `SpeechSynthesizer.speak` context only."""
 
     path: Path
     filename: str
@@ -87,7 +87,7 @@ class Speech:
     is_voice_message: bool
 
 
-class Speaker:
+class SpeechSynthesizer:
     """Speech synthesis within `max_chars`, through `provider`."""
 
     def __init__(
@@ -114,7 +114,7 @@ class Speaker:
         http: httpx.AsyncClient,
         provider: AudioProvider,
         workers: AudioWorkers,
-    ) -> Speaker:
+    ) -> SpeechSynthesizer:
         """A speaker as configured. Raises `SettingsError` when SPEECH_VOICE is not a voice of
         the configured model, so start-up names the setting instead of every /speak failing."""
         voices = provider.capabilities.voices

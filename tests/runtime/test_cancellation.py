@@ -26,7 +26,7 @@ from bot.transcription import pipeline as pipeline_module
 from bot.transcription.pipeline import Limits, Pipeline
 from cogs import speak as speak_cog
 from tests import audio_samples
-from tests.test_speech import speaker_for
+from tests.speech.test_synthesis import speaker_for
 
 HANG = 10
 """Seconds after which a job that should be long done counts as hung."""

@@ -1,4 +1,4 @@
-"""The local provider: text spoken and heard again through the bot's own Speaker and Pipeline
+"""The local provider: text spoken and heard again through the bot's own synthesizer and pipeline
 with the real engines; language detection, translation and what an English-only model
 refuses; subtitles, words and streaming; and, with stand-in engines, the cap on jobs at once
 and what a cancelled transcription does."""
@@ -27,7 +27,7 @@ from bot.providers.local.provider import LocalProvider
 from bot.providers.local.whisper import Heard
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Limits, Pipeline
 from tests.local_models import PIPER_JOE, TINY_EN
 
@@ -83,11 +83,11 @@ def multilingual(multilingual_whisper, espeak) -> LocalProvider:
 
 
 class Bot:
-    """The bot's Speaker and Pipeline around a provider, as the commands use them."""
+    """The bot's SpeechSynthesizer and Pipeline around a provider, as the commands use them."""
 
     def __init__(self, provider: LocalProvider, http, folder: Path) -> None:
         workers = AudioWorkers()
-        self.speaker = Speaker.from_settings(
+        self.synthesizer = SpeechSynthesizer.from_settings(
             Settings(_env_file=None, audio_provider="local"), http, provider, workers
         )
         self.pipeline = Pipeline(http, provider, Limits(25 << 20, 600), workers=workers)
@@ -95,7 +95,7 @@ class Bot:
 
     async def voice_message(self, text: str, voice: str | None = None) -> Path:
         """`text` spoken into a Discord voice message (Ogg/Opus), kept in the folder."""
-        async with self.speaker.speak(text, SpeechOptions(voice=voice)) as speech:
+        async with self.synthesizer.speak(text, SpeechOptions(voice=voice)) as speech:
             path = self.folder / f"{len(list(self.folder.iterdir()))}.ogg"
             shutil.copyfile(speech.path, path)
         return path

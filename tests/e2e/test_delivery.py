@@ -9,10 +9,10 @@ import asyncio
 import pytest
 
 from tests import audio_samples
+from tests.e2e.test_transcribe import snowflake_minutes_ago
 from tests.fakes import discord_payloads as dp
 from tests.harness import CHANNEL_MESSAGES, EarshotWorld, bot_settings, earshot_world
 from tests.local_models import TINY_EN
-from tests.test_e2e_transcribe import snowflake_minutes_ago
 
 LATE_LEAD = "alice, here is what you asked for:"
 

@@ -31,7 +31,7 @@ from bot.providers.retry import RetryPolicy
 from bot.providers.scaigrid import ScaiGridProvider
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
-from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.conftest import FAST_RETRIES
@@ -379,7 +379,7 @@ async def test_speaker_makes_a_voice_message_through_scaigrid(http, scaigrid, tm
         audio_api_key=API_KEY,
     )
     provider = build_provider(settings, http)
-    speaker = Speaker.from_settings(settings, http, provider, AudioWorkers())
+    speaker = SpeechSynthesizer.from_settings(settings, http, provider, AudioWorkers())
     text = "Hello there, this is earshot speaking through ScaiGrid."
     async with speaker.speak(text, SpeechOptions()) as speech:
         info = probe(speech.path)

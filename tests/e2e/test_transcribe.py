@@ -358,7 +358,7 @@ async def test_one_http_client_is_made_at_login_shared_and_closed_after_discord(
     discord_fake, audio_api, settings
 ):
     async with earshot_world(discord_fake, audio_api, settings) as world:
-        client = world.bot.web
+        client = world.bot.http_client
         assert client is not None and not client.is_closed
         assert world.bot.pipeline._http is client
         token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})

@@ -30,7 +30,7 @@ async def test_work_that_finishes_within_the_grace_period_is_delivered(world):
     await world.bot.shutdown(grace=10)
     [reply] = world.all_followups(token)
     assert reply.json["content"].endswith(">>> Made it in time.")
-    assert world.bot.is_closed() and world.bot.web.is_closed
+    assert world.bot.is_closed() and world.bot.http_client.is_closed
 
 
 async def test_work_past_the_grace_period_is_given_up_and_the_member_told(world):
@@ -41,7 +41,7 @@ async def test_work_past_the_grace_period_is_given_up_and_the_member_told(world)
     [reply] = world.all_followups(token)
     assert reply.json["content"] == RESTARTING
     assert reply.json["allowed_mentions"] == NO_MENTIONS
-    assert world.bot.is_closed() and world.bot.web.is_closed
+    assert world.bot.is_closed() and world.bot.http_client.is_closed
 
 
 async def test_an_automatic_transcription_given_up_says_so_under_the_message(world):

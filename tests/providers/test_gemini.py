@@ -1,5 +1,5 @@
 """The Gemini-native provider against a real HTTP server on 127.0.0.1, alone and through the
-bot's own Speaker and Pipeline."""
+bot's own SpeechSynthesizer and Pipeline."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from bot.providers.interface import AudioUpload
 from bot.providers.retry import RetryPolicy
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings, SettingsError
-from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.conftest import FAST_RETRIES
@@ -488,7 +488,7 @@ async def test_a_body_that_is_not_a_gemini_answer_is_unavailable(provider, gemin
     assert len(gemini_api.requests) == 4, "tried again, like any outage"
 
 
-# Through the bot's Speaker and Pipeline -----------------------------------------------------
+# Through the bot's SpeechSynthesizer and Pipeline ---------------------------------------------
 
 
 def gemini_settings(gemini_api: FakeGeminiAPI, **overrides) -> Settings:
@@ -501,10 +501,12 @@ def gemini_settings(gemini_api: FakeGeminiAPI, **overrides) -> Settings:
 
 
 @pytest.fixture
-def speaker(http, gemini_api) -> Speaker:
+def speaker(http, gemini_api) -> SpeechSynthesizer:
     provider = build_provider(gemini_settings(gemini_api), http)
     assert isinstance(provider, GeminiProvider)
-    return Speaker.from_settings(gemini_settings(gemini_api), http, provider, AudioWorkers())
+    return SpeechSynthesizer.from_settings(
+        gemini_settings(gemini_api), http, provider, AudioWorkers()
+    )
 
 
 async def test_speak_gives_a_voice_message_in_the_default_voice(speaker, gemini_api):
@@ -539,7 +541,9 @@ async def test_a_speed_is_refused_before_any_request(speaker, gemini_api):
 def test_a_speech_voice_gemini_lacks_stops_start_up(http, gemini_api):
     settings = gemini_settings(gemini_api, speech_voice="alloy")
     with pytest.raises(SettingsError, match="SPEECH_VOICE"):
-        Speaker.from_settings(settings, http, build_provider(settings, http), AudioWorkers())
+        SpeechSynthesizer.from_settings(
+            settings, http, build_provider(settings, http), AudioWorkers()
+        )
 
 
 @pytest.fixture

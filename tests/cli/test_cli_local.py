@@ -4,8 +4,8 @@ setting."""
 
 from __future__ import annotations
 
+from tests.cli.test_cli import run_cli
 from tests.local_models import TINY_EN
-from tests.test_cli import run_cli
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "LOCAL_WHISPER_MODEL": str(TINY_EN)}
 

@@ -23,20 +23,20 @@ def sentences(count: int) -> str:
 
 
 def test_header_names_speaker_duration_and_language():
-    header = render.transcript_header(result("hi"), speaker="Ali_ce", what="voice message")
+    header = render.transcript_header(result("hi"), author="Ali_ce", what="voice message")
     assert header == "🎙️ **Transcript** of Ali\\_ce's voice message · 0:42 · German"
 
 
 def test_a_translation_header_names_the_source_language():
     header = render.transcript_header(
-        result("hi"), speaker="Bo", what="voice message", translated=True
+        result("hi"), author="Bo", what="voice message", translated=True
     )
     assert header == "🌐 **Translation** of Bo's voice message · 0:42 · from German"
 
 
 def test_header_leaves_out_an_unknown_language_and_shows_hours():
     header = render.transcript_header(
-        result("hi", language=None, duration=3725), speaker="Bo", what="audio file a.mp3"
+        result("hi", language=None, duration=3725), author="Bo", what="audio file a.mp3"
     )
     assert header.endswith("a.mp3 · 1:02:05")
 
@@ -112,7 +112,7 @@ def audio_file(filename: str) -> discord.Attachment:
 
 @settings(max_examples=60)
 @given(
-    speaker=LONG_NAMES,
+    author=LONG_NAMES,
     filename=LONG_NAMES,
     language=st.none() | LONG_NAMES,
     labels=st.lists(LONG_NAMES, min_size=1, max_size=3),
@@ -121,13 +121,13 @@ def audio_file(filename: str) -> discord.Attachment:
     translated=st.booleans(),
 )
 def test_every_message_fits_whatever_the_names(
-    speaker, filename, language, labels, text, layout, translated
+    author, filename, language, labels, text, layout, translated
 ):
     segments = tuple(Segment(float(i), float(i + 1), text, label) for i, label in enumerate(labels))
     transcript = Transcript(text, "diarized_json", segments=segments)
     messages = render.transcript_reply(
         TranscriptionResult(transcript, 3.0, language),
-        speaker=speaker,
+        author=author,
         what=attachments.describe(audio_file(filename)),
         file_id=1,
         translated=translated,

@@ -1,4 +1,4 @@
-"""The Speaker: checks, long text, bounded parallelism, provider audio validated, clean-up."""
+"""The speech synthesizer: checks, long text, parallelism, provider audio checked, clean-up."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bot.errors import (
 )
 from bot.runtime.workers import AudioWorkers
 from bot.settings import SettingsError
-from bot.speech.synthesis import Speaker, SpeechOptions
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from tests import bad_media
 from tests.conftest import make_provider
 from tests.fakes.audio_api import SPEECH_SECONDS_PER_CHAR, Fault
@@ -29,7 +29,7 @@ HANG_GUARD = 60.0
 
 def speaker_for(http, audio_api, *, model="tts-1", max_chars=20_000, parallelism=3):
     provider = make_provider(http, audio_api.base_url, speech_model=model)
-    return Speaker(
+    return SpeechSynthesizer(
         http,
         provider,
         default_voice="alloy",
@@ -192,5 +192,5 @@ def test_a_default_voice_the_model_lacks_stops_start_up_naming_the_setting(
     settings = bot_settings(audio_api, tmp_path, speech_voice="marin")
     provider = make_provider(http, audio_api.base_url)
     with pytest.raises(SettingsError) as caught:
-        Speaker.from_settings(settings, http, provider, AudioWorkers())
+        SpeechSynthesizer.from_settings(settings, http, provider, AudioWorkers())
     assert str(caught.value).startswith("setting SPEECH_VOICE: 'marin' is not a voice of the")
