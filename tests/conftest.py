@@ -1,5 +1,5 @@
 """Shared fixtures: loopback stand-ins, a shared HTTP client, fast retry policies, the running
-bot of the end-to-end tests, and the local engine's models (tests/local_models.py)."""
+bot of the end-to-end tests, and eSpeak NG for speech to hear."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import hypothesis
 import pytest
 from pydantic import SecretStr
 
+from bot.providers.local.espeak import ESpeakEngine
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.transcription.pipeline import Limits, Pipeline
@@ -24,8 +25,6 @@ from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test reaches a model hub, whatever it asks for
-
-pytest_plugins = ["tests.local_models"]
 
 # Property tests run the same examples on every run (reproducible in CI, no example database);
 # the deadline only catches an example gone badly slow.
@@ -121,3 +120,11 @@ def nothing_unhandled(request, caplog):
     allowed = request.node.get_closest_marker("log_errors")
     expected = allowed.args if allowed else ()
     assert unexpected_errors(caplog, allowed=expected) == []
+
+
+# eSpeak NG, for speech the tests hear (the local models' fixtures: tests/providers/local/) -----
+
+
+@pytest.fixture(scope="session")
+def espeak() -> ESpeakEngine:
+    return ESpeakEngine()

