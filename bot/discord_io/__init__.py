@@ -3,6 +3,5 @@ preview, results rendered as safe messages, attachments, permissions, voice mess
 taken back, command sync and the command tree.
 
 May import the Discord-free core (`bot.transcription`, `bot.speech`, `bot.store`,
-`bot.providers`' values, `bot.runtime`, `bot.model`, `bot.languages`, `bot.errors`, `bot.text`)
-and discord.py. Never a cog.
+`bot.providers`' values, `bot.runtime`, `bot.model`, `bot.errors`) and discord.py. Never a cog.
 """
