@@ -4,11 +4,15 @@ The pipeline takes plain values (a URL with a name and size, or a local path) so
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
 when the job ends, whether it succeeds, fails or is cancelled.
 
-Requests for the same attachment asked the same way at the same time share one run: one
-download, one provider call, one job place (`gate`); the others wait for its result without
-holding a place. With a `TranscriptCache`, the same audio asked the same way is transcribed
-once: the audio's SHA-256 is computed while it downloads, and identical audio in different
-attachments waits for the first one instead of paying again. A cached transcript is linked to
+Each request may bring a `JobListener` (the bot's live preview): it is told the request's place
+while it waits in the bot-wide job queue, the chunks done of a long recording, and with a
+streaming provider the text so far. Requests for the same attachment asked the same way at the
+same time share one run: one download, one provider call, one job place; the others wait for
+its result without holding a place, and every waiting request is told the run's progress.
+
+With a `TranscriptCache`, the same audio asked the same way is transcribed once: the audio's
+SHA-256 is computed while it downloads, and identical audio in different attachments waits for
+the first one instead of paying again. A cached transcript is linked to
 the message and attachment it came from (`AudioOrigin`), so it can go when they go. (The cap
 on provider calls in flight is `providers.limited.LimitedProvider`.)
 """
@@ -16,14 +20,12 @@ on provider calls in flight is `providers.limited.LimitedProvider`.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,7 +53,9 @@ from bot.model import (
     TranscriptionResult,
     TranslationOptions,
 )
-from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
+from bot.runtime.job_listener import JobListener
+from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.shared_runs import SharedRuns
 from bot.runtime.workers import AudioWorkers, in_thread
@@ -62,9 +66,6 @@ log = logging.getLogger(__name__)
 
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
-
-
-"""The query parameters Discord's CDN signs its links with: they change, the file does not."""
 
 
 @dataclass(frozen=True)
@@ -112,18 +113,12 @@ ProgressListener = Callable[[int, int], Awaitable[None]]
 """Told (chunks done, chunks in all) as a long recording is worked through."""
 
 
-Gate = Callable[[], AbstractAsyncContextManager[object]]
-"""Entered around the work a request does itself (a job place), not while it waits for an
-identical request's run."""
-
-
 @dataclass(eq=False)
 class _Request:
     """One request sharing a run: where its audio is attached, and whom to tell the progress."""
 
     origin: AudioOrigin | None
-    on_text: TextListener | None = None
-    on_progress: ProgressListener | None = None
+    listener: JobListener | None
 
 
 def _origins(requests: list[_Request]) -> list[AudioOrigin]:
@@ -132,24 +127,17 @@ def _origins(requests: list[_Request]) -> list[AudioOrigin]:
 
 
 async def _tell_text(requests: list[_Request], text: str) -> None:
+    """Tell every request still waiting for the run the text so far."""
     for request in list(requests):
-        if request.on_text is not None:
-            await request.on_text(text)
+        if request.listener is not None:
+            await request.listener.text_so_far(text)
 
 
 async def _tell_progress(requests: list[_Request], done: int, total: int) -> None:
+    """Tell every request still waiting for the run the chunks done."""
     for request in list(requests):
-        if request.on_progress is not None:
-            await request.on_progress(done, total)
-
-
-@contextlib.asynccontextmanager
-async def _through(gate: Gate | None) -> AsyncIterator[None]:
-    if gate is None:
-        yield
-        return
-    async with gate():
-        yield
+        if request.listener is not None:
+            await request.listener.progress(done, total)
 
 
 @dataclass(frozen=True)
@@ -185,7 +173,8 @@ class Pipeline:
     """Transcription and translation of audio within `limits`, through `provider`.
 
     Over-limit audio is refused before fetching it when the declared size or duration
-    already says so, and while streaming otherwise.
+    already says so, and while streaming otherwise. With a `queue` (the bot's), the work a
+    request does itself waits for a place in it; without (the CLI), work starts at once.
     """
 
     def __init__(
@@ -196,12 +185,14 @@ class Pipeline:
         *,
         workers: AudioWorkers | None = None,
         cache: TranscriptCache | None = None,
+        queue: JobQueue | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
         self._limits = limits
         self._workers = workers or AudioWorkers()
         self._cache = cache
+        self._queue = queue
         self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -219,28 +210,23 @@ class Pipeline:
         audio_input: AudioInput,
         options: TranscriptionOptions,
         *,
-        on_text: TextListener | None = None,
-        on_progress: ProgressListener | None = None,
+        listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
-        gate: Gate | None = None,
     ) -> TranscriptionResult:
-        """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
-        reports the transcript as it grows; a long recording instead reports each chunk done
-        to `on_progress`. `max_audio_seconds` can only tighten the pipeline's own limit (a
-        server's choice). The work is done inside `gate`, unless an identical request's run
-        is under way: then this one waits for its result, told its progress."""
+        """Transcribe `audio_input` in its own language. `listener` is told the place in the
+        queue, and then, with a streaming provider, the transcript as it grows, or for a long
+        recording each chunk done. `max_audio_seconds` can only tighten the pipeline's own
+        limit (a server's choice). The work waits its turn in the queue, unless an identical
+        request's run is under way: then this one waits for its result, told its progress."""
         limits = self._limits_within(max_audio_seconds)
-        streams = on_text is not None
+        streams = listener is not None and self._provider.capabilities.stream
 
         async def work(requests: list[_Request]) -> TranscriptionResult:
-            async with _through(gate):
+            async with place_in(self._queue, listener):
                 return await self._transcribe_now(audio_input, options, limits, requests, streams)
 
-        request = _Request(
-            audio_input.origin if isinstance(audio_input, AudioSource) else None,
-            on_text,
-            on_progress,
-        )
+        origin = audio_input.origin if isinstance(audio_input, AudioSource) else None
+        request = _Request(origin, listener)
         return await self._shared("transcribe", audio_input, options, limits, request, work)
 
     async def _transcribe_now(
@@ -294,13 +280,14 @@ class Pipeline:
         audio_input: AudioInput,
         options: TranslationOptions,
         *,
-        on_progress: ProgressListener | None = None,
+        listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
-        gate: Gate | None = None,
     ) -> TranscriptionResult:
-        """Translate the speech in `audio_input` into English text, inside `gate` unless an
-        identical request's run is under way (then wait for its result). `max_audio_seconds`
-        can only tighten the pipeline's own limit, as for `transcribe`."""
+        """Translate the speech in `audio_input` into English text, once its turn in the
+        queue comes, unless an identical request's run is under way (then wait for its
+        result). `listener` is told the place in the queue and the chunks done of a long
+        recording (translations do not stream). `max_audio_seconds` can only tighten the
+        pipeline's own limit, as for `transcribe`."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
         limits = self._limits_within(max_audio_seconds)
@@ -317,13 +304,13 @@ class Pipeline:
                 on_progress=lambda done, total: _tell_progress(requests, done, total),
             )
             async with (
-                _through(gate),
+                place_in(self._queue, listener),
                 scratch_directory("earshot-") as workdir,
             ):
                 checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
                 return await self._ask(Path(workdir), checked, asking)
 
-        request = _Request(None, on_progress=on_progress)
+        request = _Request(None, listener)
         return await self._shared("translate", audio_input, options, limits, request, work)
 
     async def _shared(
