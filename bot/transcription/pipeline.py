@@ -12,16 +12,15 @@ its result without holding a place, and every waiting request is told the run's 
 
 With a `TranscriptCache`, the same audio asked the same way is transcribed once: the audio's
 SHA-256 is computed while it downloads, and identical audio in different attachments waits for
-the first one instead of paying again. A cached transcript is linked to
-the message and attachment it came from (`AudioOrigin`), so it can go when they go. (The cap
-on provider calls in flight is `providers.limited.LimitedProvider`.)
+the first one instead of paying again. A cached transcript is linked to the message and
+attachment it came from (`AudioOrigin`), so it can go when they go. (The cap on provider calls
+in flight is `providers.limited.LimitedProvider`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import logging
 import weakref
@@ -30,24 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiofiles
 import httpx
 
-from bot.audio.chunking import split_at_quiet_points
 from bot.audio.encode import transcode_to_ogg_opus
 from bot.audio.probe import AudioInfo, probe
-from bot.errors import (
-    AudioTooLarge,
-    AudioTooLong,
-    DownloadFailed,
-    EmptyAudio,
-    ProviderUnsupported,
-)
+from bot.errors import AudioTooLarge, AudioTooLong, ProviderUnsupported
 from bot.model import (
     AudioOrigin,
     AudioSource,
     CacheKey,
-    ResponseFormat,
     Transcript,
     TranscriptionOptions,
     TranscriptionResult,
@@ -60,12 +50,10 @@ from bot.runtime.scratch import scratch_directory
 from bot.runtime.shared_runs import SharedRuns
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
-from bot.transcription.stitching import continuation_prompt, stitch
+from bot.transcription.asking import Asking, ask_in_chunks
+from bot.transcription.download import download
 
 log = logging.getLogger(__name__)
-
-
-DOWNLOAD_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -105,14 +93,6 @@ AudioInput = AudioSource | Path
 """Audio to fetch over HTTP, or a local file (the CLI's way in; never cached)."""
 
 
-AskProvider = Callable[[AudioUpload, str | None], Awaitable[Transcript]]
-"""One provider call about an upload, with the prompt to send."""
-
-
-ProgressListener = Callable[[int, int], Awaitable[None]]
-"""Told (chunks done, chunks in all) as a long recording is worked through."""
-
-
 @dataclass(eq=False)
 class _Request:
     """One request sharing a run: where its audio is attached, and whom to tell the progress."""
@@ -138,26 +118,6 @@ async def _tell_progress(requests: list[_Request], done: int, total: int) -> Non
     for request in list(requests):
         if request.listener is not None:
             await request.listener.progress(done, total)
-
-
-@dataclass(frozen=True)
-class Asking:
-    """How to ask the provider about a recording: `whole` for it all at once, `chunk` for one
-    chunk of a long one, and what the caller said about it."""
-
-    whole: AskProvider
-    chunk: AskProvider
-    prompt: str | None = None
-    language: str | None = None
-    response_format: ResponseFormat = "json"
-    on_progress: ProgressListener | None = None
-
-
-def _lanes(count: int, lanes: int) -> list[range]:
-    """`count` chunk indices in at most `lanes` runs of consecutive ones, as even as can be."""
-    lanes = max(1, min(lanes, count))
-    bounds = [round(count * lane / lanes) for lane in range(lanes + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
 
 
 @dataclass(frozen=True)
@@ -349,14 +309,23 @@ class Pipeline:
         else:
             self._check_declared(audio_input, limits)
             path = workdir / "download"
-            sha256 = await self._download(audio_input, path)
+            sha256 = await download(
+                self._http, audio_input, path, max_bytes=self._limits.max_download_bytes
+            )
         info = await self._workers.run(probe, path, max_seconds=limits.max_audio_seconds)
         return _Audio(path, info, sha256)
 
     async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:
         """Ask about the whole recording at once, or chunk by chunk when it is long."""
         if checked.info.duration > self._limits.chunk_seconds:
-            transcript = await self._ask_in_chunks(workdir, checked, asking)
+            transcript = await ask_in_chunks(
+                checked.path,
+                workdir / "chunks",
+                asking,
+                chunk_seconds=self._limits.chunk_seconds,
+                parallelism=self._limits.chunk_parallelism,
+                workers=self._workers,
+            )
         else:
             upload = await self._uploadable(workdir, checked.path, checked.info)
             transcript = await asking.whole(upload, asking.prompt)
@@ -365,36 +334,6 @@ class Pipeline:
             duration=checked.info.duration,
             language=transcript.language or asking.language,
         )
-
-    async def _ask_in_chunks(self, workdir: Path, checked: _Audio, asking: Asking) -> Transcript:
-        """Cut at quiet points, then ask in `chunk_parallelism` lanes of consecutive chunks;
-        within a lane each chunk is prompted with the previous one's last words."""
-        folder = workdir / "chunks"
-        await in_thread(folder.mkdir)
-        chunks = await self._workers.run(
-            split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
-        )
-        results: list[Transcript | None] = [None] * len(chunks)
-        done = 0
-
-        async def lane(indices: range) -> None:
-            nonlocal done
-            previous = None
-            for index in indices:
-                upload = AudioUpload(chunks[index].path, "audio.ogg", "audio/ogg")
-                prompt = continuation_prompt(previous, asking.prompt)
-                previous = results[index] = await asking.chunk(upload, prompt)
-                done += 1
-                if asking.on_progress is not None:
-                    await asking.on_progress(done, len(chunks))
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for indices in _lanes(len(chunks), self._limits.chunk_parallelism):
-                    group.create_task(lane(indices))
-        except BaseExceptionGroup as failures:
-            raise failures.exceptions[0] from None
-        return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
 
     def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
         asked = {
@@ -410,32 +349,6 @@ class Pipeline:
             raise AudioTooLarge(source.size, limits.max_download_bytes)
         if source.duration is not None and source.duration > limits.max_audio_seconds:
             raise AudioTooLong(source.duration, limits.max_audio_seconds)
-
-    async def _download(self, source: AudioSource, destination: Path) -> str:
-        """Stream `source` to `destination`, stopping as soon as it passes the size limit.
-        Returns the SHA-256 of what was received, computed on the way."""
-        limit = self._limits.max_download_bytes
-        received = 0
-        digest = hashlib.sha256()
-        try:
-            async with self._http.stream("GET", source.url) as response:
-                if response.is_error:
-                    raise DownloadFailed(f"HTTP {response.status_code} for {source.filename}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise AudioTooLarge(int(declared), limit)
-                async with aiofiles.open(destination, "wb") as out:
-                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK_BYTES):
-                        received += len(chunk)
-                        if received > limit:
-                            raise AudioTooLarge(received, limit)
-                        digest.update(chunk)
-                        await out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise DownloadFailed(f"{type(exc).__name__} while fetching {source.filename}") from None
-        if received == 0:
-            raise EmptyAudio(f"{source.filename} is empty")
-        return digest.hexdigest()
 
     async def _uploadable(self, workdir: Path, path: Path, info: AudioInfo) -> AudioUpload:
         """The file as the provider accepts it: as it is, or converted to Ogg/Opus."""
