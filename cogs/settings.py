@@ -85,7 +85,7 @@ class ServerSettings(
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
 
-    async def interaction_check(self, interaction: discord.Interaction[EarshotBot]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not interaction.permissions.manage_guild:
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
