@@ -11,9 +11,12 @@ import httpx
 from discord.ext import commands
 
 from bot.discord_io.command_sync import sync_commands
+from bot.discord_io.startup_check import check_sources
+from bot.discord_io.take_back import TakeBack
 from bot.discord_io.tree import EarshotTree
 from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
+from bot.runtime.background import BackgroundTasks
 from bot.runtime.http_client import build_http_client
 from bot.runtime.job_queue import JobQueue
 from bot.runtime.member_limit import MemberLimit
@@ -26,6 +29,9 @@ from bot.transcription.pipeline import Limits, Pipeline
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings")
+RETRYING_DELETIONS = "retrying deletions"
+STARTUP_CHECK = "start-up check"
+"""The names of the background tasks (`bot.runtime.background`)."""
 HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
 """How discord.py names the tasks that run event handlers and app commands."""
 EVENT_DRAIN_SECONDS = 5.0
@@ -56,14 +62,15 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store`, `queue`, `members` and `web` exist once
-    `setup_hook` has run (at login)."""
+    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members` and `take_back` exist
+    once `setup_hook` has run (at login); so do the `background` tasks, until `close`."""
 
     pipeline: Pipeline
-    speaker: SpeechSynthesizer
+    synthesizer: SpeechSynthesizer
     store: Store
     queue: JobQueue
     members: MemberLimit
+    take_back: TakeBack
 
     def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
         super().__init__(
@@ -76,6 +83,7 @@ class EarshotBot(commands.Bot):
         self.settings = settings
         self.force_sync = force_sync
         self.http_client: httpx.AsyncClient | None = None
+        self.background = BackgroundTasks()
         self._close_by: float | None = None
         """The loop time by which a shutdown under way must be over."""
 
@@ -97,9 +105,18 @@ class EarshotBot(commands.Bot):
             Limits.from_settings(self.settings),
             workers=workers,
             cache=self.store if self.settings.transcript_cache_ttl_seconds > 0 else None,
+            queue=self.queue,
         )
         self.synthesizer = SpeechSynthesizer.from_settings(
-            self.settings, self.http_client, provider, workers
+            self.settings, self.http_client, provider, workers, queue=self.queue
+        )
+        self.take_back = TakeBack(self.http, self.store)
+        self.background.start(RETRYING_DELETIONS, self.take_back.run())
+        self.background.start(
+            STARTUP_CHECK,
+            check_sources(
+                self.http, self.store, self.take_back, days=self.settings.startup_check_days
+            ),
         )
         for extension in EXTENSIONS:
             try:
@@ -155,6 +172,7 @@ class EarshotBot(commands.Bot):
         if self.is_closed():
             return
         self.tree.closing = True
+        await self.background.stop()
         await super().close()
         await self._drain_handlers()
         if self.http_client is not None:

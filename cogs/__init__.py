@@ -1,7 +1,7 @@
-"""The slash commands and context menus, one module per feature, each loaded by `bot.app` as an
-extension (its `async def setup(bot)`). Thin: parse the interaction, hand plain values to a use
-case, render the result.
+"""The Discord commands and event listeners, thin: each parses the interaction (or event),
+calls a use case (`bot.transcription`, `bot.speech`) with plain values and at most one
+`JobListener`, and hands the result to a delivery object of `bot.discord_io`.
 
-May import every layer of `bot` below `bot.cli` (`bot.app` for the `EarshotBot` type,
-`bot.discord_io` for everything said to Discord) and discord.py. Never another cog.
+May import everything below: `bot.app` (for `EarshotBot`), `bot.discord_io` and the core.
+Never another cog.
 """

@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.discord_io import replies
+from bot.discord_io.autocomplete import language_autocomplete, voice_autocomplete
 from bot.discord_io.names import shown_name
 from bot.discord_io.permissions import (
     ANSWERABLE_CHANNELS,
@@ -27,8 +28,6 @@ from bot.discord_io.render import OutgoingMessage
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
 from bot.store import GuildSettings, MemberSettings
-from cogs.speak import voice_autocomplete
-from cogs.transcribe import language_autocomplete
 
 MAX_CHANNELS_LISTED = 20
 """Channels a reply names; at about 24 characters a mention, 20 leave room for the rest."""
@@ -42,7 +41,7 @@ def _on_off(enabled: bool) -> str:
     return "on" if enabled else "off"
 
 
-async def _voice_name(interaction: discord.Interaction, name: str) -> str | None:
+async def _voice_name(interaction: discord.Interaction[EarshotBot], name: str) -> str | None:
     """The voice `name` names, or None once the member was told why not."""
     try:
         return interaction.client.synthesizer.known_voice(name)
@@ -51,7 +50,7 @@ async def _voice_name(interaction: discord.Interaction, name: str) -> str | None
         return None
 
 
-async def _tell(interaction: discord.Interaction, text: str) -> None:
+async def _tell(interaction: discord.Interaction[EarshotBot], text: str) -> None:
     await replies.send(interaction, OutgoingMessage(text), ephemeral=True)
 
 
@@ -100,7 +99,7 @@ class ServerSettings(
     )
     async def channel(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         enabled: bool,
         channel: discord.TextChannel | discord.VoiceChannel | None = None,
     ) -> None:
@@ -119,7 +118,7 @@ class ServerSettings(
         name="server", description="Turn automatic transcription on or off in every channel"
     )
     @app_commands.describe(enabled="Transcribe voice messages in every channel without being asked")
-    async def server(self, interaction: discord.Interaction, enabled: bool) -> None:
+    async def server(self, interaction: discord.Interaction[EarshotBot], enabled: bool) -> None:
         guild = self._guild(interaction)
         settings = await self.bot.store.update_guild_settings(guild.id, auto_transcribe=enabled)
         switches = await self.bot.store.channel_switches(guild.id)
@@ -134,7 +133,9 @@ class ServerSettings(
     @app_commands.command(name="language", description="The language usually spoken here")
     @app_commands.describe(language="The spoken language; leave empty to detect it")
     @app_commands.autocomplete(language=language_autocomplete)
-    async def language(self, interaction: discord.Interaction, language: str | None = None) -> None:
+    async def language(
+        self, interaction: discord.Interaction[EarshotBot], language: str | None = None
+    ) -> None:
         try:
             code = parse_language(language)
         except EarshotError as error:
@@ -148,7 +149,9 @@ class ServerSettings(
         name="audio-files", description="Also transcribe audio file attachments automatically"
     )
     @app_commands.describe(enabled="Audio files too, not only voice messages")
-    async def audio_files(self, interaction: discord.Interaction, enabled: bool) -> None:
+    async def audio_files(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
         await self.bot.store.update_guild_settings(self._guild(interaction).id, audio_files=enabled)
         what = "voice messages and audio files" if enabled else "voice messages only"
         await _tell(interaction, f"Automatic transcription now covers **{what}**.")
@@ -159,7 +162,7 @@ class ServerSettings(
         style=[app_commands.Choice(name=name, value=value) for value, name in REPLY_STYLES.items()]
     )
     async def reply_style(
-        self, interaction: discord.Interaction, style: app_commands.Choice[str]
+        self, interaction: discord.Interaction[EarshotBot], style: app_commands.Choice[str]
     ) -> None:
         guild = self._guild(interaction)
         settings = await self.bot.store.update_guild_settings(guild.id, reply_style=style.value)
@@ -175,7 +178,9 @@ class ServerSettings(
     )
     @app_commands.describe(seconds="Longer recordings are not transcribed or translated here")
     async def max_duration(
-        self, interaction: discord.Interaction, seconds: app_commands.Range[int, 1, 86_400]
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        seconds: app_commands.Range[int, 1, 86_400],
     ) -> None:
         limit = self.bot.settings.max_audio_seconds
         if seconds > limit:
@@ -193,14 +198,14 @@ class ServerSettings(
     @app_commands.command(name="voice", description="The default voice for reading text aloud")
     @app_commands.describe(name="One of the audio service's voices")
     @app_commands.autocomplete(name=voice_autocomplete)
-    async def voice(self, interaction: discord.Interaction, name: str) -> None:
+    async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return
         await self.bot.store.update_guild_settings(self._guild(interaction).id, tts_voice=voice)
         await _tell(interaction, f"The server's default voice is now **{voice}**.")
 
     @app_commands.command(name="show", description="Show earshot's settings for this server")
-    async def show(self, interaction: discord.Interaction) -> None:
+    async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
         guild = self._guild(interaction)
         settings = await self.bot.store.guild_settings(guild.id)
         switches = await self.bot.store.channel_switches(guild.id)
@@ -222,7 +227,7 @@ class ServerSettings(
         await _tell(interaction, "\n".join(lines))
 
     @staticmethod
-    def _guild(interaction: discord.Interaction) -> discord.Guild:
+    def _guild(interaction: discord.Interaction[EarshotBot]) -> discord.Guild:
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
         return interaction.guild
@@ -241,7 +246,7 @@ class Privacy(
     @app_commands.command(
         name="opt-out", description="Never transcribe my voice messages automatically"
     )
-    async def opt_out(self, interaction: discord.Interaction) -> None:
+    async def opt_out(self, interaction: discord.Interaction[EarshotBot]) -> None:
         await self._update(interaction, opted_out=True)
         self.bot.dispatch(OPTED_OUT_EVENT, interaction.user.id)
         await _tell(
@@ -254,7 +259,7 @@ class Privacy(
     @app_commands.command(
         name="opt-in", description="Transcribe my voice messages automatically again"
     )
-    async def opt_in(self, interaction: discord.Interaction) -> None:
+    async def opt_in(self, interaction: discord.Interaction[EarshotBot]) -> None:
         await self._update(interaction, opted_out=False)
         await _tell(
             interaction,
@@ -266,7 +271,9 @@ class Privacy(
         name="private-replies", description="Answer my own commands privately by default"
     )
     @app_commands.describe(enabled="Only you see the answers, unless you ask otherwise")
-    async def private_replies(self, interaction: discord.Interaction, enabled: bool) -> None:
+    async def private_replies(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
         await self._update(interaction, private_replies=enabled)
         how = "private" if enabled else "public"
         await _tell(
@@ -277,18 +284,20 @@ class Privacy(
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")
     @app_commands.describe(name="One of the audio service's voices")
     @app_commands.autocomplete(name=voice_autocomplete)
-    async def voice(self, interaction: discord.Interaction, name: str) -> None:
+    async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return
         await self._update(interaction, tts_voice=voice)
         await _tell(interaction, f"Your preferred voice is now **{voice}**.")
 
     @app_commands.command(name="show", description="Show my earshot settings")
-    async def show(self, interaction: discord.Interaction) -> None:
+    async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
         settings = await self.bot.store.member_settings(interaction.user.id)
         await _tell(interaction, _describe_member(settings))
 
-    async def _update(self, interaction: discord.Interaction, **changes: object) -> None:
+    async def _update(
+        self, interaction: discord.Interaction[EarshotBot], **changes: object
+    ) -> None:
         await self.bot.store.update_member_settings(interaction.user.id, **changes)
 
 

@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, render, replies
+from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.names import shown_name
@@ -31,19 +32,9 @@ TEXT_OPTION_LIMIT = 6000
 """Discord's cap on a slash command's text option."""
 
 
-async def voice_autocomplete(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    """The provider's voices starting with what the member typed."""
-    typed = current.strip().casefold()
-    return [
-        app_commands.Choice(name=voice, value=voice)
-        for voice in interaction.client.synthesizer.voices
-        if voice.casefold().startswith(typed)
-    ][:25]
-
-
-def _names(interaction: discord.Interaction, message: discord.Message | None = None) -> Names:
+def _names(
+    interaction: discord.Interaction[EarshotBot], message: discord.Message | None = None
+) -> Names:
     """Names for mentions, from the message's own mention lists, then the guild's caches."""
     guild = interaction.guild
     users = {user.id: user.display_name for user in message.mentions} if message else {}
@@ -87,7 +78,7 @@ class Speak(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    async def _preferred_voice(self, interaction: discord.Interaction) -> str | None:
+    async def _preferred_voice(self, interaction: discord.Interaction[EarshotBot]) -> str | None:
         """The member's preferred voice, else the server's default, if the provider has it."""
         member = await self.bot.store.member_settings(interaction.user.id)
         server = (
@@ -113,7 +104,7 @@ class Speak(commands.Cog):
     @provider_cooldown
     async def speak(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         text: app_commands.Range[str, 1, TEXT_OPTION_LIMIT] | None = None,
         file: discord.Attachment | None = None,
         voice: str | None = None,
@@ -137,7 +128,9 @@ class Speak(commands.Cog):
 
         await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
 
-    async def read_aloud(self, interaction: discord.Interaction, message: discord.Message) -> None:
+    async def read_aloud(
+        self, interaction: discord.Interaction[EarshotBot], message: discord.Message
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
@@ -154,7 +147,7 @@ class Speak(commands.Cog):
 
     async def _say(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         words: Callable[[], Awaitable[str]],
         options: SpeechOptions,
         *,
@@ -168,8 +161,7 @@ class Speak(commands.Cog):
             spoken = await words()
             async with (
                 self.bot.members.admit(interaction.user.id),
-                self.bot.queue.turn(waiting.queued),
-                self.bot.synthesizer.speak(spoken, options) as speech,
+                self.bot.synthesizer.speak(spoken, options, listener=waiting) as speech,
             ):
                 header = render.speech_header(what, voice=speech.voice, duration=speech.duration)
                 await replies.send_speech(

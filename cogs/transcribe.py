@@ -16,15 +16,14 @@ messages already waiting: their jobs are withdrawn (`on_member_opted_out`), and 
 again once its turn comes. Whatever was derived from a message (its transcript messages, the
 thread started on it, transcripts cached from it by any command) goes when the message goes,
 or when its audio is removed by an edit; at start-up, deletions and edits made while earshot
-was away are found (`bot.startup_check`), and failed deletions are retried (`bot.take_back`).
+was away are found (`bot.discord_io.startup_check`), and failed deletions are retried
+(`bot.discord_io.take_back`), both run by the app in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import discord
@@ -32,52 +31,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import OPTED_OUT_EVENT, EarshotBot
-from bot.discord_io import attachments, on_behalf, render, replies
+from bot.discord_io import attachments, on_behalf, replies
+from bot.discord_io.autocomplete import language_autocomplete
+from bot.discord_io.automatic_replies import AutomaticAnswer
 from bot.discord_io.cooldown import provider_cooldown
-from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.permissions import missing_to_answer, switch_channel
-from bot.discord_io.render import NO_MENTIONS, OutgoingMessage
 from bot.discord_io.server_limit import longest_recording
-from bot.discord_io.startup_check import check_sources
-from bot.discord_io.take_back import TakeBack
-from bot.errors import EarshotError, ShuttingDown
-from bot.languages import matching_languages, parse_language
-from bot.model import AudioSource, TranscriptionOptions, TranscriptionResult
+from bot.errors import EarshotError, TooManyJobs
+from bot.languages import parse_language
+from bot.model import TranscriptionOptions
 from bot.runtime.automatic_jobs import Job, Jobs
-from bot.store import GuildSettings, PostedMessage
-from bot.text import shorten
+from bot.store import GuildSettings
 from bot.transcription import documents
 
 log = logging.getLogger(__name__)
 
 RESPONSE_FORMAT = "verbose_json"
 """Asked of the provider so replies can name the detected language."""
-MAX_THREAD_NAME = 100
-
-
-async def language_autocomplete(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    return [
-        app_commands.Choice(name=f"{name} ({code})", value=code)
-        for name, code in matching_languages(current)
-    ]
-
-
-@contextlib.asynccontextmanager
-async def _typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
-    """Show "typing…" in `channel` while inside; if Discord refuses, only the indicator is lost."""
-    indicator = channel.typing()
-    try:
-        await indicator.__aenter__()
-    except discord.HTTPException as error:
-        log.info("no typing indicator: %s", error)
-        yield
-        return
-    try:
-        yield
-    finally:
-        await indicator.__aexit__(None, None, None)
 
 
 class Transcribe(commands.Cog):
@@ -91,24 +61,12 @@ class Transcribe(commands.Cog):
             self.menu
         )
         self.menu = provider_cooldown(self.menu)
-        self.background: list[asyncio.Task[None]] = []
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
-        self.take_back = TakeBack(self.bot.http, self.bot.store)
-        check = check_sources(
-            self.bot.http, self.bot.store, self.take_back, days=self.bot.settings.startup_check_days
-        )
-        self.background = [
-            asyncio.create_task(self.take_back.run(), name="earshot retrying deletions"),
-            asyncio.create_task(check, name="earshot start-up check"),
-        ]
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-        for task in self.background:
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
         await self.jobs.close(grace=self.bot.time_left())
 
     # Commands -------------------------------------------------------------------------------
@@ -128,7 +86,7 @@ class Transcribe(commands.Cog):
     @provider_cooldown
     async def transcribe(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         file: discord.Attachment,
         language: str | None = None,
         private: bool | None = None,
@@ -158,7 +116,7 @@ class Transcribe(commands.Cog):
         )
 
     async def transcribe_message(
-        self, interaction: discord.Interaction, message: discord.Message
+        self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         files, author = await replies.audio_files_of(interaction, message)
@@ -185,7 +143,7 @@ class Transcribe(commands.Cog):
 
     async def _transcribe_each(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         files: list[discord.Attachment],
         *,
         author: discord.abc.User | None,
@@ -195,31 +153,30 @@ class Transcribe(commands.Cog):
         message: discord.Message | None = None,
     ) -> None:
         """One reply per file (attached to `message`, for the menu): its transcript, or what
-        went wrong with it. The reply shows the work going: a streaming provider's text
-        growing, a long recording's chunks done."""
+        went wrong with it (see `replies.TranscriptReplies`). The whole command holds one of
+        the member's places: a member at their cap gets one refusal, however many files, and
+        their own later jobs cannot take the place between two files."""
         limit = await longest_recording(self.bot.store, interaction.guild_id)
-        streams = self.bot.pipeline.capabilities.stream
-
-        async def run(source: AudioSource, preview: LivePreview | None) -> TranscriptionResult:
-            return await self.bot.pipeline.transcribe(
-                source,
-                options,
-                on_text=preview.text if preview and streams else None,
-                on_progress=preview.progress if preview else None,
-                max_audio_seconds=limit,
-                gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-            )
-
-        await replies.send_transcripts(
-            interaction,
-            files,
-            run,
-            members=self.bot.members,
-            author=author,
-            private=private,
-            layout=layout,
-            message=message,
+        answers = replies.TranscriptReplies(
+            interaction, files, author=author, private=private, layout=layout
         )
+        try:
+            async with self.bot.members.admit(interaction.user.id):
+                for file in files:
+                    try:
+                        result = await self.bot.pipeline.transcribe(
+                            attachments.to_source(file, message),
+                            options,
+                            listener=answers.preview,
+                            max_audio_seconds=limit,
+                        )
+                    except EarshotError as error:
+                        await answers.failed(error)
+                    else:
+                        await answers.transcript(file, result)
+                await answers.finish()
+        except TooManyJobs as refusal:
+            await replies.send_error(interaction, refusal)
 
     # Automatic transcription ----------------------------------------------------------------
 
@@ -232,16 +189,17 @@ class Transcribe(commands.Cog):
             return
         files, settings = chosen
 
-        async def answer(job: Job) -> None:
+        answer = AutomaticAnswer(message, settings, self.bot.take_back)
+
+        async def work(job: Job) -> None:
             try:
-                await self._answer(message, files, settings, job)
+                await self._answer(message, files, settings, answer, job)
             except asyncio.CancelledError:
                 if self.bot.tree.closing and not job.withdrawn:
-                    notice = OutgoingMessage(f"⚠️ {ShuttingDown().user_message}")
-                    await self._deliver(message, [(None, notice)], settings, job)
+                    await answer.shutting_down(job)
                 raise
 
-        self.jobs.start(message.guild.id, message.id, answer, member=message.author.id)
+        self.jobs.start(message.guild.id, message.id, work, member=message.author.id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -260,7 +218,7 @@ class Transcribe(commands.Cog):
         present = attachments.attachment_ids(payload.data)
         answered = await self.bot.store.answered_attachments(payload.message_id)
         if removed := answered - present:
-            await self.take_back.attachments_removed(payload.message_id, removed)
+            await self.bot.take_back.attachments_removed(payload.message_id, removed)
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
@@ -277,7 +235,7 @@ class Transcribe(commands.Cog):
         """Withdraw the message's job and take back what was derived from it (a job caught
         delivering takes back the rest itself). A deleted transcript message needs nothing."""
         self.jobs.withdraw(message_id)
-        await self.take_back.message_deleted(message_id)
+        await self.bot.take_back.message_deleted(message_id)
         await self.bot.store.posted_message_gone(message_id)
 
     async def _automatic_files(
@@ -322,6 +280,7 @@ class Transcribe(commands.Cog):
         message: discord.Message,
         files: list[discord.Attachment],
         settings: GuildSettings,
+        answer: AutomaticAnswer,
         job: Job,
     ) -> None:
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
@@ -330,83 +289,23 @@ class Transcribe(commands.Cog):
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
         options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
-        outgoing: list[tuple[int | None, OutgoingMessage]] = []
-        async with _typing_in(message.channel):
+        async with answer.typing():
             for file in files:
                 try:
                     result = await self.bot.pipeline.transcribe(
                         attachments.to_source(file, message),
                         options,
                         max_audio_seconds=settings.max_audio_seconds,
-                        gate=self.bot.queue.turn,
                     )
                 except EarshotError as error:
                     replies.log_failure(error, message.author.id)
-                    outgoing.append((file.id, OutgoingMessage(f"⚠️ {error.user_message}")))
-                    continue
+                    answer.failed(file, error)
                 except Exception:
                     log.exception("transcribing message %s failed", message.id)
-                    outgoing.append((file.id, OutgoingMessage(f"⚠️ {EarshotError().user_message}")))
-                    continue
-                replies_to_file = render.transcript_reply(
-                    result,
-                    author=message.author.display_name,
-                    what=attachments.describe(file),
-                    file_id=file.id,
-                )
-                outgoing += [(file.id, reply) for reply in replies_to_file]
-        try:
-            with job.delivering():
-                try:
-                    await self._deliver(message, outgoing, settings, job)
-                except discord.HTTPException as error:
-                    log.warning(
-                        "could not post the transcript of message %s: %s", message.id, error
-                    )
-        finally:
-            if job.withdrawn:
-                await self.take_back.message_deleted(message.id)
-
-    async def _deliver(
-        self,
-        message: discord.Message,
-        outgoing: list[tuple[int | None, OutgoingMessage]],
-        settings: GuildSettings,
-        job: Job,
-    ) -> None:
-        """Post each message (with the attachment it answers) as a reply, or in a thread on the
-        message, and record it and the thread."""
-        thread = None
-        if settings.reply_style == "thread" and not isinstance(message.channel, discord.Thread):
-            thread = await self._start_thread(message)
-            if thread is not None:
-                await self.take_back.posted(message.id, PostedMessage.thread(thread.id))
-        for attachment_id, item in outgoing:
-            if job.withdrawn:
-                return
-            if thread is not None:
-                sent = await thread.send(
-                    item.content, files=item.discord_files(), allowed_mentions=NO_MENTIONS
-                )
-            else:
-                sent = await message.reply(
-                    item.content,
-                    files=item.discord_files(),
-                    mention_author=False,
-                    allowed_mentions=NO_MENTIONS,
-                )
-            await self.take_back.posted(
-                message.id, PostedMessage(sent.channel.id, sent.id, attachment_id)
-            )
-
-    async def _start_thread(self, message: discord.Message) -> discord.Thread | None:
-        """A thread on the message, or None (answer with a reply) if Discord refuses one."""
-        name = shorten(f"Transcript of {message.author.display_name}'s message", MAX_THREAD_NAME)
-        try:
-            return await message.create_thread(name=name)
-        except discord.HTTPException as error:
-            log.warning("no thread on message %s, replying instead: %s", message.id, error)
-            return None
+                    answer.failed(file, EarshotError())
+                else:
+                    answer.transcript(file, result)
+        await answer.post(job)
 
 
 async def setup(bot: EarshotBot) -> None:

@@ -7,18 +7,16 @@ reply names the source language when the provider reports it.
 
 from __future__ import annotations
 
-import functools
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import EarshotBot
-from bot.discord_io import on_behalf, replies
+from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.cooldown import provider_cooldown
-from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.server_limit import longest_recording
-from bot.model import AudioSource, TranscriptionResult, TranslationOptions
+from bot.errors import EarshotError, TooManyJobs
+from bot.model import TranslationOptions
 
 OPTIONS = TranslationOptions(response_format="verbose_json")
 """verbose_json, so the provider reports the language it heard."""
@@ -33,19 +31,6 @@ class Translate(commands.Cog):
         menu = app_commands.allowed_installs(guilds=True, users=True)(menu)
         menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(menu)
         self.menu = provider_cooldown(menu)
-
-    async def _translate(
-        self, limit: float | None, source: AudioSource, preview: LivePreview | None
-    ) -> TranscriptionResult:
-        """Translations do not stream; a long recording shows its chunks done. `limit` is the
-        server's longest recording, if it set one."""
-        return await self.bot.pipeline.translate(
-            source,
-            OPTIONS,
-            on_progress=preview.progress if preview else None,
-            max_audio_seconds=limit,
-            gate=lambda: self.bot.queue.turn(preview.queued if preview else None),
-        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -65,7 +50,7 @@ class Translate(commands.Cog):
     @provider_cooldown
     async def translate(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EarshotBot],
         file: discord.Attachment,
         private: bool | None = None,
     ) -> None:
@@ -73,37 +58,50 @@ class Translate(commands.Cog):
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         private = on_behalf.private_unless_allowed(interaction, private)
         await interaction.response.defer(ephemeral=private, thinking=True)
-        await replies.send_transcripts(
-            interaction,
-            [file],
-            functools.partial(
-                self._translate, await longest_recording(self.bot.store, interaction.guild_id)
-            ),
-            members=self.bot.members,
-            author=interaction.user,
-            private=private,
-            translated=True,
-        )
+        await self._translate_each(interaction, [file], author=interaction.user, private=private)
 
     async def translate_message(
-        self, interaction: discord.Interaction, message: discord.Message
+        self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         files, author = await replies.audio_files_of(interaction, message)
         if not files:
             return
-        await replies.send_transcripts(
-            interaction,
-            files,
-            functools.partial(
-                self._translate, await longest_recording(self.bot.store, interaction.guild_id)
-            ),
-            members=self.bot.members,
-            author=author,
-            private=True,
-            translated=True,
-            message=message,
+        await self._translate_each(interaction, files, author=author, private=True, message=message)
+
+    async def _translate_each(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        files: list[discord.Attachment],
+        *,
+        author: discord.abc.User | None,
+        private: bool,
+        message: discord.Message | None = None,
+    ) -> None:
+        """One reply per file (attached to `message`, for the menu): its translation, or what
+        went wrong with it, the whole command in one of the member's places, as for
+        /transcribe. Translations do not stream; a long recording shows its chunks done."""
+        limit = await longest_recording(self.bot.store, interaction.guild_id)
+        answers = replies.TranscriptReplies(
+            interaction, files, author=author, private=private, translated=True
         )
+        try:
+            async with self.bot.members.admit(interaction.user.id):
+                for file in files:
+                    try:
+                        result = await self.bot.pipeline.translate(
+                            attachments.to_source(file, message),
+                            OPTIONS,
+                            listener=answers.preview,
+                            max_audio_seconds=limit,
+                        )
+                    except EarshotError as error:
+                        await answers.failed(error)
+                    else:
+                        await answers.transcript(file, result)
+                await answers.finish()
+        except TooManyJobs as refusal:
+            await replies.send_error(interaction, refusal)
 
 
 async def setup(bot: EarshotBot) -> None:

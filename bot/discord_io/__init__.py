@@ -1,6 +1,9 @@
-"""Everything below the cogs that speaks discord.py: answering interactions, the live
-preview, results rendered as safe messages, attachments, permissions, voice messages, deletions
-taken back, command sync and the command tree.
+"""Everything below the cogs that speaks discord.py: delivering results to interactions
+(`replies`) and automatic answers to messages (`automatic_replies`), the live preview (a
+`JobListener`), results rendered as safe messages, option suggestions, attachments,
+permissions, voice messages, deletions taken back and the start-up check, command sync and the
+command tree. It shows and delivers what the use cases return; it never calls one (the
+cogs do).
 
 May import the Discord-free core (`bot.transcription`, `bot.speech`, `bot.store`,
 `bot.providers`' values, `bot.runtime`, `bot.model`, `bot.errors`) and discord.py. Never a cog.

@@ -22,8 +22,9 @@ ELLIPSIS = " …"
 
 
 class LivePreview:
-    """Shows the job's place in the queue (`queued`), or `header` with the newest text so far
-    (`text`) or the progress (`progress`)."""
+    """A `JobListener` (`bot.runtime.job_listener`) that shows the job in the interaction's
+    reply: its place in the queue (`queued`), or `header` with the newest text so far
+    (`text_so_far`) or the progress (`progress`)."""
 
     def __init__(
         self, interaction: discord.Interaction, header: str, *, interval: float = EDIT_INTERVAL
@@ -35,19 +36,19 @@ class LivePreview:
         self.shown = False
         """Whether the reply now shows a preview the final answer must replace."""
 
-    async def text(self, text: str) -> None:
-        """A `TextListener`: the transcript so far, its newest part if it is long."""
+    async def text_so_far(self, text: str) -> None:
+        """The transcript so far, its newest part if it is long."""
         if not text.strip():
             return
         room = MESSAGE_LIMIT - len(self._header) - 1 - len(QUOTE) - len(ELLIPSIS)
         await self._edit(f"{self._header}\n{QUOTE}{text.strip()[-room:]}{ELLIPSIS}")
 
     async def queued(self, place: int) -> None:
-        """A `PlaceListener`: the job waits its turn, `place` in the queue."""
+        """The job waits its turn, `place` in the queue."""
         await self._edit(f"⏳ earshot is busy: you're number {place} in the queue.")
 
     async def progress(self, done: int, total: int) -> None:
-        """A `ProgressListener`: chunks of a long recording done so far."""
+        """Chunks of a long recording done so far."""
         await self._edit(f"{self._header} {done}/{total}")
 
     async def _edit(self, content: str) -> None:

@@ -1,13 +1,12 @@
-"""Answering an interaction whatever state it is in: the first answer goes through the
-interaction response, later ones (and everything after a deferral) as followups. Also the
-shared reply loop of the audio-to-text commands."""
+"""Delivering results to an interaction whatever state it is in: the first answer goes
+through the interaction response, later ones (and everything after a deferral) as followups;
+once the interaction's token is (nearly) spent, by other ways. Errors in one private line;
+transcripts one file after another (`TranscriptReplies`); synthesized speech (`send_speech`)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -22,11 +21,9 @@ from bot.errors import (
     NoAudio,
     ProviderError,
     ProviderMisconfigured,
-    TooManyJobs,
     UploadTooLarge,
 )
-from bot.model import AudioSource, TranscriptionResult
-from bot.runtime.member_limit import MemberLimit
+from bot.model import TranscriptionResult
 from bot.speech.synthesis import Speech
 from bot.transcription import documents
 
@@ -151,99 +148,75 @@ async def audio_files_of(
     return files, None if forwarded else message.author
 
 
-RunAudio = Callable[[AudioSource, LivePreview | None], Awaitable[TranscriptionResult]]
-"""Transcribe or translate one source, reporting to the preview (if any) as it works."""
-
-
-async def send_transcripts(
-    interaction: discord.Interaction,
-    files: list[discord.Attachment],
-    run: RunAudio,
-    *,
-    members: MemberLimit,
-    author: discord.abc.User | None,
-    private: bool,
-    translated: bool = False,
-    layout: documents.Layout = "text",
-    message: discord.Message | None = None,
-) -> None:
-    """For each file in turn, `run` it and send its text, or the one reason it failed. The
-    files are attached to `message`, if given (the menus); an `author` of None is a forwarded
+class TranscriptReplies:
+    """The replies of one audio-to-text command: for each of its `files` in turn, its text
+    (`transcript`) or the one reason it failed (`failed`). An `author` of None is a forwarded
     message's unknown author (see `render.whose`).
 
-    The whole command holds one of the member's places (`members`): a member at their cap
-    gets one refusal, however many files, and their own later jobs cannot take the place
-    between two files.
-
-    With a single file, the deferred reply shows how the work goes (`LivePreview`: the text
-    growing with a streaming provider, chunks done for a long recording) and the final answer
-    replaces it. Where Discord caps the followups (`followups_left`), the answers for several
-    files are held and sent together at the end, within the cap (`render.at_most`).
+    With a single file, `preview` shows how the work goes (a `JobListener`: the place in the
+    queue, the text growing with a streaming provider, chunks done for a long recording) and
+    the answer replaces it. Where Discord caps the followups (`followups_left`), the answers
+    for several files are held and sent together by `finish`, within the cap
+    (`render.at_most`).
     """
-    async with contextlib.AsyncExitStack() as place:
-        try:
-            await place.enter_async_context(members.admit(interaction.user.id))
-        except TooManyJobs as refusal:
-            await send_error(interaction, refusal)
-            return
-        await _send_each(
-            interaction,
-            files,
-            run,
-            author=author,
-            private=private,
-            translated=translated,
-            layout=layout,
-            message=message,
+
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        files: list[discord.Attachment],
+        *,
+        author: discord.abc.User | None,
+        private: bool,
+        translated: bool = False,
+        layout: documents.Layout = "text",
+    ) -> None:
+        self._interaction = interaction
+        self._author = author.display_name if author else None
+        self._private = private
+        self._translated = translated
+        self._layout = layout
+        self._held: list[OutgoingMessage] | None = (
+            [] if len(files) > 1 and followups_left(interaction) is not None else None
         )
-
-
-async def _send_each(
-    interaction: discord.Interaction,
-    files: list[discord.Attachment],
-    run: RunAudio,
-    *,
-    author: discord.abc.User | None,
-    private: bool,
-    translated: bool,
-    layout: documents.Layout,
-    message: discord.Message | None,
-) -> None:
-    """The reply loop of `send_transcripts`, inside the member's place."""
-    name = author.display_name if author else None
-    held: list[OutgoingMessage] | None = (
-        [] if len(files) > 1 and followups_left(interaction) is not None else None
-    )
-    for file in files:
-        what = attachments.describe(file)
-        preview = None
+        self.preview: LivePreview | None = None
         if len(files) == 1:
             doing = "Translating" if translated else "Transcribing"
-            preview = LivePreview(interaction, f"🎙️ {doing} {render.whose(name, what)} …")
-        try:
-            result = await run(attachments.to_source(file, message), preview)
-        except EarshotError as error:
-            if held is not None:
-                held.append(_error_message(interaction, error))
-                continue
-            await send_error(interaction, error, replace=bool(preview and preview.shown))
-            continue
+            what = render.whose(self._author, attachments.describe(files[0]))
+            self.preview = LivePreview(interaction, f"🎙️ {doing} {what} …")
+
+    async def transcript(self, file: discord.Attachment, result: TranscriptionResult) -> None:
+        """Send `file`'s text (or hold it, see above)."""
         messages = render.transcript_reply(
             result,
-            author=name,
-            what=what,
+            author=self._author,
+            what=attachments.describe(file),
             file_id=file.id,
-            translated=translated,
-            layout=layout,
+            translated=self._translated,
+            layout=self._layout,
         )
-        if held is not None:
-            held += messages
-            continue
+        if self._held is not None:
+            self._held += messages
+            return
         await _deliver(
-            interaction, messages, ephemeral=private, replace=bool(preview and preview.shown)
+            self._interaction, messages, ephemeral=self._private, replace=self._preview_shown
         )
-    if held:
-        await _deliver(interaction, held, ephemeral=private, replace=False)
+
+    async def failed(self, error: EarshotError) -> None:
+        """Tell the member what went wrong with a file (or hold it, see above)."""
+        if self._held is not None:
+            self._held.append(_error_message(self._interaction, error))
+            return
+        await send_error(self._interaction, error, replace=self._preview_shown)
+
+    async def finish(self) -> None:
+        """Send the answers held, if any."""
+        if self._held:
+            await _deliver(self._interaction, self._held, ephemeral=self._private, replace=False)
+
+    @property
+    def _preview_shown(self) -> bool:
+        """Whether the reply shows a preview the answer must replace."""
+        return self.preview is not None and self.preview.shown
 
 
 async def _deliver(

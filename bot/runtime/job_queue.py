@@ -17,18 +17,17 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-log = logging.getLogger(__name__)
+from bot.runtime.job_listener import JobListener
 
-PlaceListener = Callable[[int], Awaitable[None]]
-"""Told the job's place in the queue: 1 is next."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
 class _Waiter:
-    on_place: PlaceListener | None
+    listener: JobListener | None
     turn: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -37,8 +36,8 @@ class _Waiter:
     def tell(self, place: int) -> None:
         """Tell the listener `place` in the background, in place of any older telling."""
         self.stop_telling()
-        if self.on_place is not None:
-            self.telling = asyncio.create_task(_tell(self.on_place, place))
+        if self.listener is not None:
+            self.telling = asyncio.create_task(_tell(self.listener, place))
 
     def stop_telling(self) -> None:
         if self.telling is not None:
@@ -67,12 +66,13 @@ class JobQueue:
         return self._running == 0 and not self._waiting
 
     @contextlib.asynccontextmanager
-    async def turn(self, on_place: PlaceListener | None = None) -> AsyncIterator[None]:
-        """Inside, the job holds one of the `limit` places; it waits for one first if need be."""
+    async def turn(self, listener: JobListener | None = None) -> AsyncIterator[None]:
+        """Inside, the job holds one of the `limit` places; it waits for one first if need be,
+        telling `listener` its place (`JobListener.queued`)."""
         if self._running < self._limit:
             self._running += 1
         else:
-            await self._wait(_Waiter(on_place))
+            await self._wait(_Waiter(listener))
         try:
             yield
         finally:
@@ -82,8 +82,8 @@ class JobQueue:
         """Wait in line until `_release` hands `waiter` a place (counted for it there)."""
         self._waiting.append(waiter)
         try:
-            if waiter.on_place is not None:
-                await _tell(waiter.on_place, len(self._waiting))
+            if waiter.listener is not None:
+                await _tell(waiter.listener, len(self._waiting))
             await waiter.turn
         except BaseException:
             waiter.stop_telling()
@@ -115,9 +115,18 @@ class JobQueue:
                 waiter.tell(place)
 
 
-async def _tell(listener: PlaceListener, place: int) -> None:
+def place_in(
+    queue: JobQueue | None, listener: JobListener | None = None
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """`queue.turn(listener)`, or nothing to wait for when there is no queue (the CLI)."""
+    if queue is None:
+        return contextlib.nullcontext()
+    return queue.turn(listener)
+
+
+async def _tell(listener: JobListener, place: int) -> None:
     """Tell `listener` its place; a failure is logged, not raised: the job keeps its place."""
     try:
-        await listener(place)
+        await listener.queued(place)
     except Exception:
         log.warning("could not tell a waiting job its place", exc_info=True)

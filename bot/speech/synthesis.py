@@ -32,6 +32,8 @@ from bot.errors import (
 )
 from bot.model import SpeechFormat, SpeechRequest
 from bot.providers.interface import PCM_SAMPLE_RATE, AudioProvider
+from bot.runtime.job_listener import JobListener
+from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings, SettingsError
@@ -88,7 +90,8 @@ class Speech:
 
 
 class SpeechSynthesizer:
-    """Speech synthesis within `max_chars`, through `provider`."""
+    """Speech synthesis within `max_chars`, through `provider`. With a `queue` (the bot's),
+    each synthesis waits for a place in it first; without (the CLI), it starts at once."""
 
     def __init__(
         self,
@@ -99,6 +102,7 @@ class SpeechSynthesizer:
         max_chars: int,
         parallelism: int,
         workers: AudioWorkers,
+        queue: JobQueue | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -106,6 +110,7 @@ class SpeechSynthesizer:
         self._max_chars = max_chars
         self._parallel = asyncio.Semaphore(parallelism)
         self._workers = workers
+        self._queue = queue
 
     @classmethod
     def from_settings(
@@ -114,6 +119,8 @@ class SpeechSynthesizer:
         http: httpx.AsyncClient,
         provider: AudioProvider,
         workers: AudioWorkers,
+        *,
+        queue: JobQueue | None = None,
     ) -> SpeechSynthesizer:
         """A speaker as configured. Raises `SettingsError` when SPEECH_VOICE is not a voice of
         the configured model, so start-up names the setting instead of every /speak failing."""
@@ -131,6 +138,7 @@ class SpeechSynthesizer:
             max_chars=settings.max_speech_chars,
             parallelism=settings.speech_parallelism,
             workers=workers,
+            queue=queue,
         )
 
     @property
@@ -205,8 +213,18 @@ class SpeechSynthesizer:
         return voice
 
     @contextlib.asynccontextmanager
-    async def speak(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
-        """Synthesize `text`; the files live until the context exits (also on cancellation)."""
+    async def speak(
+        self, text: str, options: SpeechOptions, *, listener: JobListener | None = None
+    ) -> AsyncIterator[Speech]:
+        """Synthesize `text` once its turn in the queue comes (`listener` is told its place
+        meanwhile); the files live, and the place is held, until the context exits (also on
+        cancellation)."""
+        async with place_in(self._queue, listener), self._synthesized(text, options) as speech:
+            yield speech
+
+    @contextlib.asynccontextmanager
+    async def _synthesized(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
+        """Check and synthesize `text`; the files live until the context exits."""
         voice = self.check(text, options)
         capabilities = self._provider.capabilities
         provider_format = PROVIDER_FORMAT_FOR[options.output]

@@ -4,67 +4,56 @@ The pipeline takes plain values (a URL with a name and size, or a local path) so
 CLI and the tests share it. Audio is streamed to a private temporary directory that is removed
 when the job ends, whether it succeeds, fails or is cancelled.
 
-Requests for the same attachment asked the same way at the same time share one run: one
-download, one provider call, one job place (`gate`); the others wait for its result without
-holding a place. With a `TranscriptCache`, the same audio asked the same way is transcribed
-once: the audio's SHA-256 is computed while it downloads, and identical audio in different
-attachments waits for the first one instead of paying again. A cached transcript is linked to
-the message and attachment it came from (`AudioOrigin`), so it can go when they go. (The cap
-on provider calls in flight is `providers.limited.LimitedProvider`.)
+Each request may bring a `JobListener` (the bot's live preview): it is told the request's place
+while it waits in the bot-wide job queue, the chunks done of a long recording, and with a
+streaming provider the text so far. Requests for the same attachment asked the same way at the
+same time share one run: one download, one provider call, one job place; the others wait for
+its result without holding a place, and every waiting request is told the run's progress.
+
+With a `TranscriptCache`, the same audio asked the same way is transcribed once: the audio's
+SHA-256 is computed while it downloads, and identical audio in different attachments waits for
+the first one instead of paying again. A cached transcript is linked to the message and
+attachment it came from (`AudioOrigin`), so it can go when they go. (The cap on provider calls
+in flight is `providers.limited.LimitedProvider`.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiofiles
 import httpx
 
-from bot.audio.chunking import split_at_quiet_points
 from bot.audio.encode import transcode_to_ogg_opus
 from bot.audio.probe import AudioInfo, probe
-from bot.errors import (
-    AudioTooLarge,
-    AudioTooLong,
-    DownloadFailed,
-    EmptyAudio,
-    ProviderUnsupported,
-)
+from bot.errors import AudioTooLarge, AudioTooLong, ProviderUnsupported
 from bot.model import (
     AudioOrigin,
     AudioSource,
     CacheKey,
-    ResponseFormat,
     Transcript,
     TranscriptionOptions,
     TranscriptionResult,
     TranslationOptions,
 )
-from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
+from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
+from bot.runtime.job_listener import JobListener
+from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.shared_runs import SharedRuns
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
-from bot.transcription.stitching import continuation_prompt, stitch
+from bot.transcription.asking import Asking, ask_in_chunks
+from bot.transcription.download import download
 
 log = logging.getLogger(__name__)
-
-
-DOWNLOAD_CHUNK_BYTES = 64 * 1024
-
-
-"""The query parameters Discord's CDN signs its links with: they change, the file does not."""
 
 
 @dataclass(frozen=True)
@@ -104,26 +93,12 @@ AudioInput = AudioSource | Path
 """Audio to fetch over HTTP, or a local file (the CLI's way in; never cached)."""
 
 
-AskProvider = Callable[[AudioUpload, str | None], Awaitable[Transcript]]
-"""One provider call about an upload, with the prompt to send."""
-
-
-ProgressListener = Callable[[int, int], Awaitable[None]]
-"""Told (chunks done, chunks in all) as a long recording is worked through."""
-
-
-Gate = Callable[[], AbstractAsyncContextManager[object]]
-"""Entered around the work a request does itself (a job place), not while it waits for an
-identical request's run."""
-
-
 @dataclass(eq=False)
 class _Request:
     """One request sharing a run: where its audio is attached, and whom to tell the progress."""
 
     origin: AudioOrigin | None
-    on_text: TextListener | None = None
-    on_progress: ProgressListener | None = None
+    listener: JobListener | None
 
 
 def _origins(requests: list[_Request]) -> list[AudioOrigin]:
@@ -132,44 +107,17 @@ def _origins(requests: list[_Request]) -> list[AudioOrigin]:
 
 
 async def _tell_text(requests: list[_Request], text: str) -> None:
+    """Tell every request still waiting for the run the text so far."""
     for request in list(requests):
-        if request.on_text is not None:
-            await request.on_text(text)
+        if request.listener is not None:
+            await request.listener.text_so_far(text)
 
 
 async def _tell_progress(requests: list[_Request], done: int, total: int) -> None:
+    """Tell every request still waiting for the run the chunks done."""
     for request in list(requests):
-        if request.on_progress is not None:
-            await request.on_progress(done, total)
-
-
-@contextlib.asynccontextmanager
-async def _through(gate: Gate | None) -> AsyncIterator[None]:
-    if gate is None:
-        yield
-        return
-    async with gate():
-        yield
-
-
-@dataclass(frozen=True)
-class Asking:
-    """How to ask the provider about a recording: `whole` for it all at once, `chunk` for one
-    chunk of a long one, and what the caller said about it."""
-
-    whole: AskProvider
-    chunk: AskProvider
-    prompt: str | None = None
-    language: str | None = None
-    response_format: ResponseFormat = "json"
-    on_progress: ProgressListener | None = None
-
-
-def _lanes(count: int, lanes: int) -> list[range]:
-    """`count` chunk indices in at most `lanes` runs of consecutive ones, as even as can be."""
-    lanes = max(1, min(lanes, count))
-    bounds = [round(count * lane / lanes) for lane in range(lanes + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
+        if request.listener is not None:
+            await request.listener.progress(done, total)
 
 
 @dataclass(frozen=True)
@@ -185,7 +133,8 @@ class Pipeline:
     """Transcription and translation of audio within `limits`, through `provider`.
 
     Over-limit audio is refused before fetching it when the declared size or duration
-    already says so, and while streaming otherwise.
+    already says so, and while streaming otherwise. With a `queue` (the bot's), the work a
+    request does itself waits for a place in it; without (the CLI), work starts at once.
     """
 
     def __init__(
@@ -196,12 +145,14 @@ class Pipeline:
         *,
         workers: AudioWorkers | None = None,
         cache: TranscriptCache | None = None,
+        queue: JobQueue | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
         self._limits = limits
         self._workers = workers or AudioWorkers()
         self._cache = cache
+        self._queue = queue
         self._cache_locks: weakref.WeakValueDictionary[CacheKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -219,28 +170,23 @@ class Pipeline:
         audio_input: AudioInput,
         options: TranscriptionOptions,
         *,
-        on_text: TextListener | None = None,
-        on_progress: ProgressListener | None = None,
+        listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
-        gate: Gate | None = None,
     ) -> TranscriptionResult:
-        """Transcribe `audio_input` in its own language. With `on_text`, a streaming provider
-        reports the transcript as it grows; a long recording instead reports each chunk done
-        to `on_progress`. `max_audio_seconds` can only tighten the pipeline's own limit (a
-        server's choice). The work is done inside `gate`, unless an identical request's run
-        is under way: then this one waits for its result, told its progress."""
+        """Transcribe `audio_input` in its own language. `listener` is told the place in the
+        queue, and then, with a streaming provider, the transcript as it grows, or for a long
+        recording each chunk done. `max_audio_seconds` can only tighten the pipeline's own
+        limit (a server's choice). The work waits its turn in the queue, unless an identical
+        request's run is under way: then this one waits for its result, told its progress."""
         limits = self._limits_within(max_audio_seconds)
-        streams = on_text is not None
+        streams = listener is not None and self._provider.capabilities.stream
 
         async def work(requests: list[_Request]) -> TranscriptionResult:
-            async with _through(gate):
+            async with place_in(self._queue, listener):
                 return await self._transcribe_now(audio_input, options, limits, requests, streams)
 
-        request = _Request(
-            audio_input.origin if isinstance(audio_input, AudioSource) else None,
-            on_text,
-            on_progress,
-        )
+        origin = audio_input.origin if isinstance(audio_input, AudioSource) else None
+        request = _Request(origin, listener)
         return await self._shared("transcribe", audio_input, options, limits, request, work)
 
     async def _transcribe_now(
@@ -294,13 +240,14 @@ class Pipeline:
         audio_input: AudioInput,
         options: TranslationOptions,
         *,
-        on_progress: ProgressListener | None = None,
+        listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
-        gate: Gate | None = None,
     ) -> TranscriptionResult:
-        """Translate the speech in `audio_input` into English text, inside `gate` unless an
-        identical request's run is under way (then wait for its result). `max_audio_seconds`
-        can only tighten the pipeline's own limit, as for `transcribe`."""
+        """Translate the speech in `audio_input` into English text, once its turn in the
+        queue comes, unless an identical request's run is under way (then wait for its
+        result). `listener` is told the place in the queue and the chunks done of a long
+        recording (translations do not stream). `max_audio_seconds` can only tighten the
+        pipeline's own limit, as for `transcribe`."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
         limits = self._limits_within(max_audio_seconds)
@@ -317,13 +264,13 @@ class Pipeline:
                 on_progress=lambda done, total: _tell_progress(requests, done, total),
             )
             async with (
-                _through(gate),
+                place_in(self._queue, listener),
                 scratch_directory("earshot-") as workdir,
             ):
                 checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
                 return await self._ask(Path(workdir), checked, asking)
 
-        request = _Request(None, on_progress=on_progress)
+        request = _Request(None, listener)
         return await self._shared("translate", audio_input, options, limits, request, work)
 
     async def _shared(
@@ -362,14 +309,23 @@ class Pipeline:
         else:
             self._check_declared(audio_input, limits)
             path = workdir / "download"
-            sha256 = await self._download(audio_input, path)
+            sha256 = await download(
+                self._http, audio_input, path, max_bytes=self._limits.max_download_bytes
+            )
         info = await self._workers.run(probe, path, max_seconds=limits.max_audio_seconds)
         return _Audio(path, info, sha256)
 
     async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:
         """Ask about the whole recording at once, or chunk by chunk when it is long."""
         if checked.info.duration > self._limits.chunk_seconds:
-            transcript = await self._ask_in_chunks(workdir, checked, asking)
+            transcript = await ask_in_chunks(
+                checked.path,
+                workdir / "chunks",
+                asking,
+                chunk_seconds=self._limits.chunk_seconds,
+                parallelism=self._limits.chunk_parallelism,
+                workers=self._workers,
+            )
         else:
             upload = await self._uploadable(workdir, checked.path, checked.info)
             transcript = await asking.whole(upload, asking.prompt)
@@ -378,36 +334,6 @@ class Pipeline:
             duration=checked.info.duration,
             language=transcript.language or asking.language,
         )
-
-    async def _ask_in_chunks(self, workdir: Path, checked: _Audio, asking: Asking) -> Transcript:
-        """Cut at quiet points, then ask in `chunk_parallelism` lanes of consecutive chunks;
-        within a lane each chunk is prompted with the previous one's last words."""
-        folder = workdir / "chunks"
-        await in_thread(folder.mkdir)
-        chunks = await self._workers.run(
-            split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
-        )
-        results: list[Transcript | None] = [None] * len(chunks)
-        done = 0
-
-        async def lane(indices: range) -> None:
-            nonlocal done
-            previous = None
-            for index in indices:
-                upload = AudioUpload(chunks[index].path, "audio.ogg", "audio/ogg")
-                prompt = continuation_prompt(previous, asking.prompt)
-                previous = results[index] = await asking.chunk(upload, prompt)
-                done += 1
-                if asking.on_progress is not None:
-                    await asking.on_progress(done, len(chunks))
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for indices in _lanes(len(chunks), self._limits.chunk_parallelism):
-                    group.create_task(lane(indices))
-        except BaseExceptionGroup as failures:
-            raise failures.exceptions[0] from None
-        return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
 
     def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
         asked = {
@@ -423,32 +349,6 @@ class Pipeline:
             raise AudioTooLarge(source.size, limits.max_download_bytes)
         if source.duration is not None and source.duration > limits.max_audio_seconds:
             raise AudioTooLong(source.duration, limits.max_audio_seconds)
-
-    async def _download(self, source: AudioSource, destination: Path) -> str:
-        """Stream `source` to `destination`, stopping as soon as it passes the size limit.
-        Returns the SHA-256 of what was received, computed on the way."""
-        limit = self._limits.max_download_bytes
-        received = 0
-        digest = hashlib.sha256()
-        try:
-            async with self._http.stream("GET", source.url) as response:
-                if response.is_error:
-                    raise DownloadFailed(f"HTTP {response.status_code} for {source.filename}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise AudioTooLarge(int(declared), limit)
-                async with aiofiles.open(destination, "wb") as out:
-                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK_BYTES):
-                        received += len(chunk)
-                        if received > limit:
-                            raise AudioTooLarge(received, limit)
-                        digest.update(chunk)
-                        await out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise DownloadFailed(f"{type(exc).__name__} while fetching {source.filename}") from None
-        if received == 0:
-            raise EmptyAudio(f"{source.filename} is empty")
-        return digest.hexdigest()
 
     async def _uploadable(self, workdir: Path, path: Path, info: AudioInfo) -> AudioUpload:
         """The file as the provider accepts it: as it is, or converted to Ogg/Opus."""

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 import bot.discord_io.take_back
-from bot.app import EarshotBot
+from bot.app import STARTUP_CHECK, EarshotBot
 from bot.store import DATABASE_FILE, Store
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
@@ -208,7 +208,7 @@ async def test_a_message_deleted_while_earshot_was_down_loses_its_transcript_at_
     async with running_bot(discord_fake, restarted):
         [deleted] = await discord_fake.wait_for("DELETE", rf"{CHANNEL_MESSAGES}/{transcript_id}")
         assert deleted.status == 204
-        await restarted.get_cog("Transcribe").background[1]
+        await restarted.background[STARTUP_CHECK]
     assert int(transcript_id) not in discord_fake.messages
     assert int(kept_id) in discord_fake.messages
     assert cached_transcripts(settings) == 1
@@ -337,7 +337,7 @@ async def test_the_start_up_check_outlives_an_unexpected_failure(
     restarted = EarshotBot(settings)
     restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord_fake, restarted):
-        await restarted.get_cog("Transcribe").background[1]
+        await restarted.background[STARTUP_CHECK]
     assert int(transcript_ids[0]) in discord_fake.messages
     assert int(transcript_ids[1]) not in discord_fake.messages
 
@@ -372,7 +372,7 @@ async def test_a_forwards_transcript_stays_after_the_start_up_check(
     restarted = EarshotBot(settings)
     restarted._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord_fake, restarted):
-        await restarted.get_cog("Transcribe").background[1]
+        await restarted.background[STARTUP_CHECK]
     [checked] = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/{forward['id']}")
     assert checked.status == 200
     assert cached_transcripts(settings) == 1

@@ -22,6 +22,7 @@ from bot.runtime.workers import stop_flag
 from bot.speech import synthesis as synthesis_module
 from bot.speech.speakable import Names
 from bot.speech.synthesis import SpeechOptions
+from bot.transcription import asking as asking_module
 from bot.transcription import pipeline as pipeline_module
 from bot.transcription.pipeline import Limits, Pipeline
 from cogs import speak as speak_cog
@@ -85,7 +86,7 @@ async def cancel_when_reached(job: asyncio.Task, held: HeldUntilCancelled) -> No
         (tempfile, "mkdtemp", "ogg", 1.0),
         (pipeline_module, "probe", "ogg", 1.0),
         (pipeline_module, "transcode_to_ogg_opus", "aiff", 1.0),
-        (pipeline_module, "split_at_quiet_points", "ogg", 5.0),
+        (asking_module, "split_at_quiet_points", "ogg", 5.0),
         (shutil, "rmtree", "ogg", 1.0),
     ],
     ids=["creating the directory", "probing", "converting", "chunking", "removing"],

@@ -8,6 +8,7 @@ import contextlib
 import pytest
 
 from bot.runtime.job_queue import JobQueue
+from tests.job_listener import CallbackListener
 
 HANG = 10
 """Seconds after which a test that should be long done counts as hung."""
@@ -46,7 +47,7 @@ async def test_waiting_jobs_are_told_their_place_as_they_move_up():
             if name == "c" and place == 1:
                 c_moved_up.set()
 
-        async with queue.turn(tell if name != "a" else None):
+        async with queue.turn(CallbackListener(queued=tell) if name != "a" else None):
             await gates[name].wait()
 
     tasks = [asyncio.create_task(job(name)) for name in "abc"]
@@ -213,7 +214,7 @@ async def hold_until(
     on_place=None,
     started: asyncio.Event | None = None,
 ) -> None:
-    async with queue.turn(on_place):
+    async with queue.turn(CallbackListener(queued=on_place) if on_place else None):
         if started is not None:
             started.set()
         await release.wait()

@@ -10,6 +10,7 @@ from bot.audio.chunking import split_at_quiet_points
 from bot.audio.probe import probe
 from bot.model import TranscriptionOptions, TranslationOptions
 from bot.transcription.pipeline import Limits, Pipeline
+from tests.job_listener import CallbackListener
 
 RATE = 16_000
 
@@ -79,7 +80,7 @@ async def test_a_long_recording_is_transcribed_in_lanes_and_stitched(
     result = await long_pipeline.transcribe(
         source,
         TranscriptionOptions(response_format="verbose_json", prompt="Earshot"),
-        on_progress=report,
+        listener=CallbackListener(progress=report),
     )
     uploads = sorted(audio_api.uploads, key=lambda upload: upload.fields.get("prompt", ""))
     assert len(audio_api.uploads) == 5
@@ -114,7 +115,9 @@ async def test_a_short_recording_is_sent_whole(long_pipeline, audio_api, tmp_pat
     async def report(done: int, total: int) -> None:
         calls.append((done, total))
 
-    await long_pipeline.transcribe(source, TranscriptionOptions(), on_progress=report)
+    await long_pipeline.transcribe(
+        source, TranscriptionOptions(), listener=CallbackListener(progress=report)
+    )
     [upload] = audio_api.uploads
     assert upload.filename == "audio.wav"
     assert calls == []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
@@ -27,6 +27,8 @@ from bot.model import (
     TranslationOptions,
 )
 from bot.providers.limited import LimitedProvider
+from bot.runtime.job_listener import JobListener
+from bot.runtime.job_queue import JobQueue
 from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.fakes.audio_api import Fault
@@ -277,31 +279,33 @@ async def test_a_failed_transcription_is_not_cached(http, provider, audio_api, f
 # Requests for the same attachment at the same time share one run -----------------------------
 
 
+class CountedQueue(JobQueue):
+    """The job queue, counting the places taken in it."""
+
+    places = 0
+
+    def turn(self, listener: JobListener | None = None) -> AbstractAsyncContextManager[None]:
+        self.places += 1
+        return super().turn(listener)
+
+
 async def test_the_same_attachment_asked_at_once_is_downloaded_once_in_one_job_place(
     http, provider, audio_api, file_host, private_tmp
 ):
     cache = MemoryCache()
-    pipeline = Pipeline(http, provider, LIMITS, cache=cache)
+    queue = CountedQueue(limit=5)
+    pipeline = Pipeline(http, provider, LIMITS, cache=cache, queue=queue)
     url = file_host.add("voice.ogg", audio_samples.encode(1.0))
-    places = 0
-
-    @contextlib.asynccontextmanager
-    async def job_place():
-        nonlocal places
-        places += 1
-        yield
 
     origin = AudioOrigin(channel_id=1, message_id=2, attachment_id=3)
     sources = [
         AudioSource(f"{url}?ex={i:x}&is=0&hm={i}", "voice.ogg", origin=origin) for i in range(5)
     ]
-    results = await asyncio.gather(
-        *(pipeline.transcribe(source, OPTIONS, gate=job_place) for source in sources)
-    )
+    results = await asyncio.gather(*(pipeline.transcribe(source, OPTIONS) for source in sources))
     assert len(set(results)) == 1
     assert file_host.requests == ["voice.ogg"]
     assert len(audio_api.uploads) == 1
-    assert places == 1
+    assert queue.places == 1
     assert cache.links == {next(iter(cache.entries)): {origin}}
     assert list(private_tmp.iterdir()) == []
 
