@@ -6,5 +6,6 @@ command tree. It shows and delivers what the use cases return; it never calls on
 cogs do).
 
 May import the Discord-free core (`bot.transcription`, `bot.speech`, `bot.store`,
-`bot.providers`' values, `bot.runtime`, `bot.model`, `bot.errors`) and discord.py. Never a cog.
+`bot.providers`' values, `bot.runtime`, `bot.model`, `bot.errors`, `bot.languages`,
+`bot.text`) and discord.py. Never a cog or `bot.app`.
 """
