@@ -387,7 +387,7 @@ class Pipeline:
         chunks = await self._workers.run(
             split_at_quiet_points, checked.path, folder, chunk_seconds=self._limits.chunk_seconds
         )
-        results: list[Transcript | None] = [None] * len(chunks)
+        results: dict[int, Transcript] = {}
         done = 0
 
         async def lane(indices: range) -> None:
@@ -407,7 +407,9 @@ class Pipeline:
                     group.create_task(lane(indices))
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
-        return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
+        return stitch(
+            [(chunk, results[index]) for index, chunk in enumerate(chunks)], asking.response_format
+        )
 
     def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
         asked = {
