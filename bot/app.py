@@ -56,11 +56,12 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `speaker`, `store`, `queue`, `members` and `web` exist once
+    """earshot. `pipeline`, `synthesizer`, `store`, `queue` and `members` exist once
     `setup_hook` has run (at login)."""
 
+    tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
-    speaker: SpeechSynthesizer
+    synthesizer: SpeechSynthesizer
     store: Store
     queue: JobQueue
     members: MemberLimit
