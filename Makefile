@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.local_engine
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
