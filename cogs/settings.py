@@ -42,7 +42,7 @@ def _on_off(enabled: bool) -> str:
     return "on" if enabled else "off"
 
 
-async def _voice_name(interaction: discord.Interaction, name: str) -> str | None:
+async def _voice_name(interaction: discord.Interaction[EarshotBot], name: str) -> str | None:
     """The voice `name` names, or None once the member was told why not."""
     try:
         return interaction.client.synthesizer.known_voice(name)
@@ -193,7 +193,7 @@ class ServerSettings(
     @app_commands.command(name="voice", description="The default voice for reading text aloud")
     @app_commands.describe(name="One of the audio service's voices")
     @app_commands.autocomplete(name=voice_autocomplete)
-    async def voice(self, interaction: discord.Interaction, name: str) -> None:
+    async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return
         await self.bot.store.update_guild_settings(self._guild(interaction).id, tts_voice=voice)
@@ -277,7 +277,7 @@ class Privacy(
     @app_commands.command(name="voice", description="My preferred voice for reading text aloud")
     @app_commands.describe(name="One of the audio service's voices")
     @app_commands.autocomplete(name=voice_autocomplete)
-    async def voice(self, interaction: discord.Interaction, name: str) -> None:
+    async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
         if (voice := await _voice_name(interaction, name)) is None:
             return
         await self._update(interaction, tts_voice=voice)

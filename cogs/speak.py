@@ -32,7 +32,7 @@ TEXT_OPTION_LIMIT = 6000
 
 
 async def voice_autocomplete(
-    interaction: discord.Interaction, current: str
+    interaction: discord.Interaction[EarshotBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """The provider's voices starting with what the member typed."""
     typed = current.strip().casefold()

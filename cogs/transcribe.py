@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Final, Literal
 
 import discord
 from discord import app_commands
@@ -50,7 +50,7 @@ from bot.transcription import documents
 
 log = logging.getLogger(__name__)
 
-RESPONSE_FORMAT = "verbose_json"
+RESPONSE_FORMAT: Final = "verbose_json"
 """Asked of the provider so replies can name the detected language."""
 MAX_THREAD_NAME = 100
 
