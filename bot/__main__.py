@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from bot.errors import EarshotError
 from bot.languages import parse_language
 from bot.model import TranscriptionOptions, TranscriptionResult, TranslationOptions
 from bot.providers.factory import build_provider
+from bot.providers.interface import AudioProvider
 from bot.runtime.http_client import build_http_client
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings, SettingsError, load_settings
@@ -102,7 +104,9 @@ async def _sync(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def _offline(settings: Settings):
+async def _offline(
+    settings: Settings,
+) -> AsyncIterator[tuple[AudioProvider, Pipeline, SpeechSynthesizer]]:
     """The bot's provider, pipeline and speaker on a client of their own, for the CLI."""
     async with await build_http_client(settings) as http:
         provider = build_provider(settings, http)
