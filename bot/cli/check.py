@@ -12,11 +12,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.cli.offline import offline_tools
 from bot.errors import EarshotError
 from bot.model import TranscriptionOptions, TranslationOptions
 from bot.providers.interface import AudioProvider
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import in_thread
+from bot.settings import Settings
 from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Pipeline
 
@@ -37,6 +39,16 @@ class CheckResult:
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
+
+
+async def check(settings: Settings) -> bool:
+    """`check_provider` on the configured provider, a line printed per capability; True
+    unless one failed."""
+    async with offline_tools(settings) as tools:
+        results = await check_provider(tools.provider, tools.pipeline, tools.speaker)
+    for result in results:
+        print(result)
+    return all(result.works is not False for result in results)
 
 
 async def check_provider(

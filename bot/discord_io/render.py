@@ -87,17 +87,8 @@ def transcript_reply(
 
 
 def transcript_text(transcript: Transcript) -> str:
-    """The text to show: with speaker labels, one line per turn, when the provider diarized."""
-    if not any(segment.speaker for segment in transcript.segments):
-        return transcript.text
-    turns: list[tuple[str, list[str]]] = []
-    for segment in transcript.segments:
-        speaker = segment.speaker or "?"
-        if turns and turns[-1][0] == speaker:
-            turns[-1][1].append(segment.text)
-        else:
-            turns.append((speaker, [segment.text]))
-    return "\n".join(f"**{shown_name(speaker)}:** {' '.join(parts)}" for speaker, parts in turns)
+    """The text to show (`documents.shown_text`), speaker labels bold and made safe."""
+    return documents.shown_text(transcript, lambda speaker: f"**{shown_name(speaker)}:**")
 
 
 def speech_header(what: str, *, voice: str, duration: float) -> str:

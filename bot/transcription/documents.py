@@ -12,6 +12,7 @@ import dataclasses
 import html
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -93,6 +94,22 @@ def _vtt_text(text: str) -> str:
 def to_timestamped_lines(cue_list: list[Cue]) -> str:
     """`[1:02] text`, one line per cue."""
     return "\n".join(f"[{clock(cue.start)}] {cue.text}" for cue in cue_list)
+
+
+def shown_text(transcript: Transcript, label: Callable[[str], str] = "{}:".format) -> str:
+    """The text as a reader sees it: when the provider diarized, one line per speaker turn
+    (a speaker's consecutive segments joined), led by `label(speaker)`, "Alice:" unless told;
+    a segment without a speaker among labelled ones is "?"'s. Otherwise the text itself."""
+    if not any(segment.speaker for segment in transcript.segments):
+        return transcript.text
+    turns: list[tuple[str, list[str]]] = []
+    for segment in transcript.segments:
+        speaker = segment.speaker or "?"
+        if turns and turns[-1][0] == speaker:
+            turns[-1][1].append(segment.text)
+        else:
+            turns.append((speaker, [segment.text]))
+    return "\n".join(f"{label(speaker)} {' '.join(parts)}" for speaker, parts in turns)
 
 
 def write_out(transcript: Transcript, duration: float, layout: Layout, *, plain: str) -> str:

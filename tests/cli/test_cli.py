@@ -14,16 +14,21 @@ from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
 
 
 async def run_cli(
-    *args: str, cwd, api: FakeAudioAPI | None = None, key: str = API_KEY, **env: str
+    *args: str,
+    cwd,
+    api: FakeAudioAPI | None = None,
+    key: str = API_KEY,
+    launch: tuple[str, ...] = ("-m", "bot"),
+    **env: str,
 ) -> tuple[int, str, str]:
-    """Run `python -m bot ARGS` in a process of its own, pointed at `api` with `key`."""
+    """Run `python -m bot ARGS` in a process of its own, pointed at `api` with `key`; `launch`
+    replaces `-m bot` (e.g. `-c SCRIPT`)."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH")}
     if api is not None:
         env = {"AUDIO_BASE_URL": api.base_url, "AUDIO_API_KEY": key} | env
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot",
+        *launch,
         *args,
         cwd=cwd,
         env=keep | {"NO_PROXY": "127.0.0.1"} | env,

@@ -6,6 +6,7 @@ downloading anything. The loopback audio API stands by, to show nothing is sent 
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -35,7 +36,8 @@ def settings(audio_api, tmp_path):
 
 
 def voice_message(espeak, tmp_path, text: str) -> tuple[bytes, float]:
-    """`text` spoken by eSpeak NG as a Discord voice message: Ogg/Opus bytes and seconds."""
+    """`text` spoken by eSpeak NG as a Discord voice message: Ogg/Opus bytes and seconds.
+    Blocking: call it in a thread once the bot serves, so the loop watchdog sees no stall."""
     wav, ogg = tmp_path / "speech.wav", tmp_path / "speech.ogg"
     write_wav(espeak.synthesize(text, "English (America)", 1.0), wav)
     encoded = encode([wav], ogg, OGG_OPUS)
@@ -43,7 +45,9 @@ def voice_message(espeak, tmp_path, text: str) -> tuple[bytes, float]:
 
 
 async def test_transcribe_hears_a_voice_message_and_shows_it_growing(world, espeak, tmp_path):
-    data, seconds = voice_message(espeak, tmp_path, "Do not forget your keys and your phone.")
+    data, seconds = await asyncio.to_thread(
+        voice_message, espeak, tmp_path, "Do not forget your keys and your phone."
+    )
     attachment = world.voice_attachment(seconds, data=data)
     token = await world.slash("transcribe", attachments={"file": attachment})
     edits = await world.discord.wait_for(

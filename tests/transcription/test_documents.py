@@ -46,3 +46,8 @@ def test_verbose_json_carries_segments_and_duration():
     document = json.loads(documents.write_out(DIARIZED, 3726, "verbose_json", plain=""))
     assert document["duration"] == 3726
     assert document["segments"][1]["speaker"] == "B"
+
+
+def test_plain_text_gives_each_speaker_turn_a_line_of_its_own():
+    assert documents.shown_text(DIARIZED) == "A: Hello there.\nB: General Kenobi."
+    assert documents.shown_text(Transcript("Just text.", "json")) == "Just text."

@@ -1,0 +1,33 @@
+"""earshot's state in SQLite (WAL, a versioned schema): server, channel and member settings,
+the transcript cache, the messages answered and what was posted for them, what each cached
+transcript came from, and the deletions still to do when a message goes. All SQL lives here.
+
+`Store` (store.py) is the one object callers hold. It is composed of parts, one module each,
+sharing one `Database` (database.py; the tables in schema.py): settings.py, cache.py,
+answered.py, sources.py (what goes when a message goes) and deletions.py.
+
+May import: `bot.model`, `bot.runtime`, `bot.settings`, `bot.errors`. Never discord.py, nor
+`bot.transcription`, `bot.speech` or `bot.providers`.
+"""
+
+from bot.store.answered import REPLAY_WINDOW_SECONDS
+from bot.store.database import DATABASE_FILE, StoreError
+from bot.store.deletions import Deletion, PostedMessage
+from bot.store.schema import MIGRATIONS
+from bot.store.settings import GuildSettings, MemberSettings, ReplyStyle
+from bot.store.sources import SourceToCheck
+from bot.store.store import Store
+
+__all__ = [
+    "DATABASE_FILE",
+    "MIGRATIONS",
+    "REPLAY_WINDOW_SECONDS",
+    "Deletion",
+    "GuildSettings",
+    "MemberSettings",
+    "PostedMessage",
+    "ReplyStyle",
+    "SourceToCheck",
+    "Store",
+    "StoreError",
+]

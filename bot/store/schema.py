@@ -1,0 +1,96 @@
+"""The tables of earshot's database, as the scripts that build them version by version
+(`PRAGMA user_version`); `Database.open` applies the missing ones."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE guild_settings (
+        guild_id          INTEGER PRIMARY KEY,
+        auto_transcribe   INTEGER NOT NULL DEFAULT 0,
+        language          TEXT,
+        audio_files       INTEGER NOT NULL DEFAULT 0,
+        reply_style       TEXT NOT NULL DEFAULT 'reply' CHECK (reply_style IN ('reply', 'thread')),
+        max_audio_seconds REAL,
+        tts_voice         TEXT
+    );
+    CREATE TABLE channel_settings (
+        channel_id      INTEGER PRIMARY KEY,
+        guild_id        INTEGER NOT NULL,
+        auto_transcribe INTEGER NOT NULL
+    );
+    CREATE INDEX channel_settings_by_guild ON channel_settings (guild_id);
+    CREATE TABLE member_settings (
+        user_id         INTEGER PRIMARY KEY,
+        opted_out       INTEGER NOT NULL DEFAULT 0,
+        private_replies INTEGER NOT NULL DEFAULT 0,
+        tts_voice       TEXT
+    );
+    CREATE TABLE transcript_cache (
+        audio_sha256 TEXT NOT NULL,
+        variant      TEXT NOT NULL,
+        result       TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        PRIMARY KEY (audio_sha256, variant)
+    );
+    CREATE INDEX transcript_cache_by_age ON transcript_cache (created_at);
+    CREATE TABLE answered_messages (
+        source_id  INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE transcript_messages (
+        source_id  INTEGER NOT NULL REFERENCES answered_messages (source_id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (source_id, message_id)
+    );
+    """,
+    # 2: what was derived from a message goes when it goes (also while earshot was down).
+    # Transcripts cached before then have no known source, so they could not go with it: the
+    # cache starts afresh.
+    """
+    DELETE FROM transcript_cache;
+    ALTER TABLE answered_messages ADD COLUMN channel_id INTEGER;
+    UPDATE answered_messages SET channel_id = (
+        SELECT channel_id FROM transcript_messages AS posted
+        WHERE posted.source_id = answered_messages.source_id
+          AND posted.channel_id != posted.source_id
+        LIMIT 1
+    );
+    ALTER TABLE transcript_messages ADD COLUMN attachment_id INTEGER;
+    ALTER TABLE transcript_messages ADD COLUMN is_thread INTEGER NOT NULL DEFAULT 0;
+    INSERT OR IGNORE INTO transcript_messages (source_id, channel_id, message_id, is_thread)
+        SELECT DISTINCT source_id, source_id, source_id, 1 FROM transcript_messages
+        WHERE channel_id = source_id;
+    CREATE INDEX answered_messages_by_age ON answered_messages (created_at);
+    CREATE INDEX transcript_messages_by_message ON transcript_messages (message_id);
+    CREATE TABLE transcript_sources (
+        audio_sha256  TEXT NOT NULL,
+        variant       TEXT NOT NULL,
+        channel_id    INTEGER NOT NULL,
+        message_id    INTEGER NOT NULL,
+        attachment_id INTEGER NOT NULL,
+        PRIMARY KEY (audio_sha256, variant, message_id, attachment_id),
+        FOREIGN KEY (audio_sha256, variant)
+            REFERENCES transcript_cache (audio_sha256, variant) ON DELETE CASCADE
+    );
+    CREATE INDEX transcript_sources_by_message ON transcript_sources (message_id);
+    CREATE TABLE pending_deletions (
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        is_thread  INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        due_at     REAL NOT NULL,
+        PRIMARY KEY (channel_id, message_id)
+    );
+    CREATE INDEX pending_deletions_by_due ON pending_deletions (due_at);
+    """,
+)
+"""The schema, one script per version; never edit a released one, append a new one.
+
+Version 2 links what is derived from a Discord message to it: the channel of an answered
+message (filled for older rows from their replies), the attachment each transcript message
+answers (None: the whole message), the thread earshot started on it (`is_thread`, the
+thread's id in `channel_id` and `message_id`; for older rows a thread is recognised by taking
+the message's id), the messages and attachments each cached transcript came from
+(`transcript_sources`), and the deletions still to be done (`pending_deletions`)."""

@@ -1,0 +1,147 @@
+"""Server, channel and member settings: what each server and each member chose. A server or
+member that never chose anything reads as the defaults, and has no row."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.store.database import Database
+
+ReplyStyle = Literal["reply", "thread"]
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A server's choices. Absent rows read as these defaults."""
+
+    guild_id: int
+    auto_transcribe: bool = False
+    """Automatic transcription in every channel that has no setting of its own."""
+    language: str | None = None
+    """ISO-639-1 code of the usual spoken language; None detects it."""
+    audio_files: bool = False
+    """Audio file attachments are transcribed automatically too, not only voice messages."""
+    reply_style: ReplyStyle = "reply"
+    max_audio_seconds: float | None = None
+    """Longest recording transcribed automatically; None means the bot's MAX_AUDIO_SECONDS."""
+    tts_voice: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    """A member's choices, the same in every server and in DMs."""
+
+    user_id: int
+    opted_out: bool = False
+    """Never transcribe this member's messages automatically."""
+    private_replies: bool = False
+    """Their own commands answer privately unless they say otherwise."""
+    tts_voice: str | None = None
+
+
+class StoredSettings:
+    """The `guild_settings`, `channel_settings` and `member_settings` tables."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        row = await self._database.fetch_one(
+            "SELECT * FROM guild_settings WHERE guild_id = ?", guild_id
+        )
+        if row is None:
+            return GuildSettings(guild_id)
+        return GuildSettings(
+            guild_id=guild_id,
+            auto_transcribe=bool(row["auto_transcribe"]),
+            language=row["language"],
+            audio_files=bool(row["audio_files"]),
+            reply_style=row["reply_style"],
+            max_audio_seconds=row["max_audio_seconds"],
+            tts_voice=row["tts_voice"],
+        )
+
+    async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
+        """Set the named fields of `GuildSettings`, keeping the others."""
+        await self._upsert("guild_settings", "guild_id", guild_id, _columns(GuildSettings), changes)
+        return await self.guild_settings(guild_id)
+
+    async def set_channel_auto_transcribe(
+        self, guild_id: int, channel_id: int, enabled: bool
+    ) -> None:
+        """A channel's own switch; it overrides the server-wide one."""
+        await self._database.write(
+            "INSERT INTO channel_settings (channel_id, guild_id, auto_transcribe) VALUES (?, ?, ?)"
+            " ON CONFLICT (channel_id) DO UPDATE SET auto_transcribe = excluded.auto_transcribe",
+            channel_id,
+            guild_id,
+            enabled,
+        )
+
+    async def channel_switches(self, guild_id: int) -> dict[int, bool]:
+        """Channels with a switch of their own: channel id → on or off."""
+        rows = await self._database.fetch_all(
+            "SELECT channel_id, auto_transcribe FROM channel_settings WHERE guild_id = ?"
+            " ORDER BY channel_id",
+            guild_id,
+        )
+        return {row["channel_id"]: bool(row["auto_transcribe"]) for row in rows}
+
+    async def auto_transcribes(self, guild_id: int, channel_id: int) -> bool:
+        """Whether voice messages in the channel are transcribed automatically: the channel's
+        own switch if it has one, else the server's."""
+        row = await self._database.fetch_one(
+            "SELECT COALESCE("
+            " (SELECT auto_transcribe FROM channel_settings WHERE channel_id = ?),"
+            " (SELECT auto_transcribe FROM guild_settings WHERE guild_id = ?),"
+            " 0) AS enabled",
+            channel_id,
+            guild_id,
+        )
+        return bool(row and row["enabled"])
+
+    async def member_settings(self, user_id: int) -> MemberSettings:
+        row = await self._database.fetch_one(
+            "SELECT * FROM member_settings WHERE user_id = ?", user_id
+        )
+        if row is None:
+            return MemberSettings(user_id)
+        return MemberSettings(
+            user_id=user_id,
+            opted_out=bool(row["opted_out"]),
+            private_replies=bool(row["private_replies"]),
+            tts_voice=row["tts_voice"],
+        )
+
+    async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
+        """Set the named fields of `MemberSettings`, keeping the others."""
+        await self._upsert("member_settings", "user_id", user_id, _columns(MemberSettings), changes)
+        return await self.member_settings(user_id)
+
+    async def _upsert(
+        self,
+        table: str,
+        key_column: str,
+        key: int,
+        columns: tuple[str, ...],
+        changes: dict[str, object],
+    ) -> None:
+        unknown = set(changes) - set(columns)
+        if unknown or not changes:
+            raise TypeError(f"{table}: cannot set {sorted(unknown) or 'nothing'}")
+        names = list(changes)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in names)
+        await self._database.write(
+            f"INSERT INTO {table} ({key_column}, {', '.join(names)})"
+            f" VALUES (?{', ?' * len(names)})"
+            f" ON CONFLICT ({key_column}) DO UPDATE SET {assignments}",
+            key,
+            *changes.values(),
+        )
+
+
+def _columns(settings_type: type) -> tuple[str, ...]:
+    """The settable fields of a settings dataclass: all but its key, the first."""
+    return tuple(field.name for field in dataclasses.fields(settings_type))[1:]

@@ -1,0 +1,128 @@
+"""`Store`: earshot's state in one object, composed of the store's parts. Each method hands the
+call to the part that does it (whose docstring says what it does); `prune` spans two."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bot.model import AudioOrigin, CacheKey, TranscriptionResult
+from bot.store.answered import AnsweredMessages
+from bot.store.cache import CachedTranscripts
+from bot.store.database import Database
+from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
+from bot.store.settings import GuildSettings, MemberSettings, StoredSettings
+from bot.store.sources import Sources, SourceToCheck
+
+
+class Store:
+    """Settings, cache, answered messages and deletions to do. Build with
+    `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
+
+    def __init__(self, database: Database, *, cache_ttl: float, clock: Callable[[], float]) -> None:
+        self._database = database
+        self._clock = clock
+        self._settings = StoredSettings(database)
+        self._cache = CachedTranscripts(database, ttl=cache_ttl, clock=clock)
+        self._answered = AnsweredMessages(database, clock)
+        self._deletions = DeletionQueue(database, clock)
+        self._sources = Sources(database, self._cache, clock)
+
+    @classmethod
+    async def open(
+        cls, data_dir: Path, *, cache_ttl: float, clock: Callable[[], float] = time.time
+    ) -> Store:
+        """Open (creating `data_dir` and the file if missing) and migrate the database.
+        Cached transcripts older than `cache_ttl` seconds are not returned."""
+        return cls(await Database.open(data_dir), cache_ttl=cache_ttl, clock=clock)
+
+    async def close(self) -> None:
+        await self._database.close()
+
+    async def prune(self) -> None:
+        """Forget what can no longer matter: cached transcripts past their TTL (with their
+        links), and answered messages past the replay window with nothing left to take back."""
+        now = self._clock()
+        async with self._database.transaction() as db:
+            await self._cache.drop_expired(db, now)
+            await self._answered.forget_settled(db, now)
+
+    # Settings (settings.py)
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        return await self._settings.guild_settings(guild_id)
+
+    async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
+        return await self._settings.update_guild_settings(guild_id, **changes)
+
+    async def set_channel_auto_transcribe(
+        self, guild_id: int, channel_id: int, enabled: bool
+    ) -> None:
+        await self._settings.set_channel_auto_transcribe(guild_id, channel_id, enabled)
+
+    async def channel_switches(self, guild_id: int) -> dict[int, bool]:
+        return await self._settings.channel_switches(guild_id)
+
+    async def auto_transcribes(self, guild_id: int, channel_id: int) -> bool:
+        return await self._settings.auto_transcribes(guild_id, channel_id)
+
+    async def member_settings(self, user_id: int) -> MemberSettings:
+        return await self._settings.member_settings(user_id)
+
+    async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
+        return await self._settings.update_member_settings(user_id, **changes)
+
+    # The transcript cache (cache.py)
+
+    async def cached_transcription(self, key: CacheKey) -> TranscriptionResult | None:
+        return await self._cache.cached_transcription(key)
+
+    async def cache_transcription(
+        self, key: CacheKey, result: TranscriptionResult, origins: Iterable[AudioOrigin] = ()
+    ) -> None:
+        await self._cache.cache_transcription(key, result, origins)
+
+    async def link_transcription(self, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
+        await self._cache.link_transcription(key, origins)
+
+    # Answered messages (answered.py)
+
+    async def claim_message(self, source_id: int, channel_id: int | None = None) -> bool:
+        return await self._answered.claim_message(source_id, channel_id)
+
+    async def add_posted_message(self, source_id: int, posted: PostedMessage) -> bool:
+        return await self._answered.add_posted_message(source_id, posted)
+
+    async def posted_message_gone(self, message_id: int, *, thread: bool = False) -> None:
+        await self._answered.posted_message_gone(message_id, thread=thread)
+
+    # Sources gone, and those to check at start-up (sources.py)
+
+    async def source_gone(self, message_id: int) -> list[Deletion]:
+        return await self._sources.source_gone(message_id)
+
+    async def attachments_gone(
+        self, message_id: int, attachment_ids: Iterable[int]
+    ) -> list[Deletion]:
+        return await self._sources.attachments_gone(message_id, attachment_ids)
+
+    async def answered_attachments(self, message_id: int) -> set[int]:
+        return await self._sources.answered_attachments(message_id)
+
+    async def sources_to_check(self, answered_since: float) -> list[SourceToCheck]:
+        return await self._sources.sources_to_check(answered_since)
+
+    # Deletions to do (deletions.py)
+
+    async def deletion_done(self, posted: PostedMessage) -> None:
+        await self._deletions.deletion_done(posted)
+
+    async def deletion_failed(self, deletion: Deletion, retry_at: float) -> None:
+        await self._deletions.deletion_failed(deletion, retry_at)
+
+    async def due_deletions(self, limit: int) -> list[Deletion]:
+        return await self._deletions.due_deletions(limit)
+
+    async def next_deletion_due(self) -> float | None:
+        return await self._deletions.next_deletion_due()
