@@ -65,6 +65,7 @@ class EarshotBot(commands.Bot):
     """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members` and `take_back` exist
     once `setup_hook` has run (at login); so do the `background` tasks, until `close`."""
 
+    tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
     synthesizer: SpeechSynthesizer
     store: Store

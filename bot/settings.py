@@ -8,7 +8,7 @@ variable, so start-up never ends in a traceback and never echoes a secret's valu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
-LOCAL = "local"
+LOCAL: Final = "local"
 """The embedded engine: needs no key and no address."""
 
 
@@ -164,10 +164,10 @@ class Settings(BaseSettings):
         return self
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings() -> Settings:
     """Read the settings, or raise `SettingsError` naming every bad setting on its own line."""
     try:
-        return Settings(**overrides)
+        return Settings()
     except ValidationError as error:
         lines = []
         for problem in error.errors():

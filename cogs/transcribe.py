@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal
+from typing import Final, Literal
 
 import discord
 from discord import app_commands
@@ -46,7 +46,7 @@ from bot.transcription import documents
 
 log = logging.getLogger(__name__)
 
-RESPONSE_FORMAT = "verbose_json"
+RESPONSE_FORMAT: Final = "verbose_json"
 """Asked of the provider so replies can name the detected language."""
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
 
 from bot.audio.decoding import decoded_frames
 
@@ -43,49 +45,52 @@ class _ChunkWriter:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self.chunks: list[Chunk] = []
-        self._container: av.container.OutputContainer | None = None
-        self._stream = None
+        self._open: tuple[OutputContainer, AudioStream] | None = None
+        """The chunk being written: its file and its Opus stream."""
         self._start = 0
         self._written = 0
 
     def write(self, samples: np.ndarray) -> None:
         if not len(samples):
             return
-        if self._container is None:
+        if self._open is None:
             path = self._folder / f"chunk-{len(self.chunks):04d}.ogg"
-            self._container = av.open(str(path), "w", format="ogg")
-            self._stream = self._container.add_stream(
+            container = av.open(str(path), "w", format="ogg")
+            stream = container.add_stream(
                 "libopus", rate=CHUNK_SAMPLE_RATE, layout="mono", options=CHUNK_ENCODER_OPTIONS
             )
-            self._stream.bit_rate = CHUNK_BITRATE
+            stream.bit_rate = CHUNK_BITRATE
+            self._open = (container, stream)
+        container, stream = self._open
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = CHUNK_SAMPLE_RATE
-        self._container.mux(self._stream.encode(frame))
+        container.mux(stream.encode(frame))
         self._written += len(samples)
 
     def abandon(self) -> None:
         """Close the chunk being written, if any, without recording it (the split failed or
         was stopped): no file stays open behind the caller."""
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        if self._open is not None:
+            self._open[0].close()
+            self._open = None
 
     def finish(self) -> None:
         """Close the current chunk (if it holds anything) and start counting the next."""
-        if self._container is None:
+        if self._open is None:
             return
-        self._container.mux(self._stream.encode(None))
-        self._container.close()
+        container, stream = self._open
+        container.mux(stream.encode(None))
+        container.close()
         self.chunks.append(
             Chunk(
-                path=Path(self._container.name),
+                path=Path(container.name),
                 start=self._start / CHUNK_SAMPLE_RATE,
                 duration=self._written / CHUNK_SAMPLE_RATE,
             )
         )
         self._start += self._written
         self._written = 0
-        self._container = None
+        self._open = None
 
 
 def _quietest(samples: np.ndarray) -> int:
@@ -117,7 +122,7 @@ def _cut(source: Path, writer: _ChunkWriter, chunk_seconds: float, search_second
     first_pending = 0
     next_cut = chunk
     for frame in decoded_frames([source], CHUNK_SAMPLE_RATE):
-        samples = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples)
+        samples = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16, count=frame.samples)
         pending = np.concatenate((pending, samples))
         while first_pending + len(pending) >= next_cut + half_window:
             window_start = next_cut - half_window - first_pending

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
+from av.audio.stream import AudioStream
 
 from bot.audio.decoding import decoded_frames
 
@@ -77,10 +78,12 @@ def encode(
     frames: list[tuple[int, int]] = []
     with av.open(str(destination), "w", format=output.container) as dst:
         stream = dst.add_stream(output.codec, rate=output.sample_rate, layout="mono")
+        if not isinstance(stream, AudioStream):
+            raise ValueError(f"{output.codec} is not an audio codec")
         if output.bit_rate:
             stream.bit_rate = output.bit_rate
         for frame in decoded_frames(sources, output.sample_rate, raw_pcm_rate):
-            pcm = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples)
+            pcm = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16, count=frame.samples)
             peak = int(np.abs(pcm.astype(np.int32)).max(initial=0))
             frames.append((peak, frame.samples))
             dst.mux(stream.encode(frame))

@@ -9,6 +9,7 @@ from discord import app_commands
 
 
 def _member_rate(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    # The client is EarshotBot (it has `settings`); discord_io, below bot.app, cannot name it.
     seconds = interaction.client.settings.command_cooldown_seconds  # type: ignore[attr-defined]
     return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 

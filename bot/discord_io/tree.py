@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from typing import TypeVar
 
 import discord
 from discord import app_commands
@@ -20,12 +21,17 @@ log = logging.getLogger(__name__)
 UNEXPECTED = "⚠️ Something went wrong on my side. The error has been logged; please try again."
 
 
-class EarshotTree(app_commands.CommandTree):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+ClientT = TypeVar("ClientT", bound=discord.Client, covariant=True)
+
+
+class EarshotTree(app_commands.CommandTree[ClientT]):
+    """discord.py's tree, made by `commands.Bot(tree_cls=EarshotTree)` for that bot."""
+
+    def __init__(self, client: ClientT) -> None:
+        super().__init__(client)
         self.closing = False
         """Set when earshot stops: new commands are refused with a clear reply."""
-        self.running: weakref.WeakKeyDictionary[asyncio.Task, discord.Interaction] = (
+        self.running: weakref.WeakKeyDictionary[asyncio.Task[object], discord.Interaction] = (
             weakref.WeakKeyDictionary()
         )
         """The commands under way, by the task that runs each."""
@@ -39,7 +45,7 @@ class EarshotTree(app_commands.CommandTree):
             self.running[task] = interaction
         return True
 
-    async def give_up(self, task: asyncio.Task) -> None:
+    async def give_up(self, task: asyncio.Task[object]) -> None:
         """Tell the member whose command ran in the cancelled `task` that it was given up."""
         interaction = self.running.get(task)
         if interaction is None:

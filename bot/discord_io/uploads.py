@@ -35,9 +35,18 @@ class Upload:
     @property
     def size(self) -> int:
         """Bytes to upload."""
-        return len(self.data) if self.data is not None else self.path.stat().st_size
+        content = self._content()
+        return len(content) if isinstance(content, bytes) else content.stat().st_size
 
     def to_file(self) -> discord.File:
         """A new `discord.File` for one attempt to send."""
-        source = io.BytesIO(self.data) if self.data is not None else self.path
+        content = self._content()
+        source = io.BytesIO(content) if isinstance(content, bytes) else content
         return discord.File(source, filename=self.filename)
+
+    def _content(self) -> bytes | Path:
+        """The bytes, else the path: `__post_init__` made sure there is one of the two."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path

@@ -9,6 +9,7 @@ webhook, not where the app is only installed to a user, not without Send Voice M
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import discord
 from discord.http import Route
@@ -41,12 +42,12 @@ def can_post_voice_message(interaction: discord.Interaction) -> bool:
 
 async def post_voice_message(
     http: discord.http.HTTPClient, channel_id: int, speech: Speech, *, reply_to: int | None = None
-) -> dict:
+) -> None:
     """Post `speech` (an Ogg/Opus voice message) to `channel_id`, optionally as a reply.
 
     Raises `discord.HTTPException` when Discord refuses it (e.g. 403 without permission).
     """
-    payload: dict = {
+    payload: dict[str, Any] = {
         "flags": IS_VOICE_MESSAGE,
         "allowed_mentions": {"parse": []},
         "attachments": [
@@ -61,7 +62,7 @@ async def post_voice_message(
     if reply_to is not None:
         payload["message_reference"] = {"message_id": str(reply_to), "fail_if_not_exists": False}
     file = discord.File(speech.path, filename=speech.filename)  # closed by http.request
-    form = [
+    form: list[dict[str, Any]] = [
         {"name": "payload_json", "value": json.dumps(payload)},
         {
             "name": "files[0]",
@@ -71,4 +72,4 @@ async def post_voice_message(
         },
     ]
     route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-    return await http.request(route, form=form, files=[file])
+    await http.request(route, form=form, files=[file])

@@ -23,7 +23,7 @@ import binascii
 import json
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 import aiofiles
 import httpx
@@ -89,7 +89,7 @@ MAX_SPEECH_CHARS = 2000
 """Text per speech request: one answer holds only a few minutes of audio (longer ones end in
 MAX_TOKENS), and shorter pieces are synthesized in parallel, well within HTTP_TIMEOUT."""
 
-SPEECH_FORMAT = "wav"
+SPEECH_FORMAT: Final = "wav"
 PCM_MIME_TYPE = "audio/l16"
 PCM_SAMPLE_BYTES = 2
 
@@ -266,7 +266,7 @@ def _text_format(requested: ResponseFormat) -> ResponseFormat:
     return "json" if requested == "verbose_json" else requested
 
 
-async def _audio_request(instruction: str, audio: AudioUpload, config: dict) -> bytes:
+async def _audio_request(instruction: str, audio: AudioUpload, config: dict[str, Any]) -> bytes:
     """The JSON body asking about `audio`: the instruction, then the file inline.
 
     The mime type follows the file's extension (`INLINE_MIME_TYPES`); an extension Gemini does
@@ -279,13 +279,15 @@ async def _audio_request(instruction: str, audio: AudioUpload, config: dict) -> 
     return await in_thread(_encode_audio_request, instruction, mime_type, data, config)
 
 
-def _encode_audio_request(instruction: str, mime_type: str, data: bytes, config: dict) -> bytes:
+def _encode_audio_request(
+    instruction: str, mime_type: str, data: bytes, config: dict[str, Any]
+) -> bytes:
     """Base64 and JSON of up to 14 MB: run in a thread, it would stall the event loop."""
     parts = [
         {"text": instruction},
         {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode("ascii")}},
     ]
-    body: dict = {"contents": [{"role": "user", "parts": parts}]}
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": parts}]}
     if config:
         body["generationConfig"] = config
     return json.dumps(body).encode()

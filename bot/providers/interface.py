@@ -9,6 +9,7 @@ import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.errors import (
     ProviderUnsupported,
@@ -71,8 +72,11 @@ class AudioUpload:
     content_type: str
 
 
-class AudioProvider(abc.ABC):
-    """One wire protocol to an audio service. What it lacks raises `ProviderUnsupported`."""
+class AudioProvider(Protocol):
+    """One wire protocol to an audio service. What it lacks raises `ProviderUnsupported`.
+
+    A Protocol, subclassed explicitly: the type checker then holds every provider to setting
+    `name` and `transcription_model`, which a plain base class would let a provider forget."""
 
     name: str
     transcription_model: str

@@ -41,7 +41,7 @@ class RetryPolicy:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        asked = getattr(error, "retry_after", None)
+        asked: float | None = getattr(error, "retry_after", None)
         if asked is not None:
             return asked
         backoff = wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff)

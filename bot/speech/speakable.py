@@ -43,8 +43,8 @@ class Names:
         mention pieced together only once markdown is gone ("<@1`>") gets the generic word."""
 
         def looked_up(pattern: re.Pattern[str], lookup: Lookup) -> Lookup:
-            found = {_snowflake(match) for match in pattern.finditer(content)}
-            found.discard(None)
+            snowflakes = (_snowflake(match) for match in pattern.finditer(content))
+            found = {key for key in snowflakes if key is not None}
             return {key: name for key in found if (name := lookup(key)) is not None}.get
 
         return Names(
@@ -209,9 +209,9 @@ def _strip(content: str, names: Names | None) -> str:
     text = _MARKERS.sub(_marker_run, text)
     text = _without_single_emphasis(text)
     text = _SLASH_COMMAND.sub(_command if names else " ", text)
-    text = _USER.sub(named(names and names.user, "someone"), text)
-    text = _ROLE.sub(named(names and names.role, "a role"), text)
-    text = _CHANNEL.sub(named(names and names.channel, "a channel"), text)
+    text = _USER.sub(named(names.user if names else None, "someone"), text)
+    text = _ROLE.sub(named(names.role if names else None, "a role"), text)
+    text = _CHANNEL.sub(named(names.channel if names else None, "a channel"), text)
     text = _CUSTOM_EMOJI.sub(" ", text)
     text = _TIMESTAMP.sub(_date if names else " ", text)
     text = _EVERYONE.sub(r"\1" if names else " ", text)

@@ -75,6 +75,7 @@ class CachedTranscripts:
         it) went. Drop the entries that came from it, and remember it went, so that results of
         it finished later are neither cached nor linked."""
         now = self._clock()
+        parameters: tuple[int, ...]
         if attachment_ids is None:
             self._gone.message(message_id, now)
             where, parameters = "message_id = ?", (message_id,)

@@ -58,7 +58,7 @@ async def ask_in_chunks(
     failure cancels the other lanes and is raised."""
     await in_thread(folder.mkdir)
     chunks = await workers.run(split_at_quiet_points, path, folder, chunk_seconds=chunk_seconds)
-    results: list[Transcript | None] = [None] * len(chunks)
+    results: dict[int, Transcript] = {}
     done = 0
 
     async def lane(indices: range) -> None:
@@ -78,4 +78,6 @@ async def ask_in_chunks(
                 group.create_task(lane(indices))
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
-    return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
+    return stitch(
+        [(chunk, results[index]) for index, chunk in enumerate(chunks)], asking.response_format
+    )

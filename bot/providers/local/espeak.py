@@ -136,7 +136,7 @@ def _initialised() -> _Library:
         raise RuntimeError(f"eSpeak NG could not be initialised with the data in {data_path}")
     chunks: list[bytes] = []
 
-    def collect(samples, count: int, _events) -> int:
+    def collect(samples: ctypes._Pointer[ctypes.c_short], count: int, _events: int | None) -> int:
         """Keep the samples; answering 1 aborts the synthesis once the caller is cancelled."""
         if count > 0:
             chunks.append(ctypes.string_at(samples, count * PCM_SAMPLE_BYTES))

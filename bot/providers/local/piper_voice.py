@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import onnxruntime
 
@@ -117,7 +117,7 @@ class PiperEngine:
         return self._piper.PiperVoice(session=session, config=self._config)
 
 
-def _speakers(config: dict, model: Path) -> dict[str, int | None]:
+def _speakers(config: dict[str, Any], model: Path) -> dict[str, int | None]:
     """Voice name → Piper speaker id (None for a single-speaker voice)."""
     language = config.get("language") or {}
     dataset = config.get("dataset") or model.name.removesuffix(".onnx")

@@ -121,7 +121,9 @@ class WhisperEngine:
         options: dict[str, Any] = {}
         if job.temperature is not None:
             options["temperature"] = job.temperature
-        text, segments, words = "", [], []
+        text = ""
+        segments: list[Segment] = []
+        words: list[Word] = []
         try:
             pieces, info = model.transcribe(
                 samples,
@@ -191,9 +193,9 @@ def _inspect(model: str) -> tuple[Path | None, bool]:
         missing = [name for name in MODEL_FILES if not (directory / name).is_file()]
         vocabularies = [directory / name for name in VOCABULARY_FILES]
         vocabulary = next((path for path in vocabularies if path.is_file()), None)
-        if vocabulary is None:
-            missing.append(" or ".join(VOCABULARY_FILES))
-        if missing:
+        if vocabulary is None or missing:
+            if vocabulary is None:
+                missing.append(" or ".join(VOCABULARY_FILES))
             raise SettingsError(
                 f"setting {SETTING}: {directory} holds no complete Whisper model "
                 f"(missing {', '.join(missing)})"
