@@ -86,7 +86,9 @@ class Speak(commands.Cog):
             if interaction.guild_id
             else None
         )
-        return self.bot.synthesizer.first_known(member.tts_voice, server and server.tts_voice)
+        return self.bot.synthesizer.first_known(
+            member.tts_voice, server.tts_voice if server else None
+        )
 
     @app_commands.command(name="speak", description="Say text out loud as a voice message")
     @app_commands.describe(
@@ -119,11 +121,12 @@ class Speak(commands.Cog):
         name = shown_name(interaction.user.display_name)
 
         async def words() -> str:
-            if (text is None) == (file is None):
+            if file is not None and text is None:
+                written = await self.bot.synthesizer.fetch_text(file.url, file.size)
+            elif text is not None and file is None:
+                written = text
+            else:
                 raise InvalidOption("Give me either `text` or a text `file` to read.")
-            written = (
-                text if file is None else await self.bot.synthesizer.fetch_text(file.url, file.size)
-            )
             return await _speakable(written, _names(interaction))
 
         await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
@@ -135,7 +138,8 @@ class Speak(commands.Cog):
         options = SpeechOptions(
             voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
         )
-        text, author = message.content, message.author.display_name
+        author: str | None = message.author.display_name
+        text = message.content
         if not text and (snapshot := attachments.forwarded(message)) is not None:
             text, author = snapshot.content, None
 

@@ -182,9 +182,10 @@ class Transcribe(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if self.bot.tree.closing:
+        guild = message.guild
+        if self.bot.tree.closing or guild is None:
             return
-        chosen = await self._automatic_files(message)
+        chosen = await self._automatic_files(message, guild)
         if chosen is None:
             return
         files, settings = chosen
@@ -199,7 +200,7 @@ class Transcribe(commands.Cog):
                     await answer.shutting_down(job)
                 raise
 
-        self.jobs.start(message.guild.id, message.id, work, member=message.author.id)
+        self.jobs.start(guild.id, message.id, work, member=message.author.id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -213,7 +214,7 @@ class Transcribe(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """Audio removed by an edit takes its transcripts with it."""
-        if "attachments" not in payload.data:
+        if payload.data.get("attachments") is None:
             return
         present = attachments.attachment_ids(payload.data)
         answered = await self.bot.store.answered_attachments(payload.message_id)
@@ -239,15 +240,15 @@ class Transcribe(commands.Cog):
         await self.bot.store.posted_message_gone(message_id)
 
     async def _automatic_files(
-        self, message: discord.Message
+        self, message: discord.Message, guild: discord.Guild
     ) -> tuple[list[discord.Attachment], GuildSettings] | None:
         """The audio to answer in `message` and its server's settings, with the message claimed
         as answered; None when it is not to be answered automatically."""
-        guild = message.guild
         channel = switch_channel(message.channel)
+        posted_in = message.channel
         if (
-            guild is None
-            or channel is None
+            channel is None
+            or not isinstance(posted_in, discord.abc.GuildChannel | discord.Thread)
             or message.author.bot
             or not message.attachments
             or message.created_at < self.started_at
@@ -263,7 +264,7 @@ class Transcribe(commands.Cog):
             return None
         if (await store.member_settings(message.author.id)).opted_out:
             return None
-        if missing := missing_to_answer(message.channel, guild.me, settings.reply_style):
+        if missing := missing_to_answer(posted_in, guild.me, settings.reply_style):
             log.warning(
                 "not answering message %s in channel %s: missing %s",
                 message.id,

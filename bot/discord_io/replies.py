@@ -67,7 +67,8 @@ def followups_left(interaction: discord.Interaction) -> int | None:
     )
     if interaction.is_guild_integration() or in_bot_dm_by_server_install:
         return None
-    return max(0, USER_APP_FOLLOWUPS - interaction.extras.get(_FOLLOWUPS_SENT, 0))
+    sent: int = interaction.extras.get(_FOLLOWUPS_SENT, 0)
+    return max(0, USER_APP_FOLLOWUPS - sent)
 
 
 async def send_all(
@@ -120,7 +121,10 @@ async def _deliver_late(
     is closed to the bot. Logged, not raised, when neither way is open."""
     name = shown_name(interaction.user.display_name)
     late = render.with_lead(f"{name}, here is what you asked for:", messages)
-    targets = [interaction.user] if private else [interaction.channel, interaction.user]
+    channel = interaction.channel
+    targets: list[discord.abc.Messageable] = [interaction.user]
+    if not private and isinstance(channel, discord.abc.Messageable):
+        targets.insert(0, channel)
     for target in targets:
         try:
             for message in late:
@@ -129,7 +133,7 @@ async def _deliver_late(
                     files=message.discord_files(),
                     allowed_mentions=message.allowed_mentions,
                 )
-        except (discord.HTTPException, AttributeError, ValueError) as refusal:
+        except (discord.HTTPException, ValueError) as refusal:
             log.info("could not deliver a late answer to %r (%s)", target, refusal)
             continue
         return
@@ -283,11 +287,17 @@ async def send_speech(
     refuses it, and for every other format, the audio comes as a file in the followup (with
     `replace`, in place of the reply's preview).
     """
-    if speech.is_voice_message and not private and can_post_voice_message(interaction):
+    channel_id = interaction.channel_id
+    if (
+        speech.is_voice_message
+        and not private
+        and channel_id is not None
+        and can_post_voice_message(interaction)
+    ):
         try:
             original = await interaction.original_response()
             await post_voice_message(
-                interaction.client.http, interaction.channel_id, speech, reply_to=original.id
+                interaction.client.http, channel_id, speech, reply_to=original.id
             )
         except discord.HTTPException as refusal:
             log.info(

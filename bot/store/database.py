@@ -85,7 +85,8 @@ class Database:
 
 async def _migrate(connection: aiosqlite.Connection, path: Path) -> None:
     async with connection.execute("PRAGMA user_version") as cursor:
-        (version,) = await cursor.fetchone()
+        row = await cursor.fetchone()
+    version = row[0] if row is not None else 0
     if version > len(MIGRATIONS):
         raise StoreError(
             f"{path} has schema version {version}, newer than this earshot knows "
