@@ -123,9 +123,7 @@ async def _check(settings: Settings) -> bool:
 
 
 async def _transcribe(settings: Settings, arguments: argparse.Namespace) -> str:
-    options = TranscriptionOptions(
-        language=parse_language(arguments.language), response_format="verbose_json"
-    )
+    options = TranscriptionOptions(language=parse_language(arguments.language))
     async with _offline(settings) as (_, pipeline, _):
         result = await pipeline.transcribe(arguments.file, options)
     return _written(result, arguments.format)
@@ -133,9 +131,7 @@ async def _transcribe(settings: Settings, arguments: argparse.Namespace) -> str:
 
 async def _translate(settings: Settings, arguments: argparse.Namespace) -> str:
     async with _offline(settings) as (_, pipeline, _):
-        result = await pipeline.translate(
-            arguments.file, TranslationOptions(response_format="verbose_json")
-        )
+        result = await pipeline.translate(arguments.file, TranslationOptions())
     return _written(result, arguments.format)
 
 

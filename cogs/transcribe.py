@@ -50,8 +50,6 @@ from bot.transcription import documents
 
 log = logging.getLogger(__name__)
 
-RESPONSE_FORMAT = "verbose_json"
-"""Asked of the provider so replies can name the detected language."""
 MAX_THREAD_NAME = 100
 
 
@@ -147,7 +145,7 @@ class Transcribe(commands.Cog):
         except EarshotError as error:
             await replies.send_error(interaction, error)
             return
-        options = TranscriptionOptions(language=code, response_format=RESPONSE_FORMAT)
+        options = TranscriptionOptions(language=code)
         await self._transcribe_each(
             interaction,
             [file],
@@ -166,7 +164,6 @@ class Transcribe(commands.Cog):
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
-            response_format=RESPONSE_FORMAT,
         )
         await self._transcribe_each(
             interaction,
@@ -329,7 +326,7 @@ class Transcribe(commands.Cog):
         the author opted out while the job waited its turn."""
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
-        options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
+        options = TranscriptionOptions(language=settings.language)
         outgoing: list[tuple[int | None, OutgoingMessage]] = []
         async with _typing_in(message.channel):
             for file in files:

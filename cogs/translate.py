@@ -20,8 +20,7 @@ from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.server_limit import longest_recording
 from bot.model import AudioSource, TranscriptionResult, TranslationOptions
 
-OPTIONS = TranslationOptions(response_format="verbose_json")
-"""verbose_json, so the provider reports the language it heard."""
+OPTIONS = TranslationOptions()
 
 
 class Translate(commands.Cog):

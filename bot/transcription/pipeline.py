@@ -45,7 +45,6 @@ from bot.model import (
     AudioOrigin,
     AudioSource,
     CacheKey,
-    ResponseFormat,
     Transcript,
     TranscriptionOptions,
     TranscriptionResult,
@@ -161,7 +160,6 @@ class Asking:
     chunk: AskProvider
     prompt: str | None = None
     language: str | None = None
-    response_format: ResponseFormat = "json"
     on_progress: ProgressListener | None = None
 
 
@@ -268,7 +266,6 @@ class Pipeline:
             ask,
             prompt=options.prompt,
             language=options.language,
-            response_format=options.response_format,
             on_progress=lambda done, total: _tell_progress(requests, done, total),
         )
         async with scratch_directory("earshot-") as workdir:
@@ -313,7 +310,6 @@ class Pipeline:
                 ask,
                 ask,
                 prompt=options.prompt,
-                response_format=options.response_format,
                 on_progress=lambda done, total: _tell_progress(requests, done, total),
             )
             async with (
@@ -407,7 +403,7 @@ class Pipeline:
                     group.create_task(lane(indices))
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
-        return stitch(list(zip(chunks, results, strict=True)), asking.response_format)
+        return stitch(list(zip(chunks, results, strict=True)))
 
     def _cache_key(self, sha256: str, options: TranscriptionOptions) -> CacheKey:
         asked = {
