@@ -1,6 +1,6 @@
 """The local provider: text spoken and heard again through the bot's own synthesizer and pipeline
 with the real engines; language detection, translation and what an English-only model
-refuses; subtitles, words and streaming; and, with stand-in engines, the cap on jobs at once
+refuses; segments, words and streaming; and, with stand-in engines, the cap on jobs at once
 and what a cancelled transcription does."""
 
 from __future__ import annotations
