@@ -95,7 +95,7 @@ async def transcribe_long(path: Path, latency: float) -> Measured:
         bot_world(services) as world,
     ):
         world.bot.http_client.event_hooks["request"].append(count)
-        options = TranscriptionOptions(response_format="verbose_json")
+        options = TranscriptionOptions()
         baseline = status_bytes("VmRSS")
         reset_peak()
         started = time.perf_counter()

@@ -8,24 +8,22 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json", "diarized_json"]
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
-TimestampGranularity = Literal["word", "segment"]
 URL_SIGNATURE_PARAMETERS = frozenset({"ex", "is", "hm"})
 """Query parameters of Discord's CDN that sign a URL rather than name a file."""
 
 
 @dataclass(frozen=True)
 class TranscriptionOptions:
-    """What the caller asks of a transcription; `None` leaves the choice to the provider."""
+    """What the caller says about a recording to transcribe; `None` leaves it to the provider.
+    How the service is asked (its wire formats, timestamps) is the provider's business: it
+    always asks for the most it can report."""
 
     language: str | None = None
     """ISO-639-1 code of the spoken language; improves accuracy and latency when known."""
     prompt: str | None = None
-    temperature: float | None = None
-    response_format: ResponseFormat = "json"
-    timestamp_granularities: tuple[TimestampGranularity, ...] = ()
+    """Text to guide the style or spelling, or to continue a previous segment."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,6 @@ class TranslationOptions:
 
     prompt: str | None = None
     """English text to guide the style, or to continue a previous segment."""
-    temperature: float | None = None
-    response_format: ResponseFormat = "json"
 
 
 @dataclass(frozen=True)
@@ -68,10 +64,10 @@ class Word:
 
 @dataclass(frozen=True)
 class Transcript:
-    """A provider's transcription. For `srt` and `vtt`, `text` is the subtitle document."""
+    """A provider's transcription: its text, and whatever the service reports besides (the
+    detected language, segments, words); what it does not report stays empty."""
 
     text: str
-    response_format: ResponseFormat
     language: str | None = None
     """As the provider reports it: a code ("en") or a name ("english"), or None."""
     duration: float | None = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final, Literal
+from typing import Literal
 
 import discord
 from discord import app_commands
@@ -45,9 +45,6 @@ from bot.store import GuildSettings
 from bot.transcription import documents
 
 log = logging.getLogger(__name__)
-
-RESPONSE_FORMAT: Final = "verbose_json"
-"""Asked of the provider so replies can name the detected language."""
 
 
 class Transcribe(commands.Cog):
@@ -105,7 +102,7 @@ class Transcribe(commands.Cog):
         except EarshotError as error:
             await replies.send_error(interaction, error)
             return
-        options = TranscriptionOptions(language=code, response_format=RESPONSE_FORMAT)
+        options = TranscriptionOptions(language=code)
         await self._transcribe_each(
             interaction,
             [file],
@@ -124,7 +121,6 @@ class Transcribe(commands.Cog):
             return
         options = TranscriptionOptions(
             language=await self._server_language(interaction.guild_id),
-            response_format=RESPONSE_FORMAT,
         )
         await self._transcribe_each(
             interaction,
@@ -289,7 +285,7 @@ class Transcribe(commands.Cog):
         the author opted out while the job waited its turn."""
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
-        options = TranscriptionOptions(language=settings.language, response_format=RESPONSE_FORMAT)
+        options = TranscriptionOptions(language=settings.language)
         async with answer.typing():
             for file in files:
                 try:

@@ -18,8 +18,7 @@ from bot.discord_io.server_limit import longest_recording
 from bot.errors import EarshotError, TooManyJobs
 from bot.model import TranslationOptions
 
-OPTIONS = TranslationOptions(response_format="verbose_json")
-"""verbose_json, so the provider reports the language it heard."""
+OPTIONS = TranslationOptions()
 
 
 class Translate(commands.Cog):

@@ -17,9 +17,7 @@ async def transcribe(
 ) -> str:
     """The speech in `file` written out; `language` is a code or name (`parse_language`),
     None to let the provider detect it."""
-    options = TranscriptionOptions(
-        language=parse_language(language), response_format="verbose_json"
-    )
+    options = TranscriptionOptions(language=parse_language(language))
     async with offline_tools(settings) as tools:
         result = await tools.pipeline.transcribe(file, options)
     return _written(result, layout)
@@ -28,9 +26,7 @@ async def transcribe(
 async def translate(settings: Settings, file: Path, *, layout: documents.Layout) -> str:
     """The speech in `file` translated to English, written out."""
     async with offline_tools(settings) as tools:
-        result = await tools.pipeline.translate(
-            file, TranslationOptions(response_format="verbose_json")
-        )
+        result = await tools.pipeline.translate(file, TranslationOptions())
     return _written(result, layout)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import httpx
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, SecretStr
 
 from bot.providers.fallback import FallbackProvider
 from bot.providers.gemini import GeminiProvider
@@ -11,7 +13,7 @@ from bot.providers.interface import AudioProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.scaigrid import ScaiGridProvider
-from bot.settings import ProviderName, Settings
+from bot.settings import ProviderName, Settings, SettingsError
 
 HOMES: dict[ProviderName, str] = {
     "openai": "https://api.dgrid.ai",
@@ -19,6 +21,15 @@ HOMES: dict[ProviderName, str] = {
     "scaigrid": "https://scaigrid.scailabs.ai",
 }
 """Where each hosted provider is reached when no base URL is set."""
+
+
+class Models(TypedDict, total=False):
+    """The models a hosted provider is asked to use; a model left out is the provider's own
+    default."""
+
+    transcription_model: str | None
+    translation_model: str | None
+    speech_model: str | None
 
 
 def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
@@ -57,10 +68,12 @@ def _provider(
     http: httpx.AsyncClient,
     *,
     base_url: AnyHttpUrl | None,
-    **options,
+    api_key: SecretStr | None,
+    retry: RetryPolicy,
+    **models: Unpack[Models],
 ) -> AudioProvider:
-    """The provider called `name`: a hosted one at `base_url` (None: its home) with `options`
-    (key, retries, models), or the local engine, configured by its own LOCAL_* settings.
+    """The provider called `name`: a hosted one at `base_url` (None: its home) with `api_key`,
+    `retry` and `models`, or the local engine, configured by its own LOCAL_* settings.
 
     The local engine's module is imported only when it is chosen: it loads CTranslate2 and
     ONNX Runtime, which a bot using a hosted service has no use for."""
@@ -68,13 +81,20 @@ def _provider(
         from bot.providers.local.provider import LocalProvider
 
         return LocalProvider.from_settings(settings)
-    options["base_url"] = str(base_url or HOMES[name])
+    if api_key is None:  # the settings refuse a hosted provider without its key
+        raise SettingsError(f"{name} needs an API key")
+    url = str(base_url or HOMES[name])
     match name:
         case "openai":
-            return OpenAICompatProvider(http, **options)
+            return OpenAICompatProvider(http, base_url=url, api_key=api_key, retry=retry, **models)
         case "scaigrid":
             return ScaiGridProvider(
-                http, oai_translation=settings.scaigrid_oai_translation, **options
+                http,
+                base_url=url,
+                api_key=api_key,
+                retry=retry,
+                oai_translation=settings.scaigrid_oai_translation,
+                **models,
             )
         case "gemini":
-            return GeminiProvider(http, **options)
+            return GeminiProvider(http, base_url=url, api_key=api_key, retry=retry, **models)

@@ -2,14 +2,14 @@
 
 Transcription and translation send one user turn of two parts: an instruction text and the
 audio as `inlineData` (base64 with its mime type); the answer's text parts, joined, are the
-result. Gemini gives text only: no detected language, duration, segments or words, and no
-subtitles. So json and text are answered as asked, verbose_json is answered as json (plain
-text), and srt/vtt raise `ProviderUnsupported`.
+result. Gemini gives text only: the transcript has no detected language, duration, segments or
+words (subtitles written from it are one cue for the whole recording).
 
 Speech asks a TTS model for `responseModalities: ["AUDIO"]` with a prebuilt voice; the answer
 is raw signed 16-bit little-endian mono PCM (`audio/L16;codec=pcm;rate=24000`, the rate read
 from the mime type), written to the destination as WAV. There is no speed control; speaking
 instructions are put before the text the way Gemini takes directions ("Say cheerfully: ...").
+Every call goes through the one request path, `http_calls.HttpService`.
 
 Inline audio is limited by the request size: 20 MB for the whole JSON body, so at most
 `MAX_INLINE_AUDIO_BYTES` of audio (base64 grows it by a third). Files are read, encoded and
@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import aiofiles
 import httpx
@@ -38,19 +37,8 @@ from bot.errors import (
     ProviderUnsupported,
 )
 from bot.languages import language_name
-from bot.model import (
-    ResponseFormat,
-    SpeechRequest,
-    Transcript,
-    TranscriptionOptions,
-    TranslationOptions,
-)
-from bot.providers.http_errors import (
-    AUDIO_API_SETTINGS,
-    bearer,
-    error_for_response,
-    error_for_transport,
-)
+from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.http_calls import HttpService, Json, whole_body
 from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
 from bot.providers.retry import RetryPolicy
 from bot.runtime.workers import in_thread
@@ -169,13 +157,10 @@ class GeminiProvider(AudioProvider):
     ) -> None:
         """Models left as None are gemini-2.5-flash for text and gemini-2.5-flash-preview-tts
         for speech."""
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._service = HttpService(http, base_url=base_url, api_key=api_key, retry=retry)
         self.transcription_model = transcription_model or UNDERSTANDING_MODEL
         self._translation_model = translation_model or UNDERSTANDING_MODEL
         self._speech_model = speech_model or SPEECH_MODEL
-        self._retry = retry
 
     @property
     def capabilities(self) -> Capabilities:
@@ -183,27 +168,19 @@ class GeminiProvider(AudioProvider):
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         """The transcript as plain text; `language` and `prompt` go into the instruction."""
-        fmt = _text_format(options.response_format)
         instruction = TRANSCRIBE_INSTRUCTION
         if name := language_name(options.language):
             instruction += f" The speech is in {name}."
         if options.prompt:
             instruction += f" Context that may help with names and spelling: {options.prompt}"
-        text = await self._understand(
-            self.transcription_model, instruction, audio, options.temperature
-        )
-        return Transcript(text=text, response_format=fmt)
+        return Transcript(text=await self._understand(self.transcription_model, instruction, audio))
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
         """The English translation as plain text; the source language is not reported."""
-        fmt = _text_format(options.response_format)
         instruction = TRANSLATE_INSTRUCTION
         if options.prompt:
             instruction += f" Context and style to follow: {options.prompt}"
-        text = await self._understand(
-            self._translation_model, instruction, audio, options.temperature
-        )
-        return Transcript(text=text, response_format=fmt)
+        return Transcript(text=await self._understand(self._translation_model, instruction, audio))
 
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
         """Write `request` to `destination` as 16-bit mono WAV at the rate Gemini chose.
@@ -226,47 +203,25 @@ class GeminiProvider(AudioProvider):
                 },
             },
         }
-        content = json.dumps(body).encode()
-        await self._retry.run(
-            lambda: self._generate(
-                self._speech_model, content, lambda answer: _write_speech(answer, destination)
-            )
+        await self._generate(
+            self._speech_model, Json.of(body), lambda answer: _write_speech(answer, destination)
         )
 
-    async def _understand(
-        self, model: str, instruction: str, audio: AudioUpload, temperature: float | None
-    ) -> str:
+    async def _understand(self, model: str, instruction: str, audio: AudioUpload) -> str:
         """Ask `model` about `audio` with `instruction`; the answer's text."""
-        config = {} if temperature is None else {"temperature": temperature}
-        content = await _audio_request(instruction, audio, config)
-        return await self._retry.run(lambda: self._generate(model, content, _answer_text))
+        return await self._generate(model, await _audio_request(instruction, audio), _answer_text)
 
-    async def _generate(self, model: str, content: bytes, read: Callable[[bytes], T]) -> T:
-        """One attempt: POST the JSON `content` to `model` and `read` the answer's raw body in
-        a worker thread, so an unfinished or unreadable answer is tried again like an outage."""
-        try:
-            response = await self._http.post(
-                f"{self._base_url}/v1/models/{model}:generateContent",
-                content=content,
-                headers=bearer(self._api_key) | {"Content-Type": "application/json"},
-            )
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc) from None
-        if response.is_error:
-            raise error_for_response(
-                response, AUDIO_API_SETTINGS, secret=self._api_key.get_secret_value()
-            )
-        return await in_thread(read, response.content)
+    async def _generate(self, model: str, body: Json, read: Callable[[bytes], T]) -> T:
+        """POST `body` to `model` and `read` the answer's raw body in a worker thread; an
+        unfinished or unreadable answer is tried again like an outage."""
+
+        async def answer(response: httpx.Response) -> T:
+            return await in_thread(read, (await whole_body(response)).content)
+
+        return await self._service.post(f"/v1/models/{model}:generateContent", body, answer)
 
 
-def _text_format(requested: ResponseFormat) -> ResponseFormat:
-    """What a Gemini transcript can honestly be called when `requested` was asked for."""
-    if requested in ("srt", "vtt"):
-        raise ProviderUnsupported("subtitle output")
-    return "json" if requested == "verbose_json" else requested
-
-
-async def _audio_request(instruction: str, audio: AudioUpload, config: dict[str, Any]) -> bytes:
+async def _audio_request(instruction: str, audio: AudioUpload) -> Json:
     """The JSON body asking about `audio`: the instruction, then the file inline.
 
     The mime type follows the file's extension (`INLINE_MIME_TYPES`); an extension Gemini does
@@ -276,21 +231,16 @@ async def _audio_request(instruction: str, audio: AudioUpload, config: dict[str,
     mime_type = INLINE_MIME_TYPES.get(extension, audio.content_type)
     async with aiofiles.open(audio.path, "rb") as file:
         data = await file.read()
-    return await in_thread(_encode_audio_request, instruction, mime_type, data, config)
+    return await in_thread(_encode_audio_request, instruction, mime_type, data)
 
 
-def _encode_audio_request(
-    instruction: str, mime_type: str, data: bytes, config: dict[str, Any]
-) -> bytes:
+def _encode_audio_request(instruction: str, mime_type: str, data: bytes) -> Json:
     """Base64 and JSON of up to 14 MB: run in a thread, it would stall the event loop."""
     parts = [
         {"text": instruction},
         {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode("ascii")}},
     ]
-    body: dict[str, Any] = {"contents": [{"role": "user", "parts": parts}]}
-    if config:
-        body["generationConfig"] = config
-    return json.dumps(body).encode()
+    return Json.of({"contents": [{"role": "user", "parts": parts}]})
 
 
 def _usable_parts(answer: bytes) -> list[_Part]:

@@ -2,9 +2,12 @@
 ending in `/oai`) and any gateway that speaks the same protocol.
 
 Transcription and translation are multipart uploads (`/v1/audio/transcriptions`,
-`/v1/audio/translations`) with the file streamed from disk; their responses are parsed per
-`response_format` (JSON for json/verbose_json, the body itself for text/srt/vtt). Speech is a
-JSON request to `/v1/audio/speech` whose binary answer is streamed to a file.
+`/v1/audio/translations`) with the file streamed from disk, always asking for the most the
+model reports: verbose_json with word and segment timestamps from whisper-1 and other Whisper
+models (translations take no timestamp granularities), diarized_json from the diarizing model,
+json (the text alone) from the other gpt-4o models, which answer nothing richer. Speech is a
+JSON request to `/v1/audio/speech` whose binary answer is streamed to a file. Every call goes
+through the one request path, `http_calls.HttpService`.
 """
 
 from __future__ import annotations
@@ -16,27 +19,20 @@ import httpx_sse
 from pydantic import SecretStr
 
 from bot.errors import ProviderUnavailable
-from bot.model import (
-    ResponseFormat,
-    SpeechRequest,
-    Transcript,
-    TranscriptionOptions,
-    TranslationOptions,
-)
-from bot.providers.http_calls import post_file, post_json_streaming, save_body
-from bot.providers.http_errors import (
-    AUDIO_API_SETTINGS,
-    bearer,
-    error_for_response,
-    error_for_transport,
-)
+from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.http_calls import FormFields, HttpService, Json, Multipart, save_body
 from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 from bot.providers.retry import RetryPolicy
 from bot.providers.transcript_stream import read_transcript_stream
-from bot.providers.transcription_shapes import FormFields, form_fields, transcript_from_json
+from bot.providers.transcription_shapes import WireFormat, form_fields, transcript_from_json
 
+TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
+TRANSLATIONS_PATH = "/v1/audio/translations"
+SPEECH_PATH = "/v1/audio/speech"
+GRANULARITIES_FIELD = "timestamp_granularities[]"
+SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
-"""Models that answer only json or text; verbose_json is asked of them as json."""
+"""Models that answer only json or text: no language, segments or words."""
 STREAMING_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 """Models that can stream transcripts as server-sent events (whisper-1 cannot)."""
 DIARIZING_MODELS = ("gpt-4o-transcribe-diarize",)
@@ -73,13 +69,10 @@ class OpenAICompatProvider(AudioProvider):
         speech_model: str | None = None,
     ) -> None:
         """Models left as None are whisper-1 for text and tts-1 for speech."""
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._service = HttpService(http, base_url=base_url, api_key=api_key, retry=retry)
         self.transcription_model = transcription_model or "whisper-1"
         self._translation_model = translation_model or "whisper-1"
         self._speech_model = speech_model or "tts-1"
-        self._retry = retry
 
     @property
     def capabilities(self) -> Capabilities:
@@ -94,8 +87,8 @@ class OpenAICompatProvider(AudioProvider):
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
         fields = self._transcription_fields(options)
-        return await self._retry.run(
-            lambda: self._ask("/v1/audio/transcriptions", fields, audio, fields["response_format"])
+        return await self._service.post(
+            TRANSCRIPTIONS_PATH, Multipart(fields, audio), _read_transcript
         )
 
     async def transcribe_streaming(
@@ -105,32 +98,29 @@ class OpenAICompatProvider(AudioProvider):
         if not self.capabilities.stream:
             return await self.transcribe(audio, options)
         fields = self._transcription_fields(options) | {"stream": "true"}
-        text = await self._retry.run(lambda: self._stream_transcript(fields, audio, on_text))
-        return Transcript(text=text.strip(), response_format=fields["response_format"])
 
-    def _transcription_fields(self, options: TranscriptionOptions) -> FormFields:
-        fmt = self._format_for_model(options.response_format)
-        fields = form_fields(
-            self.transcription_model,
-            fmt,
-            language=options.language,
-            prompt=options.prompt,
-            temperature=options.temperature,
-            granularities=options.timestamp_granularities,
+        async def read(response: httpx.Response) -> str:
+            """Only a stream that reaches `transcript.text.done` is a transcript."""
+            try:
+                return await read_transcript_stream(
+                    httpx_sse.EventSource(response).aiter_sse(),
+                    on_text,
+                    where=response.request.url.path,
+                    mask=self._service.masked,
+                )
+            except httpx_sse.SSEError as exc:
+                raise ProviderUnavailable(f"not an event stream: {exc}") from None
+
+        text = await self._service.post(
+            TRANSCRIPTIONS_PATH, Multipart(fields, audio), read, headers=SSE_HEADERS
         )
-        if fmt == "diarized_json":
-            fields["chunking_strategy"] = "auto"
-        return fields
+        return Transcript(text=text.strip())
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
-        fields = form_fields(
-            self._translation_model,
-            options.response_format,
-            prompt=options.prompt,
-            temperature=options.temperature,
-        )
-        return await self._retry.run(
-            lambda: self._ask("/v1/audio/translations", fields, audio, options.response_format)
+        """Asks verbose_json, which reports the language of the speech translated."""
+        fields = form_fields(self._translation_model, "verbose_json", prompt=options.prompt)
+        return await self._service.post(
+            TRANSLATIONS_PATH, Multipart(fields, audio), _read_transcript
         )
 
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
@@ -143,56 +133,8 @@ class OpenAICompatProvider(AudioProvider):
         }
         if request.instructions:
             body["instructions"] = request.instructions
-        await self._retry.run(lambda: self._download_speech(body, destination))
 
-    def _format_for_model(self, requested: ResponseFormat) -> ResponseFormat:
-        """What the model can answer for what was asked: diarizing models answer diarized_json
-        for json and verbose_json; other gpt-4o models answer verbose_json as json."""
-        model = _model_name(self.transcription_model)
-        if model in DIARIZING_MODELS and requested in ("json", "verbose_json"):
-            return "diarized_json"
-        json_only = model.startswith(JSON_ONLY_MODEL_PREFIXES)
-        return "json" if json_only and requested == "verbose_json" else requested
-
-    async def _stream_transcript(
-        self, fields: FormFields, audio: AudioUpload, on_text: TextListener
-    ) -> str:
-        """One attempt at a streamed transcription; only a stream that reaches
-        `transcript.text.done` is a transcript (`transcript_stream`)."""
-        secret = self._api_key.get_secret_value()
-        try:
-            with audio.path.open("rb") as file:
-                async with httpx_sse.aconnect_sse(
-                    self._http,
-                    "POST",
-                    f"{self._base_url}/v1/audio/transcriptions",
-                    data=fields,
-                    files={"file": (audio.filename, file, audio.content_type)},
-                    headers=bearer(self._api_key),
-                ) as events:
-                    if events.response.is_error:
-                        await events.response.aread()
-                        raise error_for_response(events.response, AUDIO_API_SETTINGS, secret=secret)
-                    return await read_transcript_stream(
-                        events.aiter_sse(),
-                        on_text,
-                        where=events.response.request.url.path,
-                        secret=secret,
-                    )
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc) from None
-        except httpx_sse.SSEError as exc:
-            raise ProviderUnavailable(f"not an event stream: {exc}") from None
-
-    async def _download_speech(self, body: dict[str, str | float], destination: Path) -> None:
-        """One attempt: stream the synthesized audio into `destination`."""
-        async with post_json_streaming(
-            self._http,
-            f"{self._base_url}/v1/audio/speech",
-            body=body,
-            api_key=self._api_key,
-            settings=AUDIO_API_SETTINGS,
-        ) as response:
+        async def save(response: httpx.Response) -> None:
             kind = response.headers.get("content-type", "")
             if kind.startswith(("application/json", "text/")):
                 await response.aread()
@@ -201,23 +143,31 @@ class OpenAICompatProvider(AudioProvider):
                 )
             await save_body(response, destination)
 
-    async def _ask(
-        self, path: str, fields: FormFields, audio: AudioUpload, fmt: ResponseFormat
-    ) -> Transcript:
-        """One attempt: upload `audio` with `fields` and read the answer as `fmt`; a failure,
-        an unreadable answer included, raises a `ProviderError`."""
-        response = await post_file(
-            self._http,
-            f"{self._base_url}{path}",
-            fields=fields,
-            audio=audio,
-            api_key=self._api_key,
-            settings=AUDIO_API_SETTINGS,
+        await self._service.post(SPEECH_PATH, Json.of(body), save)
+
+    def _transcription_fields(self, options: TranscriptionOptions) -> FormFields:
+        wire_format = self._wire_format()
+        fields = form_fields(
+            self.transcription_model,
+            wire_format,
+            language=options.language,
+            prompt=options.prompt,
+            granularities_field=GRANULARITIES_FIELD,
         )
-        return _parse_transcript(response, fmt)
+        if wire_format == "diarized_json":
+            fields["chunking_strategy"] = "auto"
+        return fields
+
+    def _wire_format(self) -> WireFormat:
+        """The richest answer the transcription model gives: diarized_json from diarizing
+        models, json from the other gpt-4o models, verbose_json from the rest."""
+        model = _model_name(self.transcription_model)
+        if model in DIARIZING_MODELS:
+            return "diarized_json"
+        return "json" if model.startswith(JSON_ONLY_MODEL_PREFIXES) else "verbose_json"
 
 
-def _parse_transcript(response: httpx.Response, fmt: ResponseFormat) -> Transcript:
-    if fmt in ("text", "srt", "vtt"):
-        return Transcript(text=response.text.strip(), response_format=fmt)
-    return transcript_from_json(response.content, fmt)
+async def _read_transcript(response: httpx.Response) -> Transcript:
+    """The JSON answer of a transcription or translation; an unreadable one (cut short, say)
+    raises `ProviderUnavailable`, so it is tried again."""
+    return transcript_from_json(await response.aread())

@@ -2,13 +2,11 @@
 `POST /v1/inference/audio/synthesize` under the base URL (https://scaigrid.scailabs.ai), with
 models named by slug (`openai/whisper-1`, `openai/tts-1`).
 
-Transcription is a multipart upload streamed from disk. `response_format` is always sent,
-because ScaiGrid's page disagrees with itself on the default (text in its table, a JSON
-envelope in its examples). The answer is the envelope `{"status": "ok", "data": {"text",
-"duration", "language", "segments", "words"}}`; for text, srt and vtt both shapes are
-accepted: a JSON answer is read as the envelope whose `data.text` is the document, anything
-else as the document itself. Granularities go in the documented field
-`timestamp_granularities`, repeated, and only with verbose_json.
+Transcription is a multipart upload streamed from disk, always asking for verbose_json with
+word and segment timestamps (the documented field `timestamp_granularities`, repeated):
+`response_format` is always sent, because ScaiGrid's page disagrees with itself on the default
+(text in its table, a JSON envelope in its examples). The answer is the envelope
+`{"status": "ok", "data": {"text", "duration", "language", "segments", "words"}}`.
 
 Speech is a JSON request answered with raw audio, streamed to the destination file; the
 Content-Type tells the format. A JSON or text answer is a failure (its envelope's message,
@@ -26,6 +24,8 @@ other `ProviderUnavailable`, which is retried. An answer that is not a readable 
 ScaiGrid has no native translation. With `oai_translation`, translation goes through the
 OpenAI-compatible twin `{base}/oai/v1/audio/translations`, spoken by an `OpenAICompatProvider`;
 without it `capabilities.translate` is False and `translate` raises `ProviderUnsupported`.
+
+Every call goes through the one request path, `http_calls.HttpService`.
 """
 
 from __future__ import annotations
@@ -42,19 +42,18 @@ from bot.errors import (
     ProviderUnsupported,
 )
 from bot.model import (
-    ResponseFormat,
     SpeechFormat,
     SpeechRequest,
     Transcript,
     TranscriptionOptions,
     TranslationOptions,
 )
-from bot.providers.http_calls import post_file, post_json_streaming, save_body
-from bot.providers.http_errors import AUDIO_API_SETTINGS, error_detail, error_for_code
+from bot.providers.http_calls import HttpService, Json, Multipart, media_type, save_body
+from bot.providers.http_errors import error_detail, error_for_code
 from bot.providers.interface import AudioProvider, AudioUpload, Capabilities
 from bot.providers.openai_compat import CLASSIC_VOICES, OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
-from bot.providers.transcription_shapes import FormFields, TranscriptionBody, form_fields
+from bot.providers.transcription_shapes import TranscriptionBody, form_fields
 
 TRANSCRIBE_PATH = "/v1/inference/audio/transcribe"
 SYNTHESIZE_PATH = "/v1/inference/audio/synthesize"
@@ -65,7 +64,7 @@ DEFAULT_SPEECH_MODEL = "openai/tts-1"
 UPLOAD_FORMATS = frozenset({"mp3", "wav", "ogg", "webm", "m4a", "flac"})
 """The five formats ScaiGrid names, and FLAC: one of its "less common" ones, as Whisper
 (openai/whisper-1, its documented model) takes it. Other audio is converted to Ogg/Opus."""
-PLAIN_FORMATS: tuple[ResponseFormat, ...] = ("text", "srt", "vtt")
+GRANULARITIES_FIELD = "timestamp_granularities"
 SPEECH_MEDIA_TYPES: dict[str, SpeechFormat] = {
     "audio/mpeg": "mp3", "audio/mp3": "mp3",
     "audio/ogg": "opus", "audio/opus": "opus",
@@ -110,16 +109,13 @@ class ScaiGridProvider(AudioProvider):
         """`base_url` is ScaiGrid's root, without `/oai`. Models left as None are
         openai/whisper-1 for text and openai/tts-1 for speech. `translation_model` is used
         only with `oai_translation`."""
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self._retry = retry
+        self._service = HttpService(http, base_url=base_url, api_key=api_key, retry=retry)
         self.transcription_model = transcription_model or DEFAULT_TEXT_MODEL
         self._speech_model = speech_model or DEFAULT_SPEECH_MODEL
         self._translator = (
             OpenAICompatProvider(
                 http,
-                base_url=self._base_url + OAI_TWIN_PATH,
+                base_url=self._service.base_url + OAI_TWIN_PATH,
                 api_key=api_key,
                 retry=retry,
                 translation_model=translation_model or DEFAULT_TEXT_MODEL,
@@ -141,17 +137,14 @@ class ScaiGridProvider(AudioProvider):
         )
 
     async def transcribe(self, audio: AudioUpload, options: TranscriptionOptions) -> Transcript:
-        fmt = options.response_format
         fields = form_fields(
             self.transcription_model,
-            fmt,
+            "verbose_json",
             language=options.language,
             prompt=options.prompt,
-            temperature=options.temperature,
-            granularities=options.timestamp_granularities,
-            granularities_field="timestamp_granularities",
+            granularities_field=GRANULARITIES_FIELD,
         )
-        return await self._retry.run(lambda: self._transcribe_once(fields, audio, fmt))
+        return await self._service.post(TRANSCRIBE_PATH, Multipart(fields, audio), self._read)
 
     async def translate(self, audio: AudioUpload, options: TranslationOptions) -> Transcript:
         """Through the `/oai` twin when configured; else `ProviderUnsupported`."""
@@ -167,41 +160,11 @@ class ScaiGridProvider(AudioProvider):
             "response_format": request.response_format,
             "speed": request.speed,
         }
-        await self._retry.run(
-            lambda: self._synthesize_once(body, request.response_format, destination)
-        )
+        asked = request.response_format
 
-    async def _transcribe_once(
-        self, fields: FormFields, audio: AudioUpload, fmt: ResponseFormat
-    ) -> Transcript:
-        """One attempt: upload, then read the answer in whichever documented shape it has."""
-        response = await post_file(
-            self._http,
-            self._base_url + TRANSCRIBE_PATH,
-            fields=fields,
-            audio=audio,
-            api_key=self._api_key,
-            settings=AUDIO_API_SETTINGS,
-        )
-        if fmt in PLAIN_FORMATS and not _media_type(response).endswith("json"):
-            return Transcript(text=response.text.strip(), response_format=fmt)
-        envelope = self._envelope(response)
-        if envelope.data is None:
-            raise ProviderUnavailable(f"an ok envelope without data from {TRANSCRIBE_PATH}")
-        return envelope.data.to_transcript(fmt)
-
-    async def _synthesize_once(
-        self, body: dict[str, str | float], asked: SpeechFormat, destination: Path
-    ) -> None:
-        """One attempt: stream the audio into `destination` once its type is checked."""
-        async with post_json_streaming(
-            self._http,
-            self._base_url + SYNTHESIZE_PATH,
-            body=body,
-            api_key=self._api_key,
-            settings=AUDIO_API_SETTINGS,
-        ) as response:
-            kind = _media_type(response)
+        async def save(response: httpx.Response) -> None:
+            """Stream the audio into `destination` once its type is checked."""
+            kind = media_type(response)
             if kind.endswith("json") or kind.startswith("text/"):
                 await response.aread()
                 raise self._not_audio(response, kind)
@@ -209,6 +172,16 @@ class ScaiGridProvider(AudioProvider):
             if answered is not None and answered != asked:
                 raise ProviderBadAudio(f"asked for {asked} speech, got {kind!r}")
             await save_body(response, destination)
+
+        await self._service.post(SYNTHESIZE_PATH, Json.of(body), save)
+
+    async def _read(self, response: httpx.Response) -> Transcript:
+        """The transcript in an ok envelope; an error envelope or an unreadable body raises."""
+        await response.aread()
+        envelope = self._envelope(response)
+        if envelope.data is None:
+            raise ProviderUnavailable(f"an ok envelope without data from {TRANSCRIBE_PATH}")
+        return envelope.data.to_transcript()
 
     def _envelope(self, response: httpx.Response) -> _Envelope:
         """The ok envelope of a 2xx answer; an error envelope or an unreadable body raises."""
@@ -237,11 +210,6 @@ class ScaiGridProvider(AudioProvider):
     def _failure(self, response: httpx.Response, envelope: _Envelope) -> ProviderError:
         """Map an error envelope that came with a 2xx status, by its code."""
         code = (envelope.error.code if envelope.error else None) or "no code"
-        detail = error_detail(response).replace(self._api_key.get_secret_value(), "***")
+        detail = self._service.masked(error_detail(response))
         described = f"error envelope ({code}) from {response.request.url.path}: {detail}"
-        return error_for_code(code, described, detail, AUDIO_API_SETTINGS)
-
-
-def _media_type(response: httpx.Response) -> str:
-    """The Content-Type without parameters, lower-cased ("" when absent)."""
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+        return error_for_code(code, described, detail, self._service.settings)

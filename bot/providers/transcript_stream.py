@@ -10,14 +10,14 @@ nothing partial is ever returned, shown as final or cached.
 An error event ends the stream with the provider error it names. Gateways send it as an SSE
 event named `error` or as data typed `error`, with OpenAI's `{"error": {"message", "type",
 "code"}}` or flat (`{"type": "error", "message", "code"}`): a numeric `status` or `code` maps
-like an HTTP status, a textual code or type by `base.error_for_code`. Events of other types
+like an HTTP status, a textual code or type by `http_errors.error_for_code`. Events of other types
 (keep-alives, segments) and a final `[DONE]` are skipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from httpx_sse import ServerSentEvent
@@ -37,13 +37,18 @@ ERROR = "error"
 
 
 async def read_transcript_stream(
-    events: AsyncIterator[ServerSentEvent], on_text: TextListener, *, where: str, secret: str
+    events: AsyncIterator[ServerSentEvent],
+    on_text: TextListener,
+    *,
+    where: str,
+    mask: Callable[[str], str],
 ) -> str:
     """The final text of a transcript stream from `where` (a path, for the log), telling
     `on_text` the text so far after each delta and the final text once `done`.
 
     Raises `ProviderUnavailable` for a stream that ends before `done` or an event that is not
-    what its type says, and the error an error event names; `secret` is masked out of it.
+    what its type says, and the error an error event names, its detail passed through `mask`
+    (which hides the API key).
     """
     text = ""
     async for event in events:
@@ -52,7 +57,7 @@ async def read_transcript_stream(
         payload = _payload(event)
         kind = payload.get("type", event.event)
         if event.event == ERROR or kind == ERROR or isinstance(payload.get("error"), dict):
-            raise _error_event(payload, where, secret)
+            raise _error_event(payload, where, mask)
         if kind == DELTA:
             text += _text_field(payload, "delta")
             await on_text(text)
@@ -84,14 +89,14 @@ def _text_field(payload: dict[str, Any], name: str) -> str:
     return value
 
 
-def _error_event(payload: dict[str, Any], where: str, secret: str) -> ProviderError:
+def _error_event(payload: dict[str, Any], where: str, mask: Callable[[str], str]) -> ProviderError:
     """The provider error an error event names (nested under `error`, or flat)."""
     nested = payload.get("error")
     error = nested if isinstance(nested, dict) else payload
     message = error.get("message")
-    detail = shortened(message if isinstance(message, str) and message.strip() else "no message")
-    if secret:
-        detail = detail.replace(secret, "***")
+    detail = mask(
+        shortened(message if isinstance(message, str) and message.strip() else "no message")
+    )
     code, kind = error.get("code"), error.get("type")
     status = next((value for value in (error.get("status"), code) if isinstance(value, int)), None)
     described = f"error event ({code or kind or 'no code'}) in the stream from {where}: {detail}"

@@ -1,44 +1,48 @@
 """The Whisper-style transcription exchange that OpenAI-compatible APIs and ScaiGrid's native
-API share: the multipart fields a request carries, and the JSON body of a json or
-verbose_json answer, read into a `Transcript`.
+API share: the multipart fields a request carries, and the JSON body of the answer (json,
+verbose_json or diarized_json), read into a `Transcript`.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import ProviderUnavailable
-from bot.model import ResponseFormat, Segment, TimestampGranularity, Transcript, Word
+from bot.model import Segment, Transcript, Word
+from bot.providers.http_calls import FormFields
 
-FormFields = dict[str, str | list[str]]
-"""Multipart fields; a list is sent as the same field repeated."""
+WireFormat = Literal["json", "verbose_json", "diarized_json"]
+"""The answers earshot reads: verbose_json carries the detected language, duration, segments
+and words; diarized_json segments with speakers; json the text alone (for models that offer
+no more)."""
+GRANULARITIES = ("word", "segment")
+"""The timestamps asked with verbose_json: both, so a transcript has words and segments."""
 
 
 def form_fields(
     model: str,
-    response_format: ResponseFormat,
+    wire_format: WireFormat,
     *,
     language: str | None = None,
     prompt: str | None = None,
-    temperature: float | None = None,
-    granularities: tuple[TimestampGranularity, ...] = (),
-    granularities_field: str = "timestamp_granularities[]",
+    granularities_field: str | None = None,
 ) -> FormFields:
     """The fields of a transcription or translation upload, the file aside.
 
     `response_format` is always sent, so no service's default is relied on. Options left
-    empty are left out. Granularities are sent, under `granularities_field`, only with
-    verbose_json: the only format that carries timestamps.
+    empty are left out. With verbose_json and a `granularities_field` (transcription
+    endpoints have one, translation endpoints none), every timestamp granularity is asked
+    for under it.
     """
-    fields: FormFields = {"model": model, "response_format": response_format}
+    fields: FormFields = {"model": model, "response_format": wire_format}
     if language:
         fields["language"] = language
     if prompt:
         fields["prompt"] = prompt
-    if temperature is not None:
-        fields["temperature"] = str(temperature)
-    if granularities and response_format == "verbose_json":
-        fields[granularities_field] = list(granularities)
+    if granularities_field and wire_format == "verbose_json":
+        fields[granularities_field] = list(GRANULARITIES)
     return fields
 
 
@@ -65,11 +69,10 @@ class TranscriptionBody(BaseModel):
     segments: list[_SegmentBody] = []
     words: list[_WordBody] = []
 
-    def to_transcript(self, response_format: ResponseFormat) -> Transcript:
+    def to_transcript(self) -> Transcript:
         """The transcript, its text and segment texts stripped of surrounding whitespace."""
         return Transcript(
             text=self.text.strip(),
-            response_format=response_format,
             language=self.language,
             duration=self.duration,
             segments=tuple(
@@ -79,14 +82,13 @@ class TranscriptionBody(BaseModel):
         )
 
 
-def transcript_from_json(content: bytes, response_format: ResponseFormat) -> Transcript:
-    """Read a json or verbose_json body; one that is not such a body raises
+def transcript_from_json(content: bytes) -> Transcript:
+    """Read a json, verbose_json or diarized_json body; one that is not such a body raises
     `ProviderUnavailable` quoting its start."""
     try:
         body = TranscriptionBody.model_validate_json(content)
     except ValidationError:
         raise ProviderUnavailable(
-            f"unreadable {response_format} transcription body: "
-            f"{content[:200].decode('utf-8', 'replace')!r}"
+            f"unreadable json transcription body: {content[:200].decode('utf-8', 'replace')!r}"
         ) from None
-    return body.to_transcript(response_format)
+    return body.to_transcript()

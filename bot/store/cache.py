@@ -118,7 +118,6 @@ def _result_from_json(text: str) -> TranscriptionResult:
     return TranscriptionResult(
         transcript=Transcript(
             text=transcript["text"],
-            response_format=transcript["response_format"],
             language=transcript["language"],
             duration=transcript["duration"],
             segments=tuple(Segment(**segment) for segment in transcript["segments"]),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.audio.chunking import split_at_quiet_points
-from bot.model import ResponseFormat, Transcript
+from bot.model import Transcript
 from bot.providers.interface import AudioUpload
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.transcription.stitching import continuation_prompt, stitch
@@ -32,7 +32,6 @@ class Asking:
     chunk: AskProvider
     prompt: str | None = None
     language: str | None = None
-    response_format: ResponseFormat = "json"
     on_progress: ProgressListener | None = None
 
 
@@ -78,6 +77,4 @@ async def ask_in_chunks(
                 group.create_task(lane(indices))
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
-    return stitch(
-        [(chunk, results[index]) for index, chunk in enumerate(chunks)], asking.response_format
-    )
+    return stitch([(chunk, results[index]) for index, chunk in enumerate(chunks)])

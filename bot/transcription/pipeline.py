@@ -214,7 +214,6 @@ class Pipeline:
             ask,
             prompt=options.prompt,
             language=options.language,
-            response_format=options.response_format,
             on_progress=lambda done, total: _tell_progress(requests, done, total),
         )
         async with scratch_directory("earshot-") as workdir:
@@ -260,7 +259,6 @@ class Pipeline:
                 ask,
                 ask,
                 prompt=options.prompt,
-                response_format=options.response_format,
                 on_progress=lambda done, total: _tell_progress(requests, done, total),
             )
             async with (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.audio.chunking import Chunk
-from bot.model import ResponseFormat, Transcript
+from bot.model import Transcript
 
 PROMPT_WORDS = 40
 """How many of a chunk's last words prompt the next one, for continuity across the cut."""
@@ -18,7 +18,7 @@ def continuation_prompt(previous: Transcript | None, prompt: str | None) -> str 
     return joined or None
 
 
-def stitch(parts: list[tuple[Chunk, Transcript]], response_format: ResponseFormat) -> Transcript:
+def stitch(parts: list[tuple[Chunk, Transcript]]) -> Transcript:
     """One transcript: texts joined in order, segment and word times moved by each chunk's
     start, the first language reported, the duration of all chunks; `from_fallback` if any
     chunk was."""
@@ -34,7 +34,6 @@ def stitch(parts: list[tuple[Chunk, Transcript]], response_format: ResponseForma
         ]
     return Transcript(
         text=" ".join(t.text for _, t in parts if t.text),
-        response_format=response_format,
         language=next((t.language for _, t in parts if t.language), None),
         duration=sum(chunk.duration for chunk, _ in parts),
         segments=tuple(segments),

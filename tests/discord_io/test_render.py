@@ -15,7 +15,7 @@ from bot.model import Segment, Transcript, TranscriptionResult
 
 
 def result(text: str, *, language: str | None = "german", duration: float = 42.4):
-    return TranscriptionResult(Transcript(text, "verbose_json"), duration, language)
+    return TranscriptionResult(Transcript(text), duration, language)
 
 
 def sentences(count: int) -> str:
@@ -76,7 +76,6 @@ def test_a_very_long_transcript_becomes_a_text_file(size):
 def test_diarized_transcripts_show_one_line_per_speaker_turn():
     transcript = Transcript(
         "x",
-        "diarized_json",
         segments=(
             Segment(0, 1, "Hi.", "A"),
             Segment(1, 2, "How are you?", "A"),
@@ -87,7 +86,7 @@ def test_diarized_transcripts_show_one_line_per_speaker_turn():
     assert render.transcript_text(transcript) == (
         "**A:** Hi. How are you?\n**B:** Fine.\n**A:** Good."
     )
-    assert render.transcript_text(Transcript("plain", "json")) == "plain"
+    assert render.transcript_text(Transcript("plain")) == "plain"
 
 
 # Whatever the names, every message fits -------------------------------------------------
@@ -124,7 +123,7 @@ def test_every_message_fits_whatever_the_names(
     author, filename, language, labels, text, layout, translated
 ):
     segments = tuple(Segment(float(i), float(i + 1), text, label) for i, label in enumerate(labels))
-    transcript = Transcript(text, "diarized_json", segments=segments)
+    transcript = Transcript(text, segments=segments)
     messages = render.transcript_reply(
         TranscriptionResult(transcript, 3.0, language),
         author=author,

@@ -38,7 +38,11 @@ async def test_transcribe_goes_through_the_native_endpoint(world):
     )
     [upload] = world.audio_api.uploads
     assert upload.path == "/v1/inference/audio/transcribe"
-    assert upload.fields == {"model": "openai/whisper-1", "response_format": "verbose_json"}
+    assert upload.fields == {
+        "model": "openai/whisper-1",
+        "response_format": "verbose_json",
+        "timestamp_granularities": ["word", "segment"],
+    }
 
 
 async def test_translate_without_the_twin_says_so_before_downloading(world):

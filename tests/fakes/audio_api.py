@@ -2,7 +2,8 @@
 
 Transcriptions and translations check what the documents require (Bearer key, multipart with
 `file` and `model`, a file of a supported format within 25 MB, known response formats;
-timestamp granularities only with verbose_json; json or text only for gpt-4o models), really
+timestamp granularities only with verbose_json; json or text only for gpt-4o models; for
+translations only the documented fields, so no granularities, language or stream), really
 decode the uploaded audio with PyAV to learn its duration, and answer in each documented shape.
 Speech checks model, input (1–4096 characters), voice, speed (0.25–4.0), format and that
 `instructions` are not sent to tts-1/tts-1-hd, then answers with real encoded audio of the
@@ -37,6 +38,8 @@ UPLOAD_LIMIT = 25 * 1024 * 1024
 SUPPORTED_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm")
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
 DIARIZING_MODEL = "gpt-4o-transcribe-diarize"
+TRANSLATION_FIELDS = frozenset({"model", "prompt", "response_format", "temperature"})
+"""What a translation takes besides the file (DGrid's and the gateway's pages agree)."""
 SPEECH_LIMIT = 4096
 SPEECH_SECONDS_PER_CHAR = 0.01
 CLASSIC_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
@@ -332,6 +335,8 @@ class FakeAudioAPI:
         if streaming and model == "whisper-1":
             return _error(400, "Streaming is not supported for whisper-1", param="stream")
         translating = upload.path.endswith("/translations")
+        if translating and (unknown := sorted(set(fields) - TRANSLATION_FIELDS)):
+            return _error(400, f"Unrecognized request arguments: {unknown}", param=unknown[0])
         granularities = fields.get("timestamp_granularities[]")
         if granularities and fmt != "verbose_json":
             return _error(

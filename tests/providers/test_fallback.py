@@ -138,7 +138,7 @@ async def test_a_transcript_by_the_secondary_is_marked_as_a_stand_in(
 
 def test_a_recording_stitched_with_any_stand_in_chunk_is_a_stand_in(tmp_path):
     first, second = Chunk(tmp_path / "0.ogg", 0.0, 30.0), Chunk(tmp_path / "1.ogg", 30.0, 10.0)
-    by_primary = Transcript("First part.", "json")
-    by_secondary = Transcript("Second part.", "json", from_fallback=True)
-    assert not stitch([(first, by_primary), (second, by_primary)], "json").from_fallback
-    assert stitch([(first, by_primary), (second, by_secondary)], "json").from_fallback
+    by_primary = Transcript("First part.")
+    by_secondary = Transcript("Second part.", from_fallback=True)
+    assert not stitch([(first, by_primary), (second, by_primary)]).from_fallback
+    assert stitch([(first, by_primary), (second, by_secondary)]).from_fallback

@@ -89,7 +89,7 @@ def read_wav(path) -> tuple[int, int, int, bytes]:
 
 
 async def test_transcription_sends_an_instruction_then_the_file_inline(provider, gemini_api, voice):
-    options = TranscriptionOptions(language="de", prompt="Earshot, Discord", temperature=0.2)
+    options = TranscriptionOptions(language="de", prompt="Earshot, Discord")
     transcript = await provider.transcribe(voice, options)
 
     [request] = gemini_api.requests
@@ -107,9 +107,8 @@ async def test_transcription_sends_an_instruction_then_the_file_inline(provider,
             "data": base64.b64encode(voice.path.read_bytes()).decode("ascii"),
         }
     }
-    assert request.body["generationConfig"] == {"temperature": 0.2}
     assert transcript.text == "I heard 2.0 seconds of audio."
-    assert (transcript.response_format, transcript.language) == ("json", None)
+    assert transcript.language is None
 
 
 async def test_without_options_only_contents_are_sent(provider, gemini_api, voice):
@@ -142,24 +141,11 @@ async def test_each_inline_format_gets_geminis_mime_type(
     assert transcript.text.startswith("I heard 1.")  # AAC adds a little priming
 
 
-@pytest.mark.parametrize(
-    ("asked", "answered"), [("json", "json"), ("text", "text"), ("verbose_json", "json")]
-)
-async def test_text_formats_are_plain_text(provider, gemini_api, voice, asked, answered):
+async def test_the_transcript_is_plain_text(provider, gemini_api, voice):
     gemini_api.transcripts.append("  Words spoken.\n")
-    transcript = await provider.transcribe(voice, TranscriptionOptions(response_format=asked))
-    assert (transcript.text, transcript.response_format) == ("Words spoken.", answered)
+    transcript = await provider.transcribe(voice, TranscriptionOptions())
+    assert transcript.text == "Words spoken."
     assert (transcript.segments, transcript.words, transcript.duration) == ((), (), None)
-
-
-@pytest.mark.parametrize("fmt", ["srt", "vtt"])
-async def test_subtitles_are_unsupported_before_any_request(provider, gemini_api, voice, fmt):
-    with pytest.raises(ProviderUnsupported) as caught:
-        await provider.transcribe(voice, TranscriptionOptions(response_format=fmt))
-    with pytest.raises(ProviderUnsupported):
-        await provider.translate(voice, TranslationOptions(response_format=fmt))
-    assert caught.value.user_message.startswith("Subtitle output isn't available")
-    assert gemini_api.requests == []
 
 
 async def test_text_in_several_parts_is_joined(provider, gemini_api, voice):
@@ -555,7 +541,7 @@ def pipeline(http, provider) -> Pipeline:
 
 async def test_m4a_is_converted_to_ogg_opus_before_sending(pipeline, gemini_api, tmp_path):
     path = audio_samples.write(tmp_path, "memo.m4a", audio_samples.encode(2.0, "m4a"))
-    result = await pipeline.transcribe(path, TranscriptionOptions(response_format="verbose_json"))
+    result = await pipeline.transcribe(path, TranscriptionOptions())
 
     [(mime_type, data)] = gemini_api.requests[0].audio
     assert mime_type == "audio/ogg" and data[:4] == b"OggS"
@@ -569,6 +555,6 @@ async def test_formats_gemini_takes_are_sent_as_they_are(
 ):
     data = audio_samples.encode(2.0, fmt)
     path = audio_samples.write(tmp_path, f"memo.{fmt}", data)
-    result = await pipeline.translate(path, TranslationOptions(response_format="verbose_json"))
+    result = await pipeline.translate(path, TranslationOptions())
     assert gemini_api.requests[0].audio == [(mime_type, data)]
     assert result.transcript.text == "I heard 2.0 seconds of audio."

@@ -31,7 +31,7 @@ from tests.speech.test_synthesis import speaker_for
 
 HANG = 10
 """Seconds after which a job that should be long done counts as hung."""
-OPTIONS = TranscriptionOptions(response_format="verbose_json")
+OPTIONS = TranscriptionOptions()
 
 
 class HeldUntilCancelled:

@@ -23,7 +23,6 @@ KEY = CacheKey("ab" * 32, '{"language": null}')
 RESULT = TranscriptionResult(
     transcript=Transcript(
         text="Hello there.",
-        response_format="verbose_json",
         language="english",
         duration=1.5,
         segments=(Segment(0.0, 1.5, "Hello there."),),

@@ -9,7 +9,6 @@ from bot.transcription import documents
 
 DIARIZED = Transcript(
     "Hello there. General Kenobi.",
-    "diarized_json",
     segments=(
         Segment(0.0, 1.25, "Hello there.", "A"),
         Segment(61.5, 3725.004, "General Kenobi.", "B"),
@@ -37,9 +36,9 @@ def test_timestamped_lines_use_clock_times():
 
 
 def test_without_segments_one_cue_spans_the_recording_and_silence_has_none():
-    plain = Transcript("Just text.", "json")
+    plain = Transcript("Just text.")
     assert documents.cues(plain, 12.5) == [documents.Cue(0.0, 12.5, "Just text.")]
-    assert documents.cues(Transcript("  ", "json"), 3.0) == []
+    assert documents.cues(Transcript("  "), 3.0) == []
 
 
 def test_verbose_json_carries_segments_and_duration():
@@ -50,4 +49,4 @@ def test_verbose_json_carries_segments_and_duration():
 
 def test_plain_text_gives_each_speaker_turn_a_line_of_its_own():
     assert documents.shown_text(DIARIZED) == "A: Hello there.\nB: General Kenobi."
-    assert documents.shown_text(Transcript("Just text.", "json")) == "Just text."
+    assert documents.shown_text(Transcript("Just text.")) == "Just text."

@@ -37,7 +37,7 @@ def cue_blocks(body: str) -> list[list[str]]:
 
 @given(SEGMENTS, st.floats(0, 40_000))
 def test_srt_is_numbered_timed_cues_separated_by_blank_lines(segments, duration):
-    transcript = Transcript(" ".join(s.text for s in segments), "verbose_json", segments=segments)
+    transcript = Transcript(" ".join(s.text for s in segments), segments=segments)
     cues = documents.cues(transcript, duration)
     blocks = cue_blocks(documents.write_out(transcript, duration, "srt", plain=""))
     assert len(blocks) == len(cues)
@@ -50,7 +50,7 @@ def test_srt_is_numbered_timed_cues_separated_by_blank_lines(segments, duration)
 
 @given(SEGMENTS, st.floats(0, 40_000))
 def test_vtt_is_a_header_then_timed_cues_whose_text_cannot_be_misread(segments, duration):
-    transcript = Transcript(" ".join(s.text for s in segments), "verbose_json", segments=segments)
+    transcript = Transcript(" ".join(s.text for s in segments), segments=segments)
     cues = documents.cues(transcript, duration)
     document = documents.write_out(transcript, duration, "vtt", plain="")
     assert document.startswith("WEBVTT\n\n")

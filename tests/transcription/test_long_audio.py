@@ -79,7 +79,7 @@ async def test_a_long_recording_is_transcribed_in_lanes_and_stitched(
 
     result = await long_pipeline.transcribe(
         source,
-        TranscriptionOptions(response_format="verbose_json", prompt="Earshot"),
+        TranscriptionOptions(prompt="Earshot"),
         listener=CallbackListener(progress=report),
     )
     uploads = sorted(audio_api.uploads, key=lambda upload: upload.fields.get("prompt", ""))

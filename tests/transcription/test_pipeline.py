@@ -33,7 +33,7 @@ from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
 from tests.fakes.audio_api import Fault
 
-OPTIONS = TranscriptionOptions(response_format="verbose_json")
+OPTIONS = TranscriptionOptions()
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ async def test_the_same_audio_asked_the_same_way_is_sent_once(http, provider, au
     assert key.audio_sha256 == hashlib.sha256(data).hexdigest()
     assert '"model": "whisper-1"' in key.variant
 
-    german = TranscriptionOptions(language="de", response_format="verbose_json")
+    german = TranscriptionOptions(language="de")
     await pipeline.transcribe(AudioSource(file_host.add("c.ogg", data), "c.ogg"), german)
     assert len(audio_api.uploads) == 2
 
@@ -314,7 +314,7 @@ async def test_different_attachments_or_options_are_not_shared(http, provider, f
     pipeline = Pipeline(http, provider, LIMITS)
     data = audio_samples.encode(1.0)
     first, second = file_host.add("a.ogg", data), file_host.add("b.ogg", data)
-    german = TranscriptionOptions(language="de", response_format="verbose_json")
+    german = TranscriptionOptions(language="de")
     await asyncio.gather(
         pipeline.transcribe(AudioSource(first, "a.ogg"), OPTIONS),
         pipeline.transcribe(AudioSource(second, "b.ogg"), OPTIONS),

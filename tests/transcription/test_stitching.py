@@ -39,7 +39,7 @@ def chunked(parts: list[tuple[float, Transcript]]) -> list[tuple[Chunk, Transcri
 @given(st.lists(PART, max_size=5))
 def test_stitching_moves_every_time_by_its_chunks_start_and_keeps_the_order(parts):
     chunks = chunked(parts)
-    whole = stitch(chunks, "verbose_json")
+    whole = stitch(chunks)
 
     moved = [(c.start, s) for c, t in chunks for s in t.segments]
     assert [(s.start, s.end, s.text) for s in whole.segments] == [
@@ -63,8 +63,8 @@ def test_segments_in_order_within_their_chunks_stay_in_order_within_the_recordin
         bounds = sorted(fraction * duration for fraction in fractions)
         pairs = zip(bounds[::2], bounds[1::2], strict=False)  # an odd last bound goes unused
         segments = tuple(Segment(start, end, "x") for start, end in pairs)
-        transcripts.append((duration, Transcript("x", "verbose_json", segments=segments)))
-    whole = stitch(chunked(transcripts), "verbose_json")
+        transcripts.append((duration, Transcript("x", segments=segments)))
+    whole = stitch(chunked(transcripts))
     times = [time for segment in whole.segments for time in (segment.start, segment.end)]
     assert times == sorted(times)
     assert all(0 <= time <= whole.duration + 1e-6 for time in times)

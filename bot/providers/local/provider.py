@@ -10,7 +10,8 @@ model is loaded once, on first use, and shared by all jobs. A transcription that
 
 What it offers, as configured:
 - transcription, streamed: the transcript so far is told after each segment the model
-  decodes, so the reply shows it growing; subtitles (srt, vtt) are built from the segments;
+  decodes, so the reply shows it growing; every transcript carries the language, segments and
+  word timings (which cost a few percent more work);
 - translation into English, and transcription of languages other than English, only with a
   multilingual model (not `.en`, not distil-*); else `capabilities.translate` is False and
   another language is refused as `ProviderRejectedInput`;
@@ -24,7 +25,6 @@ What it offers, as configured:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import sys
 import threading
@@ -36,7 +36,6 @@ from bot.audio.pcm import Pcm, write_wav
 from bot.audio.probe import UPLOADABLE
 from bot.errors import ProviderRejectedInput, ProviderUnsupported
 from bot.model import (
-    ResponseFormat,
     SpeechFormat,
     SpeechRequest,
     Transcript,
@@ -49,15 +48,12 @@ from bot.providers.local.piper_voice import PiperEngine
 from bot.providers.local.whisper import Heard, TranscriptListener, WhisperEngine, WhisperJob
 from bot.runtime.workers import AudioWorkers, stop_flag
 from bot.settings import Settings
-from bot.transcription import documents
 
 SPEECH_FORMAT: SpeechFormat = "wav"
 SPEEDS = (0.5, 2.5)
 """What every local voice can do: eSpeak's 80–450 words a minute hold 87–437."""
 READABLE_FORMATS = frozenset(extension for extension, _ in UPLOADABLE.values())
 """Extensions of the files `bot.audio` recognises; they are decoded here as they are."""
-DOCUMENTS = {"srt": documents.to_srt, "vtt": documents.to_vtt}
-"""Response formats that are documents, written from the segments as `bot.subtitles` does."""
 
 
 class Transcriber(Protocol):
@@ -174,8 +170,8 @@ class LocalProvider(AudioProvider):
         """Into English; `ProviderUnsupported` with an English-only model."""
         if not self._transcriber.multilingual:
             raise ProviderUnsupported("translation")
-        job = WhisperJob(task="translate", prompt=options.prompt, temperature=options.temperature)
-        return _transcript(await self._whisper(audio, job, None), options.response_format)
+        job = WhisperJob(task="translate", prompt=options.prompt)
+        return _transcript(await self._whisper(audio, job, None))
 
     async def speak(self, request: SpeechRequest, destination: Path) -> None:
         """Write `request` to `destination` as 16-bit mono WAV.
@@ -195,16 +191,8 @@ class LocalProvider(AudioProvider):
     ) -> Transcript:
         if options.language not in (None, "en") and not self._transcriber.multilingual:
             raise ProviderRejectedInput("the local speech model understands English only")
-        job = WhisperJob(
-            language=options.language,
-            prompt=options.prompt,
-            temperature=options.temperature,
-            word_timestamps=(
-                options.response_format == "verbose_json"
-                and "word" in options.timestamp_granularities
-            ),
-        )
-        return _transcript(await self._whisper(audio, job, heard), options.response_format)
+        job = WhisperJob(language=options.language, prompt=options.prompt)
+        return _transcript(await self._whisper(audio, job, heard))
 
     async def _whisper(
         self, audio: AudioUpload, job: WhisperJob, heard: TranscriptListener | None
@@ -220,21 +208,15 @@ class LocalProvider(AudioProvider):
         return self._transcriber.transcribe(path, job, heard, stop_flag())
 
 
-def _transcript(heard: Heard, response_format: ResponseFormat) -> Transcript:
-    """What the model heard, as a transcript in `response_format` (subtitles for srt/vtt)."""
-    transcript = Transcript(
+def _transcript(heard: Heard) -> Transcript:
+    """What the model heard, as a transcript."""
+    return Transcript(
         text=heard.text,
-        response_format=response_format,
         language=heard.language,
         duration=heard.duration,
         segments=heard.segments,
         words=heard.words,
     )
-    document = DOCUMENTS.get(response_format)
-    if document is None:
-        return transcript
-    cues = documents.cues(transcript, heard.duration)
-    return dataclasses.replace(transcript, text=document(cues).strip())
 
 
 def _speak_into(synthesizer: Synthesizer, request: SpeechRequest, destination: Path) -> None:

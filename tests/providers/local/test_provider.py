@@ -1,6 +1,6 @@
 """The local provider: text spoken and heard again through the bot's own synthesizer and pipeline
 with the real engines; language detection, translation and what an English-only model
-refuses; subtitles, words and streaming; and, with stand-in engines, the cap on jobs at once
+refuses; segments, words and streaming; and, with stand-in engines, the cap on jobs at once
 and what a cancelled transcription does."""
 
 from __future__ import annotations
@@ -149,11 +149,8 @@ def story(espeak, tmp_path) -> AudioUpload:
     return AudioUpload(path, "audio.wav", "audio/wav")
 
 
-async def test_word_timings_come_with_verbose_json_when_asked(english, story):
-    with_words = TranscriptionOptions(
-        response_format="verbose_json", timestamp_granularities=("word",)
-    )
-    timed = await english.transcribe(story, with_words)
+async def test_word_timings_come_with_every_transcript(english, story):
+    timed = await english.transcribe(story, TranscriptionOptions())
     assert len(timed.segments) > 1 and timed.duration > 5
     assert [word.word.strip() for word in timed.words] == timed.text.split()
     assert all(a.start <= b.start for a, b in itertools.pairwise(timed.words))
@@ -177,33 +174,14 @@ class Scripted:
         return self.heard
 
 
-@pytest.mark.parametrize(
-    ("response_format", "text"),
-    [
-        ("json", "Meet me at the station. At nine."),
-        ("verbose_json", "Meet me at the station. At nine."),
-        ("text", "Meet me at the station. At nine."),
-        (
-            "srt",
-            "1\n00:00:00,000 --> 00:00:02,500\nMeet me at the station.\n\n"
-            "2\n00:00:02,500 --> 00:00:04,000\nAt nine.",
-        ),
-        (
-            "vtt",
-            "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nMeet me at the station.\n\n"
-            "00:00:02.500 --> 00:00:04.000\nAt nine.",
-        ),
-    ],
-)
-async def test_every_response_format_is_answered_from_the_segments(tmp_path, response_format, text):
+async def test_transcripts_carry_what_the_model_heard(tmp_path):
     provider = LocalProvider(Scripted(), [], slots=1)
     upload = AudioUpload(tmp_path / "unused.wav", "audio.wav", "audio/wav")
     for transcript in (
-        await provider.transcribe(upload, TranscriptionOptions(response_format=response_format)),
-        await provider.translate(upload, TranslationOptions(response_format=response_format)),
+        await provider.transcribe(upload, TranscriptionOptions()),
+        await provider.translate(upload, TranslationOptions()),
     ):
-        assert transcript.text == text
-        assert transcript.response_format == response_format
+        assert transcript.text == "Meet me at the station. At nine."
         assert (transcript.language, transcript.duration) == ("en", 4.0)
         assert transcript.segments == Scripted.heard.segments
 
