@@ -237,7 +237,8 @@ class ShuttingDown(EarshotError):
 
 
 class ProviderError(EarshotError):
-    """The audio provider failed. Raised by providers only, mapped once in providers/base.py."""
+    """The audio provider failed. Raised by providers only; HTTP failures are mapped once, in
+    providers/http_errors.py."""
 
     retry_after: float | None = None
     """Seconds the provider asked us to wait before trying again, when it said so."""
