@@ -43,6 +43,7 @@ from bot.model import TranscriptionOptions
 from bot.runtime.automatic_jobs import Job, Jobs
 from bot.store import GuildSettings
 from bot.transcription import documents
+from bot.transcription.answering import answer_each
 
 log = logging.getLogger(__name__)
 
@@ -156,21 +157,12 @@ class Transcribe(commands.Cog):
         answers = replies.TranscriptReplies(
             interaction, files, author=author, private=private, layout=layout
         )
+        sources = [attachments.to_source(file, message) for file in files]
         try:
             async with self.bot.members.admit(interaction.user.id):
-                for file in files:
-                    try:
-                        result = await self.bot.pipeline.transcribe(
-                            attachments.to_source(file, message),
-                            options,
-                            listener=answers.preview,
-                            max_audio_seconds=limit,
-                        )
-                    except EarshotError as error:
-                        await answers.failed(error)
-                    else:
-                        await answers.transcript(file, result)
-                await answers.finish()
+                await answer_each(
+                    self.bot.pipeline, sources, options, answers, max_audio_seconds=limit
+                )
         except TooManyJobs as refusal:
             await replies.send_error(interaction, refusal)
 

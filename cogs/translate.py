@@ -15,8 +15,9 @@ from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.server_limit import longest_recording
-from bot.errors import EarshotError, TooManyJobs
+from bot.errors import TooManyJobs
 from bot.model import TranslationOptions
+from bot.transcription.answering import answer_each
 
 OPTIONS = TranslationOptions()
 
@@ -84,21 +85,12 @@ class Translate(commands.Cog):
         answers = replies.TranscriptReplies(
             interaction, files, author=author, private=private, translated=True
         )
+        sources = [attachments.to_source(file, message) for file in files]
         try:
             async with self.bot.members.admit(interaction.user.id):
-                for file in files:
-                    try:
-                        result = await self.bot.pipeline.translate(
-                            attachments.to_source(file, message),
-                            OPTIONS,
-                            listener=answers.preview,
-                            max_audio_seconds=limit,
-                        )
-                    except EarshotError as error:
-                        await answers.failed(error)
-                    else:
-                        await answers.transcript(file, result)
-                await answers.finish()
+                await answer_each(
+                    self.bot.pipeline, sources, OPTIONS, answers, max_audio_seconds=limit
+                )
         except TooManyJobs as refusal:
             await replies.send_error(interaction, refusal)
 

@@ -153,8 +153,9 @@ async def audio_files_of(
 
 
 class TranscriptReplies:
-    """The replies of one audio-to-text command: for each of its `files` in turn, its text
-    (`transcript`) or the one reason it failed (`failed`). An `author` of None is a forwarded
+    """The replies of one audio-to-text command (a `bot.transcription.answering.Delivery`):
+    for each of its `files` in turn, its text (`transcript`) or the one reason it failed
+    (`failed`). An `author` of None is a forwarded
     message's unknown author (see `render.whose`).
 
     With a single file, `preview` shows how the work goes (a `JobListener`: the place in the
@@ -175,6 +176,7 @@ class TranscriptReplies:
         layout: documents.Layout = "text",
     ) -> None:
         self._interaction = interaction
+        self._files = files
         self._author = author.display_name if author else None
         self._private = private
         self._translated = translated
@@ -188,8 +190,9 @@ class TranscriptReplies:
             what = render.whose(self._author, attachments.describe(files[0]))
             self.preview = LivePreview(interaction, f"🎙️ {doing} {what} …")
 
-    async def transcript(self, file: discord.Attachment, result: TranscriptionResult) -> None:
-        """Send `file`'s text (or hold it, see above)."""
+    async def transcript(self, index: int, result: TranscriptionResult) -> None:
+        """Send the text of the `index`-th file (or hold it, see above)."""
+        file = self._files[index]
         messages = render.transcript_reply(
             result,
             author=self._author,
