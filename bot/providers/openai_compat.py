@@ -3,9 +3,12 @@ ending in `/oai`) and any gateway that speaks the same protocol.
 
 Transcription and translation are multipart uploads (`/v1/audio/transcriptions`,
 `/v1/audio/translations`) with the file streamed from disk, always asking for the most the
-model reports: verbose_json with word and segment timestamps from whisper-1 and other Whisper
-models (translations take no timestamp granularities), diarized_json from the diarizing model,
-json (the text alone) from the other gpt-4o models, which answer nothing richer. Speech is a
+model reports in the form every such service documents: verbose_json (the language heard, the
+duration and timed segments) from whisper-1 and other Whisper models, diarized_json from the
+diarizing model, json (the text alone) from the other gpt-4o models, which answer nothing
+richer. Word timestamps are not asked for: DGrid's documented form has no
+`timestamp_granularities`, a service that refuses unknown fields would then refuse every
+transcription, and no reply shows words. Speech is a
 JSON request to `/v1/audio/speech` whose binary answer is streamed to a file. Every call goes
 through the one request path, `http_calls.HttpService`.
 """
@@ -29,7 +32,6 @@ from bot.providers.transcription_shapes import WireFormat, form_fields, transcri
 TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
 TRANSLATIONS_PATH = "/v1/audio/translations"
 SPEECH_PATH = "/v1/audio/speech"
-GRANULARITIES_FIELD = "timestamp_granularities[]"
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 JSON_ONLY_MODEL_PREFIXES = ("gpt-4o",)
 """Models that answer only json or text: no language, segments or words."""
@@ -152,7 +154,6 @@ class OpenAICompatProvider(AudioProvider):
             wire_format,
             language=options.language,
             prompt=options.prompt,
-            granularities_field=GRANULARITIES_FIELD,
         )
         if wire_format == "diarized_json":
             fields["chunking_strategy"] = "auto"
