@@ -37,7 +37,7 @@ from bot.discord_io.automatic_replies import AutomaticAnswer
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
-from bot.errors import EarshotError, TooManyJobs
+from bot.errors import EarshotError
 from bot.languages import parse_language
 from bot.model import TranscriptionOptions
 from bot.runtime.automatic_jobs import Job, Jobs
@@ -157,14 +157,15 @@ class Transcribe(commands.Cog):
         answers = replies.TranscriptReplies(
             interaction, files, author=author, private=private, layout=layout
         )
-        sources = [attachments.to_source(file, message) for file in files]
-        try:
-            async with self.bot.members.admit(interaction.user.id):
-                await answer_each(
-                    self.bot.pipeline, sources, options, answers, max_audio_seconds=limit
-                )
-        except TooManyJobs as refusal:
-            await replies.send_error(interaction, refusal)
+        await answer_each(
+            self.bot.pipeline,
+            [attachments.to_source(file, message) for file in files],
+            options,
+            answers,
+            members=self.bot.members,
+            member=interaction.user.id,
+            max_audio_seconds=limit,
+        )
 
     # Automatic transcription ----------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.server_limit import longest_recording
-from bot.errors import TooManyJobs
 from bot.model import TranslationOptions
 from bot.transcription.answering import answer_each
 
@@ -85,14 +84,15 @@ class Translate(commands.Cog):
         answers = replies.TranscriptReplies(
             interaction, files, author=author, private=private, translated=True
         )
-        sources = [attachments.to_source(file, message) for file in files]
-        try:
-            async with self.bot.members.admit(interaction.user.id):
-                await answer_each(
-                    self.bot.pipeline, sources, OPTIONS, answers, max_audio_seconds=limit
-                )
-        except TooManyJobs as refusal:
-            await replies.send_error(interaction, refusal)
+        await answer_each(
+            self.bot.pipeline,
+            [attachments.to_source(file, message) for file in files],
+            OPTIONS,
+            answers,
+            members=self.bot.members,
+            member=interaction.user.id,
+            max_audio_seconds=limit,
+        )
 
 
 async def setup(bot: EarshotBot) -> None:

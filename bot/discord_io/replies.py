@@ -21,6 +21,7 @@ from bot.errors import (
     NoAudio,
     ProviderError,
     ProviderMisconfigured,
+    TooManyJobs,
     UploadTooLarge,
 )
 from bot.model import TranscriptionResult
@@ -214,6 +215,10 @@ class TranscriptReplies:
             self._held.append(_error_message(self._interaction, error))
             return
         await send_error(self._interaction, error, replace=self._preview_shown)
+
+    async def refused(self, refusal: TooManyJobs) -> None:
+        """Tell the member the whole command is refused (they are over their cap)."""
+        await send_error(self._interaction, refusal)
 
     async def finish(self) -> None:
         """Send the answers held, if any."""

@@ -1,5 +1,6 @@
-"""One request for several recordings (a command's file, a message's voice messages): each
-transcribed or translated in turn, each answer or failure handed to a `Delivery` as it comes.
+"""One member's request for several recordings (a command's file, a message's voice messages):
+each transcribed or translated in turn, within one of the member's places, each answer or
+failure handed to a `Delivery` as it comes.
 
 The cogs call it with plain sources and a delivery object of `bot.discord_io`; it shows the
 work through the delivery's `preview` and never sees Discord.
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.errors import EarshotError
+from bot.errors import EarshotError, TooManyJobs
 from bot.model import AudioSource, TranscriptionOptions, TranscriptionResult, TranslationOptions
 from bot.runtime.job_listener import JobListener
+from bot.runtime.member_limit import MemberLimit
 from bot.transcription.pipeline import Pipeline
 
 
@@ -29,6 +31,9 @@ class Delivery(Protocol):
     async def failed(self, error: EarshotError) -> None:
         """The one reason the next recording got no text."""
 
+    async def refused(self, refusal: TooManyJobs) -> None:
+        """The whole request is refused: the member is over their cap. Nothing else follows."""
+
     async def finish(self) -> None:
         """Every recording is answered."""
 
@@ -39,11 +44,30 @@ async def answer_each(
     options: TranscriptionOptions | TranslationOptions,
     delivery: Delivery,
     *,
+    members: MemberLimit,
+    member: int,
     max_audio_seconds: float | None = None,
 ) -> None:
     """Transcribe each of `sources` (or, with `TranslationOptions`, translate it into English)
-    in turn and hand `delivery` its text or its failure, then `finish`. A failure ends only its
-    own recording's work; cancellation ends them all."""
+    in turn and hand `delivery` its text or its failure, then `finish`. The whole request
+    holds one of `member`'s places: over the cap, the one refusal is the request's only
+    answer, however many recordings, and the member's own later jobs cannot take the place
+    between two recordings. A failure ends only its own recording's work; cancellation ends
+    them all."""
+    try:
+        async with members.admit(member):
+            await _answer_in_turn(pipeline, sources, options, delivery, max_audio_seconds)
+    except TooManyJobs as refusal:
+        await delivery.refused(refusal)
+
+
+async def _answer_in_turn(
+    pipeline: Pipeline,
+    sources: Sequence[AudioSource],
+    options: TranscriptionOptions | TranslationOptions,
+    delivery: Delivery,
+    max_audio_seconds: float | None,
+) -> None:
     for index, source in enumerate(sources):
         try:
             if isinstance(options, TranslationOptions):

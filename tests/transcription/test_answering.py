@@ -1,13 +1,15 @@
-"""One request for several recordings: each answered in turn through the real pipeline, a
-failure ending only its own recording, translations asked of the translation endpoint."""
+"""One member's request for several recordings: each answered in turn through the real
+pipeline, a failure ending only its own recording, translations asked of the translation
+endpoint, and a member over their cap refused once, with nothing asked."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.errors import EarshotError, NotAudio
+from bot.errors import EarshotError, NotAudio, TooManyJobs
 from bot.model import AudioSource, TranscriptionOptions, TranscriptionResult, TranslationOptions
 from bot.runtime.job_listener import JobListener
+from bot.runtime.member_limit import MemberLimit
 from bot.transcription.answering import answer_each
 from tests import audio_samples
 
@@ -25,6 +27,9 @@ class RecordedDelivery:
     async def failed(self, error: EarshotError) -> None:
         self.events.append(("failed", type(error)))
 
+    async def refused(self, refusal: TooManyJobs) -> None:
+        self.events.append(("refused", type(refusal)))
+
     async def finish(self) -> None:
         self.events.append(("finish", None))
 
@@ -41,7 +46,14 @@ def sources(file_host) -> list[AudioSource]:
 async def test_each_recording_gets_its_text_or_its_failure_in_order(pipeline, file_host, audio_api):
     audio_api.transcripts.extend(["first words", "last words"])
     delivery = RecordedDelivery()
-    await answer_each(pipeline, sources(file_host), TranscriptionOptions(), delivery)
+    await answer_each(
+        pipeline,
+        sources(file_host),
+        TranscriptionOptions(),
+        delivery,
+        members=MemberLimit(2),
+        member=7,
+    )
     assert delivery.events == [
         ("transcript", (0, "first words")),
         ("failed", NotAudio),
@@ -53,9 +65,34 @@ async def test_each_recording_gets_its_text_or_its_failure_in_order(pipeline, fi
 
 async def test_translation_options_ask_for_translations(pipeline, file_host, audio_api):
     delivery = RecordedDelivery()
-    await answer_each(pipeline, sources(file_host)[:1], TranslationOptions(), delivery)
+    await answer_each(
+        pipeline,
+        sources(file_host)[:1],
+        TranslationOptions(),
+        delivery,
+        members=MemberLimit(2),
+        member=7,
+    )
     assert delivery.events == [
         ("transcript", (0, "I translated 1.0 seconds of audio.")),
         ("finish", None),
     ]
     assert [upload.path for upload in audio_api.uploads] == ["/v1/audio/translations"]
+
+
+async def test_a_member_over_their_cap_is_refused_once_and_nothing_is_asked(
+    pipeline, file_host, audio_api
+):
+    members = MemberLimit(1)
+    delivery = RecordedDelivery()
+    async with members.admit(7):
+        await answer_each(
+            pipeline,
+            sources(file_host),
+            TranscriptionOptions(),
+            delivery,
+            members=members,
+            member=7,
+        )
+    assert delivery.events == [("refused", TooManyJobs)]
+    assert audio_api.uploads == []
