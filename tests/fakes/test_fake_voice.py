@@ -137,6 +137,29 @@ async def test_what_the_voice_client_plays_is_heard_in_order(
     assert {s.ssrc for s in fake.voice_server.speaking} == {voice.ssrc}
 
 
+async def test_a_moved_voice_server_is_rejoined_and_hears_what_follows(
+    fake: FakeDiscord, call: Call, bot: discord.Client
+) -> None:
+    voice = await voice_channel(bot, call).connect(timeout=10)
+    first_ssrc = voice.ssrc
+    tone = encode_tone(0.2)
+    await play(voice, tone)
+
+    fake.move_voice_server(call.guild["id"])
+    await fake.voice_server.wait_for(lambda: fake.voice_server.identifies == 2)
+    assert await asyncio.to_thread(voice.wait_until_connected, 5)
+    await play(voice, tone)
+
+    sent = len(tone) + SILENCE_FRAMES_AFTER_PLAYING
+    await fake.voice_server.wait_for_packets(fake.application_id, 2 * sent)
+    before, after = fake.voice_server.heard_from(fake.application_id)
+    assert (before.ssrc, after.ssrc) == (first_ssrc, voice.ssrc)
+    assert before.ssrc != after.ssrc  # a new connection, with a new key
+    assert (before.packets, after.packets) == (sent, sent)
+    assert after.undecryptable == 0 and after.in_order_without_gaps()
+    assert after.voiced_duration == pytest.approx(0.2, abs=0.04)
+
+
 async def test_leaving_the_call_is_a_voice_state_without_channel(
     fake: FakeDiscord, call: Call, bot: discord.Client
 ) -> None:

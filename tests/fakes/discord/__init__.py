@@ -162,6 +162,7 @@ class FakeDiscord:
         self.add_text_channel = world.add_text_channel
         self.add_voice_channel = world.add_voice_channel
         self.set_voice_state = voice_states.set_voice_state
+        self.move_voice_server = voice_states.move_voice_server
         self.add_dm_channel = world.add_dm_channel
         self.add_attachment = self._cdn.add_attachment
         self.make_message = world.make_message
