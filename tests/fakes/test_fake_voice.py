@@ -4,17 +4,21 @@ channel of ``FakeDiscord``, plays Opus the test encoded, and the stand-in hears 
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 import av
 import discord
+import nacl.bindings
+import nacl.exceptions
 import numpy as np
 import pytest
 
 from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import FakeDiscord, client_ssl_context, running_bot, serve_fake_discord
+from tests.fakes.discord.voice_media import decrypt_rtpsize
 from tests.fakes.discord_payloads import Payload
 
 SAMPLE_RATE = 48_000
@@ -128,6 +132,7 @@ async def test_what_the_voice_client_plays_is_heard_in_order(
     assert heard.ssrc == voice.ssrc
     assert (heard.packets, heard.undecryptable, heard.undecodable) == (sent, 0, 0)
     assert heard.in_order_without_gaps()
+    assert set(np.diff(heard.timestamps).tolist()) == {FRAME_SAMPLES}
     assert heard.voiced_duration == pytest.approx(1.0, abs=0.04)
     assert heard.duration == pytest.approx(heard.voiced_duration + 0.1, abs=0.001)
     assert heard.rms > 0.25  # the tone's is 0.35; silence would be 0
@@ -184,3 +189,57 @@ async def test_a_bot_without_connect_gets_no_answer(fake: FakeDiscord, call: Cal
         with pytest.raises(asyncio.TimeoutError):
             await channel.connect(timeout=0.5, reconnect=False)
     assert fake.voice_server.identifies == 0
+
+
+def rtpsize_packet(key: bytes, payload: bytes, *, counter: int, extension: bytes = b"") -> bytes:
+    """An RTP packet encrypted as Discord's clients do: header (and the extension's 4-byte
+    header) authenticated, extension body and payload encrypted, 4-byte counter appended."""
+    first = 0x90 if extension else 0x80
+    header = struct.pack(">BBHII", first, 0x78, 7, 960, 4242)
+    if extension:
+        header += struct.pack(">HH", 0xBEDE, len(extension) // 4)
+    nonce = struct.pack(">I", counter)
+    sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        extension + payload, header, nonce.ljust(24, b"\0"), key
+    )
+    return header + sealed + nonce
+
+
+@pytest.mark.parametrize("extension", [b"", b"\x10\x01\x02\x00"])
+def test_rtpsize_decryption_strips_the_header_and_any_extension(extension: bytes) -> None:
+    key = bytes(range(32))
+    packet = rtpsize_packet(key, b"opus-frame", counter=3, extension=extension)
+
+    assert decrypt_rtpsize(packet, key) == (7, 960, b"opus-frame")
+
+
+def test_a_tampered_rtpsize_packet_is_refused() -> None:
+    key = bytes(range(32))
+    packet = bytearray(rtpsize_packet(key, b"opus-frame", counter=3))
+    packet[3] ^= 1  # the sequence number is authenticated
+
+    with pytest.raises(nacl.exceptions.CryptoError):
+        decrypt_rtpsize(bytes(packet), key)
+
+
+async def test_the_voice_gateway_refuses_a_token_it_did_not_grant(fake: FakeDiscord) -> None:
+    url = f"wss://{fake.voice_server.endpoint}/?v=8"
+    connector = aiohttp.TCPConnector(ssl=client_ssl_context())
+    async with aiohttp.ClientSession(connector=connector) as session, session.ws_connect(url) as ws:
+        hello = await ws.receive_json()
+        assert hello["op"] == 8 and hello["d"]["heartbeat_interval"] > 0
+        await ws.send_json(
+            {
+                "op": 0,
+                "d": {
+                    "server_id": "1",
+                    "user_id": str(fake.application_id),
+                    "session_id": "s",
+                    "token": "not-granted",
+                    "max_dave_protocol_version": 1,
+                },
+            }
+        )
+        closing = await ws.receive()
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == 4004

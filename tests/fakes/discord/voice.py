@@ -83,7 +83,6 @@ class VoiceConnection:
 
     ws: web.WebSocketResponse
     session: VoiceSession | None = None
-    heartbeats: int = 0
 
 
 class VoiceServer:
@@ -103,6 +102,7 @@ class VoiceServer:
         self._sessions: dict[str, VoiceSession] = {}
         self._keys: dict[int, bytes] = {}
         self._ssrcs = itertools.count(1001)
+        self._ssrc_owners: dict[int, str] = {}
         self._connections: set[VoiceConnection] = set()
         self._changed = asyncio.Event()
         self._udp: VoiceUdp | None = None
@@ -147,13 +147,8 @@ class VoiceServer:
 
     def heard_from(self, user_id: int | str) -> list[Heard]:
         """What ``user_id`` was heard saying, per SSRC (one per voice connection), oldest first."""
-        ssrcs = [
-            session.ssrc
-            for session in self._sessions.values()
-            if session.user_id == str(user_id) and session.ssrc is not None
-        ]
-        heard = self._udp.heard if self._udp is not None else {}
-        return [heard[ssrc] for ssrc in ssrcs if ssrc in heard]
+        heard = self._udp.heard.values() if self._udp is not None else ()
+        return [h for h in heard if self._ssrc_owners.get(h.ssrc) == str(user_id)]
 
     async def wait_for_packets(
         self,
@@ -216,7 +211,6 @@ class VoiceServer:
         op, data = payload.get("op"), payload.get("d") or {}
         session = connection.session
         if op == 3:
-            connection.heartbeats += 1
             await self._send(connection, {"op": 6, "d": {"t": data.get("t")}})
         elif op == 0:
             await self._identify(connection, data)
@@ -246,6 +240,7 @@ class VoiceServer:
         self.identifies += 1
         connection.session = session
         session.ssrc = next(self._ssrcs)
+        self._ssrc_owners[session.ssrc] = session.user_id
         ready = {"ssrc": session.ssrc, "ip": "127.0.0.1", "port": self._udp_port}
         await self._send(connection, session.numbered(2, {**ready, "modes": OFFERED_MODES}))
 
