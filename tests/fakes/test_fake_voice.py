@@ -4,6 +4,7 @@ channel of ``FakeDiscord``, plays Opus the test encoded, and the stand-in hears 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -165,6 +166,22 @@ async def test_a_moved_voice_server_is_rejoined_and_hears_what_follows(
     assert after.voiced_duration == pytest.approx(0.2, abs=0.04)
 
 
+async def test_members_put_in_a_call_are_seen_there(
+    fake: FakeDiscord, call: Call, bot: discord.Client
+) -> None:
+    alice = fake.add_user(username="alice")
+    fake.add_member(call.guild["id"], alice)
+    channel = voice_channel(bot, call)
+
+    async with asyncio.timeout(5):
+        changed = bot.wait_for("voice_state_update")
+        fake.set_voice_state(call.guild["id"], alice, call.voice_channel["id"], self_mute=True)
+        member, before, after = await changed
+    assert (member.id, before.channel, after.channel) == (int(alice["id"]), None, channel)
+    assert after.self_mute
+    assert [m.id for m in channel.members] == [int(alice["id"])]
+
+
 async def test_leaving_the_call_is_a_voice_state_without_channel(
     fake: FakeDiscord, call: Call, bot: discord.Client
 ) -> None:
@@ -222,10 +239,40 @@ def test_a_tampered_rtpsize_packet_is_refused() -> None:
         decrypt_rtpsize(bytes(packet), key)
 
 
-async def test_the_voice_gateway_refuses_a_token_it_did_not_grant(fake: FakeDiscord) -> None:
+@contextlib.asynccontextmanager
+async def voice_websocket(fake: FakeDiscord) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A bare websocket to the voice gateway, as discord.py opens it (TLS, v=8)."""
     url = f"wss://{fake.voice_server.endpoint}/?v=8"
     connector = aiohttp.TCPConnector(ssl=client_ssl_context())
     async with aiohttp.ClientSession(connector=connector) as session, session.ws_connect(url) as ws:
+        yield ws
+
+
+async def test_a_granted_voice_session_identifies_and_resumes(fake: FakeDiscord) -> None:
+    guild = fake.add_guild()
+    user_id = str(fake.application_id)
+    token = fake.voice_server.grant(guild["id"], user_id, "gateway-session")
+    identify = {"server_id": guild["id"], "user_id": user_id, "session_id": "gateway-session"}
+
+    async with voice_websocket(fake) as ws:
+        assert (await ws.receive_json())["op"] == 8
+        await ws.send_json({"op": 0, "d": {**identify, "token": token}})
+        ready = await ws.receive_json()
+    assert ready["op"] == 2 and ready["seq"] == 1
+    assert "aead_xchacha20_poly1305_rtpsize" in ready["d"]["modes"]
+    assert ready["d"]["ip"] == "127.0.0.1" and ready["d"]["port"] > 0
+
+    async with voice_websocket(fake) as ws:
+        assert (await ws.receive_json())["op"] == 8
+        resume = {"server_id": guild["id"], "session_id": "gateway-session", "seq_ack": 1}
+        await ws.send_json({"op": 7, "d": {**resume, "token": token}})
+        resumed = await ws.receive_json()
+    assert (resumed["op"], resumed["seq"]) == (9, 2)
+    assert (fake.voice_server.identifies, fake.voice_server.resumes) == (1, 1)
+
+
+async def test_the_voice_gateway_refuses_a_token_it_did_not_grant(fake: FakeDiscord) -> None:
+    async with voice_websocket(fake) as ws:
         hello = await ws.receive_json()
         assert hello["op"] == 8 and hello["d"]["heartbeat_interval"] > 0
         await ws.send_json(
