@@ -36,6 +36,8 @@ MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 SEND_VOICE_MESSAGES = 1 << 46
+CONNECT = 1 << 20
+SPEAK = 1 << 21
 ALL_PERMISSIONS = (1 << 53) - 1
 
 DEFAULT_BOT_PERMISSIONS = (
@@ -69,6 +71,7 @@ DM_PERMISSIONS = (
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents).
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_VOICE_STATES = 1 << 7
 INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
@@ -90,6 +93,7 @@ FLAG_IS_COMPONENTS_V2 = 1 << 15
 # Channel types.
 GUILD_TEXT = 0
 DM = 1
+GUILD_VOICE = 2
 PUBLIC_THREAD = 11
 THREAD_TYPES = frozenset({10, 11, 12})
 
@@ -254,6 +258,49 @@ def text_channel_payload(
         "rate_limit_per_user": 0,
         "default_auto_archive_duration": 1440,
         "flags": 0,
+    }
+
+
+def voice_channel_payload(
+    channel_id: int,
+    guild_id: int,
+    name: str,
+    *,
+    position: int = 0,
+    permission_overwrites: Iterable[Mapping[str, Any]] = (),
+) -> Payload:
+    """Build a guild voice channel (with its own text chat, as Discord's have)."""
+    channel = text_channel_payload(
+        channel_id, guild_id, name, position=position, permission_overwrites=permission_overwrites
+    )
+    del channel["topic"], channel["default_auto_archive_duration"]
+    return {
+        **channel,
+        "type": GUILD_VOICE,
+        "bitrate": 64000,
+        "user_limit": 0,
+        "rtc_region": None,
+        "video_quality_mode": 1,
+    }
+
+
+def voice_state_payload(
+    guild_id: int | str, channel_id: int | str | None, member: Payload, session_id: str
+) -> Payload:
+    """Build a member's voice state; ``channel_id`` None means the member left the call."""
+    return {
+        "guild_id": str(guild_id),
+        "channel_id": str(channel_id) if channel_id is not None else None,
+        "user_id": member["user"]["id"],
+        "member": member,
+        "session_id": session_id,
+        "deaf": False,
+        "mute": False,
+        "self_deaf": False,
+        "self_mute": False,
+        "self_video": False,
+        "suppress": False,
+        "request_to_speak_timestamp": None,
     }
 
 

@@ -11,6 +11,10 @@
   reactions, threads) come back as gateway events, as on Discord, filtered by the intents the
   bot identified with; tests push their own events with ``dispatch``.
 * ``/attachments/...``: a CDN serving the bytes of attachments.
+* a voice server (``voice_server``, its own TLS port and UDP port): the bot's op 4 joins a
+  voice channel, the voice gateway hands out a transport key, and the audio the bot plays is
+  decrypted and decoded, so tests assert what was heard (``voice_server.heard_from``).  A client
+  must trust its certificate: ``connector=aiohttp.TCPConnector(ssl=client_ssl_context())``.
 
 The world (guilds, channels, users, members, messages) is held as plain payload dicts shaped
 like Discord's; see ``tests.fakes.discord_payloads`` for the builders and constants.
@@ -31,7 +35,8 @@ The parts: ``world`` (the state and its builders), ``gateway`` (the websocket an
 dispatch), ``rest`` (request handling) with its routes in ``rest_application``,
 ``rest_interactions`` and ``rest_channels``, ``messages`` (what sending, editing and deleting
 a message does), ``interactions`` (building interactions), ``cdn`` and ``recording`` (the
-traffic log and queued faults).  ``FakeDiscord`` wires them together.
+traffic log and queued faults), ``voice_states`` (joining calls), ``voice`` (the voice gateway)
+and ``voice_media`` (its UDP socket).  ``FakeDiscord`` wires them together.
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ from tests.fakes.discord.rest_interactions import (
     MAX_USER_APP_FOLLOWUPS,
     InteractionRoutes,
 )
+from tests.fakes.discord.voice import Speaking, VoiceServer, client_ssl_context
+from tests.fakes.discord.voice_media import Heard
+from tests.fakes.discord.voice_states import VoiceStates
 from tests.fakes.discord.world import World
 
 __all__ = [
@@ -71,10 +79,13 @@ __all__ = [
     "MAX_USER_APP_FOLLOWUPS",
     "ApiError",
     "FakeDiscord",
+    "Heard",
     "Hold",
     "OptionValue",
     "RecordedFile",
     "RecordedRequest",
+    "Speaking",
+    "client_ssl_context",
     "running_bot",
     "serve_fake_discord",
 ]
@@ -104,6 +115,8 @@ class FakeDiscord:
         internal_errors: exceptions that crashed a request handler of the fake.
         enabled_privileged_intents: the privileged intents ticked on the developer portal (all
             of them unless a test says otherwise); identifying with others is closed with 4014.
+        voice_server: Discord's voice servers (``voice.VoiceServer``): what was heard, the
+            SPEAKING ops, closing voice connections with a code.
     """
 
     token = "fake-token"
@@ -115,7 +128,9 @@ class FakeDiscord:
         recorder = Recorder()
         self._cdn = Cdn(world.ids, self._address, recorder)
         messages = Messages(world, self._cdn, events)
-        self._gateway = Gateway(self.token, self._address, world, events)
+        self.voice_server = VoiceServer()
+        voice_states = VoiceStates(world, events, self.voice_server)
+        self._gateway = Gateway(self.token, self._address, world, events, voice_states)
         self._rest = RestApi(
             self.token,
             recorder,
@@ -145,6 +160,9 @@ class FakeDiscord:
         self.set_bot_permissions = world.set_bot_permissions
         self.add_member = world.add_member
         self.add_text_channel = world.add_text_channel
+        self.add_voice_channel = world.add_voice_channel
+        self.set_voice_state = voice_states.set_voice_state
+        self.move_voice_server = voice_states.move_voice_server
         self.add_dm_channel = world.add_dm_channel
         self.add_attachment = self._cdn.add_attachment
         self.make_message = world.make_message
@@ -191,6 +209,7 @@ class FakeDiscord:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self._address.port = self._runner.addresses[0][1]
+        await self.voice_server.start()
 
     async def close(self) -> None:
         """Close gateway connections (code 1001) and stop serving; close the bot first.
@@ -198,6 +217,7 @@ class FakeDiscord:
         Raises ``RuntimeError`` if a request crashed the fake (see ``internal_errors``).
         """
         await self._gateway.close()
+        await self.voice_server.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

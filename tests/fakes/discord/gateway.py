@@ -1,6 +1,7 @@
 """Discord's gateway: a websocket speaking the JSON protocol (HELLO, IDENTIFY, READY,
-GUILD_CREATE, heartbeats, RESUME, REQUEST_GUILD_MEMBERS), and the one session through which
-the rest of the fake dispatches events, filtered by the intents the bot identified with."""
+GUILD_CREATE, heartbeats, RESUME, REQUEST_GUILD_MEMBERS, VOICE_STATE_UPDATE), and the one session
+through which the rest of the fake dispatches events, filtered by the intents the bot identified
+with."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.fakes.discord_payloads import Payload
 
 if TYPE_CHECKING:
     from tests.fakes.discord.address import Address
+    from tests.fakes.discord.voice_states import VoiceStates
     from tests.fakes.discord.world import World
 
 HEARTBEAT_INTERVAL_MS = 41250
@@ -116,13 +118,21 @@ class Gateway:
             identifying with others is closed with 4014.
     """
 
-    def __init__(self, token: str, address: Address, world: World, events: Events) -> None:
+    def __init__(
+        self,
+        token: str,
+        address: Address,
+        world: World,
+        events: Events,
+        voice_states: VoiceStates,
+    ) -> None:
         self.received: list[Payload] = []
         self.enabled_privileged_intents = dp.PRIVILEGED_INTENTS
         self._token = token
         self._address = address
         self._world = world
         self._events = events
+        self._voice_states = voice_states
         self._connections: set[GatewayConnection] = set()
         self._identified = asyncio.Event()
 
@@ -191,7 +201,9 @@ class Gateway:
             await connection.ws.close(code=4003, message=b"Not authenticated.")
         elif op == 8:
             self._send_member_chunk(data)
-        elif op not in (3, 4):
+        elif op == 4:
+            self._voice_states.on_bot_voice_state_update(data)
+        elif op != 3:
             await connection.ws.close(code=4001, message=b"Unknown opcode.")
 
     async def _identify(self, connection: GatewayConnection, data: Payload) -> None:

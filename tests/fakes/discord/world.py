@@ -6,8 +6,8 @@ permission resolution.  Changes are announced through the gateway ``Events``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes import discord_payloads as dp
@@ -27,6 +27,8 @@ class Guild:
     members: dict[int, Payload]
     channel_ids: list[int]
     bot_role_id: int
+    voice_states: dict[int, Payload] = field(default_factory=dict)
+    """The voice state of each member in a call, by user id."""
 
 
 class World:
@@ -195,8 +197,28 @@ class World:
         ``permission_overwrites`` are Discord overwrite objects; ``discord_payloads.overwrite``
         builds them.
         """
+        return self._create_channel(dp.text_channel_payload, guild_id, name, permission_overwrites)
+
+    def add_voice_channel(
+        self,
+        guild_id: int | str,
+        *,
+        name: str = "Lounge",
+        permission_overwrites: Iterable[Mapping[str, Any]] = (),
+    ) -> Payload:
+        """Create a voice channel (announced with CHANNEL_CREATE); the bot needs CONNECT in it
+        for the gateway to answer its voice state update."""
+        return self._create_channel(dp.voice_channel_payload, guild_id, name, permission_overwrites)
+
+    def _create_channel(
+        self,
+        build: Callable[..., Payload],
+        guild_id: int | str,
+        name: str,
+        permission_overwrites: Iterable[Mapping[str, Any]],
+    ) -> Payload:
         guild = self.guild(guild_id)
-        channel = dp.text_channel_payload(
+        channel = build(
             self.ids.next(),
             int(guild.payload["id"]),
             name,
@@ -321,7 +343,7 @@ class World:
             "members": list(guild.members.values()),
             "channels": [c for c in channels if c["type"] not in dp.THREAD_TYPES],
             "threads": [c for c in channels if c["type"] in dp.THREAD_TYPES],
-            "voice_states": [],
+            "voice_states": list(guild.voice_states.values()),
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],

@@ -1,0 +1,283 @@
+"""Discord's voice servers: the voice gateway (a websocket, protocol v8, over TLS as Discord's
+``wss://`` endpoints are) and the media server (``voice_media``), both on 127.0.0.1.
+
+The main gateway grants a bot a voice session (``grant``) and sends it this server's
+``endpoint`` in VOICE_SERVER_UPDATE; the bot then speaks, in order: IDENTIFY (op 0) → READY
+(op 2: SSRC, UDP address, modes) → UDP IP discovery → SELECT_PROTOCOL (op 1) →
+SESSION_DESCRIPTION (op 4: mode and secret key) → SPEAKING (op 5) and RTP audio, with
+HEARTBEAT (op 3) answered by HEARTBEAT_ACK (op 6) and RESUME (op 7) by RESUMED (op 9).
+
+Limits: no DAVE (SESSION_DESCRIPTION says ``dave_protocol_version`` 0 and no MLS op is sent,
+so discord.py sends frames with transport encryption only); of the modes offered only
+``aead_xchacha20_poly1305_rtpsize`` can be selected (another is closed with 4016); one voice
+server for every guild.  The certificate (``loopback_tls/``, self-signed for 127.0.0.1) must be
+trusted by the client: build it with ``connector=aiohttp.TCPConnector(ssl=client_ssl_context())``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import secrets
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.discord.voice_media import Heard, VoiceUdp, open_voice_udp
+from tests.fakes.discord_payloads import Payload
+
+HEARTBEAT_INTERVAL = 13_750
+"""Milliseconds; Discord's voice servers ask for about this (discord.py caps it at 5 s)."""
+SELECTABLE_MODE = "aead_xchacha20_poly1305_rtpsize"
+OFFERED_MODES = ["aead_aes256_gcm_rtpsize", SELECTABLE_MODE]
+"""Discord's two current transport modes, in the order it lists them."""
+CLOSE_UNKNOWN_OPCODE = 4001
+CLOSE_NOT_AUTHENTICATED = 4003
+CLOSE_AUTHENTICATION_FAILED = 4004
+CLOSE_SESSION_NO_LONGER_VALID = 4006
+CLOSE_UNKNOWN_ENCRYPTION_MODE = 4016
+_TLS = Path(__file__).with_name("loopback_tls")
+
+
+def client_ssl_context() -> ssl.SSLContext:
+    """An SSL context that trusts the voice server's loopback certificate (and only it)."""
+    return ssl.create_default_context(cafile=_TLS / "cert.pem")
+
+
+@dataclass
+class VoiceSession:
+    """A voice session granted through VOICE_SERVER_UPDATE; its SSRC and key once identified."""
+
+    guild_id: str
+    user_id: str
+    session_id: str
+    token: str
+    ssrc: int | None = None
+    secret_key: bytes | None = None
+    sequence: int = 0
+
+    def numbered(self, op: int, data: Any) -> Payload:
+        """A server message carrying the next sequence number (v8 buffered resume)."""
+        self.sequence += 1
+        return {"op": op, "d": data, "seq": self.sequence}
+
+
+@dataclass
+class Speaking:
+    """A SPEAKING op (5) as received: flags 0 is "stopped speaking"."""
+
+    user_id: str
+    ssrc: int
+    speaking: int
+
+
+@dataclass(eq=False)
+class VoiceConnection:
+    """One voice websocket and the session it identified (or resumed) with."""
+
+    ws: web.WebSocketResponse
+    session: VoiceSession | None = None
+
+
+class VoiceServer:
+    """The voice gateway and media server for every guild of one ``FakeDiscord``.
+
+    Attributes:
+        received: every payload a client sent over a voice websocket, oldest first.
+        speaking: every SPEAKING op received, oldest first.
+        identifies, resumes: how many IDENTIFY and RESUME ops were accepted.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[Payload] = []
+        self.speaking: list[Speaking] = []
+        self.identifies = 0
+        self.resumes = 0
+        self._sessions: dict[str, VoiceSession] = {}
+        self._keys: dict[int, bytes] = {}
+        self._ssrcs = itertools.count(1001)
+        self._ssrc_owners: dict[int, str] = {}
+        self._connections: set[VoiceConnection] = set()
+        self._changed = asyncio.Event()
+        self._udp: VoiceUdp | None = None
+        self._udp_port = 0
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
+        self._udp, self._udp_port = await open_voice_udp(self._keys, self._notify)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(_TLS / "cert.pem", _TLS / "key.pem")
+        app = web.Application()
+        app.router.add_get("/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_tls).start()
+        self._port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Close every voice websocket (1001) and stop serving."""
+        await self.close_connections(1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+
+    @property
+    def endpoint(self) -> str:
+        """``127.0.0.1:PORT``, as VOICE_SERVER_UPDATE carries it (discord.py adds ``wss://``)."""
+        return f"127.0.0.1:{self._port}"
+
+    def grant(self, guild_id: str, user_id: str, session_id: str) -> str:
+        """Open a voice session for ``user_id`` in ``guild_id``; the token to identify with."""
+        token = secrets.token_hex(8)
+        self._sessions[token] = VoiceSession(guild_id, user_id, session_id, token)
+        return token
+
+    # -- what was heard ---------------------------------------------------------------------
+
+    def heard_from(self, user_id: int | str) -> list[Heard]:
+        """What ``user_id`` was heard saying, per SSRC (one per voice connection), oldest first."""
+        heard = self._udp.heard.values() if self._udp is not None else ()
+        return [h for h in heard if self._ssrc_owners.get(h.ssrc) == str(user_id)]
+
+    async def wait_for_packets(
+        self,
+        user_id: int | str,
+        count: int,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until ``count`` packets from ``user_id`` were decoded (packets arrive a little
+        after ``play``'s ``after`` callback, on the event loop)."""
+        await self.wait_for(
+            lambda: sum(heard.packets for heard in self.heard_from(user_id)) >= count, timeout
+        )
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until ``predicate()`` is true; it is checked after each payload and datagram."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        """Wake every ``wait_for``: something was received."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def close_connections(self, code: int) -> None:
+        """Close every voice websocket with ``code`` (4015: "voice server crashed", resumable;
+        4014: disconnected; 1001: going away)."""
+        for connection in list(self._connections):
+            await connection.ws.close(code=code, message=b"fake voice server")
+
+    # -- the voice gateway --------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        if request.query.get("v") != "8":
+            await ws.close(code=4012, message=b"Unknown protocol.")
+            return ws
+        connection = VoiceConnection(ws)
+        self._connections.add(connection)
+        try:
+            await self._send(connection, {"op": 8, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL}})
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    await ws.close(code=4002, message=b"Failed to decode payload.")
+                    break
+                payload = json.loads(message.data)
+                self.received.append(payload)
+                await self._on_payload(connection, payload)
+                self._notify()
+        finally:
+            self._connections.discard(connection)
+        return ws
+
+    async def _on_payload(self, connection: VoiceConnection, payload: Payload) -> None:
+        op, data = payload.get("op"), payload.get("d") or {}
+        session = connection.session
+        if op == 3:
+            await self._send(connection, {"op": 6, "d": {"t": data.get("t")}})
+        elif op == 0:
+            await self._identify(connection, data)
+        elif op == 7:
+            await self._resume(connection, data)
+        elif session is None:
+            await connection.ws.close(code=CLOSE_NOT_AUTHENTICATED, message=b"Not authenticated.")
+        elif op == 1:
+            await self._select_protocol(connection, session, data)
+        elif op == 5:
+            speaking = Speaking(session.user_id, int(data["ssrc"]), int(data["speaking"]))
+            self.speaking.append(speaking)
+        elif op not in (12, 23):
+            await connection.ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode.")
+
+    async def _identify(self, connection: VoiceConnection, data: Payload) -> None:
+        session = self._sessions.get(str(data.get("token")))
+        if session is None or (
+            str(data.get("server_id")),
+            str(data.get("user_id")),
+            data.get("session_id"),
+        ) != (session.guild_id, session.user_id, session.session_id):
+            await connection.ws.close(
+                code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed."
+            )
+            return
+        self.identifies += 1
+        connection.session = session
+        session.ssrc = next(self._ssrcs)
+        self._ssrc_owners[session.ssrc] = session.user_id
+        ready = {"ssrc": session.ssrc, "ip": "127.0.0.1", "port": self._udp_port}
+        await self._send(connection, session.numbered(2, {**ready, "modes": OFFERED_MODES}))
+
+    async def _resume(self, connection: VoiceConnection, data: Payload) -> None:
+        session = self._sessions.get(str(data.get("token")))
+        if session is None or session.ssrc is None or data.get("session_id") != session.session_id:
+            await connection.ws.close(
+                code=CLOSE_SESSION_NO_LONGER_VALID, message=b"Session no longer valid."
+            )
+            return
+        self.resumes += 1
+        connection.session = session
+        await self._send(connection, session.numbered(9, None))
+
+    async def _select_protocol(
+        self, connection: VoiceConnection, session: VoiceSession, data: Payload
+    ) -> None:
+        mode = (data.get("data") or {}).get("mode")
+        if data.get("protocol") != "udp" or mode != SELECTABLE_MODE or session.ssrc is None:
+            await connection.ws.close(
+                code=CLOSE_UNKNOWN_ENCRYPTION_MODE, message=b"Unknown encryption mode."
+            )
+            return
+        session.secret_key = secrets.token_bytes(32)
+        self._keys[session.ssrc] = session.secret_key
+        description = {
+            "mode": mode,
+            "secret_key": list(session.secret_key),
+            "audio_codec": "opus",
+            "video_codec": "H264",
+            "media_session_id": secrets.token_hex(16),
+            "dave_protocol_version": 0,
+        }
+        await self._send(connection, session.numbered(4, description))
+
+    @staticmethod
+    async def _send(connection: VoiceConnection, payload: Payload) -> None:
+        with contextlib.suppress(ConnectionError):
+            if not connection.ws.closed:
+                await connection.ws.send_str(json.dumps(payload))

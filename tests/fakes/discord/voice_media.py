@@ -1,0 +1,197 @@
+"""Discord's voice UDP server: IP discovery, then RTP audio with the transport encryption
+``aead_xchacha20_poly1305_rtpsize``, decrypted and Opus-decoded into what each SSRC said.
+
+Limits: no DAVE (the stand-in negotiates protocol version 0, so frames carry only transport
+encryption), no RTCP, nothing is sent back to the client except IP discovery answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+import av
+import nacl.bindings
+import nacl.exceptions
+import numpy as np
+
+SAMPLE_RATE = 48_000
+CHANNELS = 2
+SILENCE_RMS = 0.01
+"""Packets quieter than this (-40 dBFS) count as silence."""
+DISCOVERY_LENGTH = 74
+"""IP discovery datagrams: type (2 bytes), length 70 (2), SSRC (4), address (64), port (2)."""
+DISCOVERY_REQUEST = b"\x00\x01"
+DISCOVERY_RESPONSE = 2
+RTP_HEADER_LENGTH = 12
+NONCE_SUFFIX_LENGTH = 4
+"""rtpsize modes append a 4-byte big-endian counter; the 24-byte nonce is it, zero-padded."""
+XCHACHA_NONCE_LENGTH = 24
+
+
+@dataclass
+class Heard:
+    """What one SSRC sent: every packet that decrypted and decoded, in arrival order.
+
+    ``samples`` counts decoded samples per channel (48 kHz), ``voiced_samples`` those of
+    packets louder than ``SILENCE_RMS``; ``rms`` is the loudness of everything decoded, on a
+    0..1 scale (full-scale sine: about 0.707).
+    """
+
+    ssrc: int
+    sequences: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    samples: int = 0
+    voiced_samples: int = 0
+    undecryptable: int = 0
+    undecodable: int = 0
+    _square_sum: float = 0.0
+    _decoder: av.CodecContext | None = field(default=None, repr=False)
+
+    @property
+    def packets(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of decoded audio."""
+        return self.samples / SAMPLE_RATE
+
+    @property
+    def voiced_duration(self) -> float:
+        """Seconds of decoded audio louder than silence."""
+        return self.voiced_samples / SAMPLE_RATE
+
+    @property
+    def rms(self) -> float:
+        values = self.samples * CHANNELS
+        return float(np.sqrt(self._square_sum / values)) if values else 0.0
+
+    def in_order_without_gaps(self) -> bool:
+        """Whether sequence numbers rose by exactly one from packet to packet (mod 2**16)."""
+        return all(
+            (later - earlier) % 65536 == 1
+            for earlier, later in zip(self.sequences, self.sequences[1:], strict=False)
+        )
+
+    def add(self, sequence: int, timestamp: int, opus: bytes) -> None:
+        """Decode one Opus packet and count it; an undecodable one is only counted as such."""
+        if self._decoder is None:
+            self._decoder = av.CodecContext.create("opus", "r")
+            self._decoder.sample_rate = SAMPLE_RATE
+            self._decoder.layout = "stereo"
+        try:
+            frames = self._decoder.decode(av.Packet(opus))
+        except av.error.FFmpegError:
+            self.undecodable += 1
+            return
+        self.sequences.append(sequence)
+        self.timestamps.append(timestamp)
+        for frame in frames:
+            square_sum = float(np.square(frame.to_ndarray().astype(np.float64)).sum())
+            self.samples += frame.samples
+            self._square_sum += square_sum
+            if square_sum / max(1, frame.samples * CHANNELS) > SILENCE_RMS**2:
+                self.voiced_samples += frame.samples
+
+
+def discovery_response(request: bytes, host: str, port: int) -> bytes | None:
+    """The answer to an IP discovery request (the sender's address as seen), or None if
+    ``request`` is not one."""
+    if len(request) != DISCOVERY_LENGTH or request[:2] != DISCOVERY_REQUEST:
+        return None
+    answer = bytearray(DISCOVERY_LENGTH)
+    ssrc = struct.unpack_from(">I", request, 4)[0]
+    struct.pack_into(">HHI", answer, 0, DISCOVERY_RESPONSE, DISCOVERY_LENGTH - 4, ssrc)
+    address = host.encode("ascii")
+    answer[8 : 8 + len(address)] = address
+    struct.pack_into(">H", answer, DISCOVERY_LENGTH - 2, port)
+    return bytes(answer)
+
+
+def decrypt_rtpsize(packet: bytes, key: bytes) -> tuple[int, int, bytes]:
+    """Sequence, timestamp and payload of an ``aead_xchacha20_poly1305_rtpsize`` RTP packet.
+
+    The RTP header, CSRCs and the 4-byte extension header (if any) are the additional
+    authenticated data; the extension's body is encrypted with the payload and stripped here.
+    Raises ``nacl.exceptions.CryptoError`` (or ``ValueError`` for a runt).
+    """
+    if len(packet) < RTP_HEADER_LENGTH + NONCE_SUFFIX_LENGTH:
+        raise ValueError("packet shorter than an RTP header")
+    first = packet[0]
+    header_length = RTP_HEADER_LENGTH + 4 * (first & 0x0F)
+    extension_words = 0
+    if first & 0x10:
+        extension_words = struct.unpack_from(">H", packet, header_length + 2)[0]
+        header_length += 4
+    nonce = packet[-NONCE_SUFFIX_LENGTH:].ljust(XCHACHA_NONCE_LENGTH, b"\0")
+    plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        packet[header_length:-NONCE_SUFFIX_LENGTH], packet[:header_length], nonce, key
+    )
+    sequence, timestamp = struct.unpack_from(">HI", packet, 2)
+    return sequence, timestamp, plain[4 * extension_words :]
+
+
+class VoiceUdp(asyncio.DatagramProtocol):
+    """The media socket: answers IP discovery, records RTP of SSRCs with a key.
+
+    ``keys`` (SSRC → secret key) is read per packet, so a key handed out by a new voice
+    session applies at once.  Packets of an unknown SSRC are counted in ``unknown``.
+    """
+
+    def __init__(self, keys: dict[int, bytes], on_datagram: Callable[[], None]) -> None:
+        self.keys = keys
+        self._on_datagram = on_datagram
+        self.heard: dict[int, Heard] = {}
+        self.unknown = 0
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast("asyncio.DatagramTransport", transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self._receive(data, addr)
+        self._on_datagram()
+
+    def _receive(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        host, port = str(addr[0]), int(addr[1])
+        answer = discovery_response(data, host, port)
+        if answer is not None:
+            if self._transport is not None:
+                self._transport.sendto(answer, addr)
+            return
+        if len(data) < RTP_HEADER_LENGTH:
+            self.unknown += 1
+            return
+        ssrc = struct.unpack_from(">I", data, 8)[0]
+        key = self.keys.get(ssrc)
+        if key is None:
+            self.unknown += 1
+            return
+        heard = self.heard.setdefault(ssrc, Heard(ssrc))
+        try:
+            sequence, timestamp, opus = decrypt_rtpsize(data, key)
+        except (nacl.exceptions.CryptoError, ValueError, struct.error):
+            heard.undecryptable += 1
+            return
+        heard.add(sequence, timestamp, opus)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+async def open_voice_udp(
+    keys: dict[int, bytes], on_datagram: Callable[[], None]
+) -> tuple[VoiceUdp, int]:
+    """Bind a ``VoiceUdp`` to 127.0.0.1 on a free port; the protocol and the port.
+    ``on_datagram`` is called after each datagram was handled."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: VoiceUdp(keys, on_datagram), local_addr=("127.0.0.1", 0)
+    )
+    return protocol, int(transport.get_extra_info("sockname")[1])
