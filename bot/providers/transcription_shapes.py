@@ -18,7 +18,8 @@ WireFormat = Literal["json", "verbose_json", "diarized_json"]
 and words; diarized_json segments with speakers; json the text alone (for models that offer
 no more)."""
 GRANULARITIES = ("word", "segment")
-"""The timestamps asked with verbose_json: both, so a transcript has words and segments."""
+"""The timestamps asked with verbose_json where a service documents the field: both, so a
+transcript has words and segments."""
 
 
 def form_fields(
@@ -32,9 +33,9 @@ def form_fields(
     """The fields of a transcription or translation upload, the file aside.
 
     `response_format` is always sent, so no service's default is relied on. Options left
-    empty are left out. With verbose_json and a `granularities_field` (transcription
-    endpoints have one, translation endpoints none), every timestamp granularity is asked
-    for under it.
+    empty are left out. With verbose_json and a `granularities_field` (given only by services
+    that document one: ScaiGrid's native transcription; not DGrid's form, nor any translation
+    endpoint), every timestamp granularity is asked for under it.
     """
     fields: FormFields = {"model": model, "response_format": wire_format}
     if language:
