@@ -38,7 +38,7 @@ class Heard:
 
     ``samples`` counts decoded samples per channel (48 kHz), ``voiced_samples`` those of
     packets louder than ``SILENCE_RMS``; ``rms`` is the loudness of everything decoded, on a
-    0..1 scale (full-scale sine: about 0.707).
+    0..1 scale (full-scale sine: about 0.707). ``audio()`` is all of it, mixed to mono.
     """
 
     ssrc: int
@@ -49,6 +49,7 @@ class Heard:
     undecryptable: int = 0
     undecodable: int = 0
     _square_sum: float = 0.0
+    _mono: list[np.ndarray] = field(default_factory=list, repr=False)
     _decoder: av.CodecContext | None = field(default=None, repr=False)
 
     @property
@@ -69,6 +70,10 @@ class Heard:
     def rms(self) -> float:
         values = self.samples * CHANNELS
         return float(np.sqrt(self._square_sum / values)) if values else 0.0
+
+    def audio(self) -> np.ndarray:
+        """Everything decoded, as mono float32 samples in -1..1 at 48 kHz."""
+        return np.concatenate(self._mono) if self._mono else np.zeros(0, np.float32)
 
     def in_order_without_gaps(self) -> bool:
         """Whether sequence numbers rose by exactly one from packet to packet (mod 2**16)."""
@@ -91,11 +96,20 @@ class Heard:
         self.sequences.append(sequence)
         self.timestamps.append(timestamp)
         for frame in frames:
-            square_sum = float(np.square(frame.to_ndarray().astype(np.float64)).sum())
+            samples = frame.to_ndarray().astype(np.float64)
+            square_sum = float(np.square(samples).sum())
+            self._mono.append(_mono(samples, frame.format.is_planar))
             self.samples += frame.samples
             self._square_sum += square_sum
             if square_sum / max(1, frame.samples * CHANNELS) > SILENCE_RMS**2:
                 self.voiced_samples += frame.samples
+
+
+def _mono(samples: np.ndarray, planar: bool) -> np.ndarray:
+    """A decoded frame's samples (planar: one row per channel; packed: one interleaved row)
+    averaged to one channel."""
+    channels = samples if planar else samples.reshape(-1, CHANNELS).T
+    return channels.mean(axis=0).astype(np.float32)
 
 
 def discovery_response(request: bytes, host: str, port: int) -> bytes | None:

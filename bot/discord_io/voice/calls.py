@@ -1,0 +1,107 @@
+"""The calls earshot reads in: at most one per server (a bot has one voice connection per
+server), remembered in the store so that earshot rejoins them after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import discord
+
+from bot.calls.channel_reader import Speak
+from bot.discord_io.voice.call import Call, CallTimes, Leaving, post_notice
+from bot.discord_io.voice.connection import CallChannel, CallConnection
+from bot.errors import EarshotError, InAnotherCall
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Calls:
+    """Joining, leaving and finding calls, per server."""
+
+    def __init__(self, speak: Speak, store: Store, *, max_queued: int, times: CallTimes) -> None:
+        self._speak = speak
+        self._store = store
+        self._max_queued = max_queued
+        self._times = times
+        self._calls: dict[int, Call] = {}
+        self._joining: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def get(self, guild_id: int | None) -> Call | None:
+        """The call being read in the server, if any."""
+        return self._calls.get(guild_id) if guild_id is not None else None
+
+    async def join(self, channel: CallChannel, notices: discord.abc.Messageable) -> Call:
+        """Read in `channel` (the call already read there, if it is), saying what happens in
+        `notices`. Raises `InAnotherCall`, or what `CallConnection.join` raises."""
+        guild_id = channel.guild.id
+        async with self._joining[guild_id]:
+            existing = self._calls.get(guild_id)
+            if existing is not None:
+                if existing.channel.id != channel.id:
+                    raise InAnotherCall(existing.channel.name)
+                return existing
+            connection = await CallConnection.join(channel)
+            call = Call(
+                connection,
+                self._speak,
+                notices,
+                max_queued=self._max_queued,
+                times=self._times,
+                on_end=self._ended,
+            )
+            self._calls[guild_id] = call
+            call.start()
+        notices_id = notices.id if isinstance(notices, discord.abc.GuildChannel) else None
+        await self._store.remember_call(guild_id, channel.id, notices_id)
+        return call
+
+    async def leave(self, guild_id: int) -> Call | None:
+        """Stop reading and leave the server's call (forgotten: no rejoin after a restart);
+        the call that was left, if there was one."""
+        call = self._calls.pop(guild_id, None)
+        if call is None:
+            return None
+        await self._end(call, forget=True)
+        return call
+
+    async def rejoin_remembered(self, client: discord.Client) -> None:
+        """Rejoin the calls earshot was reading in when it stopped, where someone still is;
+        forget the others."""
+        for remembered in await self._store.remembered_calls():
+            channel = client.get_channel(remembered.voice_channel_id)
+            if not isinstance(channel, CallChannel) or not channel.voice_states:
+                await self._store.forget_call(remembered.guild_id)
+                continue
+            notices = client.get_channel(remembered.text_channel_id or channel.id)
+            if not isinstance(notices, discord.abc.Messageable):
+                notices = channel
+            try:
+                await self.join(channel, notices)
+            except EarshotError as error:
+                log.warning("could not rejoin voice channel %s: %s", channel.id, error)
+                await self._store.forget_call(remembered.guild_id)
+
+    async def close(self) -> None:
+        """Leave every call, still remembered: earshot rejoins them when it starts again."""
+        calls = list(self._calls.values())
+        self._calls.clear()
+        await asyncio.gather(*(self._end(call, forget=False) for call in calls))
+
+    async def _ended(self, call: Call, leaving: Leaving) -> None:
+        """A call ended by itself (empty, idle, disconnected): leave it and say so."""
+        if self._calls.get(call.guild_id) is call:
+            del self._calls[call.guild_id]
+        await self._end(call, forget=leaving.forget)
+        await post_notice(call.notices, leaving.notice)
+
+    async def _end(self, call: Call, *, forget: bool) -> None:
+        await call.stop()
+        if not call.connection.gone:
+            with contextlib.suppress(discord.HTTPException):
+                await call.connection.leave()
+        if forget:
+            await self._store.forget_call(call.guild_id)

@@ -1,0 +1,166 @@
+"""earshot's voice connection in one server: joining a call, keeping it through drops, and
+playing Opus packets into it (a `bot.calls.playback.Playback`).
+
+discord.py resumes the connection itself when the voice server moves or asks for a resume,
+and reconnects after a network loss; its player waits up to the connect timeout for that. When
+the connection is still down after that (discord.py 2.7.1 can stall reconnecting after a 1006
+close), earshot drops the voice client and joins the same channel afresh, and the feed plays
+on from where it stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when
+earshot left, or when Discord ended its connection (a moderator disconnected it, the channel
+went): discord.py has then let go of the voice client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+
+from bot.calls.packet_feed import PacketFeed
+from bot.discord_io.voice.feed_source import FeedSource
+from bot.errors import CannotJoinVoice, EarshotError, VoiceChannelFull, VoiceGone, VoiceJoinTimeout
+
+log = logging.getLogger(__name__)
+
+CallChannel = discord.VoiceChannel | discord.StageChannel
+JOIN_TIMEOUT_SECONDS = 10.0
+"""How long joining may take, and how long discord.py's player waits for a dropped connection
+to come back before earshot rejoins."""
+RECONNECT_POLL_SECONDS = 0.2
+
+
+def call_channel_of(user: discord.abc.User) -> CallChannel | None:
+    """The voice or stage channel `user` is in, if they are a member in one."""
+    voice = user.voice if isinstance(user, discord.Member) else None
+    channel = voice.channel if voice is not None else None
+    return channel if isinstance(channel, CallChannel) else None
+
+
+def check_joinable(channel: CallChannel) -> None:
+    """Raise the reply for what keeps earshot out of `channel`: a permission its role lacks
+    there (View Channel, Connect, Speak in a voice channel), or a full channel."""
+    me = channel.guild.me
+    granted = channel.permissions_for(me)
+    needed = {"View Channel": granted.view_channel, "Connect": granted.connect}
+    if isinstance(channel, discord.VoiceChannel):
+        needed["Speak"] = granted.speak
+    for permission, held in needed.items():
+        if not held:
+            raise CannotJoinVoice(permission, channel.name)
+    limit = channel.user_limit
+    if limit and len(channel.voice_states) >= limit and not granted.move_members:
+        raise VoiceChannelFull(channel.name, limit)
+
+
+async def _become_speaker(channel: discord.StageChannel) -> None:
+    """On a stage, speak if earshot's role may (Mute Members), else raise its hand."""
+    me = channel.guild.me
+    try:
+        if channel.permissions_for(me).mute_members:
+            await me.edit(suppress=False)
+        else:
+            await me.request_to_speak()
+    except discord.HTTPException:
+        log.warning("could not become a speaker on stage %s", channel.id, exc_info=True)
+
+
+class CallConnection:
+    """The voice connection to one call. `play` is safe to call from one task at a time."""
+
+    def __init__(self, voice: discord.VoiceClient) -> None:
+        self._voice = voice
+        self._left = False
+
+    @classmethod
+    async def join(cls, channel: CallChannel) -> CallConnection:
+        """Connect to `channel` (self-deafened: earshot does not listen), after checking it
+        may. Raises `CannotJoinVoice`, `VoiceChannelFull` or `VoiceJoinTimeout`."""
+        check_joinable(channel)
+        connection = cls(await _connect(channel))
+        if isinstance(channel, discord.StageChannel):
+            await _become_speaker(channel)
+        return connection
+
+    @property
+    def channel(self) -> CallChannel:
+        """The channel of the call (it changes when a moderator moves earshot)."""
+        channel = self._voice.channel
+        assert isinstance(channel, CallChannel)
+        return channel
+
+    @property
+    def gone(self) -> bool:
+        """Whether the call is over: earshot left, or Discord ended the connection."""
+        return self._left or self._voice.guild.voice_client is not self._voice
+
+    async def play(self, feed: PacketFeed) -> None:
+        """Play `feed` until it ends or is stopped, through drops and rejoins; raises
+        `VoiceGone` once the call is over. Cancelled, the player stops before it returns."""
+        while True:
+            voice = await self._connected()
+            source = FeedSource(feed)
+            loop = asyncio.get_running_loop()
+            finished: asyncio.Future[Exception | None] = loop.create_future()
+
+            def after(error: Exception | None) -> None:
+                loop.call_soon_threadsafe(_settle, finished, error)
+
+            try:
+                voice.play(source, after=after)
+            except discord.ClientException:
+                continue  # the connection dropped in between: wait for it again
+            try:
+                error = await asyncio.shield(finished)
+            except asyncio.CancelledError:
+                voice.stop()
+                await finished
+                raise
+            if error is not None:
+                log.warning("voice player failed in guild %s: %r", voice.guild.id, error)
+            if source.ended or feed.stopped:
+                return
+
+    async def leave(self) -> None:
+        """Leave the call; `play` under way ends with `VoiceGone`."""
+        self._left = True
+        await self._voice.disconnect(force=True)
+
+    async def _connected(self) -> discord.VoiceClient:
+        """The voice client once connected: discord.py's own resume or reconnect is given
+        `JOIN_TIMEOUT_SECONDS`, then earshot joins the channel afresh."""
+        if self._voice.is_connected():
+            return self._voice
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_TIMEOUT_SECONDS
+        while not self._voice.is_connected() and loop.time() < deadline:
+            if self.gone:
+                raise VoiceGone("the call ended")
+            await asyncio.sleep(RECONNECT_POLL_SECONDS)
+        if self._voice.is_connected():
+            return self._voice
+        if self.gone:
+            raise VoiceGone("the call ended")
+        channel = self.channel
+        log.warning("voice connection in guild %s did not come back; rejoining", channel.guild.id)
+        await self._voice.disconnect(force=True)
+        try:
+            self._voice = await _connect(channel)
+        except EarshotError as error:
+            self._left = True
+            raise VoiceGone(f"rejoining failed: {error}") from None
+        return self._voice
+
+
+async def _connect(channel: CallChannel) -> discord.VoiceClient:
+    try:
+        return await channel.connect(
+            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=discord.VoiceClient
+        )
+    except TimeoutError:
+        raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
+
+
+def _settle(future: asyncio.Future[Exception | None], error: Exception | None) -> None:
+    if not future.done():
+        future.set_result(error)
