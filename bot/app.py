@@ -37,6 +37,7 @@ EXTENSIONS = (
     "cogs.translate",
     "cogs.speak",
     "cogs.settings",
+    "cogs.privacy",
     "cogs.voice",
 )
 RETRYING_DELETIONS = "retrying deletions"

@@ -97,8 +97,10 @@ class CallConnection:
     async def play(self, feed: PacketFeed) -> None:
         """Play `feed` until it ends or is stopped, through drops and rejoins; raises
         `VoiceGone` once the call is over. Cancelled, the player stops before it returns."""
-        while True:
-            voice = await self._connected()
+        while not feed.stopped:
+            voice = await self._connected(feed)
+            if voice is None:
+                return
             source = FeedSource(feed)
             loop = asyncio.get_running_loop()
             finished: asyncio.Future[Exception | None] = loop.create_future()
@@ -126,9 +128,10 @@ class CallConnection:
         self._left = True
         await self._voice.disconnect(force=True)
 
-    async def _connected(self) -> discord.VoiceClient:
-        """The voice client once connected: discord.py's own resume or reconnect is given
-        `JOIN_TIMEOUT_SECONDS`, then earshot joins the channel afresh."""
+    async def _connected(self, feed: PacketFeed) -> discord.VoiceClient | None:
+        """The voice client once connected (None if `feed` is stopped meanwhile): discord.py's
+        own resume or reconnect is given `JOIN_TIMEOUT_SECONDS`, then earshot joins the
+        channel afresh."""
         if self._voice.is_connected():
             return self._voice
         loop = asyncio.get_running_loop()
@@ -136,6 +139,8 @@ class CallConnection:
         while not self._voice.is_connected() and loop.time() < deadline:
             if self.gone:
                 raise VoiceGone("the call ended")
+            if feed.stopped:
+                return None
             await asyncio.sleep(RECONNECT_POLL_SECONDS)
         if self._voice.is_connected():
             return self._voice
