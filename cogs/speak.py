@@ -172,7 +172,9 @@ class Speak(commands.Cog):
             text, author = snapshot.content, None
 
         async def words() -> str:
-            return await speakable(text, mention_names(interaction.client, interaction.guild, message))
+            return await speakable(
+                text, mention_names(interaction.client, interaction.guild, message)
+            )
 
         what = f"{render.whose(author, 'message')}, read aloud"
         await self._say(interaction, words, options, what=what, private=True)

@@ -53,7 +53,7 @@ class Call:
         *,
         max_queued: int,
         times: CallTimes,
-        on_end: Callable[[Call, Leaving | None], Awaitable[None]],
+        on_end: Callable[[Call, Leaving], Awaitable[None]],
     ) -> None:
         self.connection = connection
         self.notices = notices
@@ -106,8 +106,7 @@ class Call:
             return  # the reader ended on its own: only when closed
         if leaving is None:
             leaving = Leaving(
-                f"I was disconnected from **{self._channel_name()}**. `/voice join` brings me "
-                "back."
+                f"I was disconnected from **{self._channel_name()}**. `/voice join` brings me back."
             )
         await self._on_end(self, leaving)
 
@@ -141,7 +140,9 @@ class Call:
     async def _tell_failure(self, line: ChatLine, error: EarshotError) -> None:
         """Say in the chat where `line` was posted that it could not be read, and why."""
         origin = self._origins.get(line.message_id, self.notices)
-        text = f"I couldn't read {shown_name(line.spoken_name)}'s message aloud: {error.user_message}"
+        text = (
+            f"I couldn't read {shown_name(line.spoken_name)}'s message aloud: {error.user_message}"
+        )
         await post_notice(origin, text, reply_to=line.message_id)
 
     def _channel_name(self) -> str:

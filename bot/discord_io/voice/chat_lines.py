@@ -25,9 +25,7 @@ UNNAMED = "Someone"
 """Said for an author whose name has nothing speakable in it (emoji only)."""
 
 
-def reads_here(
-    channel: object, call_channel_id: int, linked_voice_channel_id: int | None
-) -> bool:
+def reads_here(channel: object, call_channel_id: int, linked_voice_channel_id: int | None) -> bool:
     """Whether a message in `channel` belongs to the call in `call_channel_id`: posted in the
     voice channel's own chat, or in a text channel linked to it."""
     channel_id = getattr(channel, "id", None)

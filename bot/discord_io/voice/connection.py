@@ -99,28 +99,7 @@ class CallConnection:
         `VoiceGone` once the call is over. Cancelled, the player stops before it returns."""
         while not feed.stopped:
             voice = await self._connected(feed)
-            if voice is None:
-                return
-            source = FeedSource(feed)
-            loop = asyncio.get_running_loop()
-            finished: asyncio.Future[Exception | None] = loop.create_future()
-
-            def after(error: Exception | None) -> None:
-                loop.call_soon_threadsafe(_settle, finished, error)
-
-            try:
-                voice.play(source, after=after)
-            except discord.ClientException:
-                continue  # the connection dropped in between: wait for it again
-            try:
-                error = await asyncio.shield(finished)
-            except asyncio.CancelledError:
-                voice.stop()
-                await finished
-                raise
-            if error is not None:
-                log.warning("voice player failed in guild %s: %r", voice.guild.id, error)
-            if source.ended or feed.stopped:
+            if voice is None or await _played_out(voice, feed):
                 return
 
     async def leave(self) -> None:
@@ -164,6 +143,27 @@ async def _connect(channel: CallChannel) -> discord.VoiceClient:
         )
     except TimeoutError:
         raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
+
+
+async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
+    """Play `feed` on `voice` until its player stops; whether the feed ended or was stopped
+    (False: the player gave up on a dropped connection first)."""
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[Exception | None] = loop.create_future()
+    source = FeedSource(feed)
+    try:
+        voice.play(source, after=lambda error: loop.call_soon_threadsafe(_settle, finished, error))
+    except discord.ClientException:
+        return False  # the connection dropped in between: wait for it again
+    try:
+        error = await asyncio.shield(finished)
+    except asyncio.CancelledError:
+        voice.stop()
+        await finished
+        raise
+    if error is not None:
+        log.warning("voice player failed in guild %s: %r", voice.guild.id, error)
+    return source.ended or feed.stopped
 
 
 def _settle(future: asyncio.Future[Exception | None], error: Exception | None) -> None:

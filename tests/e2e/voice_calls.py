@@ -1,0 +1,93 @@
+"""Helpers for the tests of earshot in voice calls: a voice channel with the member in it, and
+what the voice stand-in heard from the bot, transcribed by Whisper tiny.en (a test-only
+package) so that tests assert the words that reached the call, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.calls.channel_reader import ChannelReader
+from bot.providers.local.whisper import WhisperEngine, WhisperJob
+from tests.fakes import discord_payloads as dp
+from tests.harness import EarshotWorld
+
+HEARD_RATE = 48_000
+SETTLE_TIMEOUT = 60.0
+"""Seconds a call may take to read what it was given (synthesis and playback in real time)."""
+
+
+@dataclass
+class Call:
+    world: EarshotWorld
+    voice_channel: dp.Payload
+
+    @property
+    def channel_id(self) -> int:
+        return int(self.voice_channel["id"])
+
+    def enter(self, user: dp.Payload) -> None:
+        """Put `user` in the call (announced over the gateway)."""
+        self.world.discord.set_voice_state(self.world.guild["id"], user, self.voice_channel["id"])
+
+    def leave(self, user: dp.Payload) -> None:
+        self.world.discord.set_voice_state(self.world.guild["id"], user, None)
+
+    def say(self, text: str, author: dp.Payload | None = None, **kwargs) -> dp.Payload:
+        """A message typed in the voice channel's own text chat (not yet delivered)."""
+        return self.world.discord.make_message(
+            self.voice_channel["id"], author or self.world.member, content=text, **kwargs
+        )
+
+    async def join(self, user: dp.Payload | None = None) -> str:
+        """`/voice join` from `user` (the member), typed in the voice channel's chat; the
+        reply's text."""
+        token = await self.world.slash(
+            "voice join", user=user or self.world.member, channel=self.voice_channel
+        )
+        [reply] = await self.world.followups(token)
+        return reply.json["content"]
+
+    def bot_in_call(self) -> bool:
+        guild = self.world.discord
+        states = guild.guild(self.world.guild["id"]).voice_states  # type: ignore[attr-defined]
+        state = states.get(guild.application_id)
+        return state is not None and state["channel_id"] == self.voice_channel["id"]
+
+    def reader(self) -> ChannelReader | None:
+        call = self.world.bot.calls.get(int(self.world.guild["id"]))
+        return call.reader if call is not None else None
+
+    async def read_out(self, timeout: float = SETTLE_TIMEOUT) -> None:  # noqa: ASYNC109
+        """Wait until the bot has nothing left to read in the call, and its packets arrived."""
+        async with asyncio.timeout(timeout):
+            while (reader := self.reader()) is not None and reader.idle_since is None:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+
+    def heard(self) -> np.ndarray:
+        """Everything the bot said in calls, mono 48 kHz."""
+        parts = [h.audio() for h in self.world.discord.voice_server.heard_from(self.bot_id)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    @property
+    def bot_id(self) -> int:
+        return self.world.discord.application_id
+
+
+def transcribed(engine: WhisperEngine, audio: np.ndarray, folder: Path) -> str:
+    """What Whisper hears in `audio` (mono 48 kHz float), lower case, words separated by
+    single spaces. Blocking: run it in a thread while the bot serves."""
+    path = folder / "heard.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(HEARD_RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    heard = engine.transcribe(path, WhisperJob(language="en"))
+    return " ".join(re.findall(r"[a-z0-9']+", heard.text.lower()))
