@@ -64,7 +64,7 @@ def opus_packets(parts: Sequence[Path], *, raw_pcm_rate: int | None = None) -> l
 def _in_both_channels(frame: av.AudioFrame) -> av.AudioFrame:
     """A packed 16-bit mono `frame` as stereo, each channel the same samples at full level (a
     resampler's upmix would pan it, 3 dB lower in each channel)."""
-    stereo = np.repeat(frame.to_ndarray(), CHANNELS, axis=1)
+    stereo = np.repeat(frame.to_ndarray().astype(np.int16, copy=False), CHANNELS, axis=1)
     both = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
     both.sample_rate = frame.sample_rate
     return both
