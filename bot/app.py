@@ -28,7 +28,13 @@ from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.transcribe", "cogs.translate", "cogs.speak", "cogs.settings")
+EXTENSIONS = (
+    "cogs.transcribe",
+    "cogs.translate",
+    "cogs.speak",
+    "cogs.settings",
+    "cogs.privacy",
+)
 RETRYING_DELETIONS = "retrying deletions"
 STARTUP_CHECK = "start-up check"
 """The names of the background tasks (`bot.runtime.background`)."""

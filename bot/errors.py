@@ -233,6 +233,15 @@ class ShuttingDown(EarshotError):
         return "earshot is restarting and couldn't finish this. Please try again in a minute."
 
 
+class VoiceGone(EarshotError):
+    """earshot is out of the voice call for good (disconnected, moved out, or it left), so
+    nothing more can be played there."""
+
+    @property
+    def user_message(self) -> str:
+        return "I'm no longer in that voice channel."
+
+
 # The audio provider ------------------------------------------------------------------------
 
 

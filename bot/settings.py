@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     speech_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
     """How many pieces of one long text are synthesized at once."""
 
+    voice_queue_limit: Annotated[int, Field(ge=1, le=200)] = 20
+    """Messages waiting to be read in one call; more are dropped, and how many is said once
+    earshot catches up."""
+    voice_max_chars: Annotated[int, Field(ge=20, le=2000)] = 300
+    """Longest message read in a call, in characters, unless a server sets its own; a longer
+    one is cut at a word and ends with "and more"."""
+    voice_idle_seconds: Annotated[float, Field(ge=0, le=86_400)] = 900.0
+    """earshot leaves a call after this many seconds with nothing read; 0: never for that."""
+    voice_alone_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """earshot leaves a call this many seconds after the last human left it (if none came
+    back); 0: at once."""
+
     http_connect_timeout: Annotated[float, Field(gt=0)] = 10.0
     http_timeout: Annotated[float, Field(gt=0)] = 120.0
     """Read/write timeout of one HTTP request, in seconds."""

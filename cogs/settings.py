@@ -1,11 +1,10 @@
-"""/settings for server admins and /privacy for every member. Every answer is private.
+"""/settings for server admins: automatic transcription, the spoken language, the default
+voice, and how voice calls are read (the `calls` subgroup). Every answer is private.
 
 /settings needs Manage Server. Discord hides it from other members by default, but an admin
 can grant the command to any role in the server's Integrations page, so every subcommand
 checks the member's Manage Server permission again. Enabling automatic transcription where
 the bot cannot post is saved, and the admin is told at once which permission is missing.
-
-/privacy holds a member's own choices, the same in every server and in DMs.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OPTED_OUT_EVENT, EarshotBot
+from bot.app import EarshotBot
 from bot.discord_io import replies
 from bot.discord_io.autocomplete import language_autocomplete, voice_autocomplete
 from bot.discord_io.names import shown_name
@@ -24,13 +23,14 @@ from bot.discord_io.permissions import (
     switch_channel,
     thread_cleanup_warning,
 )
-from bot.discord_io.render import OutgoingMessage
+from bot.discord_io.settings_answers import checked_voice, tell
 from bot.errors import DurationOverLimit, EarshotError, NotAnswerableChannel
 from bot.languages import language_name, parse_language
-from bot.store import GuildSettings, MemberSettings
+from bot.store import GuildSettings
 
-MAX_CHANNELS_LISTED = 20
-"""Channels a reply names; at about 24 characters a mention, 20 leave room for the rest."""
+MAX_LISTED = 20
+"""Channels (or links of two channels) a reply names; at about 24 characters a mention, 20
+leave room for the rest."""
 REPLY_STYLES = {
     "reply": "a reply under the voice message",
     "thread": "a thread on the voice message",
@@ -41,25 +41,20 @@ def _on_off(enabled: bool) -> str:
     return "on" if enabled else "off"
 
 
-async def _voice_name(interaction: discord.Interaction[EarshotBot], name: str) -> str | None:
-    """The voice `name` names, or None once the member was told why not."""
-    try:
-        return interaction.client.synthesizer.known_voice(name)
-    except EarshotError as error:
-        await replies.send_error(interaction, error)
-        return None
+def _yes_no(enabled: bool) -> str:
+    return "yes" if enabled else "no"
 
 
-async def _tell(interaction: discord.Interaction[EarshotBot], text: str) -> None:
-    await replies.send(interaction, OutgoingMessage(text), ephemeral=True)
+def _listed(items: list[str]) -> str:
+    """`items` joined, at most `MAX_LISTED` of them, then how many more: a long list would
+    not fit in one message."""
+    named = ", ".join(items[:MAX_LISTED])
+    unnamed = len(items) - MAX_LISTED
+    return f"{named} and {unnamed} more" if unnamed > 0 else named
 
 
 def _channel_list(channel_ids: list[int]) -> str:
-    """The channels as mentions, at most `MAX_CHANNELS_LISTED` of them, then how many more:
-    a long list would not fit in one message."""
-    named = ", ".join(f"<#{channel_id}>" for channel_id in channel_ids[:MAX_CHANNELS_LISTED])
-    unnamed = len(channel_ids) - MAX_CHANNELS_LISTED
-    return f"{named} and {unnamed} more" if unnamed > 0 else named
+    return _listed([f"<#{channel_id}>" for channel_id in channel_ids])
 
 
 def _auto_channels(
@@ -112,7 +107,7 @@ class ServerSettings(
         text = f"Automatic transcription is now **{_on_off(enabled)}** in {target.mention}."
         if enabled:
             text += cannot_post_warning([target], settings.reply_style)
-        await _tell(interaction, text)
+        await tell(interaction, text)
 
     @app_commands.command(
         name="server", description="Turn automatic transcription on or off in every channel"
@@ -128,7 +123,7 @@ class ServerSettings(
         if enabled:
             auto = _auto_channels(guild, settings, switches)
             text += cannot_post_warning(auto, settings.reply_style)
-        await _tell(interaction, text)
+        await tell(interaction, text)
 
     @app_commands.command(name="language", description="The language usually spoken here")
     @app_commands.describe(language="The spoken language; leave empty to detect it")
@@ -141,9 +136,9 @@ class ServerSettings(
         except EarshotError as error:
             await replies.send_error(interaction, error)
             return
-        await self.bot.store.update_guild_settings(self._guild(interaction).id, language=code)
+        await self._update(interaction, language=code)
         chosen = f"**{language_name(code)}**" if code else "**detected** for each recording"
-        await _tell(interaction, f"The spoken language is now {chosen}.")
+        await tell(interaction, f"The spoken language is now {chosen}.")
 
     @app_commands.command(
         name="audio-files", description="Also transcribe audio file attachments automatically"
@@ -152,9 +147,9 @@ class ServerSettings(
     async def audio_files(
         self, interaction: discord.Interaction[EarshotBot], enabled: bool
     ) -> None:
-        await self.bot.store.update_guild_settings(self._guild(interaction).id, audio_files=enabled)
+        await self._update(interaction, audio_files=enabled)
         what = "voice messages and audio files" if enabled else "voice messages only"
-        await _tell(interaction, f"Automatic transcription now covers **{what}**.")
+        await tell(interaction, f"Automatic transcription now covers **{what}**.")
 
     @app_commands.command(name="reply-style", description="Where automatic transcripts appear")
     @app_commands.describe(style="A reply under the voice message, or a thread started on it")
@@ -171,7 +166,7 @@ class ServerSettings(
             switches = await self.bot.store.channel_switches(guild.id)
             channels = _auto_channels(guild, settings, switches)
             text += cannot_post_warning(channels, "thread") + thread_cleanup_warning(channels)
-        await _tell(interaction, text)
+        await tell(interaction, text)
 
     @app_commands.command(
         name="max-duration", description="The longest recording earshot works on in this server"
@@ -186,10 +181,8 @@ class ServerSettings(
         if seconds > limit:
             await replies.send_error(interaction, DurationOverLimit(seconds, limit))
             return
-        await self.bot.store.update_guild_settings(
-            self._guild(interaction).id, max_audio_seconds=seconds
-        )
-        await _tell(
+        await self._update(interaction, max_audio_seconds=seconds)
+        await tell(
             interaction,
             f"Recordings up to **{seconds} seconds** are now transcribed and translated here, "
             "automatically or when asked; longer ones are refused.",
@@ -199,10 +192,99 @@ class ServerSettings(
     @app_commands.describe(name="One of the audio service's voices")
     @app_commands.autocomplete(name=voice_autocomplete)
     async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
-        if (voice := await _voice_name(interaction, name)) is None:
+        if (voice := await checked_voice(interaction, self.bot.synthesizer, name)) is None:
             return
-        await self.bot.store.update_guild_settings(self._guild(interaction).id, tts_voice=voice)
-        await _tell(interaction, f"The server's default voice is now **{voice}**.")
+        await self._update(interaction, tts_voice=voice)
+        await tell(interaction, f"The server's default voice is now **{voice}**.")
+
+    calls = app_commands.Group(name="calls", description="How earshot reads chat aloud in calls")
+
+    @calls.command(name="auto-join", description="Join a call by itself when a member in it posts")
+    @app_commands.describe(
+        enabled="Join when a member in a voice channel posts in its chat or a linked channel"
+    )
+    async def calls_auto_join(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, voice_auto_join=enabled)
+        await tell(
+            interaction,
+            "earshot now **joins a call by itself** when a member in it posts in its text chat "
+            "or a linked channel."
+            if enabled
+            else "earshot now joins a call **only when asked** with `/voice join`.",
+        )
+
+    @calls.command(name="members-only", description="Read only the messages of members in the call")
+    @app_commands.describe(enabled="Off: read everyone who posts in the channels read in the call")
+    async def calls_members_only(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, voice_members_only=enabled)
+        who = "only members who are in the call" if enabled else "everyone who posts"
+        await tell(interaction, f"In calls, earshot now reads the messages of **{who}**.")
+
+    @calls.command(name="names", description="Say who wrote a message before reading it")
+    @app_commands.describe(enabled="“Alex said …” whenever the writer changes")
+    async def calls_names(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, voice_say_names=enabled)
+        await tell(
+            interaction,
+            "In calls, earshot now **says who wrote** a message (“Alex said”) when the writer "
+            "changes."
+            if enabled
+            else "In calls, earshot now reads messages **without** saying who wrote them.",
+        )
+
+    @calls.command(name="length", description="The longest message read aloud in a call")
+    @app_commands.describe(
+        characters="Longer messages are cut and end with “and more”; empty: the bot's default"
+    )
+    async def calls_length(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        characters: app_commands.Range[int, 20, 2000] | None = None,
+    ) -> None:
+        await self._update(interaction, voice_max_chars=characters)
+        longest = characters or self.bot.settings.voice_max_chars
+        default = "" if characters else ", the bot's default"
+        await tell(
+            interaction,
+            f"In calls, messages are now read up to **{longest} characters**{default}; longer "
+            "ones end with “and more”.",
+        )
+
+    @calls.command(name="link", description="Read a text channel's messages in a voice call")
+    @app_commands.describe(
+        text_channel="The text channel whose messages are read",
+        voice_channel="The voice or stage channel whose call hears them",
+    )
+    async def calls_link(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        text_channel: discord.TextChannel,
+        voice_channel: discord.VoiceChannel | discord.StageChannel,
+    ) -> None:
+        guild = self._guild(interaction)
+        await self.bot.store.link_voice_channel(guild.id, text_channel.id, voice_channel.id)
+        await tell(
+            interaction,
+            f"Messages in {text_channel.mention} are now read aloud in {voice_channel.mention} "
+            "while earshot is in its call.",
+        )
+
+    @calls.command(name="unlink", description="Stop reading a text channel's messages in a call")
+    @app_commands.describe(text_channel="The text channel linked to a voice channel")
+    async def calls_unlink(
+        self, interaction: discord.Interaction[EarshotBot], text_channel: discord.TextChannel
+    ) -> None:
+        if await self.bot.store.unlink_voice_channel(text_channel.id):
+            text = f"Messages in {text_channel.mention} are no longer read aloud in a call."
+        else:
+            text = f"{text_channel.mention} was not linked to a voice channel; nothing changed."
+        await tell(interaction, text)
 
     @app_commands.command(name="show", description="Show earshot's settings for this server")
     async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
@@ -218,13 +300,32 @@ class ServerSettings(
             f"Automatic transcription, whole server: **{_on_off(settings.auto_transcribe)}**",
             f"On in: {on or '—'}",
             f"Off in: {off or '—'}",
-            f"Audio files too: **{'yes' if settings.audio_files else 'no'}**",
+            f"Audio files too: **{_yes_no(settings.audio_files)}**",
             f"Language: **{language_name(settings.language) or 'detected'}**",
             f"Transcripts appear as: **{REPLY_STYLES[settings.reply_style]}**",
             f"Longest recording: **{longest:.0f} seconds**",
             f"Default voice: **{settings.tts_voice or 'the bot default'}**",
+            *self._call_lines(settings, await self.bot.store.voice_links(guild.id)),
         ]
-        await _tell(interaction, "\n".join(lines))
+        await tell(interaction, "\n".join(lines))
+
+    def _call_lines(self, settings: GuildSettings, links: dict[int, int]) -> list[str]:
+        """`/settings show`'s lines on calls."""
+        who = "only members in the call" if settings.voice_members_only else "everyone"
+        longest = settings.voice_max_chars or self.bot.settings.voice_max_chars
+        linked = _listed([f"<#{text}> → <#{voice}>" for text, voice in links.items()])
+        return [
+            f"Joins calls by itself: **{_yes_no(settings.voice_auto_join)}**",
+            f"Reads in calls: **{who}**",
+            f"Says who wrote each message: **{_yes_no(settings.voice_say_names)}**",
+            f"Longest message read in a call: **{longest} characters**",
+            f"Text channels read in calls: {linked or '—'}",
+        ]
+
+    async def _update(
+        self, interaction: discord.Interaction[EarshotBot], **changes: object
+    ) -> None:
+        await self.bot.store.update_guild_settings(self._guild(interaction).id, **changes)
 
     @staticmethod
     def _guild(interaction: discord.Interaction[EarshotBot]) -> discord.Guild:
@@ -233,86 +334,5 @@ class ServerSettings(
         return interaction.guild
 
 
-@app_commands.allowed_installs(guilds=True, users=True)
-@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
-class Privacy(
-    commands.GroupCog,
-    group_name="privacy",
-    group_description="Your own earshot settings, the same everywhere",
-):
-    def __init__(self, bot: EarshotBot) -> None:
-        self.bot = bot
-
-    @app_commands.command(
-        name="opt-out", description="Never transcribe my voice messages automatically"
-    )
-    async def opt_out(self, interaction: discord.Interaction[EarshotBot]) -> None:
-        await self._update(interaction, opted_out=True)
-        self.bot.dispatch(OPTED_OUT_EVENT, interaction.user.id)
-        await _tell(
-            interaction,
-            "Done: your voice messages will **not** be transcribed automatically, in any "
-            "server. Someone who can already listen to a message of yours can still ask for a "
-            "private transcript with the Transcribe menu. `/privacy opt-in` undoes this.",
-        )
-
-    @app_commands.command(
-        name="opt-in", description="Transcribe my voice messages automatically again"
-    )
-    async def opt_in(self, interaction: discord.Interaction[EarshotBot]) -> None:
-        await self._update(interaction, opted_out=False)
-        await _tell(
-            interaction,
-            "Done: your voice messages are transcribed automatically again, in the channels "
-            "where a server has switched it on.",
-        )
-
-    @app_commands.command(
-        name="private-replies", description="Answer my own commands privately by default"
-    )
-    @app_commands.describe(enabled="Only you see the answers, unless you ask otherwise")
-    async def private_replies(
-        self, interaction: discord.Interaction[EarshotBot], enabled: bool
-    ) -> None:
-        await self._update(interaction, private_replies=enabled)
-        how = "private" if enabled else "public"
-        await _tell(
-            interaction,
-            f"Your answers from `/transcribe` and `/translate` are now **{how}** by default.",
-        )
-
-    @app_commands.command(name="voice", description="My preferred voice for reading text aloud")
-    @app_commands.describe(name="One of the audio service's voices")
-    @app_commands.autocomplete(name=voice_autocomplete)
-    async def voice(self, interaction: discord.Interaction[EarshotBot], name: str) -> None:
-        if (voice := await _voice_name(interaction, name)) is None:
-            return
-        await self._update(interaction, tts_voice=voice)
-        await _tell(interaction, f"Your preferred voice is now **{voice}**.")
-
-    @app_commands.command(name="show", description="Show my earshot settings")
-    async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
-        settings = await self.bot.store.member_settings(interaction.user.id)
-        await _tell(interaction, _describe_member(settings))
-
-    async def _update(
-        self, interaction: discord.Interaction[EarshotBot], **changes: object
-    ) -> None:
-        await self.bot.store.update_member_settings(interaction.user.id, **changes)
-
-
-def _describe_member(settings: MemberSettings) -> str:
-    automatic = "**off** (you opted out)" if settings.opted_out else "**on** where enabled"
-    return "\n".join(
-        [
-            "**Your earshot settings**",
-            f"Automatic transcription of your voice messages: {automatic}",
-            f"Your commands answer: **{'privately' if settings.private_replies else 'publicly'}**",
-            f"Preferred voice: **{settings.tts_voice or 'the server default'}**",
-        ]
-    )
-
-
 async def setup(bot: EarshotBot) -> None:
     await bot.add_cog(ServerSettings(bot))
-    await bot.add_cog(Privacy(bot))

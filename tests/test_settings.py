@@ -23,6 +23,10 @@ def clean_environment(monkeypatch, tmp_path):
         "MAX_DOWNLOAD_BYTES",
         "LOG_LEVEL",
         "TRANSCRIPTION_MODEL",
+        "VOICE_QUEUE_LIMIT",
+        "VOICE_MAX_CHARS",
+        "VOICE_IDLE_SECONDS",
+        "VOICE_ALONE_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -65,6 +69,27 @@ def test_the_local_engine_ignores_a_key_and_falls_back_without_one(monkeypatch):
     monkeypatch.setenv("FALLBACK_PROVIDER", "openai")
     with pytest.raises(SettingsError, match="FALLBACK_PROVIDER needs FALLBACK_API_KEY"):
         load_settings()
+
+
+def test_calls_have_defaults_and_bounds(monkeypatch):
+    settings = load_settings()
+    assert (settings.voice_queue_limit, settings.voice_max_chars) == (20, 300)
+    assert (settings.voice_idle_seconds, settings.voice_alone_seconds) == (900, 30)
+    monkeypatch.setenv("VOICE_IDLE_SECONDS", "0")
+    monkeypatch.setenv("VOICE_ALONE_SECONDS", "0")
+    assert (load_settings().voice_idle_seconds, load_settings().voice_alone_seconds) == (0, 0)
+    monkeypatch.setenv("VOICE_QUEUE_LIMIT", "201")
+    monkeypatch.setenv("VOICE_MAX_CHARS", "19")
+    monkeypatch.setenv("VOICE_IDLE_SECONDS", "86401")
+    monkeypatch.setenv("VOICE_ALONE_SECONDS", "-1")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert [line.split(":")[0] for line in str(caught.value).splitlines()] == [
+        "setting VOICE_QUEUE_LIMIT",
+        "setting VOICE_MAX_CHARS",
+        "setting VOICE_IDLE_SECONDS",
+        "setting VOICE_ALONE_SECONDS",
+    ]
 
 
 def test_every_invalid_setting_gets_its_own_line(monkeypatch):

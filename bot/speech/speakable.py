@@ -228,3 +228,9 @@ def text_for_speech(content: str, names: Names) -> str:
     if not re.search(r"\w", _strip(content, None)):
         raise EmptyText("only mentions, emoji, links or markup")
     return _strip(content, names)
+
+
+def spoken_name(name: str) -> str:
+    """`name` (one a member chose to be called) on one line, without mentions, links, emoji or
+    markdown: what is left to say; "" when nothing is."""
+    return " ".join(_strip(name, None).split())

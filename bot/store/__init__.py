@@ -1,9 +1,10 @@
 """earshot's state in SQLite (WAL, a versioned schema): server, channel and member settings,
-the transcript cache, the messages answered and what was posted for them, what each cached
-transcript came from, and the deletions still to do when a message goes. All SQL lives here.
+the voice channels earshot reads in, the transcript cache, the messages answered and what was
+posted for them, what each cached transcript came from, and the deletions still to do when a
+message goes. All SQL lives here.
 
 `Store` (store.py) is the one object callers hold. It is composed of parts, one module each,
-sharing one `Database` (database.py; the tables in schema.py): settings.py, cache.py,
+sharing one `Database` (database.py; the tables in schema.py): settings.py, calls.py, cache.py,
 answered.py, sources.py (what goes when a message goes) and deletions.py.
 
 May import: `bot.model`, `bot.runtime`, `bot.settings`, `bot.errors`. Never discord.py, nor
@@ -11,6 +12,7 @@ May import: `bot.model`, `bot.runtime`, `bot.settings`, `bot.errors`. Never disc
 """
 
 from bot.store.answered import REPLAY_WINDOW_SECONDS
+from bot.store.calls import RememberedCall
 from bot.store.database import DATABASE_FILE, StoreError
 from bot.store.deletions import Deletion, PostedMessage
 from bot.store.schema import MIGRATIONS
@@ -26,6 +28,7 @@ __all__ = [
     "GuildSettings",
     "MemberSettings",
     "PostedMessage",
+    "RememberedCall",
     "ReplyStyle",
     "SourceToCheck",
     "Store",

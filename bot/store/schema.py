@@ -85,6 +85,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX pending_deletions_by_due ON pending_deletions (due_at);
     """,
+    # 3: reading typed chat aloud in voice channels.
+    """
+    ALTER TABLE guild_settings ADD COLUMN voice_auto_join INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE guild_settings ADD COLUMN voice_members_only INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE guild_settings ADD COLUMN voice_say_names INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE guild_settings ADD COLUMN voice_max_chars INTEGER;
+    ALTER TABLE member_settings ADD COLUMN spoken_name TEXT;
+    ALTER TABLE member_settings ADD COLUMN tts_speed REAL;
+    ALTER TABLE member_settings ADD COLUMN read_aloud INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE voice_links (
+        text_channel_id  INTEGER PRIMARY KEY,
+        voice_channel_id INTEGER NOT NULL,
+        guild_id         INTEGER NOT NULL
+    );
+    CREATE INDEX voice_links_by_guild ON voice_links (guild_id);
+    CREATE TABLE voice_calls (
+        guild_id         INTEGER PRIMARY KEY,
+        voice_channel_id INTEGER NOT NULL,
+        text_channel_id  INTEGER
+    );
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one.
 
@@ -93,4 +114,9 @@ message (filled for older rows from their replies), the attachment each transcri
 answers (None: the whole message), the thread earshot started on it (`is_thread`, the
 thread's id in `channel_id` and `message_id`; for older rows a thread is recognised by taking
 the message's id), the messages and attachments each cached transcript came from
-(`transcript_sources`), and the deletions still to be done (`pending_deletions`)."""
+(`transcript_sources`), and the deletions still to be done (`pending_deletions`).
+
+Version 3 reads typed chat aloud in voice channels: a server's choices for calls and a member's
+(see `GuildSettings`, `MemberSettings`), the text channels a server links to a voice channel
+(`voice_links`), and the calls earshot is reading in, to rejoin after a restart
+(`voice_calls`)."""

@@ -27,6 +27,15 @@ class GuildSettings:
     max_audio_seconds: float | None = None
     """Longest recording transcribed automatically; None means the bot's MAX_AUDIO_SECONDS."""
     tts_voice: str | None = None
+    voice_auto_join: bool = False
+    """earshot joins a call by itself when a member in it posts in a channel read into it."""
+    voice_members_only: bool = True
+    """In a call, only messages of members who are in it are read."""
+    voice_say_names: bool = True
+    """In a call, "Alex said" is read before a message when the speaker changes."""
+    voice_max_chars: int | None = None
+    """Longest message read in a call (longer ones are cut); None means the bot's
+    VOICE_MAX_CHARS."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,12 @@ class MemberSettings:
     private_replies: bool = False
     """Their own commands answer privately unless they say otherwise."""
     tts_voice: str | None = None
+    spoken_name: str | None = None
+    """What calls hear them called, free of mentions and markdown; None: their display name."""
+    tts_speed: float | None = None
+    """How fast their messages are read in calls (1.0 is normal); None: normal."""
+    read_aloud: bool = True
+    """Their messages are read in calls; False: never."""
 
 
 class StoredSettings:
@@ -61,6 +76,10 @@ class StoredSettings:
             reply_style=row["reply_style"],
             max_audio_seconds=row["max_audio_seconds"],
             tts_voice=row["tts_voice"],
+            voice_auto_join=bool(row["voice_auto_join"]),
+            voice_members_only=bool(row["voice_members_only"]),
+            voice_say_names=bool(row["voice_say_names"]),
+            voice_max_chars=row["voice_max_chars"],
         )
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
@@ -113,6 +132,9 @@ class StoredSettings:
             opted_out=bool(row["opted_out"]),
             private_replies=bool(row["private_replies"]),
             tts_voice=row["tts_voice"],
+            spoken_name=row["spoken_name"],
+            tts_speed=row["tts_speed"],
+            read_aloud=bool(row["read_aloud"]),
         )
 
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.model import AudioOrigin, CacheKey, TranscriptionResult
 from bot.store.answered import AnsweredMessages
 from bot.store.cache import CachedTranscripts
+from bot.store.calls import RememberedCall, StoredCalls
 from bot.store.database import Database
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
 from bot.store.settings import GuildSettings, MemberSettings, StoredSettings
@@ -17,13 +18,14 @@ from bot.store.sources import Sources, SourceToCheck
 
 
 class Store:
-    """Settings, cache, answered messages and deletions to do. Build with
+    """Settings, voice channels, cache, answered messages and deletions to do. Build with
     `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
 
     def __init__(self, database: Database, *, cache_ttl: float, clock: Callable[[], float]) -> None:
         self._database = database
         self._clock = clock
         self._settings = StoredSettings(database)
+        self._calls = StoredCalls(database)
         self._cache = CachedTranscripts(database, ttl=cache_ttl, clock=clock)
         self._answered = AnsweredMessages(database, clock)
         self._deletions = DeletionQueue(database, clock)
@@ -72,6 +74,33 @@ class Store:
 
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
         return await self._settings.update_member_settings(user_id, **changes)
+
+    # Voice channels: linked text channels, calls to rejoin (calls.py)
+
+    async def link_voice_channel(
+        self, guild_id: int, text_channel_id: int, voice_channel_id: int
+    ) -> None:
+        await self._calls.link_voice_channel(guild_id, text_channel_id, voice_channel_id)
+
+    async def unlink_voice_channel(self, text_channel_id: int) -> bool:
+        return await self._calls.unlink_voice_channel(text_channel_id)
+
+    async def linked_voice_channel(self, text_channel_id: int) -> int | None:
+        return await self._calls.linked_voice_channel(text_channel_id)
+
+    async def voice_links(self, guild_id: int) -> dict[int, int]:
+        return await self._calls.voice_links(guild_id)
+
+    async def remember_call(
+        self, guild_id: int, voice_channel_id: int, text_channel_id: int | None
+    ) -> None:
+        await self._calls.remember_call(guild_id, voice_channel_id, text_channel_id)
+
+    async def forget_call(self, guild_id: int) -> None:
+        await self._calls.forget_call(guild_id)
+
+    async def remembered_calls(self) -> list[RememberedCall]:
+        return await self._calls.remembered_calls()
 
     # The transcript cache (cache.py)
 

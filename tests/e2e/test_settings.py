@@ -58,6 +58,11 @@ async def test_settings_show_prints_the_whole_configuration(world):
             "Transcripts appear as: **a reply under the voice message**",
             "Longest recording: **300 seconds**",
             "Default voice: **nova**",
+            "Joins calls by itself: **no**",
+            "Reads in calls: **only members in the call**",
+            "Says who wrote each message: **yes**",
+            "Longest message read in a call: **300 characters**",
+            "Text channels read in calls: —",
         ]
     )
 
@@ -187,6 +192,9 @@ async def test_privacy_settings_work_in_a_dm_and_are_shown(world):
             "Automatic transcription of your voice messages: **off** (you opted out)",
             "Your commands answer: **privately**",
             "Preferred voice: **alloy**",
+            "Your messages in voice calls: **read aloud**",
+            "Name said in calls: **your display name**",
+            "Speed in calls: **1×**",
         ]
     )
 

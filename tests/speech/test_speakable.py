@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import EmptyText
-from bot.speech.speakable import Names, _without_single_emphasis, text_for_speech
+from bot.speech.speakable import Names, _without_single_emphasis, spoken_name, text_for_speech
 
 NAMES = Names(
     user={1: "Alice", 2: "Bob"}.get,
@@ -146,3 +146,19 @@ def test_hostile_text_at_the_cap_is_made_speakable_quickly(hostile):
     with contextlib.suppress(EmptyText):
         text_for_speech(hostile, NAMES)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("chosen", "said"),
+    [
+        ("**Alex**", "Alex"),
+        ("<@123> Bob <#4>", "Bob"),
+        ("# Zoë  \n the\tgreat", "Zoë the great"),
+        ("<:wave:123> Kim 😀", "Kim"),
+        ("Al_ex", "Al_ex"),
+        ("@everyone", ""),
+        ("https://example.com", ""),
+    ],
+)
+def test_a_chosen_name_keeps_only_what_can_be_said(chosen, said):
+    assert spoken_name(chosen) == said

@@ -75,6 +75,8 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
         "transcript_messages",
         "transcript_sources",
         "pending_deletions",
+        "voice_links",
+        "voice_calls",
     }
 
 
