@@ -40,6 +40,15 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of `text` (through its closing marks and quotes) or its first line,
+    whichever ends sooner, without surrounding whitespace; all of `text` if neither ends
+    before it does. Cuts where `split_text` prefers to."""
+    text = text.strip()
+    end = _SENTENCE_END.search(text)
+    return text[: end.end()].rstrip() if end else text
+
+
 def shorten(text: str, limit: int) -> str:
     """`text` as it is if it has at most `limit` characters, else its start followed by "…",
     `limit` characters in all."""

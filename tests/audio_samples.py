@@ -86,3 +86,17 @@ def corrupted(data: bytes) -> bytes:
     for i in range(third, 2 * third):
         damaged[i] = (damaged[i] * 7 + 13) & 0xFF
     return bytes(damaged)
+
+
+def decode_opus(packets: list[bytes]) -> list[np.ndarray]:
+    """Each Opus packet decoded on its own, in order, as a Discord client does (PyAV's libopus
+    at 48 kHz stereo): per packet its samples, shape (samples, 2), as floats in -1..1."""
+    decoder = av.CodecContext.create("libopus", "r")
+    decoder.sample_rate = 48_000
+    decoder.layout = "stereo"
+    decoded = []
+    for packet in packets:
+        frames = decoder.decode(av.Packet(packet))
+        pairs = [frame.to_ndarray().reshape(-1, 2) for frame in frames]  # packed s16 stereo
+        decoded.append(np.concatenate(pairs or [np.zeros((0, 2))]) / 32768)
+    return decoded

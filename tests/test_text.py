@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import clock, shorten, split_text
+from bot.text import clock, first_sentence, shorten, split_text
 
 
 def sentences(count: int) -> str:
@@ -92,3 +92,11 @@ def test_split_text_takes_linear_time_for_any_limit(hostile, limit):
     pieces = split_text(hostile, limit)
     assert time.perf_counter() - started < 1.0
     assert without_whitespace("".join(pieces)) == without_whitespace(hostile)
+
+
+def test_first_sentence_ends_after_its_marks_and_quotes_or_at_the_first_line_break():
+    assert first_sentence("  Hello there. How are you?") == "Hello there."
+    assert first_sentence("“Wow!” she said. Then left.") == "“Wow!”"
+    assert first_sentence("line one\nline two. And more.") == "line one"
+    assert first_sentence("no end at all ") == "no end at all"
+    assert first_sentence("3.5 km away... or so") == "3.5 km away..."

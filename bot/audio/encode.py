@@ -15,13 +15,8 @@ import av.error
 import numpy as np
 from av.audio.stream import AudioStream
 
+from bot.audio import opus
 from bot.audio.decoding import decoded_frames
-
-OPUS_SAMPLE_RATE = 48_000
-
-
-OPUS_FRAME_SAMPLES = 960
-
 
 TRANSCODE_BITRATE = 32_000
 
@@ -38,7 +33,7 @@ class OutputFormat:
     bit_rate: int | None = None
 
 
-OGG_OPUS = OutputFormat("ogg", "libopus", OPUS_SAMPLE_RATE, "ogg", "audio/ogg", TRANSCODE_BITRATE)
+OGG_OPUS = OutputFormat("ogg", "libopus", opus.SAMPLE_RATE, "ogg", "audio/ogg", TRANSCODE_BITRATE)
 """Discord's voice-message format: Ogg/Opus, 48 kHz, mono."""
 
 

@@ -1,5 +1,6 @@
 """Text to audio, free of Discord: check the request, synthesize text of any length within the
-cap, and deliver one seamless file as a voice message or in a chosen format.
+cap, and deliver one seamless file as a voice message or in a chosen format; or, for a voice
+call, Opus packets piece by piece as they are made (`opus_pieces`, see `streaming`).
 
 Text longer than the provider accepts in one request is split at sentence boundaries, the
 pieces are synthesized with bounded parallelism, and their audio is decoded and re-encoded as
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,7 @@ from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings, SettingsError
+from bot.speech.streaming import stream_opus, streamed_pieces
 from bot.text import split_text
 
 VOICE_MESSAGE = "voice"
@@ -222,15 +224,36 @@ class SpeechSynthesizer:
         async with place_in(self._queue, listener), self._synthesized(text, options) as speech:
             yield speech
 
+    async def opus_pieces(self, text: str, options: SpeechOptions) -> AsyncIterator[list[bytes]]:
+        """Check `text` like `speak` (raising the same `InputError`s, on the first step), then
+        yield its speech as 20 ms Opus packets, one list per piece in order: the first
+        sentence alone, so it can play while the rest is synthesized, at most `LOOKAHEAD`
+        pieces ahead of the consumer (see `bot.speech.streaming`). Takes no place in the job
+        queue; `options.output` is ignored. Closing the iterator early, or cancelling its
+        consumer, cancels the synthesis under way and removes its files before it returns."""
+        voice = self.check(text, replace(options, output=VOICE_MESSAGE))
+        provider_format = self._provider_format(VOICE_MESSAGE)
+        requests = [
+            SpeechRequest(piece, voice, options.speed, provider_format, options.instructions)
+            for piece in streamed_pieces(text, self._provider.capabilities.max_speech_chars)
+        ]
+        pieces = stream_opus(
+            requests,
+            self._speak_piece,
+            self._workers,
+            extension=RAW_EXTENSIONS[provider_format],
+            raw_pcm_rate=_raw_rate(provider_format),
+        )
+        async with contextlib.aclosing(pieces):
+            async for packets in pieces:
+                yield packets
+
     @contextlib.asynccontextmanager
     async def _synthesized(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
         """Check and synthesize `text`; the files live until the context exits."""
         voice = self.check(text, options)
-        capabilities = self._provider.capabilities
-        provider_format = PROVIDER_FORMAT_FOR[options.output]
-        if provider_format not in capabilities.speech_formats:
-            provider_format = capabilities.speech_formats[0]
-        pieces = split_text(text, capabilities.max_speech_chars)
+        provider_format = self._provider_format(options.output)
+        pieces = split_text(text, self._provider.capabilities.max_speech_chars)
         async with scratch_directory("earshot-speech-") as workdir:
             folder = Path(workdir)
             parts = [
@@ -242,15 +265,12 @@ class SpeechSynthesizer:
                 for piece in pieces
             ]
             await self._synthesize_all(requests, parts)
-            raw_rate = PCM_SAMPLE_RATE if provider_format == "pcm" else None
-            for request, part in zip(requests, parts, strict=True):
-                await self._check_audio(part, raw_rate, _longest_speech(request))
             is_voice = options.output == VOICE_MESSAGE
             output = OGG_OPUS if is_voice else OUTPUT_FORMATS[options.output]
             name = "voice-message" if is_voice else "speech"
             destination = folder / f"{name}.{output.extension}"
             encoded = await self._workers.run(
-                encode, parts, destination, output, raw_pcm_rate=raw_rate
+                encode, parts, destination, output, raw_pcm_rate=_raw_rate(provider_format)
             )
             yield Speech(
                 path=destination,
@@ -262,19 +282,30 @@ class SpeechSynthesizer:
                 is_voice_message=is_voice,
             )
 
+    def _provider_format(self, output: str) -> SpeechFormat:
+        """What to ask the provider for to make `output`: the nearest format it makes, else
+        its preferred one."""
+        formats = self._provider.capabilities.speech_formats
+        nearest = PROVIDER_FORMAT_FOR[output]
+        return nearest if nearest in formats else formats[0]
+
     async def _synthesize_all(self, requests: list[SpeechRequest], parts: list[Path]) -> None:
         """All pieces, at most `parallelism` at once; the first failure cancels the rest."""
-
-        async def one(request: SpeechRequest, part: Path) -> None:
-            async with self._parallel:
-                await self._provider.speak(request, part)
-
         try:
             async with asyncio.TaskGroup() as group:
                 for request, part in zip(requests, parts, strict=True):
-                    group.create_task(one(request, part))
+                    group.create_task(self._speak_piece(request, part))
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
+
+    async def _speak_piece(self, request: SpeechRequest, part: Path) -> None:
+        """One piece into `part` through the provider (at most `parallelism` calls at once),
+        then its audio checked: `ProviderBadAudio` unless it is sound and of a length the
+        text could take to say."""
+        async with self._parallel:
+            await self._provider.speak(request, part)
+        max_seconds = _longest_speech(request)
+        await self._check_audio(part, _raw_rate(request.response_format), max_seconds)
 
     async def _check_audio(self, part: Path, raw_rate: int | None, max_seconds: float) -> None:
         """`ProviderBadAudio` unless `part` is sound audio of at most `max_seconds`; decoding
@@ -283,6 +314,11 @@ class SpeechSynthesizer:
             await self._workers.run(probe, part, max_seconds=max_seconds, raw_pcm_rate=raw_rate)
         except InputError as problem:
             raise ProviderBadAudio(f"speech audio unusable: {problem}") from None
+
+
+def _raw_rate(provider_format: SpeechFormat) -> int | None:
+    """The sample rate of headerless speech (`pcm`); None for formats that say their own."""
+    return PCM_SAMPLE_RATE if provider_format == "pcm" else None
 
 
 def _longest_speech(request: SpeechRequest) -> float:

@@ -13,8 +13,9 @@ asked format, `SPEECH_SECONDS_PER_CHAR` long per character. Errors use OpenAI's 
 Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
 with headers, a delay, a connection reset, a 200 with a body of the test's choosing, audio cut
 short, a transcript stream cut short or ended by an error event) consumed one per request;
-`uploads` and `speech_requests` record what it parsed, and `most_in_flight` /
-`most_speech_in_flight` are the most requests it was answering at once.
+`speech_holds` keeps chosen speech requests waiting; `uploads` and `speech_requests` record
+what it parsed, and `most_in_flight` / `most_speech_in_flight` are the most requests it was
+answering at once.
 """
 
 from __future__ import annotations
@@ -206,6 +207,9 @@ class FakeAudioAPI:
         self.latency = 0.0
         self.hold: asyncio.Event | None = None
         """When set to an event, every request waits for it before it is answered."""
+        self.speech_holds: dict[str, asyncio.Event] = {}
+        """A speech request whose input is a key here waits for that event, before its latency,
+        `hold` and fault."""
         self.uploads: list[Upload] = []
         self.speech_requests: list[dict] = []
         self.speech_in_flight = 0
@@ -465,6 +469,8 @@ class FakeAudioAPI:
         self.speech_in_flight += 1
         self.most_speech_in_flight = max(self.most_speech_in_flight, self.speech_in_flight)
         try:
+            if (held := self.speech_holds.get(str(body.get("input")))) is not None:
+                await held.wait()
             fault = await self._apply_fault(request)
         finally:
             self.speech_in_flight -= 1
