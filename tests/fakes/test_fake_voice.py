@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import av
+import davey
 import discord
 import nacl.bindings
 import nacl.exceptions
@@ -141,6 +142,36 @@ async def test_what_the_voice_client_plays_is_heard_in_order(
         lambda: [s.speaking for s in fake.voice_server.speaking] == [0, 1, 0]
     )
     assert {s.ssrc for s in fake.voice_server.speaking} == {voice.ssrc}
+
+
+async def test_a_dave_call_is_heard_through_end_to_end_encryption(
+    fake: FakeDiscord, call: Call, bot: discord.Client
+) -> None:
+    fake.voice_server.dave = True
+    voice = await voice_channel(bot, call).connect(timeout=10)
+    await fake.voice_server.wait_for(
+        lambda: (
+            (group := fake.voice_server.dave_group(fake.application_id)) is not None
+            and group.transition_ready
+        )
+    )
+    group = fake.voice_server.dave_group(fake.application_id)
+    assert group is not None
+    # Both ends of the group show the same code, as Discord's clients display it.
+    assert voice.voice_privacy_code == group.listener.voice_privacy_code
+    assert voice.voice_privacy_code is not None
+    tone = encode_tone(1.0)
+
+    await play(voice, tone)
+    sent = len(tone) + SILENCE_FRAMES_AFTER_PLAYING
+    await fake.voice_server.wait_for_packets(fake.application_id, sent)
+
+    [heard] = fake.voice_server.heard_from(fake.application_id)
+    assert (heard.packets, heard.undecryptable, heard.undecodable) == (sent, 0, 0)
+    assert heard.voiced_duration == pytest.approx(1.0, abs=0.04)
+    stats = group.listener.get_decryption_stats(fake.application_id, davey.MediaType.audio)
+    assert stats is not None
+    assert (stats.successes, stats.failures) == (len(tone), 0)  # every tone frame was E2EE
 
 
 async def test_a_moved_voice_server_is_rejoined_and_hears_what_follows(

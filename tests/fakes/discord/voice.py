@@ -7,8 +7,12 @@ The main gateway grants a bot a voice session (``grant``) and sends it this serv
 SESSION_DESCRIPTION (op 4: mode and secret key) → SPEAKING (op 5) and RTP audio, with
 HEARTBEAT (op 3) answered by HEARTBEAT_ACK (op 6) and RESUME (op 7) by RESUMED (op 9).
 
-Limits: no DAVE (SESSION_DESCRIPTION says ``dave_protocol_version`` 0 and no MLS op is sent,
-so discord.py sends frames with transport encryption only); of the modes offered only
+DAVE (end-to-end encryption) only with ``VoiceServer(dave=True)``, see ``voice_dave``: then
+SESSION_DESCRIPTION selects protocol version 1, the MLS binary ops follow, and what the bot says
+is decrypted with davey before it is decoded.  By default it says ``dave_protocol_version`` 0
+and sends no MLS op, so discord.py sends frames with transport encryption only.
+
+Limits: of the modes offered only
 ``aead_xchacha20_poly1305_rtpsize`` can be selected (another is closed with 4016); one voice
 server for every guild.  The certificate (``loopback_tls/``, self-signed for 127.0.0.1) must be
 trusted by the client: build it with ``connector=aiohttp.TCPConnector(ssl=client_ssl_context())``.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import secrets
@@ -29,6 +34,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord.voice_dave import (
+    EXTERNAL_SENDER_PACKAGE,
+    KEY_PACKAGE,
+    PROTOCOL_VERSION,
+    TRANSITION_ID,
+    WELCOME,
+    DaveGroup,
+)
 from tests.fakes.discord.voice_media import Heard, VoiceUdp, open_voice_udp
 from tests.fakes.discord_payloads import Payload
 
@@ -58,14 +71,21 @@ class VoiceSession:
     user_id: str
     session_id: str
     token: str
+    channel_id: str | None = None
     ssrc: int | None = None
     secret_key: bytes | None = None
     sequence: int = 0
+    dave: DaveGroup | None = None
 
     def numbered(self, op: int, data: Any) -> Payload:
         """A server message carrying the next sequence number (v8 buffered resume)."""
         self.sequence += 1
         return {"op": op, "d": data, "seq": self.sequence}
+
+    def numbered_binary(self, op: int, body: bytes) -> bytes:
+        """A binary server message: the next sequence number (2 bytes), the opcode, the body."""
+        self.sequence += 1
+        return (self.sequence % 65536).to_bytes(2, "big") + bytes([op]) + body
 
 
 @dataclass
@@ -89,18 +109,21 @@ class VoiceServer:
     """The voice gateway and media server for every guild of one ``FakeDiscord``.
 
     Attributes:
+        dave: whether sessions identified from now on negotiate DAVE (``voice_dave``).
         received: every payload a client sent over a voice websocket, oldest first.
         speaking: every SPEAKING op received, oldest first.
         identifies, resumes: how many IDENTIFY and RESUME ops were accepted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dave: bool = False) -> None:
+        self.dave = dave
         self.received: list[Payload] = []
         self.speaking: list[Speaking] = []
         self.identifies = 0
         self.resumes = 0
         self._sessions: dict[str, VoiceSession] = {}
         self._keys: dict[int, bytes] = {}
+        self._frame_decryptors: dict[int, Callable[[bytes], bytes]] = {}
         self._ssrcs = itertools.count(1001)
         self._ssrc_owners: dict[int, str] = {}
         self._connections: set[VoiceConnection] = set()
@@ -112,7 +135,9 @@ class VoiceServer:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
-        self._udp, self._udp_port = await open_voice_udp(self._keys, self._notify)
+        self._udp, self._udp_port = await open_voice_udp(
+            self._keys, self._frame_decryptors, self._notify
+        )
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(_TLS / "cert.pem", _TLS / "key.pem")
         app = web.Application()
@@ -137,10 +162,13 @@ class VoiceServer:
         """``127.0.0.1:PORT``, as VOICE_SERVER_UPDATE carries it (discord.py adds ``wss://``)."""
         return f"127.0.0.1:{self._port}"
 
-    def grant(self, guild_id: str, user_id: str, session_id: str) -> str:
-        """Open a voice session for ``user_id`` in ``guild_id``; the token to identify with."""
+    def grant(
+        self, guild_id: str, user_id: str, session_id: str, channel_id: str | None = None
+    ) -> str:
+        """Open a voice session for ``user_id`` in ``guild_id``; the token to identify with.
+        DAVE needs the ``channel_id`` (its MLS group's ID)."""
         token = secrets.token_hex(8)
-        self._sessions[token] = VoiceSession(guild_id, user_id, session_id, token)
+        self._sessions[token] = VoiceSession(guild_id, user_id, session_id, token, channel_id)
         return token
 
     # -- what was heard ---------------------------------------------------------------------
@@ -149,6 +177,15 @@ class VoiceServer:
         """What ``user_id`` was heard saying, per SSRC (one per voice connection), oldest first."""
         heard = self._udp.heard.values() if self._udp is not None else ()
         return [h for h in heard if self._ssrc_owners.get(h.ssrc) == str(user_id)]
+
+    def dave_group(self, user_id: int | str) -> DaveGroup | None:
+        """The DAVE group of the latest session granted to ``user_id`` that negotiated DAVE."""
+        groups = [
+            session.dave
+            for session in self._sessions.values()
+            if session.user_id == str(user_id) and session.dave is not None
+        ]
+        return groups[-1] if groups else None
 
     async def wait_for_packets(
         self,
@@ -196,12 +233,15 @@ class VoiceServer:
         try:
             await self._send(connection, {"op": 8, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL}})
             async for message in ws:
-                if message.type is not WSMsgType.TEXT:
+                if message.type is WSMsgType.BINARY:
+                    await self._on_binary(connection, message.data)
+                elif message.type is WSMsgType.TEXT:
+                    payload = json.loads(message.data)
+                    self.received.append(payload)
+                    await self._on_payload(connection, payload)
+                else:
                     await ws.close(code=4002, message=b"Failed to decode payload.")
                     break
-                payload = json.loads(message.data)
-                self.received.append(payload)
-                await self._on_payload(connection, payload)
                 self._notify()
         finally:
             self._connections.discard(connection)
@@ -223,7 +263,9 @@ class VoiceServer:
         elif op == 5:
             speaking = Speaking(session.user_id, int(data["ssrc"]), int(data["speaking"]))
             self.speaking.append(speaking)
-        elif op not in (12, 23):
+        elif op == 23:
+            await self._ready_for_transition(connection, session, data)
+        elif op != 12:
             await connection.ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode.")
 
     async def _identify(self, connection: VoiceConnection, data: Payload) -> None:
@@ -274,7 +316,44 @@ class VoiceServer:
             "media_session_id": secrets.token_hex(16),
             "dave_protocol_version": 0,
         }
+        if self.dave and session.channel_id is not None:
+            session.dave = DaveGroup(int(session.channel_id))
+            self._frame_decryptors[session.ssrc] = functools.partial(
+                session.dave.decrypt, int(session.user_id)
+            )
+            description["dave_protocol_version"] = PROTOCOL_VERSION
         await self._send(connection, session.numbered(4, description))
+        if session.dave is not None:
+            package = session.dave.external_sender.package()
+            await self._send_binary(connection, session, EXTERNAL_SENDER_PACKAGE, package)
+
+    async def _on_binary(self, connection: VoiceConnection, message: bytes) -> None:
+        """A client's binary op: its opcode byte, then the body (no sequence number).  Only a
+        key package (op 26) of a DAVE session is answered, with the welcome (op 30)."""
+        session = connection.session
+        if session is None or session.dave is None or not message:
+            await connection.ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode.")
+            return
+        if message[0] == KEY_PACKAGE:
+            welcome = session.dave.welcome(message[1:])
+            body = TRANSITION_ID.to_bytes(2, "big") + welcome
+            await self._send_binary(connection, session, WELCOME, body)
+
+    async def _ready_for_transition(
+        self, connection: VoiceConnection, session: VoiceSession, data: Payload
+    ) -> None:
+        """Op 23: the welcomed bot is ready, so the transition is executed (op 22)."""
+        if session.dave is not None and data.get("transition_id") == TRANSITION_ID:
+            session.dave.transition_ready = True
+            await self._send(connection, session.numbered(22, {"transition_id": TRANSITION_ID}))
+
+    @classmethod
+    async def _send_binary(
+        cls, connection: VoiceConnection, session: VoiceSession, op: int, body: bytes
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            if not connection.ws.closed:
+                await connection.ws.send_bytes(session.numbered_binary(op, body))
 
     @staticmethod
     async def _send(connection: VoiceConnection, payload: Payload) -> None:

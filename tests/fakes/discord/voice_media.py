@@ -1,8 +1,10 @@
 """Discord's voice UDP server: IP discovery, then RTP audio with the transport encryption
 ``aead_xchacha20_poly1305_rtpsize``, decrypted and Opus-decoded into what each SSRC said.
 
-Limits: no DAVE (the stand-in negotiates protocol version 0, so frames carry only transport
-encryption), no RTCP, nothing is sent back to the client except IP discovery answers.
+A DAVE session's SSRC also has a frame decryptor (``voice_dave``): its end-to-end encrypted
+Opus frames are opened after the transport encryption.
+
+Limits: no RTCP, nothing is sent back to the client except IP discovery answers.
 """
 
 from __future__ import annotations
@@ -152,12 +154,19 @@ def decrypt_rtpsize(packet: bytes, key: bytes) -> tuple[int, int, bytes]:
 class VoiceUdp(asyncio.DatagramProtocol):
     """The media socket: answers IP discovery, records RTP of SSRCs with a key.
 
-    ``keys`` (SSRC → secret key) is read per packet, so a key handed out by a new voice
-    session applies at once.  Packets of an unknown SSRC are counted in ``unknown``.
+    ``keys`` (SSRC → secret key) and ``frame_decryptors`` (SSRC → DAVE frame to Opus, raising
+    ``ValueError``) are read per packet, so what a new voice session hands out applies at once.
+    Packets of an unknown SSRC are counted in ``unknown``.
     """
 
-    def __init__(self, keys: dict[int, bytes], on_datagram: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        keys: dict[int, bytes],
+        frame_decryptors: dict[int, Callable[[bytes], bytes]],
+        on_datagram: Callable[[], None],
+    ) -> None:
         self.keys = keys
+        self.frame_decryptors = frame_decryptors
         self._on_datagram = on_datagram
         self.heard: dict[int, Heard] = {}
         self.unknown = 0
@@ -188,6 +197,9 @@ class VoiceUdp(asyncio.DatagramProtocol):
         heard = self.heard.setdefault(ssrc, Heard(ssrc))
         try:
             sequence, timestamp, opus = decrypt_rtpsize(data, key)
+            frame_decryptor = self.frame_decryptors.get(ssrc)
+            if frame_decryptor is not None:
+                opus = frame_decryptor(opus)
         except (nacl.exceptions.CryptoError, ValueError, struct.error):
             heard.undecryptable += 1
             return
@@ -200,12 +212,14 @@ class VoiceUdp(asyncio.DatagramProtocol):
 
 
 async def open_voice_udp(
-    keys: dict[int, bytes], on_datagram: Callable[[], None]
+    keys: dict[int, bytes],
+    frame_decryptors: dict[int, Callable[[bytes], bytes]],
+    on_datagram: Callable[[], None],
 ) -> tuple[VoiceUdp, int]:
     """Bind a ``VoiceUdp`` to 127.0.0.1 on a free port; the protocol and the port.
     ``on_datagram`` is called after each datagram was handled."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: VoiceUdp(keys, on_datagram), local_addr=("127.0.0.1", 0)
+        lambda: VoiceUdp(keys, frame_decryptors, on_datagram), local_addr=("127.0.0.1", 0)
     )
     return protocol, int(transport.get_extra_info("sockname")[1])

@@ -74,7 +74,7 @@ class VoiceStates:
             self_deaf=bool(data.get("self_deaf")),
         )
         if channel_id is not None:
-            self._announce_voice_server(guild_id, session.session_id)
+            self._announce_voice_server(guild_id, session.session_id, channel_id)
 
     def move_voice_server(self, guild_id: int | str) -> None:
         """Move the bot's call in ``guild_id`` to another voice server, as Discord does: a new
@@ -82,10 +82,11 @@ class VoiceStates:
         state = self._world.guild(guild_id).voice_states.get(self._world.application_id)
         if state is None:
             raise RuntimeError("the bot is in no voice channel of this guild")
-        self._announce_voice_server(guild_id, state["session_id"])
+        self._announce_voice_server(guild_id, state["session_id"], state["channel_id"])
 
-    def _announce_voice_server(self, guild_id: int | str, session_id: str) -> None:
-        token = self._voice_server.grant(str(guild_id), self._world.bot_user["id"], session_id)
+    def _announce_voice_server(self, guild_id: int | str, session_id: str, channel_id: str) -> None:
+        bot_id = self._world.bot_user["id"]
+        token = self._voice_server.grant(str(guild_id), bot_id, session_id, str(channel_id))
         self._events.emit(
             "VOICE_SERVER_UPDATE",
             {"token": token, "guild_id": str(guild_id), "endpoint": self._voice_server.endpoint},
