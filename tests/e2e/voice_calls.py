@@ -54,10 +54,9 @@ class Call:
         return reply.json["content"]
 
     def bot_in_call(self) -> bool:
-        guild = self.world.discord
-        states = guild.guild(self.world.guild["id"]).voice_states  # type: ignore[attr-defined]
-        state = states.get(guild.application_id)
-        return state is not None and state["channel_id"] == self.voice_channel["id"]
+        discord = self.world.discord
+        where = discord.voice_channel_of(self.world.guild["id"], discord.application_id)
+        return where == self.voice_channel["id"]
 
     def reader(self) -> ChannelReader | None:
         call = self.world.bot.calls.get(int(self.world.guild["id"]))
@@ -66,6 +65,7 @@ class Call:
     async def read_out(self, timeout: float = SETTLE_TIMEOUT) -> None:  # noqa: ASYNC109
         """Wait until the bot has nothing left to read in the call, and its packets arrived."""
         async with asyncio.timeout(timeout):
+            await self.world.settled()
             while (reader := self.reader()) is not None and reader.idle_since is None:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)

@@ -163,6 +163,7 @@ class FakeDiscord:
         self.add_voice_channel = world.add_voice_channel
         self.set_voice_state = voice_states.set_voice_state
         self.move_voice_server = voice_states.move_voice_server
+        self.voice_channel_of = voice_states.channel_of
         self.add_dm_channel = world.add_dm_channel
         self.add_attachment = self._cdn.add_attachment
         self.make_message = world.make_message

@@ -54,6 +54,11 @@ class VoiceStates:
         self._events.emit("VOICE_STATE_UPDATE", state, dp.INTENT_GUILD_VOICE_STATES)
         return state
 
+    def channel_of(self, guild_id: int | str, user_id: int | str) -> str | None:
+        """The id of the voice channel ``user_id`` is in, in ``guild_id`` (None: no call)."""
+        state = self._world.guild(guild_id).voice_states.get(int(user_id))
+        return state["channel_id"] if state is not None else None
+
     def on_bot_voice_state_update(self, data: Payload) -> None:
         """Answer the bot's op 4: its new voice state, then (joining) its voice server."""
         session = self._events.session
