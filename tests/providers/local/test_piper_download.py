@@ -75,6 +75,10 @@ async def spoken_then_heard(provider: LocalProvider, voice: str, folder: Path) -
     return seconds, heard.text
 
 
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
 def piper_warnings(caplog) -> list[str]:
     return [
         record.getMessage()
@@ -103,7 +107,8 @@ async def test_a_named_voice_is_downloaded_once_speaks_and_is_found_offline_late
     assert cached is not None and cached.model.read_bytes() == PIPER_JOE.read_bytes()
     seconds, heard = await spoken_then_heard(provider, PIPER_JOE_VOICE, tmp_path)
     assert 2 < seconds < 6
-    assert {"quarterly", "report", "laptop"} <= set(re.findall(r"[a-z]+", heard.lower()))
+    # Piper varies its delivery from run to run, and tiny.en can mishear a word of it.
+    assert len({"bring", "quarterly", "report", "laptop"} & words(heard)) >= 3, heard
 
     await hub.close()  # the next start: no hub, and downloads forbidden
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -125,7 +130,7 @@ async def test_an_unknown_voice_name_is_one_warning_and_espeak_speaks(hub, http,
     assert warning.endswith("; speaking with eSpeak NG's voices")
     assert ("HEAD", VOICES, "en/en_US/nobody/medium/en_US-nobody-medium.onnx") in hub.resolved
     seconds, heard = await spoken_then_heard(provider, ESPEAK_DEFAULT, tmp_path)
-    assert seconds > 2 and "report" in heard.lower()
+    assert seconds > 2 and len({"bring", "quarterly", "report", "laptop"} & words(heard)) >= 3
 
 
 async def test_without_downloads_the_default_voice_gives_way_to_espeak(http, tmp_path, caplog):
