@@ -1,7 +1,8 @@
 # earshot in a container: slim Python, no system ffmpeg (PyAV's wheel ships the libraries) and no
 # system eSpeak (espeakng-loader's wheel ships it), running as an unprivileged user. Settings come
-# from the environment (docker run --env-file .env). The local engine keeps the Whisper models it
-# downloads in DATA_DIR/models, on the volume, so they are fetched once, not on every start.
+# from the environment (docker run --env-file .env). The local engine keeps the Whisper models and
+# the Piper voice it downloads in DATA_DIR/models, on the volume, so they are fetched once, not on
+# every start.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +16,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install '.[piper]'
+RUN pip install .
 
 USER earshot
 ENV DATA_DIR=/home/earshot/data

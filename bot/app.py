@@ -111,7 +111,7 @@ class EarshotBot(commands.Bot):
             self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
         )
         provider = LimitedProvider(
-            build_provider(self.settings, self.http_client),
+            await build_provider(self.settings, self.http_client),
             self.settings.max_concurrent_provider_calls,
         )
         workers = AudioWorkers()

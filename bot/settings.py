@@ -7,6 +7,7 @@ variable, so start-up never ends in a traceback and never echoes a secret's valu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -25,6 +26,9 @@ MIB = 1024 * 1024
 ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
 LOCAL: Final = "local"
 """The embedded engine: needs no key and no address."""
+PIPER_VOICE_NAME: Final = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(?:x_low|low|medium|high)")
+"""A voice of Piper's catalogue, language_REGION-dataset-quality: `en_US-lessac-medium`."""
+NO_PIPER_VOICE: Final = "none"
 
 
 class SettingsError(Exception):
@@ -129,15 +133,18 @@ class Settings(BaseSettings):
     large-v3, turbo, …; `.en` ones understand English only), downloaded once into
     LOCAL_MODEL_CACHE, or a directory holding a CTranslate2 Whisper model, never downloaded."""
     local_model_cache: Path | None = None
-    """Where Whisper models named by size are downloaded and kept; None: DATA_DIR/models."""
+    """Where Whisper models named by size and Piper voices by name are downloaded and kept;
+    None: DATA_DIR/models."""
     local_beam_size: Annotated[int, Field(ge=1, le=10)] = 5
     """Beam search width of local transcription: 1 is fastest, higher is more accurate."""
     local_inference_slots: Annotated[int, Field(ge=1, le=64)] | None = None
     """Local inference jobs running at once, each on CPU cores ÷ slots threads; more wait
     their turn. None: one per CPU core."""
-    local_piper_voice: Path | None = None
-    """A Piper voice (its .onnx file, with the .onnx.json beside it), offered before eSpeak NG's
-    voices; needs the piper extra. None: eSpeak NG's voices only."""
+    local_piper_voice: str | Path | None = "en_US-lessac-medium"
+    """The local engine's natural voice, offered before eSpeak NG's (and so the default): a
+    Piper voice name (`en_US-lessac-medium`), downloaded once into LOCAL_MODEL_CACHE, or the
+    path of a voice's .onnx file with its .onnx.json beside it, never downloaded. None (set
+    empty or `none`): eSpeak NG's voices only, as when a named voice cannot be downloaded."""
 
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 6.0
     """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
@@ -168,6 +175,24 @@ class Settings(BaseSettings):
                 "unset (or set it to local) for the embedded engine"
             )
         return key
+
+    @field_validator("local_piper_voice", mode="before")
+    @classmethod
+    def _piper_voice_name_or_file(cls, value: Any) -> Any:
+        """A name stays a `str`, a file becomes a `Path`, empty or `none` is None."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if value.lower() in ("", NO_PIPER_VOICE):
+            return None
+        if PIPER_VOICE_NAME.fullmatch(value):
+            return value
+        if value.endswith(".onnx"):
+            return Path(value)
+        raise ValueError(
+            "a Piper voice name (en_US-lessac-medium), the path of a voice's .onnx file, "
+            f"or {NO_PIPER_VOICE}"
+        )
 
     @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:

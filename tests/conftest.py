@@ -25,6 +25,7 @@ from tests.harness import bot_settings, earshot_world, unexpected_errors
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test reaches a model hub, whatever it asks for
+os.environ["LOCAL_PIPER_VOICE"] = "none"  # eSpeak NG only, unless a test names a Piper voice
 
 # Property tests run the same examples on every run (reproducible in CI, no example database);
 # the deadline only catches an example gone badly slow.

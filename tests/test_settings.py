@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ def clean_environment(monkeypatch, tmp_path):
         "VOICE_MAX_CHARS",
         "VOICE_IDLE_SECONDS",
         "VOICE_ALONE_SECONDS",
+        "LOCAL_PIPER_VOICE",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -104,6 +106,27 @@ def test_every_invalid_setting_gets_its_own_line(monkeypatch):
         "setting MAX_DOWNLOAD_BYTES",
     ]
     assert "lots" not in str(caught.value)
+
+
+def test_the_piper_voice_is_a_name_a_file_or_none(monkeypatch):
+    assert load_settings().local_piper_voice == "en_US-lessac-medium"
+    for value, meant in [
+        ("de_DE-thorsten-high", "de_DE-thorsten-high"),
+        ("/voices/en_US-joe-medium.onnx", Path("/voices/en_US-joe-medium.onnx")),
+        ("voices/joe.onnx", Path("voices/joe.onnx")),
+        ("none", None),
+        ("None", None),
+        ("", None),
+    ]:
+        monkeypatch.setenv("LOCAL_PIPER_VOICE", value)
+        assert load_settings().local_piper_voice == meant
+    monkeypatch.setenv("LOCAL_PIPER_VOICE", "lessac")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "setting LOCAL_PIPER_VOICE: a Piper voice name (en_US-lessac-medium), the path of a "
+        "voice's .onnx file, or none"
+    )
 
 
 def test_settings_come_from_a_dotenv_file(tmp_path):

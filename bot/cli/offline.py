@@ -27,7 +27,7 @@ class Tools:
 async def offline_tools(settings: Settings) -> AsyncIterator[Tools]:
     """The configured provider, and the pipeline and speaker the bot builds on it."""
     async with await build_http_client(settings) as http:
-        provider = build_provider(settings, http)
+        provider = await build_provider(settings, http)
         workers = AudioWorkers()
         yield Tools(
             provider,

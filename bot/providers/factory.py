@@ -32,13 +32,14 @@ class Models(TypedDict, total=False):
     speech_model: str | None
 
 
-def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
+async def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider:
     """The provider AUDIO_PROVIDER names, configured from the settings, sharing `http`; with
-    FALLBACK_PROVIDER set, wrapped so the fallback (with its default models) steps in."""
+    FALLBACK_PROVIDER set, wrapped so the fallback (with its default models) steps in. The
+    local engine may first fetch its Piper voice, for a bounded time (`LocalProvider`)."""
     retry = RetryPolicy(
         max_attempts=settings.provider_max_attempts, budget=settings.provider_retry_budget
     )
-    primary = _provider(
+    primary = await _provider(
         settings.audio_provider,
         settings,
         http,
@@ -51,7 +52,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
     )
     if settings.fallback_provider is None:
         return primary
-    secondary = _provider(
+    secondary = await _provider(
         settings.fallback_provider,
         settings,
         http,
@@ -62,7 +63,7 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioProvider
     return FallbackProvider(primary, secondary)
 
 
-def _provider(
+async def _provider(
     name: ProviderName,
     settings: Settings,
     http: httpx.AsyncClient,
@@ -80,7 +81,7 @@ def _provider(
     if name == "local":
         from bot.providers.local.provider import LocalProvider
 
-        return LocalProvider.from_settings(settings)
+        return await LocalProvider.from_settings(settings)
     if api_key is None:  # the settings refuse a hosted provider without its key
         raise SettingsError(f"{name} needs an API key")
     url = str(base_url or HOMES[name])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.cli.test_cli import run_cli
 from tests.local_models import TINY_EN
 
-OFFLINE = {"HF_HUB_OFFLINE": "1", "LOCAL_WHISPER_MODEL": str(TINY_EN)}
+OFFLINE = {"HF_HUB_OFFLINE": "1", "LOCAL_WHISPER_MODEL": str(TINY_EN), "LOCAL_PIPER_VOICE": "none"}
 
 
 async def test_speak_then_transcribe_a_voice_memo_offline(tmp_path):
@@ -41,3 +41,12 @@ async def test_a_model_that_is_not_there_stops_the_command_naming_the_setting(tm
     assert err.startswith(
         f"earshot cannot start:\nsetting LOCAL_WHISPER_MODEL: '{missing}' is neither a directory"
     )
+
+
+async def test_the_default_piper_voice_gives_way_to_espeak_when_it_cannot_be_downloaded(tmp_path):
+    offline_with_the_default_voice = {k: v for k, v in OFFLINE.items() if k != "LOCAL_PIPER_VOICE"}
+    code, out, err = await run_cli("check", cwd=tmp_path, **offline_with_the_default_voice)
+    assert code == 0
+    assert out.splitlines()[1].endswith("voice English (America)")
+    assert "setting LOCAL_PIPER_VOICE: no Piper voice en_US-lessac-medium, as it is not in " in err
+    assert "HF_HUB_OFFLINE=1 forbids downloading it; speaking with eSpeak NG's voices" in err

@@ -101,7 +101,7 @@ def test_capabilities_are_the_primarys_with_uploads_both_accept(fallback):
     assert capabilities.upload_formats == fallback.secondary.capabilities.upload_formats
 
 
-def test_the_settings_build_a_fallback_and_insist_on_its_address(monkeypatch, tmp_path, http):
+async def test_the_settings_build_a_fallback_and_insist_on_its_address(monkeypatch, tmp_path, http):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AUDIO_API_KEY", API_KEY)
     monkeypatch.setenv("FALLBACK_PROVIDER", "openai")
@@ -110,7 +110,7 @@ def test_the_settings_build_a_fallback_and_insist_on_its_address(monkeypatch, tm
     assert str(caught.value) == "settings: FALLBACK_PROVIDER needs FALLBACK_API_KEY as well"
     monkeypatch.setenv("FALLBACK_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("FALLBACK_API_KEY", "backup-key")
-    provider = build_provider(load_settings(), http)
+    provider = await build_provider(load_settings(), http)
     assert isinstance(provider, FallbackProvider)
 
 

@@ -487,8 +487,8 @@ def gemini_settings(gemini_api: FakeGeminiAPI, **overrides) -> Settings:
 
 
 @pytest.fixture
-def speaker(http, gemini_api) -> SpeechSynthesizer:
-    provider = build_provider(gemini_settings(gemini_api), http)
+async def speaker(http, gemini_api) -> SpeechSynthesizer:
+    provider = await build_provider(gemini_settings(gemini_api), http)
     assert isinstance(provider, GeminiProvider)
     return SpeechSynthesizer.from_settings(
         gemini_settings(gemini_api), http, provider, AudioWorkers()
@@ -524,11 +524,11 @@ async def test_a_speed_is_refused_before_any_request(speaker, gemini_api):
     assert gemini_api.requests == []
 
 
-def test_a_speech_voice_gemini_lacks_stops_start_up(http, gemini_api):
+async def test_a_speech_voice_gemini_lacks_stops_start_up(http, gemini_api):
     settings = gemini_settings(gemini_api, speech_voice="alloy")
     with pytest.raises(SettingsError, match="SPEECH_VOICE"):
         SpeechSynthesizer.from_settings(
-            settings, http, build_provider(settings, http), AudioWorkers()
+            settings, http, await build_provider(settings, http), AudioWorkers()
         )
 
 

@@ -352,7 +352,7 @@ async def test_speaker_makes_a_voice_message_through_scaigrid(http, scaigrid, tm
         audio_base_url=scaigrid.base_url,
         audio_api_key=API_KEY,
     )
-    provider = build_provider(settings, http)
+    provider = await build_provider(settings, http)
     speaker = SpeechSynthesizer.from_settings(settings, http, provider, AudioWorkers())
     text = "Hello there, this is earshot speaking through ScaiGrid."
     async with speaker.speak(text, SpeechOptions()) as speech:
@@ -439,7 +439,7 @@ def test_capabilities_follow_scaigrids_documents(http):
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_settings_choose_scaigrid_and_its_translation(http, enabled):
+async def test_settings_choose_scaigrid_and_its_translation(http, enabled):
     settings = Settings(
         _env_file=None,
         audio_provider="scaigrid",
@@ -447,6 +447,6 @@ def test_settings_choose_scaigrid_and_its_translation(http, enabled):
         audio_api_key="k",
         scaigrid_oai_translation=enabled,
     )
-    provider = build_provider(settings, http)
+    provider = await build_provider(settings, http)
     assert isinstance(provider, ScaiGridProvider)
     assert provider.capabilities.translate is enabled

@@ -1,10 +1,10 @@
 """Speech synthesis with a Piper voice (piper-tts): a neural ONNX voice, far clearer than eSpeak.
 
 `model` is the path of a voice's `.onnx` file; its configuration is the `.onnx.json` beside
-it, the way Piper's voices are published. Only voices whose phonemes come from eSpeak (nearly
-all of them) or from plain characters are accepted: the others need further packages and
-fetch models at run time. piper-tts is an optional extra (`pip install 'earshot[piper]'`) and
-carries its own eSpeak NG for phonemes, apart from the one `espeak` drives.
+it, the way Piper's voices are published, unless given apart (`piper_download` finds both).
+Only voices whose phonemes come from eSpeak (nearly all of them) or from plain characters are
+accepted: the others need further packages and fetch models at run time. piper-tts carries
+its own eSpeak NG for phonemes, apart from the one `espeak` drives.
 
 A single-speaker voice is offered as one voice, a multi-speaker one as one voice per speaker,
 named by language, region and dataset: "English (United States, Piper joe)", "English (United
@@ -21,17 +21,15 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import onnxruntime
+import piper
 
 from bot.audio.pcm import Pcm
 from bot.errors import ProviderMisconfigured
 from bot.runtime.workers import raise_if_stopped
 from bot.settings import SettingsError
-
-if TYPE_CHECKING:
-    from piper import PiperVoice
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +40,11 @@ SUPPORTED_PHONEMES = ("espeak", "text")
 class PiperEngine:
     """One Piper voice model: its speakers as voices, the model loaded on first use."""
 
-    def __init__(self, model: Path, *, threads: int) -> None:
-        """Raises `SettingsError` naming LOCAL_PIPER_VOICE when piper-tts is not installed,
-        the model or its `.onnx.json` is missing or unreadable, or its phonemes are not
-        supported."""
-        try:
-            import piper
-        except ImportError:
-            raise SettingsError(
-                f"setting {SETTING}: Piper voices need the piper extra "
-                "(pip install 'earshot[piper]')"
-            ) from None
-        config_path = model.with_name(f"{model.name}.json")
+    def __init__(self, model: Path, *, threads: int, config: Path | None = None) -> None:
+        """`config` is the voice's `.onnx.json`, None: the one beside `model`. Raises
+        `SettingsError` naming LOCAL_PIPER_VOICE when the model or its configuration is
+        missing or unreadable, or its phonemes are not supported."""
+        config_path = config or model.with_name(f"{model.name}.json")
         if not model.is_file() or not config_path.is_file():
             raise SettingsError(
                 f"setting {SETTING}: a Piper voice is a .onnx file with its .onnx.json beside "
@@ -72,13 +63,12 @@ class PiperEngine:
                 f"setting {SETTING}: {model.name} takes {phonemes} phonemes; "
                 f"earshot supports voices with {' or '.join(SUPPORTED_PHONEMES)} phonemes"
             )
-        self._piper = piper
         self._model = model
         self._threads = threads
         self._speakers = _speakers(raw, model)
         self.voices = tuple(self._speakers)
         self._lock = threading.Lock()
-        self._voice: PiperVoice | None = None
+        self._voice: piper.PiperVoice | None = None
 
     def synthesize(self, text: str, voice: str, speed: float) -> Pcm:
         """`text` spoken by `voice` (one of `voices`) at `speed` × the voice's own pace.
@@ -86,7 +76,7 @@ class PiperEngine:
         Raises `ProviderMisconfigured` when the model cannot be loaded.
         """
         piper_voice = self._loaded()
-        config = self._piper.SynthesisConfig(
+        config = piper.SynthesisConfig(
             speaker_id=self._speakers[voice], length_scale=self._config.length_scale / speed
         )
         audio = bytearray()
@@ -95,13 +85,13 @@ class PiperEngine:
             audio += chunk.audio_int16_bytes
         return Pcm(bytes(audio), self._config.sample_rate)
 
-    def _loaded(self) -> PiperVoice:
+    def _loaded(self) -> piper.PiperVoice:
         with self._lock:
             if self._voice is None:
                 self._voice = self._load()
             return self._voice
 
-    def _load(self) -> PiperVoice:
+    def _load(self) -> piper.PiperVoice:
         log.info("loading the Piper voice %s", self._model)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self._threads
@@ -114,7 +104,7 @@ class PiperEngine:
             raise ProviderMisconfigured(
                 f"could not load the Piper voice {self._model}: {exc}", setting=SETTING
             ) from None
-        return self._piper.PiperVoice(session=session, config=self._config)
+        return piper.PiperVoice(session=session, config=self._config)
 
 
 def _speakers(config: dict[str, Any], model: Path) -> dict[str, int | None]:

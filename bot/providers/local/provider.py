@@ -1,7 +1,8 @@
 """The embedded engine, `AUDIO_PROVIDER=local`: speech to text with faster-whisper, and speech
-with eSpeak NG and, when LOCAL_PIPER_VOICE names one, a Piper voice, all in this process. No
-key, no address, and nothing leaves the machine; the one download is a Whisper model named by
-size, fetched once on first use (`bot.engines.whisper`).
+with eSpeak NG and, unless LOCAL_PIPER_VOICE is none, a Piper voice, all in this process. No
+key, no address, and nothing leaves the machine; the downloads are a Whisper model named by
+size, fetched once on first use (`whisper`), and a Piper voice named by name, fetched once
+when the engine is built (`piper_download`).
 
 Every inference job (a transcription, a translation, one piece of speech) runs in a worker
 thread, at most `slots` at once: more wait their turn on the event loop, not in a thread. Each
@@ -44,6 +45,7 @@ from bot.model import (
 )
 from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 from bot.providers.local.espeak import ESpeakEngine
+from bot.providers.local.piper_download import piper_voice_files
 from bot.providers.local.piper_voice import PiperEngine
 from bot.providers.local.whisper import Heard, TranscriptListener, WhisperEngine, WhisperJob
 from bot.runtime.workers import AudioWorkers, stop_flag
@@ -109,26 +111,30 @@ class LocalProvider(AudioProvider):
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalProvider:
+    async def from_settings(cls, settings: Settings) -> LocalProvider:
         """The engine the LOCAL_* settings describe: LOCAL_INFERENCE_SLOTS jobs at once (one
         per CPU core by default), each on cores ÷ slots threads (at least one).
 
-        Raises `SettingsError` for a model or voice that cannot be used. Loads eSpeak NG (a
-        few milliseconds) and reads the configurations; the models load on first use.
+        Raises `SettingsError` for a model or voice that cannot be used. Fetches a Piper voice
+        named by name that is not in the model cache yet (waiting a bounded time, see
+        `piper_download`), loads eSpeak NG (a few milliseconds) and reads the configurations;
+        the models load on first use.
         """
         cores = os.cpu_count() or 1
         slots = settings.local_inference_slots or cores
         threads = max(1, cores // slots)
+        cache_dir = settings.local_model_cache or settings.data_dir / "models"
         transcriber = WhisperEngine(
             settings.local_whisper_model,
-            cache_dir=settings.local_model_cache or settings.data_dir / "models",
+            cache_dir=cache_dir,
             beam_size=settings.local_beam_size,
             threads=threads,
             workers=slots,
         )
         synthesizers: list[Synthesizer] = []
-        if settings.local_piper_voice is not None:
-            synthesizers.append(PiperEngine(settings.local_piper_voice, threads=threads))
+        voice = await piper_voice_files(settings.local_piper_voice, cache_dir)
+        if voice is not None:
+            synthesizers.append(PiperEngine(voice.model, threads=threads, config=voice.config))
         synthesizers.append(ESpeakEngine())
         return cls(transcriber, synthesizers, slots=slots)
 

@@ -354,7 +354,7 @@ async def test_the_settings_build_one_job_slot_per_core_and_the_piper_voice_firs
     http, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(os, "cpu_count", lambda: 6)
-    provider = build_provider(local_settings(tmp_path, local_piper_voice=PIPER_JOE), http)
+    provider = await build_provider(local_settings(tmp_path, local_piper_voice=PIPER_JOE), http)
     assert isinstance(provider, LocalProvider)
     assert provider.slots == 6
     assert provider.transcription_model == str(TINY_EN)
@@ -362,7 +362,7 @@ async def test_the_settings_build_one_job_slot_per_core_and_the_piper_voice_firs
         "English (United States, Piper joe)",
         "English (America)",
     )
-    provider = build_provider(local_settings(tmp_path, local_inference_slots=2), http)
+    provider = await build_provider(local_settings(tmp_path, local_inference_slots=2), http)
     assert provider.slots == 2
     assert provider.capabilities.voices[0] == "English (America)"
 
@@ -371,6 +371,6 @@ async def test_the_local_engine_can_stand_in_for_a_hosted_service(http, tmp_path
     settings = local_settings(
         tmp_path, audio_provider="openai", audio_api_key="k", fallback_provider="local"
     )
-    provider = build_provider(settings, http)
+    provider = await build_provider(settings, http)
     assert isinstance(provider, FallbackProvider)
     assert isinstance(provider.secondary, LocalProvider)
