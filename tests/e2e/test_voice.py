@@ -57,7 +57,6 @@ async def test_join_then_chat_in_the_call_is_read_aloud_in_order(call, listener,
     await call.world.post(call.say("Bring an umbrella."))
 
     heard = await hear(call, listener, tmp_path)
-    assert "train leaves at nine" in heard
-    assert "umbrella" in heard
+    assert heard.startswith("alice said")
     assert heard.index("train") < heard.index("umbrella")
     assert heard.count("said") == 1  # the name only when the speaker changes

@@ -66,7 +66,7 @@ class Call:
         """Wait until the bot has nothing left to read in the call, and its packets arrived."""
         async with asyncio.timeout(timeout):
             await self.world.settled()
-            while (reader := self.reader()) is not None and reader.idle_since is None:
+            while (reader := self.reader()) is not None and reader.idle_since is None:  # noqa: ASYNC110 (no event tells)
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)
 
