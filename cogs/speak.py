@@ -117,7 +117,7 @@ class Speak(commands.Cog):
         member = await self.bot.store.member_settings(interaction.user.id)
         options = SpeechOptions(
             voice=voice or await self._preferred_voice(interaction),
-            speed=speed or member.tts_speed or 1.0,
+            speed=speed or self.bot.synthesizer.usable_speed(member.tts_speed or 1.0),
             instructions=instructions,
             output=format,
         )
