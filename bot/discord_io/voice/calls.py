@@ -11,7 +11,7 @@ from collections import defaultdict
 import discord
 
 from bot.calls.channel_reader import Speak
-from bot.discord_io.voice.call import Call, CallTimes, Leaving, post_notice
+from bot.discord_io.voice.call import Call, CallTimes, Leaving, humans_in, post_notice
 from bot.discord_io.voice.connection import CallChannel, CallConnection
 from bot.errors import EarshotError, InAnotherCall
 from bot.store import Store
@@ -73,7 +73,7 @@ class Calls:
         forget the others."""
         for remembered in await self._store.remembered_calls():
             channel = client.get_channel(remembered.voice_channel_id)
-            if not isinstance(channel, CallChannel) or not channel.voice_states:
+            if not isinstance(channel, CallChannel) or not humans_in(channel):
                 await self._store.forget_call(remembered.guild_id)
                 continue
             notices = client.get_channel(remembered.text_channel_id or channel.id)

@@ -154,6 +154,7 @@ async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
     try:
         voice.play(source, after=lambda error: loop.call_soon_threadsafe(_settle, finished, error))
     except discord.ClientException:
+        await asyncio.sleep(RECONNECT_POLL_SECONDS)
         return False  # the connection dropped in between: wait for it again
     try:
         error = await asyncio.shield(finished)
