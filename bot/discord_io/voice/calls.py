@@ -34,6 +34,11 @@ class Calls:
         """The call being read in the server, if any."""
         return self._calls.get(guild_id) if guild_id is not None else None
 
+    def forget_author(self, author_id: int) -> None:
+        """Drop what `author_id` wrote from every call's queue (they opted out of being read)."""
+        for call in self._calls.values():
+            call.reader.forget_author(author_id)
+
     async def join(self, channel: CallChannel, notices: discord.abc.Messageable) -> Call:
         """Read in `channel` (the call already read there, if it is), saying what happens in
         `notices`. Raises `InAnotherCall`, or what `CallConnection.join` raises."""
