@@ -6,7 +6,6 @@ call, in which order."""
 from __future__ import annotations
 
 import asyncio
-import re
 
 import pytest
 
@@ -108,7 +107,8 @@ async def test_attachments_are_announced_not_read(call, listener, tmp_path):
     await call.world.post(call.say("", attachments=[picture]))
 
     heard = await hear(call, listener, tmp_path)
-    assert re.search(r"sen[dt] an image", heard)
+    assert "image" in heard  # "alice sent an image"
+    assert "cat" not in heard and "png" not in heard
 
 
 async def test_a_linked_text_channel_is_read_in_the_call(call, listener, tmp_path):
