@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import davey
 import pytest
 
 from tests.e2e.voice_calls import Call, transcribed
@@ -215,3 +216,21 @@ async def test_leave_leaves_and_forgets_the_call(call):
             await asyncio.sleep(0.02)
     assert await call.world.bot.store.remembered_calls() == []
     assert call.reader() is None
+
+
+async def test_a_call_with_end_to_end_encryption_hears_earshot(call, listener, tmp_path):
+    server = call.world.discord.voice_server
+    server.dave = True
+    await call.join()
+    await server.wait_for(
+        lambda: (group := server.dave_group(call.bot_id)) is not None and group.transition_ready
+    )
+
+    await call.world.post(call.say("Secrets stay between us."))
+
+    heard = await hear(call, listener, tmp_path)
+    group = server.dave_group(call.bot_id)
+    assert group is not None
+    stats = group.listener.get_decryption_stats(call.bot_id, davey.MediaType.audio)
+    assert stats is not None and stats.successes > 50 and stats.failures == 0
+    assert "secret" in heard
