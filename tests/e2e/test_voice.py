@@ -17,7 +17,11 @@ from tests.local_models import PIPER_JOE, TINY_EN, whisper
 
 
 @pytest.fixture
-def settings(audio_api, tmp_path):
+def settings(audio_api, tmp_path, request):
+    """The local engine speaking with the Piper voice, unless a test asks for the hosted
+    provider (`indirect` parametrization with {"audio_provider": "openai"})."""
+    if getattr(request, "param", {}).get("audio_provider") == "openai":
+        return bot_settings(audio_api, tmp_path / "data")
     return bot_settings(
         audio_api,
         tmp_path / "data",
@@ -234,3 +238,23 @@ async def test_a_call_with_end_to_end_encryption_hears_earshot(call, listener, t
     stats = group.listener.get_decryption_stats(call.bot_id, davey.MediaType.audio)
     assert stats is not None and stats.successes > 50 and stats.failures == 0
     assert "secret" in heard
+
+
+@pytest.mark.parametrize("settings", [{"audio_provider": "openai"}], indirect=True)
+async def test_a_hosted_provider_speaks_in_the_call_too(call):
+    sam = call.world.discord.add_user(username="sam")
+    call.world.discord.add_member(call.world.guild["id"], sam, permissions=dp.VIEW_CHANNEL)
+    call.enter(sam)
+    await call.join()
+
+    await call.world.post(call.say("Hello <@" + sam["id"] + ">, see https://example.com/x."))
+    await call.world.post(call.say("On my way.", author=sam))
+    await call.read_out()
+
+    asked = [request["input"] for request in call.world.audio_api.speech_requests]
+    assert asked == [
+        "alice said: Hello sam, see a link to example.com",
+        "sam said: On my way.",
+    ]
+    [heard] = call.world.discord.voice_server.heard_from(call.bot_id)
+    assert heard.voiced_duration > 0.5 and heard.undecodable == 0
