@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 @app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
 class Voice(commands.GroupCog, group_name="voice", group_description="earshot in voice calls"):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
