@@ -1,6 +1,8 @@
 """Discord's voice UDP server: IP discovery, then RTP audio with the transport encryption
 ``aead_xchacha20_poly1305_rtpsize``, decrypted and Opus-decoded into what each SSRC said.
 
+Audio of an SSRC that is not relayed now (its member is suppressed on a stage) is only counted.
+
 A DAVE session's SSRC also has a frame decryptor (``voice_dave``): its end-to-end encrypted
 Opus frames are opened after the transport encryption.
 
@@ -156,19 +158,23 @@ class VoiceUdp(asyncio.DatagramProtocol):
 
     ``keys`` (SSRC → secret key) and ``frame_decryptors`` (SSRC → DAVE frame to Opus, raising
     ``ValueError``) are read per packet, so what a new voice session hands out applies at once.
-    Packets of an unknown SSRC are counted in ``unknown``.
+    Packets of an unknown SSRC are counted in ``unknown``; those of an SSRC ``relayed`` says no
+    to, per SSRC in ``inaudible``.
     """
 
     def __init__(
         self,
         keys: dict[int, bytes],
         frame_decryptors: dict[int, Callable[[bytes], bytes]],
+        relayed: Callable[[int], bool],
         on_datagram: Callable[[], None],
     ) -> None:
         self.keys = keys
         self.frame_decryptors = frame_decryptors
+        self._relayed = relayed
         self._on_datagram = on_datagram
         self.heard: dict[int, Heard] = {}
+        self.inaudible: dict[int, int] = {}
         self.unknown = 0
         self._transport: asyncio.DatagramTransport | None = None
 
@@ -194,6 +200,9 @@ class VoiceUdp(asyncio.DatagramProtocol):
         if key is None:
             self.unknown += 1
             return
+        if not self._relayed(ssrc):
+            self.inaudible[ssrc] = self.inaudible.get(ssrc, 0) + 1
+            return
         heard = self.heard.setdefault(ssrc, Heard(ssrc))
         try:
             sequence, timestamp, opus = decrypt_rtpsize(data, key)
@@ -214,12 +223,14 @@ class VoiceUdp(asyncio.DatagramProtocol):
 async def open_voice_udp(
     keys: dict[int, bytes],
     frame_decryptors: dict[int, Callable[[bytes], bytes]],
+    relayed: Callable[[int], bool],
     on_datagram: Callable[[], None],
 ) -> tuple[VoiceUdp, int]:
     """Bind a ``VoiceUdp`` to 127.0.0.1 on a free port; the protocol and the port.
-    ``on_datagram`` is called after each datagram was handled."""
+    ``relayed(ssrc)`` says whether that SSRC's audio reaches the call now; ``on_datagram`` is
+    called after each datagram was handled."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: VoiceUdp(keys, frame_decryptors, on_datagram), local_addr=("127.0.0.1", 0)
+        lambda: VoiceUdp(keys, frame_decryptors, relayed, on_datagram), local_addr=("127.0.0.1", 0)
     )
     return protocol, int(transport.get_extra_info("sockname")[1])
