@@ -42,7 +42,7 @@ from tests.fakes.discord.voice_dave import (
     WELCOME,
     DaveGroup,
 )
-from tests.fakes.discord.voice_media import Heard, VoiceUdp, open_voice_udp
+from tests.fakes.discord.voice_media import Heard, Listening, VoiceUdp, open_voice_udp
 from tests.fakes.discord_payloads import Payload
 
 HEARTBEAT_INTERVAL = 13_750
@@ -113,6 +113,8 @@ class VoiceServer:
         received: every payload a client sent over a voice websocket, oldest first.
         speaking: every SPEAKING op received, oldest first.
         identifies, resumes: how many IDENTIFY and RESUME ops were accepted.
+        listening: how the media socket handles packets (``voice_media.Listening``: a callback
+            per packet, decoding on or off), applied from the next packet.
     """
 
     def __init__(self, *, dave: bool = False) -> None:
@@ -121,6 +123,7 @@ class VoiceServer:
         self.speaking: list[Speaking] = []
         self.identifies = 0
         self.resumes = 0
+        self.listening = Listening()
         self._sessions: dict[str, VoiceSession] = {}
         self._keys: dict[int, bytes] = {}
         self._frame_decryptors: dict[int, Callable[[bytes], bytes]] = {}
@@ -136,7 +139,7 @@ class VoiceServer:
     async def start(self) -> None:
         """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
         self._udp, self._udp_port = await open_voice_udp(
-            self._keys, self._frame_decryptors, self._notify
+            self._keys, self._frame_decryptors, self._notify, self.listening
         )
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(_TLS / "cert.pem", _TLS / "key.pem")
@@ -177,6 +180,10 @@ class VoiceServer:
         """What ``user_id`` was heard saying, per SSRC (one per voice connection), oldest first."""
         heard = self._udp.heard.values() if self._udp is not None else ()
         return [h for h in heard if self._ssrc_owners.get(h.ssrc) == str(user_id)]
+
+    def guild_of(self, ssrc: int) -> str | None:
+        """The guild whose voice session was given ``ssrc``, if one was."""
+        return next((s.guild_id for s in self._sessions.values() if s.ssrc == ssrc), None)
 
     def dave_group(self, user_id: int | str) -> DaveGroup | None:
         """The DAVE group of the latest session granted to ``user_id`` that negotiated DAVE."""
