@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from benchmarks.loopback import bot_world, stand_ins
 from benchmarks.machine import machine
 from benchmarks.voice_calls import (
-    DRAIN_SECONDS,
     LATE_GAP_SECONDS,
     PACKET_SECONDS,
     CallAudio,
@@ -48,7 +47,8 @@ SPEECH_RATE = 0.065
 INTERVAL = 3.0
 IDLE_SECONDS = 5.0
 CPU_SECONDS = 18.0
-TARGET_CALLS = 50
+LEVEL_DRAIN_SECONDS = 10.0
+"""After a level's last message, how long its calls get to start reading what they were sent."""
 LATE_SHARE_HELD = 0.01
 """Audio keeps real time while at most this share of speech packets comes late..."""
 RATE_HELD = 49.0
@@ -143,7 +143,7 @@ def first_packet_summary(audio: list[CallAudio]) -> str:
         return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(latencies)} messages)"
     return (
         f"p50 {p50:.0f} ms, p95 at least {p95:.0f} ms ({len(waiting)} of {len(latencies)} "
-        f"messages not started {DRAIN_SECONDS:.0f} s after the last was sent)"
+        f"messages not started {LEVEL_DRAIN_SECONDS:.0f} s after the last was sent)"
     )
 
 
@@ -169,9 +169,9 @@ def report_level(calls: int, seconds: float, sample: Sample, audio: list[CallAud
 
 
 async def drained(readings: Sequence[Reading]) -> None:
-    """Wait up to `DRAIN_SECONDS` for every call to have read what it was sent."""
+    """Wait up to `LEVEL_DRAIN_SECONDS` for every call to have read what it was sent."""
     try:
-        async with asyncio.timeout(DRAIN_SECONDS), asyncio.TaskGroup() as group:
+        async with asyncio.timeout(LEVEL_DRAIN_SECONDS), asyncio.TaskGroup() as group:
             for reading in readings:
                 group.create_task(reading.quiet())
     except* TimeoutError:
