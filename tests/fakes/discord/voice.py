@@ -46,7 +46,7 @@ from tests.fakes.discord.voice_dave import (
     WELCOME,
     DaveGroup,
 )
-from tests.fakes.discord.voice_media import Heard, VoiceUdp, open_voice_udp
+from tests.fakes.discord.voice_media import Heard, Listening, VoiceUdp, open_voice_udp
 from tests.fakes.discord_payloads import Payload
 
 HEARTBEAT_INTERVAL = 13_750
@@ -119,6 +119,8 @@ class VoiceServer:
         identifies, resumes: how many IDENTIFY and RESUME ops were accepted.
         audible: whether what a member (guild id, user id) says reaches the call right now;
             everyone by default.
+        listening: how the media socket handles packets (``voice_media.Listening``: a callback
+            per packet, decoding on or off), applied from the next packet.
     """
 
     def __init__(self, *, dave: bool = False) -> None:
@@ -128,6 +130,7 @@ class VoiceServer:
         self.identifies = 0
         self.resumes = 0
         self.audible: Callable[[str, str], bool] = lambda _guild_id, _user_id: True
+        self.listening = Listening()
         self._sessions: dict[str, VoiceSession] = {}
         self._keys: dict[int, bytes] = {}
         self._frame_decryptors: dict[int, Callable[[bytes], bytes]] = {}
@@ -143,7 +146,7 @@ class VoiceServer:
     async def start(self) -> None:
         """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
         self._udp, self._udp_port = await open_voice_udp(
-            self._keys, self._frame_decryptors, self._relayed, self._notify
+            self._keys, self._frame_decryptors, self._relayed, self._notify, self.listening
         )
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(_TLS / "cert.pem", _TLS / "key.pem")
@@ -190,6 +193,10 @@ class VoiceServer:
         udp = self._udp
         counts = udp.inaudible.items() if udp is not None else ()
         return sum(count for ssrc, count in counts if self._owner(ssrc) == str(user_id))
+
+    def guild_of(self, ssrc: int) -> str | None:
+        """The guild whose voice session was given ``ssrc``, if one was."""
+        return next((s.guild_id for s in self._sessions.values() if s.ssrc == ssrc), None)
 
     def dave_group(self, user_id: int | str) -> DaveGroup | None:
         """The DAVE group of the latest session granted to ``user_id`` that negotiated DAVE."""
