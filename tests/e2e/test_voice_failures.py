@@ -1,0 +1,292 @@
+"""earshot in a voice call when something goes wrong or ends the call, end to end: the real bot,
+the loopback Discord with its voice stand-in, eSpeak NG reading, Whisper tiny.en listening.
+
+Refusals of `/voice` (each one private reply), dropped voice connections that keep the queue
+(resumed, reconnected, moved, rejoined), a moderator disconnecting earshot, leaving an empty or
+idle call, rejoining after a restart, a message that cannot be synthesized, and nothing left
+running once the bot has closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from bot.app import EarshotBot
+from bot.discord_io.voice import call as call_module
+from bot.discord_io.voice import connection as connection_module
+from tests.e2e.voice_calls import Call, transcribed
+from tests.fakes import discord_payloads as dp
+from tests.fakes.audio_api import Fault
+from tests.fakes.discord import client_ssl_context, running_bot
+from tests.harness import (
+    BOT_PERMISSIONS,
+    GUILD_READY_TIMEOUT,
+    MEMBER_PERMISSIONS,
+    EarshotWorld,
+    bot_settings,
+)
+from tests.local_models import TINY_EN, whisper
+from tests.loop_watchdog import LoopWatchdog
+
+CALL_TASKS = ("earshot call", "earshot reader", "earshot watch")
+LONG_MESSAGE = (
+    "The train leaves at nine. It stops in every town along the coast. "
+    "Please bring a warm coat and some food. We meet again at the station."
+)
+"""Several sentences, about seven seconds read aloud: long enough to drop the call within."""
+RECONNECT_LOG = "Disconnected from voice... Reconnecting"
+"""discord.py logs this ERROR, with a traceback, when it reconnects a dropped voice socket."""
+WAIT = 20.0
+"""Seconds a condition of these tests may take to come true (reading runs in real time)."""
+
+
+@pytest.fixture
+def overrides() -> dict[str, object]:
+    """Settings of the test beyond the defaults below (parametrize `overrides` to change)."""
+    return {}
+
+
+@pytest.fixture
+def settings(audio_api, tmp_path, overrides):
+    values = {
+        "audio_provider": "local",
+        "audio_api_key": None,
+        "local_piper_voice": None,
+        "local_whisper_model": str(TINY_EN),
+    } | overrides
+    return bot_settings(audio_api, tmp_path / "data", **values)
+
+
+@pytest.fixture(scope="module")
+def listener(tmp_path_factory):
+    """Whisper tiny.en, to hear what the bot said in calls."""
+    return whisper(TINY_EN, tmp_path_factory.mktemp("listener-cache"))
+
+
+@pytest.fixture(autouse=True)
+def quick_watch(monkeypatch):
+    """A call checks who is left in it every 50 ms, not every second: tests wait less."""
+    monkeypatch.setattr(call_module, "WATCH_SECONDS", 0.05)
+
+
+@pytest.fixture(autouse=True)
+async def nothing_left_running():
+    """Once the bot has closed (this fixture is set up before `world`, so its teardown runs
+    after the world's), no call task and no voice player thread is left."""
+    yield
+    await until(lambda: not _player_threads(), timeout=2)
+    left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(CALL_TASKS)]
+    assert left == []
+
+
+def _player_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if type(t).__name__ == "AudioPlayer" and t.is_alive()]
+
+
+async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:  # noqa: ASYNC109
+    """Wait until `condition()` is true, checking every 20 ms."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 (the conditions have no event to wait on)
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def call(world) -> Call:
+    """The voice channel Lounge with the member in it (earshot not yet)."""
+    return await enter_lounge(world)
+
+
+async def enter_lounge(world: EarshotWorld, **channel) -> Call:
+    voice_channel = world.discord.add_voice_channel(world.guild["id"], name="Lounge", **channel)
+    call = Call(world, voice_channel)
+    await enter(call, world.member)
+    return call
+
+
+async def enter(call: Call, user: dp.Payload) -> None:
+    """Put `user` in the call; return once the bot has seen it."""
+    async with asyncio.timeout(5):
+        seen = call.world.bot.wait_for("voice_state_update", check=lambda m, *_: m.id == int(user["id"]))
+        call.enter(user)
+        await seen
+
+
+async def leave(call: Call, user: dp.Payload) -> None:
+    async with asyncio.timeout(5):
+        seen = call.world.bot.wait_for("voice_state_update", check=lambda m, *_: m.id == int(user["id"]))
+        call.leave(user)
+        await seen
+
+
+def add_member(world: EarshotWorld, name: str, permissions: int = MEMBER_PERMISSIONS) -> dp.Payload:
+    user = world.discord.add_user(username=name)
+    world.discord.add_member(world.guild["id"], user, permissions=permissions)
+    return user
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    private: bool
+
+
+async def voice_command(call: Call, name: str, user: dp.Payload | None = None) -> Answer:
+    """Run `/voice NAME` as `user` (the member) in the voice channel's chat; the answer as the
+    member sees it (a deferred answer keeps the deferral's privacy, as on Discord)."""
+    world = call.world
+    token = await world.slash(
+        f"voice {name}", user=user or world.member, channel=call.voice_channel
+    )
+    callback = (await world.callback(token)).json
+    flags = int((callback.get("data") or {}).get("flags") or 0)
+    if callback["type"] == 4:
+        return Answer(callback["data"]["content"], bool(flags & dp.FLAG_EPHEMERAL))
+    assert callback["type"] == 5, callback
+    [followup] = await world.followups(token)
+    return Answer(followup.json["content"], bool(flags & dp.FLAG_EPHEMERAL))
+
+
+def notices(call: Call) -> list[str]:
+    """What the bot posted in the voice channel's own chat (not as answers to commands)."""
+    posted = call.world.discord.find("POST", rf"/channels/{call.channel_id}/messages")
+    return [request.json["content"] for request in posted]
+
+
+async def notice(call: Call, fragment: str) -> str:
+    await until(lambda: any(fragment in text for text in notices(call)))
+    [text] = [text for text in notices(call) if fragment in text]
+    return text
+
+
+def voice_ops(world: EarshotWorld) -> list[str | None]:
+    """The channels of the bot's voice state updates (op 4) over the main gateway."""
+    ops = [p["d"] for p in world.discord.gateway_received if p["op"] == 4]
+    return [None if op["channel_id"] is None else str(op["channel_id"]) for op in ops]
+
+
+def packets_heard(call: Call) -> int:
+    return sum(heard.packets for heard in call.world.discord.voice_server.heard_from(call.bot_id))
+
+
+async def hear(call: Call, listener, tmp_path) -> str:
+    await call.read_out()
+    return await asyncio.to_thread(transcribed, listener, call.heard(), tmp_path)
+
+
+async def remembered(world: EarshotWorld) -> list[int]:
+    return [c.voice_channel_id for c in await world.bot.store.remembered_calls()]
+
+
+# 1. /voice refusals -------------------------------------------------------------------------
+
+
+async def test_join_is_refused_to_a_member_in_no_voice_channel(world):
+    lounge = Call(world, world.discord.add_voice_channel(world.guild["id"], name="Lounge"))
+
+    answer = await voice_command(lounge, "join")
+
+    assert answer == Answer("⚠️ Join a voice channel first, then ask me again.", private=True)
+    assert voice_ops(world) == []
+
+
+@pytest.mark.parametrize(
+    ("permission", "name"), [(dp.CONNECT, "Connect"), (dp.SPEAK, "Speak")]
+)
+async def test_join_is_refused_where_earshot_may_not_connect_or_speak(world, permission, name):
+    bot_role = world.discord.bot_role(world.guild["id"])
+    denied = [dp.overwrite(bot_role["id"], deny=permission)]
+    call = await enter_lounge(world, permission_overwrites=denied)
+
+    answer = await voice_command(call, "join")
+
+    assert answer == Answer(
+        f"⚠️ I can't join **Lounge**: my role needs the **{name}** permission there.",
+        private=True,
+    )
+    assert voice_ops(world) == [] and not call.bot_in_call()
+
+
+async def test_join_is_refused_without_connect_in_the_whole_server(world):
+    world.discord.set_bot_permissions(world.guild["id"], BOT_PERMISSIONS & ~dp.CONNECT)
+    call = await enter_lounge(world)
+
+    answer = await voice_command(call, "join")
+
+    assert answer.private and "the **Connect** permission" in answer.text
+    assert voice_ops(world) == []
+
+
+async def test_join_is_refused_in_a_full_channel(world):
+    call = await enter_lounge(world)
+    call.voice_channel["user_limit"] = 2
+    await world.discord.dispatch("CHANNEL_UPDATE", call.voice_channel)
+    await enter(call, add_member(world, "bob"))
+
+    answer = await voice_command(call, "join")
+
+    assert answer.private
+    assert answer.text.startswith("⚠️ **Lounge** is full (2 people).")
+    assert voice_ops(world) == []
+
+
+async def test_join_is_refused_while_reading_in_another_channel_of_the_server(call):
+    world = call.world
+    assert (await voice_command(call, "join")).text.startswith("🔊 Reading aloud in **Lounge**")
+    studio = Call(world, world.discord.add_voice_channel(world.guild["id"], name="Studio"))
+    bob = add_member(world, "bob")
+    await enter(studio, bob)
+
+    answer = await voice_command(studio, "join", bob)
+
+    assert answer.private
+    assert answer.text.startswith("⚠️ I'm already reading in **Lounge**;")
+    assert call.bot_in_call()
+    assert voice_ops(world) == [str(call.channel_id)]
+
+
+@pytest.mark.parametrize("command", ["leave", "skip", "clear"])
+async def test_commands_for_the_call_are_refused_while_earshot_is_in_none(call, command):
+    answer = await voice_command(call, command)
+
+    assert answer == Answer(
+        "⚠️ I'm not in a voice channel here. `/voice join` brings me into yours.", private=True
+    )
+
+
+async def test_clear_needs_manage_messages(call):
+    await voice_command(call, "join")
+    await call.world.post(call.say(LONG_MESSAGE))
+    await until(lambda: call.reader() is not None and call.reader().current is not None)
+
+    refused = await voice_command(call, "clear")
+
+    assert refused.private and "Manage Messages" in refused.text
+    assert call.reader().current is not None  # still reading
+    moderator = add_member(call.world, "mo", MEMBER_PERMISSIONS | dp.MANAGE_MESSAGES)
+    cleared = await voice_command(call, "clear", moderator)
+    assert cleared == Answer("Cleared: 1 message will not be read.", private=True)
+    assert call.reader().current is None
+
+
+async def test_only_the_author_or_a_moderator_skips_a_line(call):
+    world = call.world
+    bob = add_member(world, "bob")
+    await enter(call, bob)
+    await voice_command(call, "join")
+    await world.post(call.say(LONG_MESSAGE))
+    await until(lambda: call.reader().current is not None)
+
+    refused = await voice_command(call, "skip", bob)
+    assert refused.private and "Manage Messages" in refused.text
+    assert call.reader().current is not None
+
+    skipped = await voice_command(call, "skip")  # alice, who wrote it
+    assert skipped == Answer("Skipped.", private=True)
+    assert call.reader().current is None
+    assert (await voice_command(call, "skip")).text == "Nothing is being read right now."
