@@ -42,6 +42,8 @@ LONG_MESSAGE = (
 """Several sentences, about seven seconds read aloud: long enough to drop the call within."""
 RECONNECT_LOG = "Disconnected from voice... Reconnecting"
 """discord.py logs this ERROR, with a traceback, when it reconnects a dropped voice socket."""
+REJOINING = "did not come back; rejoining"
+"""What earshot logs when it joins a call afresh after discord.py did not reconnect."""
 WAIT = 20.0
 """Seconds a condition of these tests may take to come true (reading runs in real time)."""
 
@@ -290,3 +292,99 @@ async def test_only_the_author_or_a_moderator_skips_a_line(call):
     assert skipped == Answer("Skipped.", private=True)
     assert call.reader().current is None
     assert (await voice_command(call, "skip")).text == "Nothing is being read right now."
+
+
+# 2. A dropped voice connection keeps the queue ------------------------------------------------
+
+
+async def read_two_and_drop(call: Call, drop) -> None:
+    """Read the long message and one after it; about a second into the first, `drop()`."""
+    world = call.world
+    await voice_command(call, "join")
+    await world.post(call.say(LONG_MESSAGE))
+    await world.post(call.say("Bring an umbrella."))
+    await world.discord.voice_server.wait_for_packets(call.bot_id, 50, timeout=WAIT)
+    await drop()
+
+
+def later_words_heard(heard: str) -> None:
+    assert "station" in heard, heard  # the long message's last sentence
+    assert "umbrella" in heard, heard  # the message queued after it
+    assert heard.index("station") < heard.index("umbrella")
+
+
+async def test_a_voice_server_crash_is_survived_and_reading_goes_on(
+    call, listener, tmp_path, monkeypatch
+):
+    """4015 asks for a resume. discord.py 2.7.1's resume asks the gateway for the channel
+    again and waits for both voice updates, which come in the order it does not expect when
+    connected: it times out and disconnects. earshot then joins afresh and reads on."""
+    monkeypatch.setattr(connection_module, "JOIN_TIMEOUT_SECONDS", 2.0)
+    voice_server = call.world.discord.voice_server
+
+    await read_two_and_drop(call, lambda: voice_server.close_connections(4015))
+
+    later_words_heard(await hear(call, listener, tmp_path))
+    assert voice_server.identifies + voice_server.resumes == 2
+    assert call.bot_in_call()
+
+
+@pytest.mark.log_errors(RECONNECT_LOG)
+async def test_a_closed_voice_socket_is_reconnected_and_reading_goes_on(
+    call, listener, tmp_path, monkeypatch
+):
+    """discord.py reconnects (a new voice session); if it stalls, earshot rejoins by itself
+    after JOIN_TIMEOUT_SECONDS. Either way the rest is read."""
+    monkeypatch.setattr(connection_module, "JOIN_TIMEOUT_SECONDS", 2.0)
+    voice_server = call.world.discord.voice_server
+
+    await read_two_and_drop(call, lambda: voice_server.close_connections(1001))
+
+    later_words_heard(await hear(call, listener, tmp_path))
+    assert len(voice_server.heard_from(call.bot_id)) >= 2  # a new connection, a new SSRC
+    assert call.bot_in_call()
+
+
+async def test_a_moved_voice_server_is_followed_and_reading_goes_on(call, listener, tmp_path):
+    world = call.world
+
+    async def move() -> None:
+        world.discord.move_voice_server(world.guild["id"])
+
+    await read_two_and_drop(call, move)
+
+    later_words_heard(await hear(call, listener, tmp_path))
+    first, *later = world.discord.voice_server.heard_from(call.bot_id)
+    assert later and all(heard.packets for heard in later)
+
+
+@pytest.mark.log_errors(RECONNECT_LOG, "Failed to connect to voice")
+async def test_earshot_rejoins_when_discord_py_does_not_reconnect(
+    call, listener, tmp_path, monkeypatch, caplog
+):
+    """The voice gateway refuses every new session (as if Discord's voice servers were down)
+    until earshot gives up waiting for discord.py's reconnect (JOIN_TIMEOUT_SECONDS) and joins
+    afresh; then it reads on."""
+    monkeypatch.setattr(connection_module, "JOIN_TIMEOUT_SECONDS", 1.0)
+    voice_server = call.world.discord.voice_server
+    grant = voice_server.grant
+    dropped = False
+
+    def rejoining() -> bool:
+        return any(REJOINING in record.getMessage() for record in caplog.records)
+
+    def refusing_grant(*args, **kwargs) -> str:
+        token = grant(*args, **kwargs)
+        return "refused" if dropped and not rejoining() else token
+
+    monkeypatch.setattr(voice_server, "grant", refusing_grant)
+
+    async def drop() -> None:
+        nonlocal dropped
+        dropped = True
+        await voice_server.close_connections(1001)
+
+    await read_two_and_drop(call, drop)
+
+    later_words_heard(await hear(call, listener, tmp_path))
+    assert rejoining() and call.bot_in_call()

@@ -4,10 +4,11 @@ playing Opus packets into it (a `bot.calls.playback.Playback`).
 discord.py resumes the connection itself when the voice server moves or asks for a resume,
 and reconnects after a network loss; its player waits up to the connect timeout for that. When
 the connection is still down after that (discord.py 2.7.1 can stall reconnecting after a 1006
-close), earshot drops the voice client and joins the same channel afresh, and the feed plays
-on from where it stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when
-earshot left, or when Discord ended its connection (a moderator disconnected it, the channel
-went): discord.py has then let go of the voice client.
+close), or discord.py gave up on it (after a 4015 close its resume can time out, and then it
+disconnects), earshot joins the same channel afresh, and the feed plays on from where it
+stopped: nothing queued is lost. The call is over for good
+(`VoiceGone`) when earshot left, or when Discord took it out of the call (a moderator
+disconnected it, the channel went): a voice state without a channel while it was connected.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import logging
 
 import discord
+from discord.types.voice import GuildVoiceState
 
 from bot.calls.packet_feed import PacketFeed
 from bot.discord_io.voice.feed_source import FeedSource
@@ -65,10 +67,24 @@ async def _become_speaker(channel: discord.StageChannel) -> None:
         log.warning("could not become a speaker on stage %s", channel.id, exc_info=True)
 
 
+class CallVoiceClient(discord.VoiceClient):
+    """A `discord.VoiceClient` that tells whether Discord took earshot out of the call: a
+    voice state without a channel that arrives while connected. (discord.py's own disconnects,
+    to reconnect or after a failed resume, come while it is not connected, or after it let go
+    of the client.)"""
+
+    removed = False
+
+    async def on_voice_state_update(self, data: GuildVoiceState) -> None:
+        if data.get("channel_id") is None and self.is_connected():
+            self.removed = True
+        await super().on_voice_state_update(data)
+
+
 class CallConnection:
     """The voice connection to one call. `play` is safe to call from one task at a time."""
 
-    def __init__(self, voice: discord.VoiceClient) -> None:
+    def __init__(self, voice: CallVoiceClient) -> None:
         self._voice = voice
         self._left = False
 
@@ -91,8 +107,14 @@ class CallConnection:
 
     @property
     def gone(self) -> bool:
-        """Whether the call is over: earshot left, or Discord ended the connection."""
-        return self._left or self._voice.guild.voice_client is not self._voice
+        """Whether the call is over: earshot left, or Discord took it out of the call."""
+        return self._left or self._voice.removed
+
+    @property
+    def _held(self) -> bool:
+        """Whether discord.py still holds the voice client (it lets go once it disconnected
+        for good)."""
+        return self._voice.guild.voice_client is self._voice
 
     async def play(self, feed: PacketFeed) -> None:
         """Play `feed` until it ends or is stopped, through drops and rejoins; raises
@@ -105,17 +127,18 @@ class CallConnection:
     async def leave(self) -> None:
         """Leave the call; `play` under way ends with `VoiceGone`."""
         self._left = True
-        await self._voice.disconnect(force=True)
+        if self._held:
+            await self._voice.disconnect(force=True)
 
     async def _connected(self, feed: PacketFeed) -> discord.VoiceClient | None:
         """The voice client once connected (None if `feed` is stopped meanwhile): discord.py's
-        own resume or reconnect is given `JOIN_TIMEOUT_SECONDS`, then earshot joins the
-        channel afresh."""
+        own resume or reconnect is given `JOIN_TIMEOUT_SECONDS` (unless it gives up first),
+        then earshot joins the channel afresh."""
         if self._voice.is_connected():
             return self._voice
         loop = asyncio.get_running_loop()
         deadline = loop.time() + JOIN_TIMEOUT_SECONDS
-        while not self._voice.is_connected() and loop.time() < deadline:
+        while not self._voice.is_connected() and self._held and loop.time() < deadline:
             if self.gone:
                 raise VoiceGone("the call ended")
             if feed.stopped:
@@ -127,7 +150,8 @@ class CallConnection:
             raise VoiceGone("the call ended")
         channel = self.channel
         log.warning("voice connection in guild %s did not come back; rejoining", channel.guild.id)
-        await self._voice.disconnect(force=True)
+        if self._held:
+            await self._voice.disconnect(force=True)
         try:
             self._voice = await _connect(channel)
         except EarshotError as error:
@@ -136,10 +160,10 @@ class CallConnection:
         return self._voice
 
 
-async def _connect(channel: CallChannel) -> discord.VoiceClient:
+async def _connect(channel: CallChannel) -> CallVoiceClient:
     try:
         return await channel.connect(
-            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=discord.VoiceClient
+            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=CallVoiceClient
         )
     except TimeoutError:
         raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
