@@ -10,6 +10,7 @@ running once the bot has closed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from bot.discord_io.voice import call as call_module
 from bot.discord_io.voice import connection as connection_module
 from tests.e2e.voice_calls import Call, transcribed
 from tests.fakes import discord_payloads as dp
-from tests.fakes.audio_api import Fault
+from tests.fakes.audio_api import API_KEY, Fault
 from tests.fakes.discord import client_ssl_context, running_bot
 from tests.harness import (
     BOT_PERMISSIONS,
@@ -82,12 +83,17 @@ async def nothing_left_running():
     """Once the bot has closed (this fixture is set up before `world`, so its teardown runs
     after the world's), no call task and no voice player thread is left."""
     yield
-    await until(lambda: not _player_threads(), timeout=2)
-    left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(CALL_TASKS)]
-    assert left == []
+    await until(lambda: not player_threads(), timeout=2)
+    assert call_tasks() == []
 
 
-def _player_threads() -> list[threading.Thread]:
+def call_tasks() -> list[str]:
+    """The names of the calls' tasks still running."""
+    return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(CALL_TASKS)]
+
+
+def player_threads() -> list[threading.Thread]:
+    """discord.py's voice player threads still running."""
     return [t for t in threading.enumerate() if type(t).__name__ == "AudioPlayer" and t.is_alive()]
 
 
@@ -114,14 +120,18 @@ async def enter_lounge(world: EarshotWorld, **channel) -> Call:
 async def enter(call: Call, user: dp.Payload) -> None:
     """Put `user` in the call; return once the bot has seen it."""
     async with asyncio.timeout(5):
-        seen = call.world.bot.wait_for("voice_state_update", check=lambda m, *_: m.id == int(user["id"]))
+        seen = call.world.bot.wait_for(
+            "voice_state_update", check=lambda m, *_: m.id == int(user["id"])
+        )
         call.enter(user)
         await seen
 
 
 async def leave(call: Call, user: dp.Payload) -> None:
     async with asyncio.timeout(5):
-        seen = call.world.bot.wait_for("voice_state_update", check=lambda m, *_: m.id == int(user["id"]))
+        seen = call.world.bot.wait_for(
+            "voice_state_update", check=lambda m, *_: m.id == int(user["id"])
+        )
         call.leave(user)
         await seen
 
@@ -197,9 +207,7 @@ async def test_join_is_refused_to_a_member_in_no_voice_channel(world):
     assert voice_ops(world) == []
 
 
-@pytest.mark.parametrize(
-    ("permission", "name"), [(dp.CONNECT, "Connect"), (dp.SPEAK, "Speak")]
-)
+@pytest.mark.parametrize(("permission", "name"), [(dp.CONNECT, "Connect"), (dp.SPEAK, "Speak")])
 async def test_join_is_refused_where_earshot_may_not_connect_or_speak(world, permission, name):
     bot_role = world.discord.bot_role(world.guild["id"])
     denied = [dp.overwrite(bot_role["id"], deny=permission)]
@@ -354,8 +362,8 @@ async def test_a_moved_voice_server_is_followed_and_reading_goes_on(call, listen
     await read_two_and_drop(call, move)
 
     later_words_heard(await hear(call, listener, tmp_path))
-    first, *later = world.discord.voice_server.heard_from(call.bot_id)
-    assert later and all(heard.packets for heard in later)
+    heard = world.discord.voice_server.heard_from(call.bot_id)
+    assert len(heard) >= 2 and heard[-1].packets  # the moved server gave a new SSRC
 
 
 @pytest.mark.log_errors(RECONNECT_LOG, "Failed to connect to voice")
@@ -388,3 +396,156 @@ async def test_earshot_rejoins_when_discord_py_does_not_reconnect(
 
     later_words_heard(await hear(call, listener, tmp_path))
     assert rejoining() and call.bot_in_call()
+
+
+# 3. A moderator disconnects earshot ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("reading", [True, False], ids=["reading", "idle"])
+async def test_a_moderator_disconnecting_earshot_ends_the_call(call, reading):
+    world = call.world
+    guild_id = int(world.guild["id"])
+    await voice_command(call, "join")
+    assert await remembered(world) == [call.channel_id]
+    if reading:
+        await world.post(call.say(LONG_MESSAGE))
+        await world.discord.voice_server.wait_for_packets(call.bot_id, 25, timeout=WAIT)
+
+    world.discord.set_voice_state(world.guild["id"], world.discord.bot_user, None)
+
+    said = await notice(call, "I was disconnected")
+    assert said == "I was disconnected from **Lounge**. `/voice join` brings me back."
+    assert world.bot.calls.get(guild_id) is None
+    assert world.bot.get_guild(guild_id).voice_client is None  # discord.py let go
+    assert await remembered(world) == []
+    heard = packets_heard(call)
+    await asyncio.sleep(0.5)  # nothing more is said, and earshot does not come back
+    assert packets_heard(call) == heard
+    assert voice_ops(world)[1:] in ([], [None])
+    assert not call.bot_in_call()
+
+
+# 4. Leaving by itself -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{"voice_alone_seconds": 0.3}])
+async def test_earshot_leaves_a_call_everyone_left(call):
+    world = call.world
+    await voice_command(call, "join")
+    loop = asyncio.get_running_loop()
+
+    await leave(call, world.member)
+    left_at = loop.time()
+
+    said = await notice(call, "Everyone left")
+    assert loop.time() - left_at >= 0.3
+    assert said == "Everyone left **Lounge**, so I left too."
+    assert not call.bot_in_call() and world.bot.calls.get(int(world.guild["id"])) is None
+    assert await remembered(world) == []
+
+
+@pytest.mark.parametrize("overrides", [{"voice_alone_seconds": 1.0}])
+async def test_a_member_back_within_the_grace_keeps_earshot_in_the_call(call):
+    world = call.world
+    await voice_command(call, "join")
+
+    await leave(call, world.member)
+    await asyncio.sleep(0.5)  # the watch (every 50 ms) has seen the call empty
+    await enter(call, world.member)
+    await asyncio.sleep(1.0)  # past the grace counted from the leaving
+
+    assert call.bot_in_call() and notices(call) == []
+    await leave(call, world.member)
+    await notice(call, "Everyone left")  # the grace starts again from this leaving
+
+
+@pytest.mark.parametrize("overrides", [{"voice_idle_seconds": 0.5}])
+async def test_earshot_leaves_a_call_where_nothing_is_posted(call):
+    world = call.world
+    await voice_command(call, "join")
+    await world.post(call.say("Bring an umbrella."))
+
+    said = await notice(call, "Nothing was posted")
+
+    assert said == (
+        "Nothing was posted for me to read in 1 min, so I left **Lounge**. "
+        "`/voice join` brings me back."
+    )
+    [heard] = world.discord.voice_server.heard_from(call.bot_id)
+    assert heard.voiced_duration > 1.0  # the message was read out before the idle time ran
+    assert not call.bot_in_call() and await remembered(world) == []
+
+
+# 5. Rejoining after a restart -----------------------------------------------------------------
+
+
+def restarted(world: EarshotWorld, settings) -> EarshotWorld:
+    """A new earshot on the same data directory and the same loopback Discord."""
+    bot = EarshotBot(settings, connector=aiohttp.TCPConnector(ssl=client_ssl_context()))
+    bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
+    return dataclasses.replace(world, bot=bot)
+
+
+async def test_earshot_rejoins_its_call_after_a_restart(call, settings, listener, tmp_path):
+    world = call.world
+    await voice_command(call, "join")
+    await world.post(call.say(LONG_MESSAGE))
+    await world.discord.voice_server.wait_for_packets(call.bot_id, 25, timeout=WAIT)
+    await world.bot.close()
+    assert not call.bot_in_call() and call_tasks() == []
+    before = len(world.discord.voice_server.heard_from(call.bot_id))
+
+    again = restarted(world, settings)
+    async with running_bot(world.discord, again.bot), LoopWatchdog():
+        rejoined = Call(again, call.voice_channel)
+        await until(lambda: rejoined.bot_in_call() and rejoined.reader() is not None)
+        assert [c.voice_channel_id for c in await again.bot.store.remembered_calls()] == [
+            call.channel_id
+        ]
+        await again.post(rejoined.say("Bring an umbrella."))
+        await rejoined.read_out()
+        after = world.discord.voice_server.heard_from(call.bot_id)[before:]
+        heard = await asyncio.to_thread(transcribed, listener, after[-1].audio(), tmp_path)
+    assert "umbrella" in heard, heard
+    assert "station" not in heard  # what was being read at the restart is not read again
+
+
+async def test_earshot_forgets_a_call_nobody_is_in_at_restart(call, settings):
+    world = call.world
+    await voice_command(call, "join")
+    assert await remembered(world) == [call.channel_id]
+    await world.bot.close()
+    call.leave(world.member)
+    joins = len(voice_ops(world))
+
+    again = restarted(world, settings)
+    async with running_bot(world.discord, again.bot), LoopWatchdog():
+        async with asyncio.timeout(5):
+            while await again.bot.store.remembered_calls():  # noqa: ASYNC110 (no event tells)
+                await asyncio.sleep(0.02)
+        assert voice_ops(world)[joins:] == []
+        assert again.bot.calls.get(int(world.guild["id"])) is None
+
+
+# 6. A message that cannot be synthesized --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"audio_provider": "openai", "audio_api_key": API_KEY}], ids=["audio-api"]
+)
+async def test_a_message_that_cannot_be_read_is_answered_and_the_next_is_read(call):
+    world = call.world
+    await voice_command(call, "join")
+    world.audio_api.faults.append(Fault.http(400, "This input was refused."))
+    refused = call.say("The train leaves at nine.")
+
+    await world.post(refused)
+    await world.post(call.say("Bring an umbrella."))
+    [reply] = await world.wait_for_replies(refused)
+    await call.read_out()
+
+    assert reply.json["content"].startswith("I couldn't read alice's message aloud: ")
+    inputs = [request["input"] for request in world.audio_api.speech_requests]
+    assert any("umbrella" in text for text in inputs)
+    [heard] = world.discord.voice_server.heard_from(call.bot_id)
+    assert heard.voiced_duration > 0.2  # the second message, read after the failure
