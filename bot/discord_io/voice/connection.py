@@ -30,6 +30,7 @@ JOIN_TIMEOUT_SECONDS = 10.0
 """How long joining may take, and how long discord.py's player waits for a dropped connection
 to come back before earshot rejoins."""
 RECONNECT_POLL_SECONDS = 0.2
+REJOIN_ATTEMPTS = 3
 
 
 def call_channel_of(user: discord.abc.User) -> CallChannel | None:
@@ -150,14 +151,39 @@ class CallConnection:
             raise VoiceGone("the call ended")
         channel = self.channel
         log.warning("voice connection in guild %s did not come back; rejoining", channel.guild.id)
-        if self._held:
-            await self._voice.disconnect(force=True)
         try:
-            self._voice = await _connect(channel)
+            self._voice = await self._rejoin(channel)
         except EarshotError as error:
             self._left = True
             raise VoiceGone(f"rejoining failed: {error}") from None
         return self._voice
+
+    async def _rejoin(self, channel: CallChannel) -> CallVoiceClient:
+        """Join `channel` afresh, in up to `REJOIN_ATTEMPTS` attempts: a late confirmation of
+        one of discord.py's own disconnects can end an attempt."""
+        for _ in range(REJOIN_ATTEMPTS - 1):
+            try:
+                return await self._join_again(channel)
+            except VoiceJoinTimeout:
+                log.warning("rejoining voice in guild %s timed out; trying again", channel.guild.id)
+        return await self._join_again(channel)
+
+    async def _join_again(self, channel: CallChannel) -> CallVoiceClient:
+        if self._held:
+            await self._voice.disconnect(force=True)  # waits for Discord's confirmation
+        else:
+            await _confirmed_out(channel.guild)
+        return await _connect(channel)
+
+
+async def _confirmed_out(guild: discord.Guild) -> None:
+    """Wait, up to `JOIN_TIMEOUT_SECONDS`, until Discord confirmed that earshot left voice in
+    `guild` (discord.py let go of its client without waiting for that): the confirmation,
+    arriving during a new connection, would end it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + JOIN_TIMEOUT_SECONDS
+    while guild.me.voice is not None and loop.time() < deadline:  # noqa: ASYNC110 (no event)
+        await asyncio.sleep(RECONNECT_POLL_SECONDS)
 
 
 async def _connect(channel: CallChannel) -> CallVoiceClient:
