@@ -53,6 +53,9 @@ timeout sends SIGKILL."""
 OPTED_OUT_EVENT = "member_opted_out"
 """Dispatched with a member's id when they opt out of automatic transcription (`/privacy`), so
 work already under way for them stops (listened to as `on_member_opted_out`)."""
+NOT_READ_EVENT = "member_not_read"
+"""Dispatched with a member's id when they opt out of being read aloud in calls (`/privacy
+read-aloud`), so their messages waiting in a call are dropped (`on_member_not_read`)."""
 WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
 """The tasks that do a member's work: app commands, and automatic transcriptions."""
 

@@ -114,10 +114,9 @@ class Speak(commands.Cog):
             return
         private = on_behalf.private_unless_allowed(interaction, False)
         await interaction.response.defer(ephemeral=private, thinking=True)
-        member = await self.bot.store.member_settings(interaction.user.id)
         options = SpeechOptions(
             voice=voice or await self._preferred_voice(interaction),
-            speed=speed or member.tts_speed or 1.0,
+            speed=speed or 1.0,
             instructions=instructions,
             output=format,
         )

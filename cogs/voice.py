@@ -102,6 +102,11 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
             call.reader.forget(event.message_id)
 
     @commands.Cog.listener()
+    async def on_member_not_read(self, user_id: int) -> None:
+        """A member opted out of being read: what they wrote is not read any more."""
+        self.bot.calls.forget_author(user_id)
+
+    @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Rejoin the calls earshot was reading in before it stopped (once per start)."""
         if self._rejoined:

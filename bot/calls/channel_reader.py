@@ -125,13 +125,18 @@ class ChannelReader:
 
     def forget(self, message_id: int) -> None:
         """A deleted message is not read: dropped if waiting, stopped if being read."""
-        if self.current is not None and self.current.message_id == message_id:
+        self._drop(lambda line: line.message_id == message_id)
+
+    def forget_author(self, author_id: int) -> None:
+        """A member who opted out of being read is not read any more, from now: their waiting
+        lines are dropped, and their line being read is stopped."""
+        self._drop(lambda line: line.author_id == author_id)
+
+    def _drop(self, matches: Callable[[ChatLine], bool]) -> None:
+        if self.current is not None and matches(self.current):
             self.skip()
-            return
         self._queue = deque(
-            entry
-            for entry in self._queue
-            if not (isinstance(entry, ChatLine) and entry.message_id == message_id)
+            entry for entry in self._queue if not (isinstance(entry, ChatLine) and matches(entry))
         )
 
     @property

@@ -121,7 +121,7 @@ class Call:
             if self.connection.gone:
                 return self._disconnected()
             now = loop.time()
-            humans = _humans_in(self.channel)
+            humans = humans_in(self.channel)
             alone_since = None if humans else (alone_since if alone_since is not None else now)
             waits = [WATCH_SECONDS]
             if alone_since is not None:
@@ -153,7 +153,7 @@ class Call:
         return shown_name(self.channel.name)
 
 
-def _humans_in(channel: CallChannel) -> list[int]:
+def humans_in(channel: CallChannel) -> list[int]:
     """Who in `channel`'s call is not a bot (a member missing from the cache counts as human)."""
     guild = channel.guild
     return [

@@ -11,7 +11,7 @@ from collections import defaultdict
 import discord
 
 from bot.calls.channel_reader import Speak
-from bot.discord_io.voice.call import Call, CallTimes, Leaving, post_notice
+from bot.discord_io.voice.call import Call, CallTimes, Leaving, humans_in, post_notice
 from bot.discord_io.voice.connection import CallChannel, CallConnection, check_joinable
 from bot.errors import EarshotError, InAnotherCall
 from bot.store import Store
@@ -33,6 +33,11 @@ class Calls:
     def get(self, guild_id: int | None) -> Call | None:
         """The call being read in the server, if any."""
         return self._calls.get(guild_id) if guild_id is not None else None
+
+    def forget_author(self, author_id: int) -> None:
+        """Drop what `author_id` wrote from every call's queue (they opted out of being read)."""
+        for call in self._calls.values():
+            call.reader.forget_author(author_id)
 
     async def join(self, channel: CallChannel, notices: discord.abc.Messageable) -> Call:
         """Read in `channel` (the call already read there, if it is), saying what happens in
@@ -82,7 +87,7 @@ class Calls:
         forget the others."""
         for remembered in await self._store.remembered_calls():
             channel = client.get_channel(remembered.voice_channel_id)
-            if not isinstance(channel, CallChannel) or not channel.voice_states:
+            if not isinstance(channel, CallChannel) or not humans_in(channel):
                 await self._store.forget_call(remembered.guild_id)
                 continue
             notices = client.get_channel(remembered.text_channel_id or channel.id)

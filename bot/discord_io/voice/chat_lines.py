@@ -102,7 +102,7 @@ class ChatLines:
             text=text,
             attachments=kinds,
             voice=self._synthesizer.first_known(member.tts_voice, server.tts_voice),
-            speed=member.tts_speed or 1.0,
+            speed=self._synthesizer.usable_speed(member.tts_speed or 1.0),
             rules=ReadingRules(
                 say_names=server.voice_say_names,
                 max_chars=server.voice_max_chars or self._settings.voice_max_chars,

@@ -6,9 +6,9 @@ and reconnects after a network loss; its player waits up to the connect timeout 
 the connection is still down after that (discord.py 2.7.1 can stall reconnecting after a 1006
 close), or discord.py gave up on it (after a 4015 close its resume can time out, and then it
 disconnects), earshot joins the same channel afresh, and the feed plays on from where it
-stopped: nothing queued is lost. The call is over for good
-(`VoiceGone`) when earshot left, or when Discord took it out of the call (a moderator
-disconnected it, the channel went): a voice state without a channel while it was connected.
+stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when earshot left, or
+when Discord took it out of the call (a moderator disconnected it, the channel went): a voice
+state without a channel while it was connected.
 """
 
 from __future__ import annotations
@@ -204,6 +204,7 @@ async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
     try:
         voice.play(source, after=lambda error: loop.call_soon_threadsafe(_settle, finished, error))
     except discord.ClientException:
+        await asyncio.sleep(RECONNECT_POLL_SECONDS)
         return False  # the connection dropped in between: wait for it again
     try:
         error = await asyncio.shield(finished)
