@@ -21,13 +21,27 @@ from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call
 from bot.discord_io.voice.chat_lines import is_chat, reads_here
-from bot.discord_io.voice.connection import call_channel_of
+from bot.discord_io.voice.connection import Standing, call_channel_of
 from bot.errors import EarshotError, NotAllowed, NotInCall, NotInVoiceChannel
 
 log = logging.getLogger(__name__)
 
+STAGE_NOTES: dict[Standing | None, str] = {
+    Standing.HAND_RAISED: (
+        "\n✋ I'm in the stage's audience with my hand raised: nobody hears me until a stage "
+        "moderator invites me to speak."
+    ),
+    Standing.AUDIENCE: (
+        "\n⚠️ I'm in the stage's audience and couldn't raise my hand (my role needs **Request "
+        "to Speak** there, or **Mute Members** to speak by itself): nobody hears me until a "
+        "stage moderator invites me to speak."
+    ),
+}
+"""What the join reply adds where earshot is not (yet) a speaker on a stage."""
+
 
 @app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
 class Voice(commands.GroupCog, group_name="voice", group_description="earshot in voice calls"):
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
@@ -150,6 +164,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         return (
             f"🔊 Reading aloud in **{shown_name(call.channel.name)}**: messages posted in {where} "
             f"by {who}. `/privacy read-aloud` opts you out; `/voice leave` stops me."
+            + STAGE_NOTES.get(call.connection.standing, "")
         )
 
 

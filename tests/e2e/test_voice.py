@@ -10,10 +10,10 @@ import asyncio
 import davey
 import pytest
 
-from tests.e2e.voice_calls import Call, transcribed
+from tests.e2e.voice_calls import Call, local_speech_settings, transcribed
 from tests.fakes import discord_payloads as dp
 from tests.harness import bot_settings
-from tests.local_models import PIPER_JOE, TINY_EN, whisper
+from tests.local_models import TINY_EN, whisper
 
 
 @pytest.fixture
@@ -22,14 +22,7 @@ def settings(audio_api, tmp_path, request):
     provider (`indirect` parametrization with {"audio_provider": "openai"})."""
     if getattr(request, "param", {}).get("audio_provider") == "openai":
         return bot_settings(audio_api, tmp_path / "data")
-    return bot_settings(
-        audio_api,
-        tmp_path / "data",
-        audio_provider="local",
-        audio_api_key=None,
-        local_piper_voice=PIPER_JOE,
-        local_whisper_model=str(TINY_EN),
-    )
+    return local_speech_settings(audio_api, tmp_path / "data")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
-"""Helpers for the tests of earshot in voice calls: a voice channel with the member in it, and
-what the voice stand-in heard from the bot, transcribed by Whisper tiny.en (a test-only
-package) so that tests assert the words that reached the call, in order."""
+"""Helpers for the tests of earshot in voice calls: a voice or stage channel with the member in
+it, settings speaking with a local Piper voice, and what the voice stand-in heard from the bot,
+transcribed by Whisper tiny.en (a test-only package) so that tests assert the words that
+reached the call, in order."""
 
 from __future__ import annotations
 
@@ -14,12 +15,27 @@ import numpy as np
 
 from bot.calls.channel_reader import ChannelReader
 from bot.providers.local.whisper import WhisperEngine, WhisperJob
+from bot.settings import Settings
 from tests.fakes import discord_payloads as dp
-from tests.harness import EarshotWorld
+from tests.fakes.audio_api import FakeAudioAPI
+from tests.harness import EarshotWorld, bot_settings
+from tests.local_models import PIPER_JOE, TINY_EN
 
 HEARD_RATE = 48_000
 SETTLE_TIMEOUT = 60.0
 """Seconds a call may take to read what it was given (synthesis and playback in real time)."""
+
+
+def local_speech_settings(audio_api: FakeAudioAPI, data_dir: Path) -> Settings:
+    """The local engine speaking with the Piper voice (clear enough for Whisper tiny.en)."""
+    return bot_settings(
+        audio_api,
+        data_dir,
+        audio_provider="local",
+        audio_api_key=None,
+        local_piper_voice=PIPER_JOE,
+        local_whisper_model=str(TINY_EN),
+    )
 
 
 @dataclass
@@ -57,6 +73,11 @@ class Call:
         discord = self.world.discord
         where = discord.voice_channel_of(self.world.guild["id"], discord.application_id)
         return where == self.voice_channel["id"]
+
+    def bot_voice_state(self) -> dp.Payload | None:
+        """The bot's voice state in the server, as the stand-in holds it (None: in no call)."""
+        discord = self.world.discord
+        return discord.voice_state(self.world.guild["id"], discord.application_id)
 
     def reader(self) -> ChannelReader | None:
         call = self.world.bot.calls.get(int(self.world.guild["id"]))

@@ -9,11 +9,16 @@ disconnects), earshot joins the same channel afresh, and the feed plays on from 
 stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when earshot left, or
 when Discord took it out of the call (a moderator disconnected it, the channel went): a voice
 state without a channel while it was connected.
+
+On a stage everyone joins in the audience, where Discord relays nothing they say: earshot makes
+itself a speaker where its role has Mute Members there, else raises its hand where it has
+Request to Speak, and `standing` says which it is (a stage moderator may change it any time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 
 import discord
@@ -31,6 +36,19 @@ JOIN_TIMEOUT_SECONDS = 10.0
 to come back before earshot rejoins."""
 RECONNECT_POLL_SECONDS = 0.2
 REJOIN_ATTEMPTS = 3
+STAGE_ANSWER_SECONDS = 5.0
+"""How long earshot waits for Discord to announce that it became a speaker or raised its hand."""
+
+
+class Standing(enum.Enum):
+    """Where earshot is on a stage."""
+
+    SPEAKER = "speaker"
+    """Heard by everyone on the stage."""
+    HAND_RAISED = "hand raised"
+    """In the audience, asking to speak: a stage moderator must invite it."""
+    AUDIENCE = "audience"
+    """In the audience without asking to speak (it may not): a moderator must invite it."""
 
 
 def call_channel_of(user: discord.abc.User) -> CallChannel | None:
@@ -56,16 +74,34 @@ def check_joinable(channel: CallChannel) -> None:
         raise VoiceChannelFull(channel.name, limit)
 
 
-async def _become_speaker(channel: discord.StageChannel) -> None:
-    """On a stage, speak if earshot's role may (Mute Members), else raise its hand."""
+async def _take_the_stage(voice: discord.VoiceClient, channel: discord.StageChannel) -> None:
+    """On a stage, become a speaker if earshot's role may (Mute Members), else raise its hand
+    if it may (Request to Speak), and wait (up to `STAGE_ANSWER_SECONDS`) for Discord to
+    announce it, so that `standing` tells. A refusal is logged; earshot stays in the audience."""
     me = channel.guild.me
+    granted = channel.permissions_for(me)
+    if granted.mute_members:
+        change = me.edit(suppress=False)
+    elif granted.request_to_speak:
+        change = me.request_to_speak()
+    else:
+        return
+    announced = asyncio.ensure_future(
+        voice.client.wait_for(
+            "voice_state_update",
+            check=lambda member, _before, _after: member.id == me.id,
+            timeout=STAGE_ANSWER_SECONDS,
+        )
+    )
     try:
-        if channel.permissions_for(me).mute_members:
-            await me.edit(suppress=False)
-        else:
-            await me.request_to_speak()
+        await change
+        await announced
     except discord.HTTPException:
-        log.warning("could not become a speaker on stage %s", channel.id, exc_info=True)
+        log.warning("could not take the stage %s", channel.id, exc_info=True)
+    except TimeoutError:
+        log.warning("Discord did not announce earshot's standing on stage %s", channel.id)
+    finally:
+        announced.cancel()
 
 
 class CallVoiceClient(discord.VoiceClient):
@@ -94,10 +130,7 @@ class CallConnection:
         """Connect to `channel` (self-deafened: earshot does not listen), after checking it
         may. Raises `CannotJoinVoice`, `VoiceChannelFull` or `VoiceJoinTimeout`."""
         check_joinable(channel)
-        connection = cls(await _connect(channel))
-        if isinstance(channel, discord.StageChannel):
-            await _become_speaker(channel)
-        return connection
+        return cls(await _connect(channel))
 
     @property
     def channel(self) -> CallChannel:
@@ -105,6 +138,18 @@ class CallConnection:
         channel = self._voice.channel
         assert isinstance(channel, CallChannel)
         return channel
+
+    @property
+    def standing(self) -> Standing | None:
+        """Where earshot is on the stage of the call, from its voice state; None in a voice
+        channel."""
+        channel = self.channel
+        if not isinstance(channel, discord.StageChannel):
+            return None
+        voice = channel.guild.me.voice
+        if voice is None or not voice.suppress:
+            return Standing.SPEAKER
+        return Standing.HAND_RAISED if voice.requested_to_speak_at else Standing.AUDIENCE
 
     @property
     def gone(self) -> bool:
@@ -187,12 +232,16 @@ async def _confirmed_out(guild: discord.Guild) -> None:
 
 
 async def _connect(channel: CallChannel) -> CallVoiceClient:
+    """Join `channel` afresh (on a stage, taking the stage as far as earshot may)."""
     try:
-        return await channel.connect(
+        voice = await channel.connect(
             timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=CallVoiceClient
         )
     except TimeoutError:
         raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
+    if isinstance(channel, discord.StageChannel):
+        await _take_the_stage(voice, channel)
+    return voice
 
 
 async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
