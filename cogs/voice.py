@@ -52,6 +52,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         channel = call_channel_of(interaction.user)
         if channel is None:
             raise NotInVoiceChannel("not in a voice channel")
+        self.bot.calls.check_join(channel)  # refusals are private: before the public deferral
         await interaction.response.defer(thinking=True)
         notices = interaction.channel
         assert isinstance(notices, discord.abc.Messageable)

@@ -104,18 +104,22 @@ class Call:
         leaving = watching.result() if watching in done and not watching.cancelled() else None
         if leaving is None and not self.connection.gone:
             return  # the reader ended on its own: only when closed
-        if leaving is None:
-            leaving = Leaving(
-                f"I was disconnected from **{self._channel_name()}**. `/voice join` brings me back."
-            )
-        await self._on_end(self, leaving)
+        await self._on_end(self, leaving or self._disconnected())
+
+    def _disconnected(self) -> Leaving:
+        return Leaving(
+            f"I was disconnected from **{self._channel_name()}**. `/voice join` brings me back."
+        )
 
     async def _watch(self) -> Leaving:
-        """Return why to leave, once no human has been in the call for `alone_seconds`, or
-        nothing has been read for `idle_seconds`."""
+        """Return why to leave, once no human has been in the call for `alone_seconds`,
+        nothing has been read for `idle_seconds`, or earshot was disconnected while it had
+        nothing to read (reading, the reader ends with `VoiceGone` first)."""
         loop = asyncio.get_running_loop()
         alone_since: float | None = None
         while True:
+            if self.connection.gone:
+                return self._disconnected()
             now = loop.time()
             humans = humans_in(self.channel)
             alone_since = None if humans else (alone_since if alone_since is not None else now)

@@ -12,7 +12,7 @@ import discord
 
 from bot.calls.channel_reader import Speak
 from bot.discord_io.voice.call import Call, CallTimes, Leaving, humans_in, post_notice
-from bot.discord_io.voice.connection import CallChannel, CallConnection
+from bot.discord_io.voice.connection import CallChannel, CallConnection, check_joinable
 from bot.errors import EarshotError, InAnotherCall
 from bot.store import Store
 
@@ -44,10 +44,9 @@ class Calls:
         `notices`. Raises `InAnotherCall`, or what `CallConnection.join` raises."""
         guild_id = channel.guild.id
         async with self._joining[guild_id]:
+            self.check_join(channel)
             existing = self._calls.get(guild_id)
             if existing is not None:
-                if existing.channel.id != channel.id:
-                    raise InAnotherCall(existing.channel.name)
                 return existing
             connection = await CallConnection.join(channel)
             call = Call(
@@ -63,6 +62,16 @@ class Calls:
         notices_id = notices.id if isinstance(notices, discord.abc.GuildChannel) else None
         await self._store.remember_call(guild_id, channel.id, notices_id)
         return call
+
+    def check_join(self, channel: CallChannel) -> None:
+        """Raise what keeps earshot from reading in `channel` now, without waiting: it reads
+        in another channel of the server (`InAnotherCall`), or it may not join `channel`
+        (`check_joinable`). Nothing is raised where it already reads."""
+        existing = self._calls.get(channel.guild.id)
+        if existing is None:
+            check_joinable(channel)
+        elif existing.channel.id != channel.id:
+            raise InAnotherCall(existing.channel.name)
 
     async def leave(self, guild_id: int) -> Call | None:
         """Stop reading and leave the server's call (forgotten: no rejoin after a restart);

@@ -4,10 +4,11 @@ playing Opus packets into it (a `bot.calls.playback.Playback`).
 discord.py resumes the connection itself when the voice server moves or asks for a resume,
 and reconnects after a network loss; its player waits up to the connect timeout for that. When
 the connection is still down after that (discord.py 2.7.1 can stall reconnecting after a 1006
-close), earshot drops the voice client and joins the same channel afresh, and the feed plays
-on from where it stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when
-earshot left, or when Discord ended its connection (a moderator disconnected it, the channel
-went): discord.py has then let go of the voice client.
+close), or discord.py gave up on it (after a 4015 close its resume can time out, and then it
+disconnects), earshot joins the same channel afresh, and the feed plays on from where it
+stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when earshot left, or
+when Discord took it out of the call (a moderator disconnected it, the channel went): a voice
+state without a channel while it was connected.
 
 On a stage everyone joins in the audience, where Discord relays nothing they say: earshot makes
 itself a speaker where its role has Mute Members there, else raises its hand where it has
@@ -21,6 +22,7 @@ import enum
 import logging
 
 import discord
+from discord.types.voice import GuildVoiceState
 
 from bot.calls.packet_feed import PacketFeed
 from bot.discord_io.voice.feed_source import FeedSource
@@ -33,6 +35,7 @@ JOIN_TIMEOUT_SECONDS = 10.0
 """How long joining may take, and how long discord.py's player waits for a dropped connection
 to come back before earshot rejoins."""
 RECONNECT_POLL_SECONDS = 0.2
+REJOIN_ATTEMPTS = 3
 STAGE_ANSWER_SECONDS = 5.0
 """How long earshot waits for Discord to announce that it became a speaker or raised its hand."""
 
@@ -101,10 +104,24 @@ async def _take_the_stage(voice: discord.VoiceClient, channel: discord.StageChan
         announced.cancel()
 
 
+class CallVoiceClient(discord.VoiceClient):
+    """A `discord.VoiceClient` that tells whether Discord took earshot out of the call: a
+    voice state without a channel that arrives while connected. (discord.py's own disconnects,
+    to reconnect or after a failed resume, come while it is not connected, or after it let go
+    of the client.)"""
+
+    removed = False
+
+    async def on_voice_state_update(self, data: GuildVoiceState) -> None:
+        if data.get("channel_id") is None and self.is_connected():
+            self.removed = True
+        await super().on_voice_state_update(data)
+
+
 class CallConnection:
     """The voice connection to one call. `play` is safe to call from one task at a time."""
 
-    def __init__(self, voice: discord.VoiceClient) -> None:
+    def __init__(self, voice: CallVoiceClient) -> None:
         self._voice = voice
         self._left = False
 
@@ -136,8 +153,14 @@ class CallConnection:
 
     @property
     def gone(self) -> bool:
-        """Whether the call is over: earshot left, or Discord ended the connection."""
-        return self._left or self._voice.guild.voice_client is not self._voice
+        """Whether the call is over: earshot left, or Discord took it out of the call."""
+        return self._left or self._voice.removed
+
+    @property
+    def _held(self) -> bool:
+        """Whether discord.py still holds the voice client (it lets go once it disconnected
+        for good)."""
+        return self._voice.guild.voice_client is self._voice
 
     async def play(self, feed: PacketFeed) -> None:
         """Play `feed` until it ends or is stopped, through drops and rejoins; raises
@@ -150,17 +173,18 @@ class CallConnection:
     async def leave(self) -> None:
         """Leave the call; `play` under way ends with `VoiceGone`."""
         self._left = True
-        await self._voice.disconnect(force=True)
+        if self._held:
+            await self._voice.disconnect(force=True)
 
     async def _connected(self, feed: PacketFeed) -> discord.VoiceClient | None:
         """The voice client once connected (None if `feed` is stopped meanwhile): discord.py's
-        own resume or reconnect is given `JOIN_TIMEOUT_SECONDS`, then earshot joins the
-        channel afresh."""
+        own resume or reconnect is given `JOIN_TIMEOUT_SECONDS` (unless it gives up first),
+        then earshot joins the channel afresh."""
         if self._voice.is_connected():
             return self._voice
         loop = asyncio.get_running_loop()
         deadline = loop.time() + JOIN_TIMEOUT_SECONDS
-        while not self._voice.is_connected() and loop.time() < deadline:
+        while not self._voice.is_connected() and self._held and loop.time() < deadline:
             if self.gone:
                 raise VoiceGone("the call ended")
             if feed.stopped:
@@ -172,20 +196,46 @@ class CallConnection:
             raise VoiceGone("the call ended")
         channel = self.channel
         log.warning("voice connection in guild %s did not come back; rejoining", channel.guild.id)
-        await self._voice.disconnect(force=True)
         try:
-            self._voice = await _connect(channel)
+            self._voice = await self._rejoin(channel)
         except EarshotError as error:
             self._left = True
             raise VoiceGone(f"rejoining failed: {error}") from None
         return self._voice
 
+    async def _rejoin(self, channel: CallChannel) -> CallVoiceClient:
+        """Join `channel` afresh, in up to `REJOIN_ATTEMPTS` attempts: a late confirmation of
+        one of discord.py's own disconnects can end an attempt."""
+        for _ in range(REJOIN_ATTEMPTS - 1):
+            try:
+                return await self._join_again(channel)
+            except VoiceJoinTimeout:
+                log.warning("rejoining voice in guild %s timed out; trying again", channel.guild.id)
+        return await self._join_again(channel)
 
-async def _connect(channel: CallChannel) -> discord.VoiceClient:
+    async def _join_again(self, channel: CallChannel) -> CallVoiceClient:
+        if self._held:
+            await self._voice.disconnect(force=True)  # waits for Discord's confirmation
+        else:
+            await _confirmed_out(channel.guild)
+        return await _connect(channel)
+
+
+async def _confirmed_out(guild: discord.Guild) -> None:
+    """Wait, up to `JOIN_TIMEOUT_SECONDS`, until Discord confirmed that earshot left voice in
+    `guild` (discord.py let go of its client without waiting for that): the confirmation,
+    arriving during a new connection, would end it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + JOIN_TIMEOUT_SECONDS
+    while guild.me.voice is not None and loop.time() < deadline:  # noqa: ASYNC110 (no event)
+        await asyncio.sleep(RECONNECT_POLL_SECONDS)
+
+
+async def _connect(channel: CallChannel) -> CallVoiceClient:
     """Join `channel` afresh (on a stage, taking the stage as far as earshot may)."""
     try:
         voice = await channel.connect(
-            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=discord.VoiceClient
+            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=CallVoiceClient
         )
     except TimeoutError:
         raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
