@@ -21,7 +21,7 @@ import pytest
 from bot.app import EarshotBot
 from bot.discord_io.voice import call as call_module
 from bot.discord_io.voice import connection as connection_module
-from tests.e2e.voice_calls import Call, transcribed
+from tests.e2e.voice_calls import Call
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, Fault
 from tests.fakes.discord import client_ssl_context, running_bot
@@ -32,7 +32,7 @@ from tests.harness import (
     EarshotWorld,
     bot_settings,
 )
-from tests.local_models import TINY_EN, whisper
+from tests.local_models import TINY_EN
 from tests.loop_watchdog import LoopWatchdog
 
 CALL_TASKS = ("earshot call", "earshot reader", "earshot watch")
@@ -64,12 +64,6 @@ def settings(audio_api, tmp_path, overrides):
         "local_whisper_model": str(TINY_EN),
     } | overrides
     return bot_settings(audio_api, tmp_path / "data", **values)
-
-
-@pytest.fixture(scope="module")
-def listener(tmp_path_factory):
-    """Whisper tiny.en, to hear what the bot said in calls."""
-    return whisper(TINY_EN, tmp_path_factory.mktemp("listener-cache"))
 
 
 @pytest.fixture(autouse=True)
@@ -186,9 +180,9 @@ def packets_heard(call: Call) -> int:
     return sum(heard.packets for heard in call.world.discord.voice_server.heard_from(call.bot_id))
 
 
-async def hear(call: Call, listener, tmp_path) -> str:
+async def hear(call: Call, listener) -> str:
     await call.read_out()
-    return await asyncio.to_thread(transcribed, listener, call.heard(), tmp_path)
+    return await listener.hear(call.heard())
 
 
 async def remembered(world: EarshotWorld) -> list[int]:
@@ -321,9 +315,7 @@ def later_words_heard(heard: str) -> None:
     assert heard.index("station") < heard.index("umbrella")
 
 
-async def test_a_voice_server_crash_is_survived_and_reading_goes_on(
-    call, listener, tmp_path, monkeypatch
-):
+async def test_a_voice_server_crash_is_survived_and_reading_goes_on(call, listener, monkeypatch):
     """4015 asks for a resume. discord.py 2.7.1's resume asks the gateway for the channel
     again and waits for both voice updates, which come in the order it does not expect when
     connected: it times out and disconnects. earshot then joins afresh and reads on."""
@@ -332,14 +324,14 @@ async def test_a_voice_server_crash_is_survived_and_reading_goes_on(
 
     await read_two_and_drop(call, lambda: voice_server.close_connections(4015))
 
-    later_words_heard(await hear(call, listener, tmp_path))
+    later_words_heard(await hear(call, listener))
     assert voice_server.identifies + voice_server.resumes == 2
     assert call.bot_in_call()
 
 
 @pytest.mark.log_errors(RECONNECT_LOG)
 async def test_a_closed_voice_socket_is_reconnected_and_reading_goes_on(
-    call, listener, tmp_path, monkeypatch
+    call, listener, monkeypatch
 ):
     """discord.py reconnects (a new voice session); if it stalls, earshot rejoins by itself
     after JOIN_TIMEOUT_SECONDS. Either way the rest is read."""
@@ -348,12 +340,12 @@ async def test_a_closed_voice_socket_is_reconnected_and_reading_goes_on(
 
     await read_two_and_drop(call, lambda: voice_server.close_connections(1001))
 
-    later_words_heard(await hear(call, listener, tmp_path))
+    later_words_heard(await hear(call, listener))
     assert len(voice_server.heard_from(call.bot_id)) >= 2  # a new connection, a new SSRC
     assert call.bot_in_call()
 
 
-async def test_a_moved_voice_server_is_followed_and_reading_goes_on(call, listener, tmp_path):
+async def test_a_moved_voice_server_is_followed_and_reading_goes_on(call, listener):
     world = call.world
 
     async def move() -> None:
@@ -361,14 +353,14 @@ async def test_a_moved_voice_server_is_followed_and_reading_goes_on(call, listen
 
     await read_two_and_drop(call, move)
 
-    later_words_heard(await hear(call, listener, tmp_path))
+    later_words_heard(await hear(call, listener))
     heard = world.discord.voice_server.heard_from(call.bot_id)
     assert len(heard) >= 2 and heard[-1].packets  # the moved server gave a new SSRC
 
 
 @pytest.mark.log_errors(RECONNECT_LOG, "Failed to connect to voice")
 async def test_earshot_rejoins_when_discord_py_does_not_reconnect(
-    call, listener, tmp_path, monkeypatch, caplog
+    call, listener, monkeypatch, caplog
 ):
     """The voice gateway refuses every new session (as if Discord's voice servers were down)
     until earshot gives up waiting for discord.py's reconnect (JOIN_TIMEOUT_SECONDS) and joins
@@ -394,7 +386,7 @@ async def test_earshot_rejoins_when_discord_py_does_not_reconnect(
 
     await read_two_and_drop(call, drop)
 
-    later_words_heard(await hear(call, listener, tmp_path))
+    later_words_heard(await hear(call, listener))
     assert rejoining() and call.bot_in_call()
 
 
@@ -486,7 +478,7 @@ def restarted(world: EarshotWorld, settings) -> EarshotWorld:
     return dataclasses.replace(world, bot=bot)
 
 
-async def test_earshot_rejoins_its_call_after_a_restart(call, settings, listener, tmp_path):
+async def test_earshot_rejoins_its_call_after_a_restart(call, settings, listener):
     world = call.world
     await voice_command(call, "join")
     await world.post(call.say(LONG_MESSAGE))
@@ -505,7 +497,7 @@ async def test_earshot_rejoins_its_call_after_a_restart(call, settings, listener
         await again.post(rejoined.say("Bring an umbrella."))
         await rejoined.read_out()
         after = world.discord.voice_server.heard_from(call.bot_id)[before:]
-        heard = await asyncio.to_thread(transcribed, listener, after[-1].audio(), tmp_path)
+        heard = await listener.hear(after[-1].audio())
     assert "umbrella" in heard, heard
     assert "station" not in heard  # what was being read at the restart is not read again
 

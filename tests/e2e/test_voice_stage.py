@@ -11,10 +11,9 @@ import asyncio
 
 import pytest
 
-from tests.e2e.voice_calls import Call, local_speech_settings, transcribed
+from tests.e2e.voice_calls import Call, local_speech_settings
 from tests.fakes import discord_payloads as dp
 from tests.harness import BOT_PERMISSIONS
-from tests.local_models import TINY_EN, whisper
 
 MODERATOR_MUST_INVITE = "nobody hears me until a stage moderator invites me to speak"
 
@@ -22,12 +21,6 @@ MODERATOR_MUST_INVITE = "nobody hears me until a stage moderator invites me to s
 @pytest.fixture
 def settings(audio_api, tmp_path):
     return local_speech_settings(audio_api, tmp_path / "data")
-
-
-@pytest.fixture(scope="module")
-def listener(tmp_path_factory):
-    """Whisper tiny.en, to hear what the bot said on the stage."""
-    return whisper(TINY_EN, tmp_path_factory.mktemp("listener-cache"))
 
 
 @pytest.fixture
@@ -48,19 +41,17 @@ def grant(stage: Call, permissions: int) -> None:
     stage.world.discord.set_bot_permissions(stage.world.guild["id"], BOT_PERMISSIONS | permissions)
 
 
-async def hear(stage: Call, listener, tmp_path) -> str:
+async def hear(stage: Call, listener) -> str:
     await stage.read_out()
-    return await asyncio.to_thread(transcribed, listener, stage.heard(), tmp_path)
+    return await listener.hear(stage.heard())
 
 
-async def test_with_mute_members_earshot_speaks_on_the_stage_and_is_heard(
-    stage, listener, tmp_path
-):
+async def test_with_mute_members_earshot_speaks_on_the_stage_and_is_heard(stage, listener):
     grant(stage, dp.MUTE_MEMBERS)
 
     reply = await stage.join()
     await stage.world.post(stage.say("The concert starts at seven."))
-    heard = await hear(stage, listener, tmp_path)
+    heard = await hear(stage, listener)
 
     assert reply.startswith("🔊 Reading aloud in **Town Hall**")
     assert "stage" not in reply
@@ -70,9 +61,7 @@ async def test_with_mute_members_earshot_speaks_on_the_stage_and_is_heard(
     assert "concert" in heard
 
 
-async def test_without_mute_members_earshot_raises_its_hand_and_reads_once_invited(
-    stage, listener, tmp_path
-):
+async def test_without_mute_members_earshot_raises_its_hand_and_reads_once_invited(stage, listener):
     grant(stage, dp.REQUEST_TO_SPEAK)
 
     reply = await stage.join()
@@ -89,7 +78,7 @@ async def test_without_mute_members_earshot_raises_its_hand_and_reads_once_invit
 
     stage.world.discord.set_suppressed(stage.world.guild["id"], stage.bot_id, False)
     await stage.world.post(stage.say("The market sells bananas."))
-    heard = await hear(stage, listener, tmp_path)
+    heard = await hear(stage, listener)
 
     assert "banana" in heard and "apple" not in heard
     assert stage.bot_in_call()

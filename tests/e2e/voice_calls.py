@@ -6,8 +6,10 @@ reached the call, in order."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 import wave
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,14 +103,52 @@ class Call:
         return self.world.discord.application_id
 
 
-def transcribed(engine: WhisperEngine, audio: np.ndarray, folder: Path) -> str:
-    """What Whisper hears in `audio` (mono 48 kHz float), lower case, words separated by
-    single spaces. Blocking: run it in a thread while the bot serves."""
-    path = folder / "heard.wav"
+class Listener:
+    """Whisper tiny.en in a process of its own, hearing what the bot said in calls. In this
+    process it would hold the interpreter lock for tens of milliseconds at a time, and the
+    loop watchdog would blame earshot for the stall."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load_whisper,
+            initargs=(str(TINY_EN), str(folder / "cache")),
+        )
+        self._heard = 0
+
+    async def hear(self, audio: np.ndarray) -> str:
+        """What Whisper hears in `audio` (mono 48 kHz float), lower case, words separated by
+        single spaces."""
+        self._heard += 1
+        path = self._folder / f"heard-{self._heard}.wav"
+        await asyncio.to_thread(_write_wav, audio, path)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _transcribe, str(path))
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+def _write_wav(audio: np.ndarray, path: Path) -> None:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(HEARD_RATE)
         out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    heard = engine.transcribe(path, WhisperJob(language="en"))
+
+
+_engine: WhisperEngine | None = None
+"""The listener process's Whisper."""
+
+
+def _load_whisper(model: str, cache: str) -> None:
+    global _engine
+    _engine = WhisperEngine(model, cache_dir=Path(cache), beam_size=5, threads=1, workers=1)
+
+
+def _transcribe(path: str) -> str:
+    assert _engine is not None
+    heard = _engine.transcribe(Path(path), WhisperJob(language="en"))
     return " ".join(re.findall(r"[a-z0-9']+", heard.text.lower()))
