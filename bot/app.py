@@ -206,7 +206,10 @@ class EarshotBot(commands.Bot):
         await self.background.stop()
         calls = getattr(self, "calls", None)
         if calls is not None:
-            await calls.close()
+            try:
+                await asyncio.wait_for(calls.close(), timeout=self.time_left(share=0.5))
+            except TimeoutError:
+                log.warning("voice calls were still being left when time ran out")
         await super().close()
         await self._drain_handlers()
         if self.http_client is not None:

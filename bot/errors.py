@@ -441,3 +441,19 @@ class CallQueueFull(EarshotError):
             "Try again once they have been read, or ask someone with Manage Messages to "
             "`/voice clear`."
         )
+
+
+class MayNotSpeakThere(EarshotError):
+    """The member could not speak in the call themselves (server-muted, in a stage's audience,
+    without Speak, timed out), so earshot does not speak for them there."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"may not speak in {channel!r}")
+        self.channel = channel
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"You can't speak in **{self.channel}** right now (muted, in the audience, or "
+            "without the Speak permission), so I won't speak for you there either."
+        )

@@ -24,8 +24,16 @@ from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.mention_names import mention_names, speakable
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
+from bot.discord_io.voice.chat_lines import may_speak_in
 from bot.discord_io.voice.connection import call_channel_of
-from bot.errors import CallQueueFull, EarshotError, InvalidOption, NotInVoiceChannel
+from bot.errors import (
+    CallQueueFull,
+    EarshotError,
+    InvalidOption,
+    MayNotSpeakThere,
+    NotInCall,
+    NotInVoiceChannel,
+)
 from bot.speech.synthesis import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 
 HERE = "here"
@@ -136,6 +144,8 @@ class Speak(commands.Cog):
         channel = call_channel_of(member)
         if channel is None or not isinstance(member, discord.Member):
             raise NotInVoiceChannel("not in a voice channel")
+        if not may_speak_in(member, channel):
+            raise MayNotSpeakThere(channel.name)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             spoken = await words()
@@ -149,8 +159,10 @@ class Speak(commands.Cog):
             notices = interaction.channel
             assert isinstance(notices, discord.abc.Messageable)
             call = await self.bot.calls.join(channel, notices)
-            if not call.add(line, notices):
+            if call.reader.full:
                 raise CallQueueFull(call.reader.waiting)
+            if not call.add(line, notices):
+                raise NotInCall("the call ended meanwhile")
             where = shown_name(call.channel.name)
             await replies.send(
                 interaction, OutgoingMessage(f"🔊 Saying it in **{where}**."), ephemeral=True

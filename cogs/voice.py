@@ -9,7 +9,9 @@ earshot into the call. After a restart it rejoins the calls it was reading in.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 
 import discord
 from discord import app_commands
@@ -46,6 +48,9 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
     def __init__(self, bot: EarshotBot) -> None:
         self.bot = bot
         self._rejoined = False
+        self._arrivals: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """Per server: messages are taken in one at a time, in the order they arrived, so
+        they are read in that order however long each takes to prepare."""
 
     @app_commands.command(name="join", description="Join my voice channel and read its chat aloud")
     async def join(self, interaction: discord.Interaction[EarshotBot]) -> None:
@@ -63,8 +68,9 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
     async def leave(self, interaction: discord.Interaction[EarshotBot]) -> None:
         call = self._call(interaction)
         in_call = call_channel_of(interaction.user) == call.channel
-        if not in_call and not _may(interaction, "move_members"):
+        if not in_call and not _may(interaction, call, "move_members"):
             raise NotAllowed("Move Members")
+        await interaction.response.defer(thinking=True)  # leaving may take a few seconds
         await self.bot.calls.leave(call.guild_id)
         name = shown_name(call.channel.name)
         await _tell(interaction, f"I left **{name}**.", private=False)
@@ -76,7 +82,8 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         if current is None:
             await _tell(interaction, "Nothing is being read right now.", private=True)
             return
-        if current.author_id != interaction.user.id and not _may(interaction, "manage_messages"):
+        mine = current.author_id == interaction.user.id
+        if not mine and not _may(interaction, call, "manage_messages"):
             raise NotAllowed("Manage Messages")
         call.reader.skip()
         await _tell(interaction, "Skipped.", private=True)
@@ -84,7 +91,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
     @app_commands.command(name="clear", description="Stop reading and drop every waiting message")
     async def clear(self, interaction: discord.Interaction[EarshotBot]) -> None:
         call = self._call(interaction)
-        if not _may(interaction, "manage_messages"):
+        if not _may(interaction, call, "manage_messages"):
             raise NotAllowed("Manage Messages")
         dropped = call.reader.clear()
         said = "message" if dropped == 1 else "messages"
@@ -94,6 +101,13 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is None or not is_chat(message):
             return
+        async with self._arrivals[message.guild.id]:
+            await self._take_in(message)
+
+    async def _take_in(self, message: discord.Message) -> None:
+        """Queue `message` in its server's call if it is read there (joining the call first
+        where the server lets earshot join by itself)."""
+        assert message.guild is not None
         call = self.bot.calls.get(message.guild.id)
         if call is None:
             call = await self._join_on_message(message)
@@ -104,7 +118,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
             linked = await self.bot.store.linked_voice_channel(message.channel.id)
         if not reads_here(message.channel, call.channel.id, linked):
             return
-        line = await self.bot.chat_lines.line_for(message, call.channel.id)
+        line = await self.bot.chat_lines.line_for(message, call.channel)
         if line is not None:
             call.add(line, message.channel)
 
@@ -114,6 +128,14 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         call = self.bot.calls.get(event.guild_id)
         if call is not None:
             call.reader.forget(event.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, event: discord.RawBulkMessageDeleteEvent) -> None:
+        """Messages a moderator purged are not read."""
+        call = self.bot.calls.get(event.guild_id)
+        if call is not None:
+            for message_id in event.message_ids:
+                call.reader.forget(message_id)
 
     @commands.Cog.listener()
     async def on_member_not_read(self, user_id: int) -> None:
@@ -168,8 +190,13 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         )
 
 
-def _may(interaction: discord.Interaction[EarshotBot], permission: str) -> bool:
-    return bool(getattr(interaction.permissions, permission))
+def _may(interaction: discord.Interaction[EarshotBot], call: Call, permission: str) -> bool:
+    """Whether the member holds `permission` in the call's channel (not merely where they typed
+    the command)."""
+    member = interaction.user
+    if not isinstance(member, discord.Member):
+        return False
+    return bool(getattr(call.channel.permissions_for(member), permission))
 
 
 async def _tell(interaction: discord.Interaction[EarshotBot], text: str, *, private: bool) -> None:

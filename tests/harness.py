@@ -40,7 +40,14 @@ BOT_PERMISSIONS = (
     | dp.SPEAK
 )
 """The bot's permissions in the test guild (the invite link grants these and more)."""
-MEMBER_PERMISSIONS = dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.SEND_VOICE_MESSAGES
+MEMBER_PERMISSIONS = (
+    dp.VIEW_CHANNEL
+    | dp.SEND_MESSAGES
+    | dp.ATTACH_FILES
+    | dp.SEND_VOICE_MESSAGES
+    | dp.CONNECT
+    | dp.SPEAK
+)
 """The member's permissions in the test guild: what @everyone may do by default on Discord."""
 CHANNEL_MESSAGES = r"/channels/\d+/messages"
 NO_MENTIONS = {"parse": []}

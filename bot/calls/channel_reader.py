@@ -86,7 +86,7 @@ class ChannelReader:
             return True
         self._idle_since = None
         self._has_work.set()
-        if self.waiting < self._max_queued:
+        if not self.full:
             self._queue.append(line)
             return True
         if self._queue and isinstance(self._queue[-1], _Unread):
@@ -100,6 +100,11 @@ class ChannelReader:
         """The line being spoken (or synthesized to be); None between lines or during a
         notice."""
         return self._saying.line if self._saying is not None else None
+
+    @property
+    def full(self) -> bool:
+        """Whether a line added now would be dropped (the queue is full)."""
+        return self.waiting >= self._max_queued
 
     @property
     def waiting(self) -> int:

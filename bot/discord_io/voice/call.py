@@ -101,6 +101,12 @@ class Call:
             for task in (reading, watching):
                 task.cancel()
             await asyncio.gather(reading, watching, return_exceptions=True)
+        failures = [task.exception() for task in done if not task.cancelled()]
+        failure = next((error for error in failures if error is not None), None)
+        if failure is not None:
+            log.error("reading in guild %s failed; leaving", self.guild_id, exc_info=failure)
+            await self._on_end(self, self._disconnected())
+            return
         leaving = watching.result() if watching in done and not watching.cancelled() else None
         if leaving is None and not self.connection.gone:
             return  # the reader ended on its own: only when closed

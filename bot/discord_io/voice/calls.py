@@ -13,7 +13,7 @@ import discord
 from bot.calls.channel_reader import Speak
 from bot.discord_io.voice.call import Call, CallTimes, Leaving, humans_in, post_notice
 from bot.discord_io.voice.connection import CallChannel, CallConnection, check_joinable
-from bot.errors import EarshotError, InAnotherCall
+from bot.errors import InAnotherCall, ShuttingDown
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ class Calls:
         self._max_queued = max_queued
         self._times = times
         self._calls: dict[int, Call] = {}
-        self._joining: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """Per server: joining and ending a call, store writes included, one at a time."""
+        self._closed = False
 
     def get(self, guild_id: int | None) -> Call | None:
         """The call being read in the server, if any."""
@@ -41,9 +43,12 @@ class Calls:
 
     async def join(self, channel: CallChannel, notices: discord.abc.Messageable) -> Call:
         """Read in `channel` (the call already read there, if it is), saying what happens in
-        `notices`. Raises `InAnotherCall`, or what `CallConnection.join` raises."""
+        `notices`. Raises `ShuttingDown`, `InAnotherCall`, or what `CallConnection.join`
+        raises."""
         guild_id = channel.guild.id
-        async with self._joining[guild_id]:
+        async with self._changing[guild_id]:
+            if self._closed:
+                raise ShuttingDown("no calls are joined while shutting down")
             self.check_join(channel)
             existing = self._calls.get(guild_id)
             if existing is not None:
@@ -59,8 +64,8 @@ class Calls:
             )
             self._calls[guild_id] = call
             call.start()
-        notices_id = notices.id if isinstance(notices, discord.abc.GuildChannel) else None
-        await self._store.remember_call(guild_id, channel.id, notices_id)
+            notices_id = notices.id if isinstance(notices, discord.abc.GuildChannel) else None
+            await self._store.remember_call(guild_id, channel.id, notices_id)
         return call
 
     def check_join(self, channel: CallChannel) -> None:
@@ -76,10 +81,10 @@ class Calls:
     async def leave(self, guild_id: int) -> Call | None:
         """Stop reading and leave the server's call (forgotten: no rejoin after a restart);
         the call that was left, if there was one."""
-        call = self._calls.pop(guild_id, None)
-        if call is None:
-            return None
-        await self._end(call, forget=True)
+        async with self._changing[guild_id]:
+            call = self._calls.pop(guild_id, None)
+            if call is not None:
+                await self._end(call, forget=True)
         return call
 
     async def rejoin_remembered(self, client: discord.Client) -> None:
@@ -95,21 +100,26 @@ class Calls:
                 notices = channel
             try:
                 await self.join(channel, notices)
-            except EarshotError as error:
-                log.warning("could not rejoin voice channel %s: %s", channel.id, error)
+            except Exception as error:  # one server's failure must not keep the others out
+                log.warning("could not rejoin voice channel %s: %r", channel.id, error)
                 await self._store.forget_call(remembered.guild_id)
 
     async def close(self) -> None:
-        """Leave every call, still remembered: earshot rejoins them when it starts again."""
+        """Leave every call, still remembered: earshot rejoins them when it starts again. No
+        call is joined afterwards."""
+        self._closed = True
         calls = list(self._calls.values())
         self._calls.clear()
         await asyncio.gather(*(self._end(call, forget=False) for call in calls))
 
     async def _ended(self, call: Call, leaving: Leaving) -> None:
-        """A call ended by itself (empty, idle, disconnected): leave it and say so."""
-        if self._calls.get(call.guild_id) is call:
+        """A call ended by itself (empty, idle, disconnected): leave it and say so, unless it
+        was left or closed meanwhile (then that says what happened)."""
+        async with self._changing[call.guild_id]:
+            if self._calls.get(call.guild_id) is not call:
+                return
             del self._calls[call.guild_id]
-        await self._end(call, forget=leaving.forget)
+            await self._end(call, forget=leaving.forget)
         await post_notice(call.notices, leaving.notice)
 
     async def _end(self, call: Call, *, forget: bool) -> None:

@@ -13,6 +13,7 @@ import discord
 
 from bot.calls.chat_line import AttachmentKind, ChatLine, ReadingRules
 from bot.discord_io.mention_names import mention_names, speakable
+from bot.discord_io.voice.connection import CallChannel
 from bot.errors import EmptyText
 from bot.settings import Settings
 from bot.speech.speakable import Names
@@ -58,14 +59,16 @@ class ChatLines:
         self._synthesizer = synthesizer
         self._settings = settings
 
-    async def line_for(self, message: discord.Message, call_channel_id: int) -> ChatLine | None:
-        """`message` as a line to read in the call in `call_channel_id`, or None when it is not
-        read (see the module docstring)."""
+    async def line_for(self, message: discord.Message, call: CallChannel) -> ChatLine | None:
+        """`message` as a line to read in the call in `call`, or None when it is not read
+        (see the module docstring)."""
         author = message.author
         if not is_chat(message) or not isinstance(author, discord.Member):
             return None
+        if not may_speak_in(author, call):
+            return None
         server = await self._store.guild_settings(author.guild.id)
-        if server.voice_members_only and _call_of(author) != call_channel_id:
+        if server.voice_members_only and _call_of(author) != call.id:
             return None
         member = await self._store.member_settings(author.id)
         if not member.read_aloud:
@@ -108,6 +111,15 @@ class ChatLines:
                 max_chars=server.voice_max_chars or self._settings.voice_max_chars,
             ),
         )
+
+
+def may_speak_in(member: discord.Member, call: CallChannel) -> bool:
+    """Whether `member` could speak in `call` themselves: earshot does not speak for a member
+    who is server-muted, in a stage's audience, or without Speak there (or timed out)."""
+    voice = member.voice
+    if voice is not None and voice.channel == call and (voice.mute or voice.suppress):
+        return False
+    return call.permissions_for(member).speak and not member.is_timed_out()
 
 
 def _call_of(member: discord.Member) -> int | None:

@@ -21,6 +21,7 @@ import asyncio
 import enum
 import logging
 
+import aiohttp
 import discord
 from discord.types.voice import GuildVoiceState
 
@@ -36,6 +37,8 @@ JOIN_TIMEOUT_SECONDS = 10.0
 to come back before earshot rejoins."""
 RECONNECT_POLL_SECONDS = 0.2
 REJOIN_ATTEMPTS = 3
+PLAYER_STOP_SECONDS = 1.0
+"""How long a cancelled `play` waits for discord.py's player thread to end."""
 STAGE_ANSWER_SECONDS = 5.0
 """How long earshot waits for Discord to announce that it became a speaker or raised its hand."""
 
@@ -171,10 +174,12 @@ class CallConnection:
                 return
 
     async def leave(self) -> None:
-        """Leave the call; `play` under way ends with `VoiceGone`."""
+        """Leave the call; `play` under way ends with `VoiceGone`. Whatever voice client
+        discord.py holds for the server is let go, also one a cancelled rejoin left behind."""
         self._left = True
-        if self._held:
-            await self._voice.disconnect(force=True)
+        held = self._voice.guild.voice_client
+        if isinstance(held, CallVoiceClient):
+            await held.disconnect(force=True)
 
     async def _connected(self, feed: PacketFeed) -> discord.VoiceClient | None:
         """The voice client once connected (None if `feed` is stopped meanwhile): discord.py's
@@ -231,17 +236,50 @@ async def _confirmed_out(guild: discord.Guild) -> None:
         await asyncio.sleep(RECONNECT_POLL_SECONDS)
 
 
+CONNECT_FAILURES = (
+    TimeoutError,
+    discord.ClientException,
+    discord.ConnectionClosed,
+    aiohttp.ClientError,
+    OSError,
+)
+"""What connecting to voice raises when it does not work out: Discord not answering in time, the
+gateway or the voice server's websocket failing, a voice client still registered."""
+
+
 async def _connect(channel: CallChannel) -> CallVoiceClient:
-    """Join `channel` afresh (on a stage, taking the stage as far as earshot may)."""
+    """Join `channel` afresh (on a stage, taking the stage as far as earshot may). Raises
+    `VoiceJoinTimeout` when it does not work out; cancelled, it leaves no voice client behind
+    (discord.py keeps a half-made one registered)."""
+    guild = channel.guild
     try:
+        stale = guild.voice_client
+        if stale is not None:
+            await stale.disconnect(force=True)
         voice = await channel.connect(
             timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=CallVoiceClient
         )
-    except TimeoutError:
-        raise VoiceJoinTimeout(f"no voice connection to {channel.id} within the timeout") from None
-    if isinstance(channel, discord.StageChannel):
-        await _take_the_stage(voice, channel)
+        if isinstance(channel, discord.StageChannel):
+            await _take_the_stage(voice, channel)
+    except CONNECT_FAILURES as error:
+        await _let_go(guild)
+        raise VoiceJoinTimeout(f"no voice connection to {channel.id}: {error!r}") from None
+    except asyncio.CancelledError:
+        await _let_go(guild)
+        raise
     return voice
+
+
+async def _let_go(guild: discord.Guild) -> None:
+    """Disconnect the voice client discord.py holds for `guild`, if any; a failure to is only
+    logged (the client is dropped either way)."""
+    held = guild.voice_client
+    if held is None:
+        return
+    try:
+        await held.disconnect(force=True)
+    except Exception:
+        log.warning("could not let go of the voice client in guild %s", guild.id, exc_info=True)
 
 
 async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
@@ -259,7 +297,9 @@ async def _played_out(voice: discord.VoiceClient, feed: PacketFeed) -> bool:
         error = await asyncio.shield(finished)
     except asyncio.CancelledError:
         voice.stop()
-        await finished
+        # A player waiting for a dropped connection only notices the stop when it comes back
+        # or gives up (JOIN_TIMEOUT_SECONDS); it reads nothing more from the stopped feed.
+        await asyncio.wait({finished}, timeout=PLAYER_STOP_SECONDS)
         raise
     if error is not None:
         log.warning("voice player failed in guild %s: %r", voice.guild.id, error)
