@@ -25,13 +25,17 @@ def settings(audio_api, tmp_path):
 
 @pytest.fixture
 async def stage(world) -> Call:
-    """A stage with the member (in its audience) on it."""
+    """A stage with the member on it, invited to speak (earshot speaks only for a member who
+    could speak there: one in the audience is not read)."""
     channel = world.discord.add_stage_channel(world.guild["id"], name="Town Hall")
     call = Call(world, channel)
     async with asyncio.timeout(5):
         entered = world.bot.wait_for("voice_state_update")
         call.enter(world.member)
         await entered
+        invited = world.bot.wait_for("voice_state_update")
+        world.discord.set_suppressed(world.guild["id"], world.member["id"], False)
+        await invited
     return call
 
 
@@ -82,6 +86,22 @@ async def test_without_mute_members_earshot_raises_its_hand_and_reads_once_invit
 
     assert "banana" in heard and "apple" not in heard
     assert stage.bot_in_call()
+
+
+async def test_a_member_in_the_audience_is_not_spoken_for(stage):
+    grant(stage, dp.MUTE_MEMBERS)
+    await stage.join()
+    async with asyncio.timeout(5):
+        moved = stage.world.bot.wait_for("voice_state_update")
+        stage.world.discord.set_suppressed(stage.world.guild["id"], stage.world.member["id"], True)
+        await moved
+
+    await stage.world.post(stage.say("Let me on the stage."))
+    await stage.world.settled()
+
+    reader = stage.reader()
+    assert reader is not None and reader.current is None and reader.waiting == 0
+    assert stage.heard().size == 0
 
 
 async def test_without_request_to_speak_the_member_is_told_nobody_hears_earshot(stage):
