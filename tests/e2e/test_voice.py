@@ -29,10 +29,7 @@ def settings(audio_api, tmp_path, request):
 async def call(world) -> Call:
     voice_channel = world.discord.add_voice_channel(world.guild["id"], name="Lounge")
     call = Call(world, voice_channel)
-    async with asyncio.timeout(5):
-        entered = world.bot.wait_for("voice_state_update")
-        call.enter(world.member)
-        await entered
+    await call.enter(world.member)
     return call
 
 
@@ -83,7 +80,7 @@ async def test_only_members_in_the_call_are_read_by_default(call):
 async def test_bots_commands_and_members_who_opted_out_are_not_read(call):
     robot = call.world.discord.add_user(username="robot", bot=True)
     call.world.discord.add_member(call.world.guild["id"], robot, permissions=dp.VIEW_CHANNEL)
-    call.enter(robot)
+    await call.enter(robot)
     await call.join()
 
     await call.world.post(call.say("Beep, I am a bot.", author=robot))
@@ -158,7 +155,7 @@ async def test_speak_can_say_it_in_the_members_call(call, listener):
 
 
 async def test_speak_into_a_call_needs_the_member_in_one(call):
-    call.leave(call.world.member)
+    await call.leave(call.world.member)
     token = await call.world.slash("speak", options={"text": "Hello.", "target": "call"})
     answer = (await call.world.callback(token)).json
     assert answer["data"]["content"] == "⚠️ Join a voice channel first, then ask me again."
@@ -240,7 +237,7 @@ async def test_a_call_with_end_to_end_encryption_hears_earshot(call, listener):
 async def test_a_hosted_provider_speaks_in_the_call_too(call):
     sam = call.world.discord.add_user(username="sam")
     call.world.discord.add_member(call.world.guild["id"], sam, permissions=MEMBER_PERMISSIONS)
-    call.enter(sam)
+    await call.enter(sam)
     await call.join()
 
     await call.world.post(call.say("Hello <@" + sam["id"] + ">, see https://example.com/x."))
@@ -261,7 +258,7 @@ async def test_a_member_who_may_not_speak_in_the_call_is_not_spoken_for(call):
     call.world.discord.add_member(
         call.world.guild["id"], muted, permissions=MEMBER_PERMISSIONS & ~dp.SPEAK
     )
-    call.enter(muted)
+    await call.enter(muted)
     await call.join()
 
     await call.world.post(call.say("Let me talk through you.", author=muted))

@@ -107,27 +107,8 @@ async def call(world) -> Call:
 async def enter_lounge(world: EarshotWorld, **channel) -> Call:
     voice_channel = world.discord.add_voice_channel(world.guild["id"], name="Lounge", **channel)
     call = Call(world, voice_channel)
-    await enter(call, world.member)
+    await call.enter(world.member)
     return call
-
-
-async def enter(call: Call, user: dp.Payload) -> None:
-    """Put `user` in the call; return once the bot has seen it."""
-    async with asyncio.timeout(5):
-        seen = call.world.bot.wait_for(
-            "voice_state_update", check=lambda m, *_: m.id == int(user["id"])
-        )
-        call.enter(user)
-        await seen
-
-
-async def leave(call: Call, user: dp.Payload) -> None:
-    async with asyncio.timeout(5):
-        seen = call.world.bot.wait_for(
-            "voice_state_update", check=lambda m, *_: m.id == int(user["id"])
-        )
-        call.leave(user)
-        await seen
 
 
 def add_member(world: EarshotWorld, name: str, permissions: int = MEMBER_PERMISSIONS) -> dp.Payload:
@@ -230,7 +211,7 @@ async def test_join_is_refused_in_a_full_channel(world):
     call = await enter_lounge(world)
     call.voice_channel["user_limit"] = 2
     await world.discord.dispatch("CHANNEL_UPDATE", call.voice_channel)
-    await enter(call, add_member(world, "bob"))
+    await call.enter(add_member(world, "bob"))
 
     answer = await voice_command(call, "join")
 
@@ -244,7 +225,7 @@ async def test_join_is_refused_while_reading_in_another_channel_of_the_server(ca
     assert (await voice_command(call, "join")).text.startswith("🔊 Reading aloud in **Lounge**")
     studio = Call(world, world.discord.add_voice_channel(world.guild["id"], name="Studio"))
     bob = add_member(world, "bob")
-    await enter(studio, bob)
+    await studio.enter(bob)
 
     answer = await voice_command(studio, "join", bob)
 
@@ -281,7 +262,7 @@ async def test_clear_needs_manage_messages(call):
 async def test_only_the_author_or_a_moderator_skips_a_line(call):
     world = call.world
     bob = add_member(world, "bob")
-    await enter(call, bob)
+    await call.enter(bob)
     await voice_command(call, "join")
     await world.post(call.say(LONG_MESSAGE))
     await until(lambda: call.reader().current is not None)
@@ -426,7 +407,7 @@ async def test_earshot_leaves_a_call_everyone_left(call):
     await voice_command(call, "join")
     loop = asyncio.get_running_loop()
 
-    await leave(call, world.member)
+    await call.leave(world.member)
     left_at = loop.time()
 
     said = await notice(call, "Everyone left")
@@ -441,13 +422,13 @@ async def test_a_member_back_within_the_grace_keeps_earshot_in_the_call(call):
     world = call.world
     await voice_command(call, "join")
 
-    await leave(call, world.member)
+    await call.leave(world.member)
     await asyncio.sleep(0.5)  # the watch (every 50 ms) has seen the call empty
-    await enter(call, world.member)
+    await call.enter(world.member)
     await asyncio.sleep(1.0)  # past the grace counted from the leaving
 
     assert call.bot_in_call() and notices(call) == []
-    await leave(call, world.member)
+    await call.leave(world.member)
     await notice(call, "Everyone left")  # the grace starts again from this leaving
 
 
@@ -507,7 +488,7 @@ async def test_earshot_forgets_a_call_nobody_is_in_at_restart(call, settings):
     await voice_command(call, "join")
     assert await remembered(world) == [call.channel_id]
     await world.bot.close()
-    call.leave(world.member)
+    world.discord.set_voice_state(world.guild["id"], world.member, None)  # nobody sees it
     joins = len(voice_ops(world))
 
     again = restarted(world, settings)

@@ -29,10 +29,8 @@ async def stage(world) -> Call:
     could speak there: one in the audience is not read)."""
     channel = world.discord.add_stage_channel(world.guild["id"], name="Town Hall")
     call = Call(world, channel)
+    await call.enter(world.member)
     async with asyncio.timeout(5):
-        entered = world.bot.wait_for("voice_state_update")
-        call.enter(world.member)
-        await entered
         invited = world.bot.wait_for("voice_state_update")
         world.discord.set_suppressed(world.guild["id"], world.member["id"], False)
         await invited

@@ -49,12 +49,21 @@ class Call:
     def channel_id(self) -> int:
         return int(self.voice_channel["id"])
 
-    def enter(self, user: dp.Payload) -> None:
-        """Put `user` in the call (announced over the gateway)."""
-        self.world.discord.set_voice_state(self.world.guild["id"], user, self.voice_channel["id"])
+    async def enter(self, user: dp.Payload) -> None:
+        """Put `user` in the call (announced over the gateway); return once the bot saw it."""
+        await self._moved(user, self.voice_channel["id"])
 
-    def leave(self, user: dp.Payload) -> None:
-        self.world.discord.set_voice_state(self.world.guild["id"], user, None)
+    async def leave(self, user: dp.Payload) -> None:
+        """Take `user` out of the call; return once the bot saw it."""
+        await self._moved(user, None)
+
+    async def _moved(self, user: dp.Payload, channel_id: str | None) -> None:
+        async with asyncio.timeout(5):
+            seen = self.world.bot.wait_for(
+                "voice_state_update", check=lambda member, *_: member.id == int(user["id"])
+            )
+            self.world.discord.set_voice_state(self.world.guild["id"], user, channel_id)
+            await seen
 
     def say(self, text: str, author: dp.Payload | None = None, **kwargs) -> dp.Payload:
         """A message typed in the voice channel's own text chat (not yet delivered)."""
