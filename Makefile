@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.memory
 	$(BIN)/python -m benchmarks.long_audio
 	$(BIN)/python -m benchmarks.local_engine
+	$(BIN)/python -m benchmarks.voice_latency
+	$(BIN)/python -m benchmarks.voice_load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

@@ -47,17 +47,23 @@ class StandIns:
 
 @contextlib.asynccontextmanager
 async def stand_ins(
-    *, latency: float = 0.0, wav_files: int = 0, wav_bytes: int = 0
+    *,
+    latency: float = 0.0,
+    wav_files: int = 0,
+    wav_bytes: int = 0,
+    speech_rate: float | None = None,
 ) -> AsyncIterator[StandIns]:
-    """Run `benchmarks.stand_ins` with the audio API answering after `latency` seconds and
-    `wav_files` distinct WAV recordings of `wav_bytes` hosted; stop it on exit."""
+    """Run `benchmarks.stand_ins` with the audio API answering after `latency` seconds,
+    `speech_rate` seconds of speech per character (None: its default), and `wav_files`
+    distinct WAV recordings of `wav_bytes` hosted; stop it on exit."""
+    options = [f"--latency={latency}", f"--wav-files={wav_files}", f"--wav-bytes={wav_bytes}"]
+    if speech_rate is not None:
+        options.append(f"--speech-rate={speech_rate}")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "benchmarks.stand_ins",
-        f"--latency={latency}",
-        f"--wav-files={wav_files}",
-        f"--wav-bytes={wav_bytes}",
+        *options,
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

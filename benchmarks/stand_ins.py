@@ -11,6 +11,10 @@ The audio API stand-in normally decodes every upload to learn its duration; here
 duration its container declares instead, so that it answers after the latency a benchmark set,
 not after also decoding an hour of audio. The file host can hold distinct WAV recordings of a
 given size (48 kHz mono, 16-bit), made here, so their bytes never live in the measured process.
+Speech answers are encoded once per length and format and then served from memory, so the
+audio API answers speech at once and spends little of the machine's CPU; `--speech-rate` sets
+how long the speech of each character is (the loopback API's short default suits tests; a
+voice benchmark asks for the length of real speech).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import sys
@@ -63,8 +68,11 @@ async def stdin_closed() -> None:
     await reader.read()
 
 
-async def serve(latency: float, wav_files: int, wav_bytes: int) -> None:
+async def serve(latency: float, wav_files: int, wav_bytes: int, speech_rate: float | None) -> None:
     audio_api.decoded_duration = declared_duration
+    audio_samples.encode = functools.lru_cache(maxsize=256)(audio_samples.encode)
+    if speech_rate is not None:
+        audio_api.SPEECH_SECONDS_PER_CHAR = speech_rate
     provider, files = audio_api.FakeAudioAPI(), FileHost()
     provider.latency = latency
     await provider.start()
@@ -87,8 +95,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per provider answer")
     parser.add_argument("--wav-files", type=int, default=0, help="recordings to host")
     parser.add_argument("--wav-bytes", type=int, default=0, help="size of each recording")
+    parser.add_argument("--speech-rate", type=float, help="seconds of speech per character")
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.latency, arguments.wav_files, arguments.wav_bytes))
+    asyncio.run(
+        serve(arguments.latency, arguments.wav_files, arguments.wav_bytes, arguments.speech_rate)
+    )
 
 
 if __name__ == "__main__":

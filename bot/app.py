@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import discord
 import httpx
 from discord.ext import commands
@@ -14,6 +15,9 @@ from bot.discord_io.command_sync import sync_commands
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
 from bot.discord_io.tree import EarshotTree
+from bot.discord_io.voice.call import CallTimes
+from bot.discord_io.voice.calls import Calls
+from bot.discord_io.voice.chat_lines import ChatLines
 from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
 from bot.runtime.background import BackgroundTasks
@@ -34,6 +38,7 @@ EXTENSIONS = (
     "cogs.speak",
     "cogs.settings",
     "cogs.privacy",
+    "cogs.voice",
 )
 RETRYING_DELETIONS = "retrying deletions"
 STARTUP_CHECK = "start-up check"
@@ -48,19 +53,17 @@ timeout sends SIGKILL."""
 OPTED_OUT_EVENT = "member_opted_out"
 """Dispatched with a member's id when they opt out of automatic transcription (`/privacy`), so
 work already under way for them stops (listened to as `on_member_opted_out`)."""
+NOT_READ_EVENT = "member_not_read"
+"""Dispatched with a member's id when they opt out of being read aloud in calls (`/privacy
+read-aloud`), so their messages waiting in a call are dropped (`on_member_not_read`)."""
 WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
 """The tasks that do a member's work: app commands, and automatic transcriptions."""
 
 
-# earshot never joins voice channels (voice messages are files), so the voice extras that
-# discord.py warns about at start-up (PyNaCl, davey) are not needed.
-discord.VoiceClient.warn_nacl = False
-discord.VoiceClient.warn_dave = False
-
-
 def intents() -> discord.Intents:
-    """The default intents plus Message Content, which automatic transcription needs to see
-    attachments. It is privileged: Discord refuses the connection (close code 4014) until it is
+    """The default intents (voice states among them: who is in which call) plus Message
+    Content, which automatic transcription needs to see attachments and reading in calls needs
+    to see text. It is privileged: Discord refuses the connection (close code 4014) until it is
     enabled on the developer portal's Bot page."""
     wanted = discord.Intents.default()
     wanted.message_content = True
@@ -68,8 +71,10 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members` and `take_back` exist
-    once `setup_hook` has run (at login); so do the `background` tasks, until `close`."""
+    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `take_back`, `calls`
+    and `chat_lines` exist once `setup_hook` has run (at login); so do the `background` tasks,
+    until `close`. `connector` is the aiohttp connector for Discord (tests pass one that trusts
+    their voice server's certificate)."""
 
     tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
@@ -78,9 +83,18 @@ class EarshotBot(commands.Bot):
     queue: JobQueue
     members: MemberLimit
     take_back: TakeBack
+    calls: Calls
+    chat_lines: ChatLines
 
-    def __init__(self, settings: Settings, *, force_sync: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        force_sync: bool = False,
+        connector: aiohttp.BaseConnector | None = None,
+    ) -> None:
         super().__init__(
+            connector=connector,
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=intents(),
@@ -118,6 +132,16 @@ class EarshotBot(commands.Bot):
             self.settings, self.http_client, provider, workers, queue=self.queue
         )
         self.take_back = TakeBack(self.http, self.store)
+        self.calls = Calls(
+            self.synthesizer.opus_pieces,
+            self.store,
+            max_queued=self.settings.voice_queue_limit,
+            times=CallTimes(
+                alone_seconds=self.settings.voice_alone_seconds,
+                idle_seconds=self.settings.voice_idle_seconds,
+            ),
+        )
+        self.chat_lines = ChatLines(self, self.store, self.synthesizer, self.settings)
         self.background.start(RETRYING_DELETIONS, self.take_back.run())
         self.background.start(
             STARTUP_CHECK,
@@ -180,6 +204,12 @@ class EarshotBot(commands.Bot):
             return
         self.tree.closing = True
         await self.background.stop()
+        calls = getattr(self, "calls", None)
+        if calls is not None:
+            try:
+                await asyncio.wait_for(calls.close(), timeout=self.time_left(share=0.5))
+            except TimeoutError:
+                log.warning("voice calls were still being left when time ran out")
         await super().close()
         await self._drain_handlers()
         if self.http_client is not None:

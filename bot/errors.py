@@ -357,3 +357,103 @@ class ProviderUnsupported(ProviderError):
             f"{self.capability.capitalize()} isn't available with the audio service "
             "this bot is set up with."
         )
+
+
+# Voice channels ----------------------------------------------------------------------------
+
+
+class NotInVoiceChannel(EarshotError):
+    """The member asked for something in their call, but is in no voice channel here."""
+
+    @property
+    def user_message(self) -> str:
+        return "Join a voice channel first, then ask me again."
+
+
+class NotInCall(EarshotError):
+    """A command for earshot's call, while earshot is in no voice channel of the server."""
+
+    @property
+    def user_message(self) -> str:
+        return "I'm not in a voice channel here. `/voice join` brings me into yours."
+
+
+class InAnotherCall(EarshotError):
+    """A bot has one voice connection per server (Discord's rule), and it is in use."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"already in voice channel {channel!r}")
+        self.channel = channel
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"I'm already reading in **{self.channel}**; Discord lets me be in one voice "
+            "channel per server. `/voice leave` there first."
+        )
+
+
+class CannotJoinVoice(EarshotError):
+    """earshot lacks a permission it needs in the voice channel."""
+
+    def __init__(self, permission: str, channel: str) -> None:
+        super().__init__(f"missing {permission} in voice channel {channel!r}")
+        self.permission, self.channel = permission, channel
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"I can't join **{self.channel}**: my role needs the **{self.permission}** "
+            "permission there."
+        )
+
+
+class VoiceChannelFull(EarshotError):
+    def __init__(self, channel: str, limit: int) -> None:
+        super().__init__(f"voice channel {channel!r} is at its limit of {limit}")
+        self.channel, self.limit = channel, limit
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"**{self.channel}** is full ({self.limit} people). Someone with Move Members can "
+            "drag me in, or raise the limit."
+        )
+
+
+class VoiceJoinTimeout(EarshotError):
+    """Discord did not complete the voice connection in time."""
+
+    @property
+    def user_message(self) -> str:
+        return "Discord didn't let me into the voice channel in time. Please try again."
+
+
+class CallQueueFull(EarshotError):
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} lines already wait in the call")
+        self.waiting = waiting
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"{self.waiting} messages are already waiting to be read in the call. "
+            "Try again once they have been read, or ask someone with Manage Messages to "
+            "`/voice clear`."
+        )
+
+
+class MayNotSpeakThere(EarshotError):
+    """The member could not speak in the call themselves (server-muted, in a stage's audience,
+    without Speak, timed out), so earshot does not speak for them there."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"may not speak in {channel!r}")
+        self.channel = channel
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"You can't speak in **{self.channel}** right now (muted, in the audience, or "
+            "without the Speak permission), so I won't speak for you there either."
+        )

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import OPTED_OUT_EVENT, EarshotBot
+from bot.app import NOT_READ_EVENT, OPTED_OUT_EVENT, EarshotBot
 from bot.discord_io import replies
 from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.names import shown_name
@@ -89,6 +89,8 @@ class Privacy(
     @app_commands.describe(enabled="Off: your messages are never read aloud in a call")
     async def read_aloud(self, interaction: discord.Interaction[EarshotBot], enabled: bool) -> None:
         await self._update(interaction, read_aloud=enabled)
+        if not enabled:
+            self.bot.dispatch(NOT_READ_EVENT, interaction.user.id)
         await tell(
             interaction,
             "Your messages are now **read aloud** in the voice calls earshot is in."

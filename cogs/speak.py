@@ -9,6 +9,7 @@ privately, as an audio file: the channel has the text already.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -20,48 +21,28 @@ from bot.discord_io import attachments, on_behalf, render, replies
 from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.live_preview import LivePreview
+from bot.discord_io.mention_names import mention_names, speakable
 from bot.discord_io.names import shown_name
-from bot.errors import EarshotError, InvalidOption
-from bot.runtime.workers import in_thread
-from bot.speech.speakable import Names, text_for_speech
+from bot.discord_io.render import OutgoingMessage
+from bot.discord_io.voice.chat_lines import may_speak_in
+from bot.discord_io.voice.connection import call_channel_of
+from bot.errors import (
+    CallQueueFull,
+    EarshotError,
+    InvalidOption,
+    MayNotSpeakThere,
+    NotInCall,
+    NotInVoiceChannel,
+)
 from bot.speech.synthesis import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 
+HERE = "here"
+IN_MY_CALL = "call"
+"""The places /speak speaks: a message in the channel, or the member's voice channel."""
 READ_ALOUD_FORMAT = "mp3"
 """Every Discord client plays an mp3 attachment inline."""
 TEXT_OPTION_LIMIT = 6000
 """Discord's cap on a slash command's text option."""
-
-
-def _names(
-    interaction: discord.Interaction[EarshotBot], message: discord.Message | None = None
-) -> Names:
-    """Names for mentions, from the message's own mention lists, then the guild's caches."""
-    guild = interaction.guild
-    users = {user.id: user.display_name for user in message.mentions} if message else {}
-    roles = {role.id: role.name for role in message.role_mentions} if message else {}
-
-    def user(user_id: int) -> str | None:
-        if user_id in users:
-            return users[user_id]
-        found = (guild and guild.get_member(user_id)) or interaction.client.get_user(user_id)
-        return found.display_name if found else None
-
-    def role(role_id: int) -> str | None:
-        found = guild.get_role(role_id) if guild else None
-        return roles.get(role_id) or (found.name if found else None)
-
-    def channel(channel_id: int) -> str | None:
-        found = interaction.client.get_channel(channel_id)
-        return getattr(found, "name", None)
-
-    return Names(user=user, role=role, channel=channel)
-
-
-async def _speakable(content: str, names: Names) -> str:
-    """`text_for_speech` in a worker thread, the names looked up first on the event loop: at
-    `MAX_SPEECH_CHARS` it takes tens of milliseconds, too long to hold the loop. A cancelled
-    caller returns only once the thread has ended (`in_thread`)."""
-    return await in_thread(text_for_speech, content, names.resolved(content))
 
 
 class Speak(commands.Cog):
@@ -97,10 +78,17 @@ class Speak(commands.Cog):
         voice="The voice to speak with",
         speed="0.25 (slow) to 4.0 (fast); 1.0 is normal",
         format="A voice message (default) or an audio file format",
+        target="Post it here (default), or say it in the voice channel you are in",
         instructions="How to speak, e.g. 'calm and slow' (newer voice models only)",
     )
     @app_commands.autocomplete(voice=voice_autocomplete)
-    @app_commands.choices(format=[app_commands.Choice(name=o, value=o) for o in OUTPUT_CHOICES])
+    @app_commands.choices(
+        format=[app_commands.Choice(name=o, value=o) for o in OUTPUT_CHOICES],
+        target=[
+            app_commands.Choice(name="post it here", value=HERE),
+            app_commands.Choice(name="say it in my voice channel", value=IN_MY_CALL),
+        ],
+    )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @provider_cooldown
@@ -110,16 +98,11 @@ class Speak(commands.Cog):
         text: app_commands.Range[str, 1, TEXT_OPTION_LIMIT] | None = None,
         file: discord.Attachment | None = None,
         voice: str | None = None,
-        speed: app_commands.Range[float, 0.25, 4.0] = 1.0,
+        speed: app_commands.Range[float, 0.25, 4.0] | None = None,
         format: str = VOICE_MESSAGE,
         instructions: app_commands.Range[str, 1, 1000] | None = None,
+        target: str = HERE,
     ) -> None:
-        private = on_behalf.private_unless_allowed(interaction, False)
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        voice = voice or await self._preferred_voice(interaction)
-        options = SpeechOptions(voice=voice, speed=speed, instructions=instructions, output=format)
-        name = shown_name(interaction.user.display_name)
-
         async def words() -> str:
             if file is not None and text is None:
                 written = await self.bot.synthesizer.fetch_text(file.url, file.size)
@@ -127,9 +110,65 @@ class Speak(commands.Cog):
                 written = text
             else:
                 raise InvalidOption("Give me either `text` or a text `file` to read.")
-            return await _speakable(written, _names(interaction))
+            return await speakable(written, mention_names(interaction.client, interaction.guild))
 
+        if target == IN_MY_CALL:
+            if format != VOICE_MESSAGE or instructions:
+                raise InvalidOption(
+                    "In a voice channel I speak with a voice and a speed only: "
+                    "leave `format` and `instructions` out."
+                )
+            await self._say_in_call(interaction, words, voice, speed)
+            return
+        private = on_behalf.private_unless_allowed(interaction, False)
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        options = SpeechOptions(
+            voice=voice or await self._preferred_voice(interaction),
+            speed=speed or 1.0,
+            instructions=instructions,
+            output=format,
+        )
+        name = shown_name(interaction.user.display_name)
         await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
+
+    async def _say_in_call(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        words: Callable[[], Awaitable[str]],
+        voice: str | None,
+        speed: float | None,
+    ) -> None:
+        """Queue what `words()` gives in the member's call, joining it if earshot is in no
+        call of the server; the member is told where it will be said, or why not."""
+        member = interaction.user
+        channel = call_channel_of(member)
+        if channel is None or not isinstance(member, discord.Member):
+            raise NotInVoiceChannel("not in a voice channel")
+        if not may_speak_in(member, channel):
+            raise MayNotSpeakThere(channel.name)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            spoken = await words()
+            line = await self.bot.chat_lines.spoken_for(member, spoken, interaction.id)
+            line = dataclasses.replace(
+                line,
+                voice=self.bot.synthesizer.known_voice(voice) if voice else line.voice,
+                speed=speed or line.speed,
+            )
+            self.bot.synthesizer.check(spoken, SpeechOptions(voice=line.voice, speed=line.speed))
+            notices = interaction.channel
+            assert isinstance(notices, discord.abc.Messageable)
+            call = await self.bot.calls.join(channel, notices)
+            if call.reader.full:
+                raise CallQueueFull(call.reader.waiting)
+            if not call.add(line, notices):
+                raise NotInCall("the call ended meanwhile")
+            where = shown_name(call.channel.name)
+            await replies.send(
+                interaction, OutgoingMessage(f"🔊 Saying it in **{where}**."), ephemeral=True
+            )
+        except EarshotError as error:
+            await replies.send_error(interaction, error)
 
     async def read_aloud(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
@@ -144,7 +183,9 @@ class Speak(commands.Cog):
             text, author = snapshot.content, None
 
         async def words() -> str:
-            return await _speakable(text, _names(interaction, message))
+            return await speakable(
+                text, mention_names(interaction.client, interaction.guild, message)
+            )
 
         what = f"{render.whose(author, 'message')}, read aloud"
         await self._say(interaction, words, options, what=what, private=True)

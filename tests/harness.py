@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiohttp
+
 from bot.app import EarshotBot
 from bot.settings import Settings
 from tests import audio_samples
 from tests.fakes import discord_payloads as dp
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
-from tests.fakes.discord import FakeDiscord, RecordedRequest, running_bot
+from tests.fakes.discord import FakeDiscord, RecordedRequest, client_ssl_context, running_bot
 from tests.loop_watchdog import LoopWatchdog
 
 if TYPE_CHECKING:
@@ -34,9 +36,18 @@ BOT_PERMISSIONS = (
     | dp.ATTACH_FILES
     | dp.READ_MESSAGE_HISTORY
     | dp.SEND_VOICE_MESSAGES
+    | dp.CONNECT
+    | dp.SPEAK
 )
 """The bot's permissions in the test guild (the invite link grants these and more)."""
-MEMBER_PERMISSIONS = dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.SEND_VOICE_MESSAGES
+MEMBER_PERMISSIONS = (
+    dp.VIEW_CHANNEL
+    | dp.SEND_MESSAGES
+    | dp.ATTACH_FILES
+    | dp.SEND_VOICE_MESSAGES
+    | dp.CONNECT
+    | dp.SPEAK
+)
 """The member's permissions in the test guild: what @everyone may do by default on Discord."""
 CHANNEL_MESSAGES = r"/channels/\d+/messages"
 NO_MENTIONS = {"parse": []}
@@ -255,7 +266,11 @@ async def earshot_world(
     member = discord.add_user(username="alice")
     admin = discord.add_user(username="ada")
     guild, channel = add_server(discord, member, admin, "Accessible Guild")
-    bot = EarshotBot(settings, force_sync=force_sync)
+    bot = EarshotBot(
+        settings,
+        force_sync=force_sync,
+        connector=aiohttp.TCPConnector(ssl=client_ssl_context()),
+    )
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
     async with running_bot(discord, bot), LoopWatchdog():
         yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)

@@ -86,7 +86,7 @@ class ChannelReader:
             return True
         self._idle_since = None
         self._has_work.set()
-        if self.waiting < self._max_queued:
+        if not self.full:
             self._queue.append(line)
             return True
         if self._queue and isinstance(self._queue[-1], _Unread):
@@ -100,6 +100,11 @@ class ChannelReader:
         """The line being spoken (or synthesized to be); None between lines or during a
         notice."""
         return self._saying.line if self._saying is not None else None
+
+    @property
+    def full(self) -> bool:
+        """Whether a line added now would be dropped (the queue is full)."""
+        return self.waiting >= self._max_queued
 
     @property
     def waiting(self) -> int:
@@ -125,13 +130,18 @@ class ChannelReader:
 
     def forget(self, message_id: int) -> None:
         """A deleted message is not read: dropped if waiting, stopped if being read."""
-        if self.current is not None and self.current.message_id == message_id:
+        self._drop(lambda line: line.message_id == message_id)
+
+    def forget_author(self, author_id: int) -> None:
+        """A member who opted out of being read is not read any more, from now: their waiting
+        lines are dropped, and their line being read is stopped."""
+        self._drop(lambda line: line.author_id == author_id)
+
+    def _drop(self, matches: Callable[[ChatLine], bool]) -> None:
+        if self.current is not None and matches(self.current):
             self.skip()
-            return
         self._queue = deque(
-            entry
-            for entry in self._queue
-            if not (isinstance(entry, ChatLine) and entry.message_id == message_id)
+            entry for entry in self._queue if not (isinstance(entry, ChatLine) and matches(entry))
         )
 
     @property

@@ -147,6 +147,12 @@ class SpeechSynthesizer:
     def voices(self) -> tuple[str, ...]:
         return self._provider.capabilities.voices
 
+    def usable_speed(self, speed: float) -> float:
+        """`speed` brought within what the provider can do (a stored preference may be
+        outside it: the member chose it for another provider, or with one speed only)."""
+        low, high = self._provider.capabilities.speeds
+        return min(max(speed, low), high)
+
     async def fetch_text(self, url: str, declared_size: int | None = None) -> str:
         """Download a UTF-8 text file of at most `max_chars` characters into memory."""
         limit = self._max_chars * MAX_UTF8_BYTES_PER_CHAR

@@ -197,6 +197,19 @@ async def test_a_deleted_message_is_not_read_or_stops(call: Call):
     assert call.heard() == ["Alex said: Deleted while read. Rest. [cut]", "Sam said: Kept."]
 
 
+async def test_a_member_who_opts_out_is_not_read_from_then_on(call: Call):
+    call.speaker.gate = asyncio.Event()
+    call.reader.add(line(1, "Being read. Rest."))
+    await call.first_piece_played(0)
+    call.reader.add(line(2, "Waiting.", SAM))
+    call.reader.add(line(3, "Also waiting."))
+    call.reader.forget_author(ALEX)
+    assert call.reader.waiting == 1
+    call.speaker.gate.set()
+    await eventually(lambda: len(call.playback.plays) == 2 and call.quiet())
+    assert call.heard() == ["Alex said: Being read. Rest. [cut]", "Sam said: Waiting."]
+
+
 async def test_a_failed_line_is_reported_and_reading_goes_on(call: Call):
     failing = line(1, "This fails at once.")
     failing_later = line(2, "A good start. Then it fails.", SAM)

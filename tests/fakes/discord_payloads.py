@@ -38,6 +38,9 @@ SEND_MESSAGES_IN_THREADS = 1 << 38
 SEND_VOICE_MESSAGES = 1 << 46
 CONNECT = 1 << 20
 SPEAK = 1 << 21
+MUTE_MEMBERS = 1 << 22
+MOVE_MEMBERS = 1 << 24
+REQUEST_TO_SPEAK = 1 << 32
 ALL_PERMISSIONS = (1 << 53) - 1
 
 DEFAULT_BOT_PERMISSIONS = (
@@ -98,6 +101,8 @@ GUILD_ANNOUNCEMENT = 5
 PUBLIC_THREAD = 11
 THREAD_TYPES = frozenset({10, 11, 12})
 GUILD_STAGE_VOICE = 13
+CALL_TYPES = frozenset({GUILD_VOICE, GUILD_STAGE_VOICE})
+"""Channel types members join calls in."""
 
 # Message types.
 MESSAGE_DEFAULT = 0
@@ -284,6 +289,21 @@ def voice_channel_payload(
         "rtc_region": None,
         "video_quality_mode": 1,
     }
+
+
+def stage_channel_payload(
+    channel_id: int,
+    guild_id: int,
+    name: str,
+    *,
+    position: int = 0,
+    permission_overwrites: Iterable[Mapping[str, Any]] = (),
+) -> Payload:
+    """Build a guild stage channel: a voice channel of type GUILD_STAGE_VOICE with a topic."""
+    channel = voice_channel_payload(
+        channel_id, guild_id, name, position=position, permission_overwrites=permission_overwrites
+    )
+    return {**channel, "type": GUILD_STAGE_VOICE, "topic": None}
 
 
 def voice_state_payload(

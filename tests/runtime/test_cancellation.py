@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot.discord_io import mention_names
 from bot.model import AudioSource, TranscriptionOptions
 from bot.runtime.workers import stop_flag
 from bot.speech import synthesis as synthesis_module
@@ -25,7 +26,6 @@ from bot.speech.synthesis import SpeechOptions
 from bot.transcription import asking as asking_module
 from bot.transcription import pipeline as pipeline_module
 from bot.transcription.pipeline import Limits, Pipeline
-from cogs import speak as speak_cog
 from tests import audio_samples
 from tests.speech.test_synthesis import speaker_for
 
@@ -136,8 +136,8 @@ async def test_speak_cancelled_while_its_text_is_prepared_returns_once_the_threa
         running.pop()
         return content
 
-    monkeypatch.setattr(speak_cog, "text_for_speech", held_text_for_speech)
-    job = asyncio.create_task(speak_cog._speakable("Hello there.", Names()))
+    monkeypatch.setattr(mention_names, "text_for_speech", held_text_for_speech)
+    job = asyncio.create_task(mention_names.speakable("Hello there.", Names()))
     try:
         assert await asyncio.to_thread(reached.wait, HANG)
         job.cancel()

@@ -12,9 +12,10 @@
   bot identified with; tests push their own events with ``dispatch``.
 * ``/attachments/...``: a CDN serving the bytes of attachments.
 * a voice server (``voice_server``, its own TLS port and UDP port): the bot's op 4 joins a
-  voice channel, the voice gateway hands out a transport key, and the audio the bot plays is
-  decrypted and decoded, so tests assert what was heard (``voice_server.heard_from``).  A client
-  must trust its certificate: ``connector=aiohttp.TCPConnector(ssl=client_ssl_context())``.
+  voice or stage channel, the voice gateway hands out a transport key, and the audio the bot
+  plays is decrypted and decoded, so tests assert what was heard (``voice_server.heard_from``);
+  on a stage only once the bot is a speaker.  A client must trust its certificate:
+  ``connector=aiohttp.TCPConnector(ssl=client_ssl_context())``.
 
 The world (guilds, channels, users, members, messages) is held as plain payload dicts shaped
 like Discord's; see ``tests.fakes.discord_payloads`` for the builders and constants.
@@ -33,10 +34,11 @@ it fires ``on_ready`` (2 s by default), however quickly the guilds arrive.
 
 The parts: ``world`` (the state and its builders), ``gateway`` (the websocket and event
 dispatch), ``rest`` (request handling) with its routes in ``rest_application``,
-``rest_interactions`` and ``rest_channels``, ``messages`` (what sending, editing and deleting
-a message does), ``interactions`` (building interactions), ``cdn`` and ``recording`` (the
-traffic log and queued faults), ``voice_states`` (joining calls), ``voice`` (the voice gateway)
-and ``voice_media`` (its UDP socket).  ``FakeDiscord`` wires them together.
+``rest_interactions``, ``rest_channels`` and ``rest_voice``, ``messages`` (what sending,
+editing and deleting a message does), ``interactions`` (building interactions), ``cdn`` and
+``recording`` (the traffic log and queued faults), ``voice_states`` (joining calls, speaking
+on stages), ``voice`` (the voice gateway) and ``voice_media`` (its UDP socket).
+``FakeDiscord`` wires them together.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from tests.fakes.discord.rest_interactions import (
     MAX_USER_APP_FOLLOWUPS,
     InteractionRoutes,
 )
+from tests.fakes.discord.rest_voice import VoiceRoutes
 from tests.fakes.discord.voice import Speaking, VoiceServer, client_ssl_context
 from tests.fakes.discord.voice_media import Heard
 from tests.fakes.discord.voice_states import VoiceStates
@@ -130,6 +133,7 @@ class FakeDiscord:
         messages = Messages(world, self._cdn, events)
         self.voice_server = VoiceServer()
         voice_states = VoiceStates(world, events, self.voice_server)
+        self.voice_server.audible = voice_states.audible
         self._gateway = Gateway(self.token, self._address, world, events, voice_states)
         self._rest = RestApi(
             self.token,
@@ -138,6 +142,7 @@ class FakeDiscord:
                 *ApplicationRoutes(world, self._address).routes(),
                 *InteractionRoutes(world, messages).routes(),
                 *ChannelRoutes(world, messages, events).routes(),
+                *VoiceRoutes(voice_states).routes(),
             ],
         )
         self._runner: web.AppRunner | None = None
@@ -161,8 +166,12 @@ class FakeDiscord:
         self.add_member = world.add_member
         self.add_text_channel = world.add_text_channel
         self.add_voice_channel = world.add_voice_channel
+        self.add_stage_channel = world.add_stage_channel
         self.set_voice_state = voice_states.set_voice_state
+        self.set_suppressed = voice_states.set_suppressed
+        self.voice_state = voice_states.voice_state
         self.move_voice_server = voice_states.move_voice_server
+        self.voice_channel_of = voice_states.channel_of
         self.add_dm_channel = world.add_dm_channel
         self.add_attachment = self._cdn.add_attachment
         self.make_message = world.make_message

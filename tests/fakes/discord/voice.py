@@ -12,6 +12,10 @@ SESSION_DESCRIPTION selects protocol version 1, the MLS binary ops follow, and w
 is decrypted with davey before it is decoded.  By default it says ``dave_protocol_version`` 0
 and sends no MLS op, so discord.py sends frames with transport encryption only.
 
+What a member says is heard only while ``audible`` says so (FakeDiscord asks its voice states:
+a member suppressed on a stage is not relayed, as on Discord); the rest is only counted
+(``inaudible_packets``).
+
 Limits: of the modes offered only
 ``aead_xchacha20_poly1305_rtpsize`` can be selected (another is closed with 4016); one voice
 server for every guild.  The certificate (``loopback_tls/``, self-signed for 127.0.0.1) must be
@@ -42,7 +46,7 @@ from tests.fakes.discord.voice_dave import (
     WELCOME,
     DaveGroup,
 )
-from tests.fakes.discord.voice_media import Heard, VoiceUdp, open_voice_udp
+from tests.fakes.discord.voice_media import Heard, Listening, VoiceUdp, open_voice_udp
 from tests.fakes.discord_payloads import Payload
 
 HEARTBEAT_INTERVAL = 13_750
@@ -113,6 +117,10 @@ class VoiceServer:
         received: every payload a client sent over a voice websocket, oldest first.
         speaking: every SPEAKING op received, oldest first.
         identifies, resumes: how many IDENTIFY and RESUME ops were accepted.
+        audible: whether what a member (guild id, user id) says reaches the call right now;
+            everyone by default.
+        listening: how the media socket handles packets (``voice_media.Listening``: a callback
+            per packet, decoding on or off), applied from the next packet.
     """
 
     def __init__(self, *, dave: bool = False) -> None:
@@ -121,11 +129,13 @@ class VoiceServer:
         self.speaking: list[Speaking] = []
         self.identifies = 0
         self.resumes = 0
+        self.audible: Callable[[str, str], bool] = lambda _guild_id, _user_id: True
+        self.listening = Listening()
         self._sessions: dict[str, VoiceSession] = {}
         self._keys: dict[int, bytes] = {}
         self._frame_decryptors: dict[int, Callable[[bytes], bytes]] = {}
         self._ssrcs = itertools.count(1001)
-        self._ssrc_owners: dict[int, str] = {}
+        self._ssrc_owners: dict[int, VoiceSession] = {}
         self._connections: set[VoiceConnection] = set()
         self._changed = asyncio.Event()
         self._udp: VoiceUdp | None = None
@@ -136,7 +146,7 @@ class VoiceServer:
     async def start(self) -> None:
         """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
         self._udp, self._udp_port = await open_voice_udp(
-            self._keys, self._frame_decryptors, self._notify
+            self._keys, self._frame_decryptors, self._relayed, self._notify, self.listening
         )
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(_TLS / "cert.pem", _TLS / "key.pem")
@@ -176,7 +186,17 @@ class VoiceServer:
     def heard_from(self, user_id: int | str) -> list[Heard]:
         """What ``user_id`` was heard saying, per SSRC (one per voice connection), oldest first."""
         heard = self._udp.heard.values() if self._udp is not None else ()
-        return [h for h in heard if self._ssrc_owners.get(h.ssrc) == str(user_id)]
+        return [h for h in heard if self._owner(h.ssrc) == str(user_id)]
+
+    def inaudible_packets(self, user_id: int | str) -> int:
+        """How many packets ``user_id`` sent while not ``audible`` (not relayed, not decoded)."""
+        udp = self._udp
+        counts = udp.inaudible.items() if udp is not None else ()
+        return sum(count for ssrc, count in counts if self._owner(ssrc) == str(user_id))
+
+    def guild_of(self, ssrc: int) -> str | None:
+        """The guild whose voice session was given ``ssrc``, if one was."""
+        return next((s.guild_id for s in self._sessions.values() if s.ssrc == ssrc), None)
 
     def dave_group(self, user_id: int | str) -> DaveGroup | None:
         """The DAVE group of the latest session granted to ``user_id`` that negotiated DAVE."""
@@ -208,6 +228,15 @@ class VoiceServer:
         async with asyncio.timeout(timeout):
             while not predicate():
                 await self._changed.wait()
+
+    def _owner(self, ssrc: int) -> str | None:
+        session = self._ssrc_owners.get(ssrc)
+        return session.user_id if session is not None else None
+
+    def _relayed(self, ssrc: int) -> bool:
+        """Whether the audio of ``ssrc`` reaches the call now (see ``audible``)."""
+        session = self._ssrc_owners.get(ssrc)
+        return session is None or self.audible(session.guild_id, session.user_id)
 
     def _notify(self) -> None:
         """Wake every ``wait_for``: something was received."""
@@ -282,7 +311,7 @@ class VoiceServer:
         self.identifies += 1
         connection.session = session
         session.ssrc = next(self._ssrcs)
-        self._ssrc_owners[session.ssrc] = session.user_id
+        self._ssrc_owners[session.ssrc] = session
         ready = {"ssrc": session.ssrc, "ip": "127.0.0.1", "port": self._udp_port}
         await self._send(connection, session.numbered(2, {**ready, "modes": OFFERED_MODES}))
 

@@ -1,8 +1,14 @@
 """Discord's voice UDP server: IP discovery, then RTP audio with the transport encryption
 ``aead_xchacha20_poly1305_rtpsize``, decrypted and Opus-decoded into what each SSRC said.
 
+Audio of an SSRC that is not relayed now (its member is suppressed on a stage) is only counted.
+
 A DAVE session's SSRC also has a frame decryptor (``voice_dave``): its end-to-end encrypted
 Opus frames are opened after the transport encryption.
+
+For benchmarks, ``Listening`` (read per packet) can hand each decrypted packet to a callback
+as it arrives (``Arrival``) and turn decoding off, so the stand-in's cost on the event loop
+stays small beside the client's.
 
 Limits: no RTCP, nothing is sent back to the client except IP discovery answers.
 """
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -34,13 +41,37 @@ NONCE_SUFFIX_LENGTH = 4
 XCHACHA_NONCE_LENGTH = 24
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One RTP packet of a known SSRC that decrypted, when it arrived (``time.perf_counter``)."""
+
+    at: float
+    ssrc: int
+    sequence: int
+    timestamp: int
+    opus: bytes
+
+
+@dataclass
+class Listening:
+    """How the media socket handles the packets that decrypt; read per packet.
+
+    ``decode``: Opus-decode each into its SSRC's ``Heard`` (False: ``Heard`` records sequence
+    numbers and timestamps only, ``packets`` counts them, no samples or audio). ``on_packet``:
+    called with each packet's ``Arrival`` before it is decoded.
+    """
+
+    decode: bool = True
+    on_packet: Callable[[Arrival], None] | None = None
+
+
 @dataclass
 class Heard:
     """What one SSRC sent: every packet that decrypted and decoded, in arrival order.
 
     ``samples`` counts decoded samples per channel (48 kHz), ``voiced_samples`` those of
     packets louder than ``SILENCE_RMS``; ``rms`` is the loudness of everything decoded, on a
-    0..1 scale (full-scale sine: about 0.707).
+    0..1 scale (full-scale sine: about 0.707). ``audio()`` is all of it, mixed to mono.
     """
 
     ssrc: int
@@ -51,6 +82,7 @@ class Heard:
     undecryptable: int = 0
     undecodable: int = 0
     _square_sum: float = 0.0
+    _mono: list[np.ndarray] = field(default_factory=list, repr=False)
     _decoder: av.CodecContext | None = field(default=None, repr=False)
 
     @property
@@ -72,12 +104,21 @@ class Heard:
         values = self.samples * CHANNELS
         return float(np.sqrt(self._square_sum / values)) if values else 0.0
 
+    def audio(self) -> np.ndarray:
+        """Everything decoded, as mono float32 samples in -1..1 at 48 kHz."""
+        return np.concatenate(self._mono) if self._mono else np.zeros(0, np.float32)
+
     def in_order_without_gaps(self) -> bool:
         """Whether sequence numbers rose by exactly one from packet to packet (mod 2**16)."""
         return all(
             (later - earlier) % 65536 == 1
             for earlier, later in zip(self.sequences, self.sequences[1:], strict=False)
         )
+
+    def add_undecoded(self, sequence: int, timestamp: int) -> None:
+        """Count one packet without decoding it (``Listening.decode`` off)."""
+        self.sequences.append(sequence)
+        self.timestamps.append(timestamp)
 
     def add(self, sequence: int, timestamp: int, opus: bytes) -> None:
         """Decode one Opus packet and count it; an undecodable one is only counted as such."""
@@ -93,11 +134,20 @@ class Heard:
         self.sequences.append(sequence)
         self.timestamps.append(timestamp)
         for frame in frames:
-            square_sum = float(np.square(frame.to_ndarray().astype(np.float64)).sum())
+            samples = frame.to_ndarray().astype(np.float64)
+            square_sum = float(np.square(samples).sum())
+            self._mono.append(_mono(samples, frame.format.is_planar))
             self.samples += frame.samples
             self._square_sum += square_sum
             if square_sum / max(1, frame.samples * CHANNELS) > SILENCE_RMS**2:
                 self.voiced_samples += frame.samples
+
+
+def _mono(samples: np.ndarray, planar: bool) -> np.ndarray:
+    """A decoded frame's samples (planar: one row per channel; packed: one interleaved row)
+    averaged to one channel."""
+    channels = samples if planar else samples.reshape(-1, CHANNELS).T
+    return channels.mean(axis=0).astype(np.float32)
 
 
 def discovery_response(request: bytes, host: str, port: int) -> bytes | None:
@@ -140,21 +190,27 @@ def decrypt_rtpsize(packet: bytes, key: bytes) -> tuple[int, int, bytes]:
 class VoiceUdp(asyncio.DatagramProtocol):
     """The media socket: answers IP discovery, records RTP of SSRCs with a key.
 
-    ``keys`` (SSRC → secret key) and ``frame_decryptors`` (SSRC → DAVE frame to Opus, raising
-    ``ValueError``) are read per packet, so what a new voice session hands out applies at once.
-    Packets of an unknown SSRC are counted in ``unknown``.
+    ``keys`` (SSRC → secret key), ``frame_decryptors`` (SSRC → DAVE frame to Opus, raising
+    ``ValueError``) and ``listening`` are read per packet, so what a new voice session hands
+    out applies at once. Packets of an unknown SSRC are counted in ``unknown``; those of an
+    SSRC ``relayed`` says no to, per SSRC in ``inaudible``.
     """
 
     def __init__(
         self,
         keys: dict[int, bytes],
         frame_decryptors: dict[int, Callable[[bytes], bytes]],
+        relayed: Callable[[int], bool],
         on_datagram: Callable[[], None],
+        listening: Listening | None = None,
     ) -> None:
         self.keys = keys
         self.frame_decryptors = frame_decryptors
+        self._relayed = relayed
+        self.listening = listening if listening is not None else Listening()
         self._on_datagram = on_datagram
         self.heard: dict[int, Heard] = {}
+        self.inaudible: dict[int, int] = {}
         self.unknown = 0
         self._transport: asyncio.DatagramTransport | None = None
 
@@ -166,6 +222,7 @@ class VoiceUdp(asyncio.DatagramProtocol):
         self._on_datagram()
 
     def _receive(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        arrived = time.perf_counter()
         host, port = str(addr[0]), int(addr[1])
         answer = discovery_response(data, host, port)
         if answer is not None:
@@ -180,6 +237,9 @@ class VoiceUdp(asyncio.DatagramProtocol):
         if key is None:
             self.unknown += 1
             return
+        if not self._relayed(ssrc):
+            self.inaudible[ssrc] = self.inaudible.get(ssrc, 0) + 1
+            return
         heard = self.heard.setdefault(ssrc, Heard(ssrc))
         try:
             sequence, timestamp, opus = decrypt_rtpsize(data, key)
@@ -189,7 +249,13 @@ class VoiceUdp(asyncio.DatagramProtocol):
         except (nacl.exceptions.CryptoError, ValueError, struct.error):
             heard.undecryptable += 1
             return
-        heard.add(sequence, timestamp, opus)
+        listening = self.listening
+        if listening.on_packet is not None:
+            listening.on_packet(Arrival(arrived, ssrc, sequence, timestamp, opus))
+        if listening.decode:
+            heard.add(sequence, timestamp, opus)
+        else:
+            heard.add_undecoded(sequence, timestamp)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -200,12 +266,16 @@ class VoiceUdp(asyncio.DatagramProtocol):
 async def open_voice_udp(
     keys: dict[int, bytes],
     frame_decryptors: dict[int, Callable[[bytes], bytes]],
+    relayed: Callable[[int], bool],
     on_datagram: Callable[[], None],
+    listening: Listening | None = None,
 ) -> tuple[VoiceUdp, int]:
     """Bind a ``VoiceUdp`` to 127.0.0.1 on a free port; the protocol and the port.
-    ``on_datagram`` is called after each datagram was handled."""
+    ``relayed(ssrc)`` says whether that SSRC's audio reaches the call now; ``on_datagram`` is
+    called after each datagram was handled."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: VoiceUdp(keys, frame_decryptors, on_datagram), local_addr=("127.0.0.1", 0)
+        lambda: VoiceUdp(keys, frame_decryptors, relayed, on_datagram, listening),
+        local_addr=("127.0.0.1", 0),
     )
     return protocol, int(transport.get_extra_info("sockname")[1])

@@ -210,6 +210,17 @@ class World:
         for the gateway to answer its voice state update."""
         return self._create_channel(dp.voice_channel_payload, guild_id, name, permission_overwrites)
 
+    def add_stage_channel(
+        self,
+        guild_id: int | str,
+        *,
+        name: str = "Town Hall",
+        permission_overwrites: Iterable[Mapping[str, Any]] = (),
+    ) -> Payload:
+        """Create a stage channel (announced with CHANNEL_CREATE): joined like a voice channel,
+        but everyone who joins it is in the audience (suppressed) until made a speaker."""
+        return self._create_channel(dp.stage_channel_payload, guild_id, name, permission_overwrites)
+
     def _create_channel(
         self,
         build: Callable[..., Payload],
