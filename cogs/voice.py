@@ -10,7 +10,6 @@ earshot into the call. After a restart it rejoins the calls it was reading in.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 
 import discord
@@ -25,8 +24,6 @@ from bot.discord_io.voice.call import Call
 from bot.discord_io.voice.chat_lines import is_chat, reads_here
 from bot.discord_io.voice.connection import Standing, call_channel_of
 from bot.errors import EarshotError, NotAllowed, NotInCall, NotInVoiceChannel
-
-log = logging.getLogger(__name__)
 
 STAGE_NOTES: dict[Standing | None, str] = {
     Standing.HAND_RAISED: (

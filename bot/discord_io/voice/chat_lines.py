@@ -4,7 +4,9 @@ call them, their words made speakable, what they attached, and the voice to read
 Read: messages in the call's own text chat, or in a text channel the server linked to the
 call's voice channel, from members (not bots or webhooks) who did not opt out of being read;
 by default only from members in the call. Not read: commands (a message typed as one, or text
-starting with `/` or `!`, other bots' command prefixes), and system messages.
+starting with `/` or `!`, other bots' command prefixes), system messages, and members who could
+not speak in the call themselves (server-muted, in a stage's audience, without Speak there,
+timed out): earshot never speaks for someone a moderator silenced.
 """
 
 from __future__ import annotations
