@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+import aiosqlite
 
 from bot.store.database import Database
 
@@ -56,6 +58,9 @@ class MemberSettings:
     """Their messages are read in calls; False: never."""
 
 
+SettingsT = TypeVar("SettingsT", GuildSettings, MemberSettings)
+
+
 class StoredSettings:
     """The `guild_settings`, `channel_settings` and `member_settings` tables."""
 
@@ -66,21 +71,7 @@ class StoredSettings:
         row = await self._database.fetch_one(
             "SELECT * FROM guild_settings WHERE guild_id = ?", guild_id
         )
-        if row is None:
-            return GuildSettings(guild_id)
-        return GuildSettings(
-            guild_id=guild_id,
-            auto_transcribe=bool(row["auto_transcribe"]),
-            language=row["language"],
-            audio_files=bool(row["audio_files"]),
-            reply_style=row["reply_style"],
-            max_audio_seconds=row["max_audio_seconds"],
-            tts_voice=row["tts_voice"],
-            voice_auto_join=bool(row["voice_auto_join"]),
-            voice_members_only=bool(row["voice_members_only"]),
-            voice_say_names=bool(row["voice_say_names"]),
-            voice_max_chars=row["voice_max_chars"],
-        )
+        return _from_row(GuildSettings, guild_id, row)
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
         """Set the named fields of `GuildSettings`, keeping the others."""
@@ -125,17 +116,7 @@ class StoredSettings:
         row = await self._database.fetch_one(
             "SELECT * FROM member_settings WHERE user_id = ?", user_id
         )
-        if row is None:
-            return MemberSettings(user_id)
-        return MemberSettings(
-            user_id=user_id,
-            opted_out=bool(row["opted_out"]),
-            private_replies=bool(row["private_replies"]),
-            tts_voice=row["tts_voice"],
-            spoken_name=row["spoken_name"],
-            tts_speed=row["tts_speed"],
-            read_aloud=bool(row["read_aloud"]),
-        )
+        return _from_row(MemberSettings, user_id, row)
 
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
         """Set the named fields of `MemberSettings`, keeping the others."""
@@ -162,6 +143,18 @@ class StoredSettings:
             key,
             *changes.values(),
         )
+
+
+def _from_row(settings_type: type[SettingsT], key: int, row: aiosqlite.Row | None) -> SettingsT:
+    """The settings stored in `row` (SQLite's 0/1 read back as booleans where the field is
+    one), or the defaults when there is no row."""
+    if row is None:
+        return settings_type(key)
+    values: dict[str, Any] = {
+        field.name: bool(row[field.name]) if field.type == "bool" else row[field.name]
+        for field in dataclasses.fields(settings_type)[1:]
+    }
+    return settings_type(key, **values)
 
 
 def _columns(settings_type: type) -> tuple[str, ...]:
