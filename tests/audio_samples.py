@@ -10,6 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+OPUS_RATE = 48_000
+OPUS_FRAME_SAMPLES = 960
+"""Discord's voice packets: 20 ms at 48 kHz."""
 FORMATS = {
     # name: (container, codec, sample rate)
     "ogg": ("ogg", "libopus", 48_000),
@@ -100,3 +103,27 @@ def decode_opus(packets: list[bytes]) -> list[np.ndarray]:
         pairs = [frame.to_ndarray().reshape(-1, 2) for frame in frames]  # packed s16 stereo
         decoded.append(np.concatenate(pairs or [np.zeros((0, 2))]) / 32768)
     return decoded
+
+
+def opus_tone(samples: int, hertz: float, amplitude: float) -> list[bytes]:
+    """A sine tone of `samples` samples as Discord's Opus packets: 20 ms, 48 kHz stereo,
+    encoded with PyAV's libopus (the last frame padded)."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = OPUS_RATE
+    encoder.layout = "stereo"
+    encoder.format = "s16"
+    encoder.bit_rate = 64_000
+    encoder.open()
+    time = np.arange(samples) / OPUS_RATE
+    mono = (amplitude * np.sin(2 * np.pi * hertz * time) * 32767).astype(np.int16)
+    interleaved = np.repeat(mono, 2).reshape(1, -1)
+    packets: list[bytes] = []
+    for start in range(0, samples, OPUS_FRAME_SAMPLES):
+        chunk = interleaved[:, 2 * start : 2 * (start + OPUS_FRAME_SAMPLES)]
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(chunk), format="s16", layout="stereo"
+        )
+        frame.sample_rate, frame.pts = OPUS_RATE, start
+        packets += [bytes(packet) for packet in encoder.encode(frame)]
+    packets += [bytes(packet) for packet in encoder.encode(None)]
+    return packets

@@ -9,13 +9,11 @@ import re
 import zlib
 from collections.abc import AsyncIterator
 
-import av
-import numpy as np
-
-from bot.audio.opus import CHANNELS, FRAME_SAMPLES, SAMPLE_RATE
+from bot.audio.opus import FRAME_SAMPLES, SAMPLE_RATE
 from bot.errors import ProviderUnavailable
 from bot.runtime.workers import in_thread
 from bot.speech.synthesis import SpeechOptions
+from tests.audio_samples import opus_tone
 
 SECONDS_PER_CHAR = 0.01
 FAILING_WORD = "fails"
@@ -32,27 +30,9 @@ def sentences(text: str) -> list[str]:
 def tone_packets(sentence: str) -> tuple[bytes, ...]:
     """`sentence` as a tone of 10 ms per character, encoded by PyAV's libopus in 20 ms
     stereo packets."""
-    encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = SAMPLE_RATE
-    encoder.layout = "stereo"
-    encoder.format = "s16"
-    encoder.bit_rate = 64_000
-    encoder.open()
     hertz = 300 + zlib.crc32(sentence.encode()) % 500
     frames = max(1, round(len(sentence) * SECONDS_PER_CHAR * SAMPLE_RATE / FRAME_SAMPLES))
-    time = np.arange(frames * FRAME_SAMPLES) / SAMPLE_RATE
-    mono = (0.4 * np.sin(2 * np.pi * hertz * time) * 32767).astype(np.int16)
-    interleaved = np.repeat(mono, CHANNELS).reshape(1, -1)
-    packets: list[bytes] = []
-    for start in range(0, len(mono), FRAME_SAMPLES):
-        chunk = interleaved[:, CHANNELS * start : CHANNELS * (start + FRAME_SAMPLES)]
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(chunk), format="s16", layout="stereo"
-        )
-        frame.sample_rate, frame.pts = SAMPLE_RATE, start
-        packets += [bytes(packet) for packet in encoder.encode(frame)]
-    packets += [bytes(packet) for packet in encoder.encode(None)]
-    return tuple(packets)
+    return tuple(opus_tone(frames * FRAME_SAMPLES, hertz, 0.4))
 
 
 def packets_for(words: str) -> list[bytes]:

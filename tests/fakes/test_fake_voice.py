@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
-import av
 import davey
 import discord
 import nacl.bindings
@@ -18,6 +17,7 @@ import nacl.exceptions
 import numpy as np
 import pytest
 
+from tests.audio_samples import opus_tone
 from tests.fakes import discord_payloads as dp
 from tests.fakes.discord import FakeDiscord, client_ssl_context, running_bot, serve_fake_discord
 from tests.fakes.discord.voice_media import decrypt_rtpsize
@@ -32,25 +32,7 @@ SILENCE_FRAMES_AFTER_PLAYING = 5
 
 def encode_tone(seconds: float = 1.0, hertz: float = 440.0) -> list[bytes]:
     """A sine tone as 20 ms 48 kHz stereo Opus packets, encoded with PyAV's libopus."""
-    encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = SAMPLE_RATE
-    encoder.layout = "stereo"
-    encoder.format = "s16"
-    encoder.bit_rate = 64_000
-    encoder.open()
-    time = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    mono = (TONE_AMPLITUDE * np.sin(2 * np.pi * hertz * time) * 32767).astype(np.int16)
-    interleaved = np.repeat(mono, 2).reshape(1, -1)
-    packets: list[bytes] = []
-    for start in range(0, len(mono), FRAME_SAMPLES):
-        chunk = interleaved[:, 2 * start : 2 * (start + FRAME_SAMPLES)]
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(chunk), format="s16", layout="stereo"
-        )
-        frame.sample_rate, frame.pts = SAMPLE_RATE, start
-        packets += [bytes(packet) for packet in encoder.encode(frame)]
-    packets += [bytes(packet) for packet in encoder.encode(None)]
-    return packets
+    return opus_tone(int(seconds * SAMPLE_RATE), hertz, TONE_AMPLITUDE)
 
 
 class OpusPackets(discord.AudioSource):
