@@ -9,7 +9,6 @@ privately, as an audio file: the channel has the text already.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -26,14 +25,7 @@ from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.chat_lines import may_speak_in
 from bot.discord_io.voice.connection import call_channel_of
-from bot.errors import (
-    CallQueueFull,
-    EarshotError,
-    InvalidOption,
-    MayNotSpeakThere,
-    NotInCall,
-    NotInVoiceChannel,
-)
+from bot.errors import EarshotError, InvalidOption, MayNotSpeakThere, NotInVoiceChannel
 from bot.speech.synthesis import OUTPUT_CHOICES, VOICE_MESSAGE, SpeechOptions
 
 HERE = "here"
@@ -149,20 +141,12 @@ class Speak(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             spoken = await words()
-            line = await self.bot.chat_lines.spoken_for(member, spoken, interaction.id)
-            line = dataclasses.replace(
-                line,
-                voice=self.bot.synthesizer.known_voice(voice) if voice else line.voice,
-                speed=speed or line.speed,
+            line = await self.bot.chat_lines.spoken_for(
+                member, spoken, interaction.id, voice=voice, speed=speed
             )
-            self.bot.synthesizer.check(spoken, SpeechOptions(voice=line.voice, speed=line.speed))
             notices = interaction.channel
             assert isinstance(notices, discord.abc.Messageable)
-            call = await self.bot.calls.join(channel, notices)
-            if call.reader.full:
-                raise CallQueueFull(call.reader.waiting)
-            if not call.add(line, notices):
-                raise NotInCall("the call ended meanwhile")
+            call = await self.bot.calls.say(channel, notices, line)
             where = shown_name(call.channel.name)
             await replies.send(
                 interaction, OutgoingMessage(f"🔊 Saying it in **{where}**."), ephemeral=True

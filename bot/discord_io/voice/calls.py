@@ -11,9 +11,10 @@ from collections import defaultdict
 import discord
 
 from bot.calls.channel_reader import Speak
+from bot.calls.chat_line import ChatLine
 from bot.discord_io.voice.call import Call, CallTimes, Leaving, humans_in, post_notice
 from bot.discord_io.voice.connection import CallChannel, CallConnection, check_joinable
-from bot.errors import InAnotherCall, ShuttingDown
+from bot.errors import CallQueueFull, InAnotherCall, NotInCall, ShuttingDown
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,19 @@ class Calls:
             call.start()
             notices_id = notices.id if isinstance(notices, discord.abc.GuildChannel) else None
             await self._store.remember_call(guild_id, channel.id, notices_id)
+        return call
+
+    async def say(
+        self, channel: CallChannel, notices: discord.abc.Messageable, line: ChatLine
+    ) -> Call:
+        """Queue `line` in the call in `channel`, joining it first if earshot reads in no call
+        of the server. Raises what `join` raises, `CallQueueFull`, or `NotInCall` when the
+        call ended in between."""
+        call = await self.join(channel, notices)
+        if call.reader.full:
+            raise CallQueueFull(call.reader.waiting)
+        if not call.add(line, notices):
+            raise NotInCall("the call ended meanwhile")
         return call
 
     def check_join(self, channel: CallChannel) -> None:

@@ -11,6 +11,8 @@ timed out): earshot never speaks for someone a moderator silenced.
 
 from __future__ import annotations
 
+import dataclasses
+
 import discord
 
 from bot.calls.chat_line import AttachmentKind, ChatLine, ReadingRules
@@ -19,7 +21,7 @@ from bot.discord_io.voice.connection import CallChannel
 from bot.errors import EmptyText
 from bot.settings import Settings
 from bot.speech.speakable import Names
-from bot.speech.synthesis import SpeechSynthesizer
+from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.store import GuildSettings, MemberSettings, Store
 
 READ_TYPES = (discord.MessageType.default, discord.MessageType.reply)
@@ -82,12 +84,29 @@ class ChatLines:
             return None
         return await self._line(message.id, author, text, kinds, names, server, member)
 
-    async def spoken_for(self, author: discord.Member, text: str, line_id: int) -> ChatLine:
-        """`text` (already speakable) to say for `author` in their call, as `/speak` does."""
+    async def spoken_for(
+        self,
+        author: discord.Member,
+        text: str,
+        line_id: int,
+        *,
+        voice: str | None = None,
+        speed: float | None = None,
+    ) -> ChatLine:
+        """`text` (already speakable) to say for `author` in their call, as `/speak` does, in
+        `voice` and at `speed` if given, else theirs. Raises the synthesizer's `InputError`s
+        for what cannot be said (an unknown voice, a speed out of range, too long a text)."""
         names = mention_names(self._client, author.guild)
         server = await self._store.guild_settings(author.guild.id)
         member = await self._store.member_settings(author.id)
-        return await self._line(line_id, author, text, (), names, server, member)
+        line = await self._line(line_id, author, text, (), names, server, member)
+        line = dataclasses.replace(
+            line,
+            voice=self._synthesizer.known_voice(voice) if voice else line.voice,
+            speed=speed or line.speed,
+        )
+        self._synthesizer.check(text, SpeechOptions(voice=line.voice, speed=line.speed))
+        return line
 
     async def _line(
         self,
