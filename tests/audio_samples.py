@@ -106,17 +106,24 @@ def decode_opus(packets: list[bytes]) -> list[np.ndarray]:
 
 
 def opus_tone(samples: int, hertz: float, amplitude: float) -> list[bytes]:
-    """A sine tone of `samples` samples as Discord's Opus packets: 20 ms, 48 kHz stereo,
-    encoded with PyAV's libopus (the last frame padded)."""
+    """A sine tone of `samples` samples as Discord's Opus packets (see `opus_encoded`)."""
+    time = np.arange(samples) / OPUS_RATE
+    return opus_encoded(amplitude * np.sin(2 * np.pi * hertz * time))
+
+
+def opus_encoded(mono: np.ndarray) -> list[bytes]:
+    """Mono 48 kHz samples (floats in -1..1, clipped) as Discord's Opus packets: 20 ms, 48 kHz
+    stereo (both channels the same), encoded with PyAV's libopus at 64 kbit/s (the last frame
+    padded)."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate = OPUS_RATE
     encoder.layout = "stereo"
     encoder.format = "s16"
     encoder.bit_rate = 64_000
     encoder.open()
-    time = np.arange(samples) / OPUS_RATE
-    mono = (amplitude * np.sin(2 * np.pi * hertz * time) * 32767).astype(np.int16)
-    interleaved = np.repeat(mono, 2).reshape(1, -1)
+    samples = len(mono)
+    pcm = (np.clip(mono, -1.0, 32766 / 32767) * 32767).astype(np.int16)
+    interleaved = np.repeat(pcm, 2).reshape(1, -1)
     packets: list[bytes] = []
     for start in range(0, samples, OPUS_FRAME_SAMPLES):
         chunk = interleaved[:, 2 * start : 2 * (start + OPUS_FRAME_SAMPLES)]

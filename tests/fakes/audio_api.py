@@ -10,7 +10,9 @@ Speech checks model, input (1–4096 characters), voice, speed (0.25–4.0), for
 asked format, `SPEECH_SECONDS_PER_CHAR` long per character. Errors use OpenAI's body
 `{"error": {"message", "type", "param", "code"}}`.
 
-Tests script it: `transcripts` queues the next texts, `faults` queues failures (an HTTP error
+Tests script it: `clip_texts` (marker Hz → text) answers an upload carrying that marker tone
+with its text (`tests.spoken_clips`, found by `tests.fakes.audio_markers`), before
+`transcripts`, which queues the next texts; `faults` queues failures (an HTTP error
 with headers, a delay, a connection reset, a 200 with a body of the test's choosing, audio cut
 short, a transcript stream cut short or ended by an error event) consumed one per request;
 `speech_holds` keeps chosen speech requests waiting; `uploads` and `speech_requests` record
@@ -32,6 +34,7 @@ import av.error
 from aiohttp import web
 
 from tests import audio_samples
+from tests.fakes.audio_markers import marker_of_upload
 from tests.fakes.loopback import serve
 
 API_KEY = "test-audio-key"
@@ -202,6 +205,8 @@ class FakeAudioAPI:
 
     def __init__(self, *, prefix: str = "") -> None:
         self.prefix = prefix
+        self.clip_texts: dict[int, str] = {}
+        """Marker Hz → what a clip with that marker tone says (see `tests.spoken_clips`)."""
         self.transcripts: deque[str] = deque()
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
@@ -353,15 +358,24 @@ class FakeAudioAPI:
         except ValueError:
             return _error(400, "Audio file might be corrupted or unsupported", param="file")
         heard = "translated" if translating else "heard"
-        text = (
-            self.transcripts.popleft()
-            if self.transcripts
-            else f"I {heard} {duration:.1f} seconds of audio."
-        )
+        text = self._clip_text(upload.data)
+        if text is None:
+            text = (
+                self.transcripts.popleft()
+                if self.transcripts
+                else f"I {heard} {duration:.1f} seconds of audio."
+            )
         if streaming:
             return await self._stream(request, text, fault)
         task = "translate" if translating else "transcribe"
         return self._render(fmt, text, duration, fields, granularities, task)
+
+    def _clip_text(self, data: bytes) -> str | None:
+        """The registered text of the marker tone in `data`, if it carries one."""
+        if not self.clip_texts:
+            return None
+        marker = marker_of_upload(data, self.clip_texts)
+        return self.clip_texts[marker] if marker is not None else None
 
     async def _stream(
         self, request: web.Request, text: str, fault: Fault | None

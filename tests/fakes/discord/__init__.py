@@ -134,6 +134,7 @@ class FakeDiscord:
         self.voice_server = VoiceServer()
         voice_states = VoiceStates(world, events, self.voice_server)
         self.voice_server.audible = voice_states.audible
+        self.voice_server.speakers.roster = voice_states
         self._gateway = Gateway(self.token, self._address, world, events, voice_states)
         self._rest = RestApi(
             self.token,

@@ -12,7 +12,10 @@ SESSION_DESCRIPTION selects protocol version 1, the MLS binary ops follow, and w
 is decrypted with davey before it is decoded.  By default it says ``dave_protocol_version`` 0
 and sends no MLS op, so discord.py sends frames with transport encryption only.
 
-What a member says is heard only while ``audible`` says so (FakeDiscord asks its voice states:
+Members of the call speak to the bot too (``say``, ``send_datagram``, ``send_rtcp``: see
+``voice_speakers``), and a bot session hears who joins and leaves its call (ops 11 and 13).
+
+What the bot says is heard only while ``audible`` says so (FakeDiscord asks its voice states:
 a member suppressed on a stage is not relayed, as on Discord); the rest is only counted
 (``inaudible_packets``).
 
@@ -25,7 +28,6 @@ trusted by the client: build it with ``connector=aiohttp.TCPConnector(ssl=client
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import itertools
 import json
@@ -34,7 +36,6 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -47,6 +48,8 @@ from tests.fakes.discord.voice_dave import (
     DaveGroup,
 )
 from tests.fakes.discord.voice_media import Heard, Listening, VoiceUdp, open_voice_udp
+from tests.fakes.discord.voice_session import VoiceConnection, VoiceSession
+from tests.fakes.discord.voice_speakers import Speakers
 from tests.fakes.discord_payloads import Payload
 
 HEARTBEAT_INTERVAL = 13_750
@@ -68,45 +71,12 @@ def client_ssl_context() -> ssl.SSLContext:
 
 
 @dataclass
-class VoiceSession:
-    """A voice session granted through VOICE_SERVER_UPDATE; its SSRC and key once identified."""
-
-    guild_id: str
-    user_id: str
-    session_id: str
-    token: str
-    channel_id: str | None = None
-    ssrc: int | None = None
-    secret_key: bytes | None = None
-    sequence: int = 0
-    dave: DaveGroup | None = None
-
-    def numbered(self, op: int, data: Any) -> Payload:
-        """A server message carrying the next sequence number (v8 buffered resume)."""
-        self.sequence += 1
-        return {"op": op, "d": data, "seq": self.sequence}
-
-    def numbered_binary(self, op: int, body: bytes) -> bytes:
-        """A binary server message: the next sequence number (2 bytes), the opcode, the body."""
-        self.sequence += 1
-        return (self.sequence % 65536).to_bytes(2, "big") + bytes([op]) + body
-
-
-@dataclass
 class Speaking:
     """A SPEAKING op (5) as received: flags 0 is "stopped speaking"."""
 
     user_id: str
     ssrc: int
     speaking: int
-
-
-@dataclass(eq=False)
-class VoiceConnection:
-    """One voice websocket and the session it identified (or resumed) with."""
-
-    ws: web.WebSocketResponse
-    session: VoiceSession | None = None
 
 
 class VoiceServer:
@@ -121,6 +91,8 @@ class VoiceServer:
             everyone by default.
         listening: how the media socket handles packets (``voice_media.Listening``: a callback
             per packet, decoding on or off), applied from the next packet.
+        speakers: the members who speak to the bot (``voice_speakers.Speakers``); ``say``,
+            ``send_datagram`` and ``send_rtcp`` are its methods.
     """
 
     def __init__(self, *, dave: bool = False) -> None:
@@ -142,6 +114,10 @@ class VoiceServer:
         self._udp_port = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
+        self.speakers = Speakers(self._connections, self._ssrcs, lambda: self._udp, self.wait_for)
+        self.say = self.speakers.say
+        self.send_datagram = self.speakers.send_datagram
+        self.send_rtcp = self.speakers.send_rtcp
 
     async def start(self) -> None:
         """Listen on 127.0.0.1: the websocket (TLS) and the UDP media socket, free ports."""
@@ -160,6 +136,7 @@ class VoiceServer:
     async def close(self) -> None:
         """Close every voice websocket (1001) and stop serving."""
         await self.close_connections(1001)
+        await self.speakers.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -197,6 +174,15 @@ class VoiceServer:
     def guild_of(self, ssrc: int) -> str | None:
         """The guild whose voice session was given ``ssrc``, if one was."""
         return next((s.guild_id for s in self._sessions.values() if s.ssrc == ssrc), None)
+
+    def connected(self, guild_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` has a voice session in ``guild_id`` on an open websocket."""
+        return any(
+            connection.session is not None
+            and (connection.session.guild_id, connection.session.user_id) == (guild_id, user_id)
+            and not connection.ws.closed
+            for connection in self._connections
+        )
 
     def dave_group(self, user_id: int | str) -> DaveGroup | None:
         """The DAVE group of the latest session granted to ``user_id`` that negotiated DAVE."""
@@ -260,7 +246,7 @@ class VoiceServer:
         connection = VoiceConnection(ws)
         self._connections.add(connection)
         try:
-            await self._send(connection, {"op": 8, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL}})
+            await connection.send({"op": 8, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL}})
             async for message in ws:
                 if message.type is WSMsgType.BINARY:
                     await self._on_binary(connection, message.data)
@@ -280,7 +266,7 @@ class VoiceServer:
         op, data = payload.get("op"), payload.get("d") or {}
         session = connection.session
         if op == 3:
-            await self._send(connection, {"op": 6, "d": {"t": data.get("t")}})
+            await connection.send({"op": 6, "d": {"t": data.get("t")}})
         elif op == 0:
             await self._identify(connection, data)
         elif op == 7:
@@ -313,7 +299,7 @@ class VoiceServer:
         session.ssrc = next(self._ssrcs)
         self._ssrc_owners[session.ssrc] = session
         ready = {"ssrc": session.ssrc, "ip": "127.0.0.1", "port": self._udp_port}
-        await self._send(connection, session.numbered(2, {**ready, "modes": OFFERED_MODES}))
+        await connection.send(session.numbered(2, {**ready, "modes": OFFERED_MODES}))
 
     async def _resume(self, connection: VoiceConnection, data: Payload) -> None:
         session = self._sessions.get(str(data.get("token")))
@@ -324,7 +310,7 @@ class VoiceServer:
             return
         self.resumes += 1
         connection.session = session
-        await self._send(connection, session.numbered(9, None))
+        await connection.send(session.numbered(9, None))
 
     async def _select_protocol(
         self, connection: VoiceConnection, session: VoiceSession, data: Payload
@@ -346,15 +332,19 @@ class VoiceServer:
             "dave_protocol_version": 0,
         }
         if self.dave and session.channel_id is not None:
-            session.dave = DaveGroup(int(session.channel_id))
+            speakers = self.speakers.others_in(
+                session.guild_id, session.channel_id, session.user_id
+            )
+            session.dave = DaveGroup(int(session.channel_id), map(int, speakers))
             self._frame_decryptors[session.ssrc] = functools.partial(
                 session.dave.decrypt, int(session.user_id)
             )
             description["dave_protocol_version"] = PROTOCOL_VERSION
-        await self._send(connection, session.numbered(4, description))
+        await connection.send(session.numbered(4, description))
         if session.dave is not None:
             package = session.dave.external_sender.package()
-            await self._send_binary(connection, session, EXTERNAL_SENDER_PACKAGE, package)
+            await connection.send_binary(EXTERNAL_SENDER_PACKAGE, package)
+        await self.speakers.session_described(connection)
 
     async def _on_binary(self, connection: VoiceConnection, message: bytes) -> None:
         """A client's binary op: its opcode byte, then the body (no sequence number).  Only a
@@ -366,26 +356,14 @@ class VoiceServer:
         if message[0] == KEY_PACKAGE:
             welcome = session.dave.welcome(message[1:])
             body = TRANSITION_ID.to_bytes(2, "big") + welcome
-            await self._send_binary(connection, session, WELCOME, body)
+            await connection.send_binary(WELCOME, body)
 
     async def _ready_for_transition(
         self, connection: VoiceConnection, session: VoiceSession, data: Payload
     ) -> None:
-        """Op 23: the welcomed bot is ready, so the transition is executed (op 22)."""
-        if session.dave is not None and data.get("transition_id") == TRANSITION_ID:
-            session.dave.transition_ready = True
-            await self._send(connection, session.numbered(22, {"transition_id": TRANSITION_ID}))
-
-    @classmethod
-    async def _send_binary(
-        cls, connection: VoiceConnection, session: VoiceSession, op: int, body: bytes
-    ) -> None:
-        with contextlib.suppress(ConnectionError):
-            if not connection.ws.closed:
-                await connection.ws.send_bytes(session.numbered_binary(op, body))
-
-    @staticmethod
-    async def _send(connection: VoiceConnection, payload: Payload) -> None:
-        with contextlib.suppress(ConnectionError):
-            if not connection.ws.closed:
-                await connection.ws.send_str(json.dumps(payload))
+        """Op 23: the bot is ready for a transition of its group (its welcome, or a member
+        added later), so the transition is executed (op 22)."""
+        transition_id = data.get("transition_id")
+        if session.dave is not None and session.dave.announced(transition_id):
+            session.dave.ready_transitions.add(transition_id)
+            await connection.send(session.numbered(22, {"transition_id": transition_id}))

@@ -10,7 +10,11 @@ For benchmarks, ``Listening`` (read per packet) can hand each decrypted packet t
 as it arrives (``Arrival``) and turn decoding off, so the stand-in's cost on the event loop
 stays small beside the client's.
 
-Limits: no RTCP, nothing is sent back to the client except IP discovery answers.
+The address each SSRC's IP discovery came from is kept (``addresses``): what members say is
+sent there from this socket (``send``, see ``voice_speakers``), as a client's UDP socket is
+connected to the media server and takes datagrams from it alone.
+
+Limits: RTCP from the client is not read (counted as unknown).
 """
 
 from __future__ import annotations
@@ -188,7 +192,8 @@ def decrypt_rtpsize(packet: bytes, key: bytes) -> tuple[int, int, bytes]:
 
 
 class VoiceUdp(asyncio.DatagramProtocol):
-    """The media socket: answers IP discovery, records RTP of SSRCs with a key.
+    """The media socket: answers IP discovery (keeping each SSRC's address in ``addresses``),
+    records RTP of SSRCs with a key, sends datagrams to clients (``send``).
 
     ``keys`` (SSRC → secret key), ``frame_decryptors`` (SSRC → DAVE frame to Opus, raising
     ``ValueError``) and ``listening`` are read per packet, so what a new voice session hands
@@ -212,6 +217,7 @@ class VoiceUdp(asyncio.DatagramProtocol):
         self.heard: dict[int, Heard] = {}
         self.inaudible: dict[int, int] = {}
         self.unknown = 0
+        self.addresses: dict[int, tuple[str, int]] = {}
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -226,6 +232,7 @@ class VoiceUdp(asyncio.DatagramProtocol):
         host, port = str(addr[0]), int(addr[1])
         answer = discovery_response(data, host, port)
         if answer is not None:
+            self.addresses[struct.unpack_from(">I", data, 4)[0]] = (host, port)
             if self._transport is not None:
                 self._transport.sendto(answer, addr)
             return
@@ -256,6 +263,11 @@ class VoiceUdp(asyncio.DatagramProtocol):
             heard.add(sequence, timestamp, opus)
         else:
             heard.add_undecoded(sequence, timestamp)
+
+    def send(self, datagram: bytes, address: tuple[str, int]) -> None:
+        """Send ``datagram`` to ``address`` from the media socket (dropped once closed)."""
+        if self._transport is not None:
+            self._transport.sendto(datagram, address)
 
     def close(self) -> None:
         if self._transport is not None:

@@ -9,7 +9,8 @@ raise a hand).  Staying in the same channel (another op 4 for it) keeps both.  T
 server relays only what ``audible`` members say, as Discord drops a suppressed member's audio.
 
 Limits: no user limit, no stage instances, no server mute or deafen.  An op 4 for a channel the
-bot may not view and connect to is left unanswered (the client times out).
+bot may not view and connect to is left unanswered (the client times out).  A member's move
+into or out of a call is told to the voice server, which tells the bot's sessions there.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class VoiceStates:
         return self._world.guild(guild_id).voice_states.get(int(user_id))
 
     def on_bot_voice_state_update(self, data: Payload) -> None:
-        """Answer the bot's op 4: its new voice state, then (joining) its voice server."""
+        """Answer the bot's op 4: its new voice state, then (joining) its voice server; staying
+        connected in its channel (muting or deafening itself) brings no new voice server."""
         session = self._events.session
         if session is None:
             return
@@ -133,6 +135,9 @@ class VoiceStates:
             needed = dp.VIEW_CHANNEL | dp.CONNECT
             if self._world.bot_permissions(channel) & needed != needed:
                 return
+        before = self.channel_of(guild_id, self._world.application_id)
+        connected = self._voice_server.connected(str(guild_id), str(self._world.application_id))
+        staying = connected and before == (str(channel_id) if channel_id is not None else None)
         self.set_voice_state(
             guild_id,
             self._world.bot_user,
@@ -141,7 +146,7 @@ class VoiceStates:
             self_mute=bool(data.get("self_mute")),
             self_deaf=bool(data.get("self_deaf")),
         )
-        if channel_id is not None:
+        if channel_id is not None and not staying:
             self._announce_voice_server(guild_id, session.session_id, channel_id)
 
     def move_voice_server(self, guild_id: int | str) -> None:
@@ -162,12 +167,26 @@ class VoiceStates:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         return state
 
+    def members_in(self, guild_id: int | str, channel_id: int | str) -> list[str]:
+        """The user ids of everyone in call ``channel_id`` (the bot too, if it is there)."""
+        states = self._world.guild(guild_id).voice_states.values()
+        return [state["user_id"] for state in states if state["channel_id"] == str(channel_id)]
+
     def _announce(self, guild: Guild, state: Payload) -> None:
+        """Store ``state`` and announce it on the gateway; a member's (not the bot's) change of
+        call also on the voice gateway (``voice_speakers``: ops 11 and 13)."""
+        user_id = int(state["user_id"])
+        previous = guild.voice_states.get(user_id)
         if state["channel_id"] is None:
-            guild.voice_states.pop(int(state["user_id"]), None)
+            guild.voice_states.pop(user_id, None)
         else:
-            guild.voice_states[int(state["user_id"])] = state
+            guild.voice_states[user_id] = state
         self._events.emit("VOICE_STATE_UPDATE", state, dp.INTENT_GUILD_VOICE_STATES)
+        if user_id != self._world.application_id:
+            before = previous["channel_id"] if previous is not None else None
+            self._voice_server.speakers.member_moved(
+                guild.payload["id"], str(user_id), before, state["channel_id"]
+            )
 
     def _announce_voice_server(self, guild_id: int | str, session_id: str, channel_id: str) -> None:
         bot_id = self._world.bot_user["id"]
