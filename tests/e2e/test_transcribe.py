@@ -41,6 +41,20 @@ async def test_transcribe_defers_then_posts_the_transcript_with_mentions_off(wor
     assert "language" not in upload.fields
 
 
+@pytest.mark.parametrize("layout", ["text", "srt"])
+async def test_a_transcript_the_model_invented_over_silence_gets_one_plain_reply(world, layout):
+    world.audio_api.transcripts.append("Thank you for watching!")
+    token = await world.slash(
+        "transcribe", attachments={"file": world.voice_attachment(2.0)}, options={"format": layout}
+    )
+    await world.callback(token)
+    [reply] = await world.followups(token)
+    assert reply.json["content"] == (
+        "🎙️ **Transcript** of alice's voice message · 0:02 · English\n*No speech detected.*"
+    )
+    assert not reply.files
+
+
 async def test_the_deferral_comes_before_the_provider_is_asked(world):
     world.audio_api.latency = 0.5
     token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
