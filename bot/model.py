@@ -53,6 +53,10 @@ class Segment:
     text: str
     speaker: str | None = None
     """Who spoke, from diarizing models ("A", "B", … or a known speaker's name)."""
+    no_speech_prob: float | None = None
+    """The model's probability that the segment holds no speech (Whisper-family models)."""
+    avg_logprob: float | None = None
+    """The average log-probability of the segment's tokens: the model's confidence in it."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from bot.transcription import documents
 MESSAGE_LIMIT = 2000
 MAX_SPLIT_MESSAGES = 3
 QUOTE = ">>> "
+NO_SPEECH = "*No speech detected.*"
+"""What a transcript with no text at all says: silence, or only what the model invented."""
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -73,8 +75,11 @@ def transcript_reply(
 ) -> list[OutgoingMessage]:
     """A transcription or translation as messages: the header, then the text (speaker turns
     when diarized) or timestamped lines, split or attached as a `.txt` when long; or, for
-    `srt`/`vtt`, the header with the subtitles attached."""
+    `srt`/`vtt`, the header with the subtitles attached. No text at all is said so, in any
+    layout (an empty subtitle file would say nothing)."""
     header = transcript_header(result, author=author, what=what, translated=translated)
+    if not result.transcript.text.strip():
+        return [OutgoingMessage(f"{header}\n{NO_SPEECH}")]
     kind = "translation" if translated else "transcript"
     document = documents.write_out(
         result.transcript, result.duration, layout, plain=transcript_text(result.transcript)
@@ -100,7 +105,7 @@ def transcript_messages(header: str, text: str, *, filename: str) -> list[Outgoi
     """The header and the text as one or a few messages, or as a `.txt` file when long."""
     text = text.strip()
     if not text:
-        return [OutgoingMessage(f"{header}\n*No speech detected.*")]
+        return [OutgoingMessage(f"{header}\n{NO_SPEECH}")]
     single = f"{header}\n{QUOTE}{text}"
     if len(single) <= MESSAGE_LIMIT:
         return [OutgoingMessage(single)]

@@ -53,6 +53,9 @@ class _SegmentBody(BaseModel):
     text: str
     speaker: str | None = None
     """Set by diarizing models (diarized_json)."""
+    no_speech_prob: float | None = None
+    avg_logprob: float | None = None
+    """Both set in verbose_json by Whisper models."""
 
 
 class _WordBody(BaseModel):
@@ -77,7 +80,8 @@ class TranscriptionBody(BaseModel):
             language=self.language,
             duration=self.duration,
             segments=tuple(
-                Segment(s.start, s.end, s.text.strip(), s.speaker) for s in self.segments
+                Segment(s.start, s.end, s.text.strip(), s.speaker, s.no_speech_prob, s.avg_logprob)
+                for s in self.segments
             ),
             words=tuple(Word(w.start, w.end, w.word) for w in self.words),
         )

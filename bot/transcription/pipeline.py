@@ -15,6 +15,11 @@ SHA-256 is computed while it downloads, and identical audio in different attachm
 the first one instead of paying again. A cached transcript is linked to the message and
 attachment it came from (`AudioOrigin`), so it can go when they go. (The cap on provider calls
 in flight is `providers.limited.LimitedProvider`.)
+
+What the model invents is taken out of every answer, cached or not
+(`hallucinations.without_hallucinations`; a translation loses only the known phrases, its
+wording otherwise untouched), and out of the text so far told to listeners. A transcript with
+nothing real left has the text "".
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
 from bot.transcription.asking import Asking, ask_in_chunks
 from bot.transcription.download import download
+from bot.transcription.hallucinations import without_hallucinations, without_known_phrases
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +113,11 @@ def _origins(requests: list[_Request]) -> list[AudioOrigin]:
 
 
 async def _tell_text(requests: list[_Request], text: str) -> None:
-    """Tell every request still waiting for the run the text so far."""
+    """Tell every request still waiting for the run the text so far, without what the model
+    invents (nothing while that is all of it)."""
+    text = without_hallucinations(Transcript(text)).text
+    if not text:
+        return
     for request in list(requests):
         if request.listener is not None:
             await request.listener.text_so_far(text)
@@ -118,6 +128,19 @@ async def _tell_progress(requests: list[_Request], done: int, total: int) -> Non
     for request in list(requests):
         if request.listener is not None:
             await request.listener.progress(done, total)
+
+
+def _cleaned(
+    result: TranscriptionResult, clean: Callable[[Transcript], Transcript]
+) -> TranscriptionResult:
+    """`result` with its transcript cleaned by `clean` (after the cache: a better filter
+    applies to what was cached before it)."""
+    transcript = clean(result.transcript)
+    return (
+        result
+        if transcript is result.transcript
+        else dataclasses.replace(result, transcript=transcript)
+    )
 
 
 @dataclass(frozen=True)
@@ -187,7 +210,8 @@ class Pipeline:
 
         origin = audio_input.origin if isinstance(audio_input, AudioSource) else None
         request = _Request(origin, listener)
-        return await self._shared("transcribe", audio_input, options, limits, request, work)
+        result = await self._shared("transcribe", audio_input, options, limits, request, work)
+        return _cleaned(result, without_hallucinations)
 
     async def _transcribe_now(
         self,
@@ -269,7 +293,8 @@ class Pipeline:
                 return await self._ask(Path(workdir), checked, asking)
 
         request = _Request(None, listener)
-        return await self._shared("translate", audio_input, options, limits, request, work)
+        result = await self._shared("translate", audio_input, options, limits, request, work)
+        return _cleaned(result, without_known_phrases)
 
     async def _shared(
         self,

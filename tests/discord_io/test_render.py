@@ -134,3 +134,17 @@ def test_every_message_fits_whatever_the_names(
     )
     assert messages
     assert all(0 < len(message.content) <= render.MESSAGE_LIMIT for message in messages)
+
+
+@pytest.mark.parametrize("layout", ["text", "timestamps", "srt", "vtt", "verbose_json"])
+def test_a_transcript_without_text_says_no_speech_once_in_any_layout(layout):
+    messages = render.transcript_reply(
+        TranscriptionResult(Transcript(""), 4.0, "en"),
+        author="alice",
+        what="voice message",
+        file_id=1,
+        layout=layout,
+    )
+    [message] = messages
+    assert message.content.endswith("\n*No speech detected.*")
+    assert message.files == []

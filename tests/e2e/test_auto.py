@@ -182,7 +182,7 @@ async def test_deleting_the_message_while_it_is_transcribed_posts_nothing(enable
 
 async def test_deleting_the_message_while_its_transcript_is_posted_takes_it_back(enabled):
     world = enabled
-    world.audio_api.transcripts.append(" ".join(["A sentence that goes on."] * 200))
+    world.audio_api.transcripts.append(" ".join(f"Sentence {i} goes on." for i in range(200)))
     message = world.voice_message()
     record = world.bot.store.add_posted_message
 

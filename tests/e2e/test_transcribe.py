@@ -41,6 +41,20 @@ async def test_transcribe_defers_then_posts_the_transcript_with_mentions_off(wor
     assert "language" not in upload.fields
 
 
+@pytest.mark.parametrize("layout", ["text", "srt"])
+async def test_a_transcript_the_model_invented_over_silence_gets_one_plain_reply(world, layout):
+    world.audio_api.transcripts.append("Thank you for watching!")
+    token = await world.slash(
+        "transcribe", attachments={"file": world.voice_attachment(2.0)}, options={"format": layout}
+    )
+    await world.callback(token)
+    [reply] = await world.followups(token)
+    assert reply.json["content"] == (
+        "🎙️ **Transcript** of alice's voice message · 0:02 · English\n*No speech detected.*"
+    )
+    assert not reply.files
+
+
 async def test_the_deferral_comes_before_the_provider_is_asked(world):
     world.audio_api.latency = 0.5
     token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
@@ -112,7 +126,7 @@ async def test_a_long_transcript_is_split_into_messages_within_discords_limit(wo
 
 
 async def test_a_very_long_transcript_arrives_as_a_text_file(world):
-    text = "word " * 3000
+    text = " ".join(f"Word {i}." for i in range(2000))  # varied: a loop would be cut
     world.audio_api.transcripts.append(text)
     token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
     [reply] = await world.followups(token)

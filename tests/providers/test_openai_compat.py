@@ -57,6 +57,7 @@ async def test_verbose_json_gives_language_duration_and_segments(provider, audio
     [segment] = transcript.segments
     assert (segment.text, segment.start) == ("hello there general kenobi", 0.0)
     assert segment.end == pytest.approx(2.0, abs=0.05)
+    assert (segment.no_speech_prob, segment.avg_logprob) == (0.01, -0.2)
     assert transcript.words == ()
 
 

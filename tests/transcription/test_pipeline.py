@@ -31,7 +31,9 @@ from bot.runtime.job_listener import JobListener
 from bot.runtime.job_queue import JobQueue
 from bot.transcription.pipeline import Limits, Pipeline
 from tests import audio_samples
+from tests.conftest import make_provider
 from tests.fakes.audio_api import Fault
+from tests.job_listener import CallbackListener
 
 OPTIONS = TranscriptionOptions()
 
@@ -336,3 +338,72 @@ async def test_a_translation_under_a_servers_tighter_limit_shares_no_run_with_on
     assert isinstance(loose, TranscriptionResult)
     assert isinstance(tight, AudioTooLong)
     assert len(audio_api.uploads) == 1
+
+
+# What the model invents ----------------------------------------------------------------------
+
+
+async def test_a_transcript_that_is_only_a_hallucination_comes_back_empty(
+    pipeline, audio_api, file_host
+):
+    audio_api.transcripts.append("Thank you for watching!")
+    data = audio_samples.encode(2.0)
+    result = await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    assert result.transcript.text == ""
+    assert result.transcript.segments == ()
+    assert result.duration == pytest.approx(2.0, abs=0.1)
+
+
+async def test_a_runaway_loop_is_cut_and_a_translation_keeps_its_wording(
+    pipeline, audio_api, file_host
+):
+    data = audio_samples.encode(2.0)
+    audio_api.transcripts.append("Wait " + "for me " * 30 + "please.")
+    result = await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    assert result.transcript.text == "Wait for me please."
+    audio_api.transcripts.extend(["Wait " + "for me " * 30, "Thanks for watching!"])
+    loop = await pipeline.translate(
+        AudioSource(file_host.add("b.ogg", data), "b.ogg"), TranslationOptions()
+    )
+    assert loop.transcript.text == "Wait " + "for me " * 29 + "for me"
+    outro = await pipeline.translate(
+        AudioSource(file_host.add("c.ogg", data), "c.ogg"), TranslationOptions()
+    )
+    assert outro.transcript.text == ""
+
+
+async def test_a_cached_transcript_is_cleaned_on_its_way_out(http, provider, audio_api, file_host):
+    cache = MemoryCache()
+    pipeline = Pipeline(http, provider, LIMITS, cache=cache)
+    audio_api.transcripts.append("Subtitles by the Amara.org community")
+    data = audio_samples.encode(1.0)
+    result = await pipeline.transcribe(AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS)
+    assert result.transcript.text == ""
+    [cached] = cache.entries.values()
+    assert cached.transcript.text == "Subtitles by the Amara.org community"  # as the model said
+    again = await pipeline.transcribe(AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS)
+    assert again.transcript.text == ""
+    assert len(audio_api.uploads) == 1
+
+
+async def test_the_text_so_far_leaves_out_what_the_model_invents(http, audio_api, file_host):
+    provider = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
+    pipeline = Pipeline(http, provider, LIMITS)
+    told: list[str] = []
+
+    async def tell(text: str) -> None:
+        told.append(text)
+
+    data = audio_samples.encode(1.0)
+    listener = CallbackListener(text_so_far=tell)
+    audio_api.transcripts.extend(["you", "You know what? I agree."])
+    nothing = await pipeline.transcribe(
+        AudioSource(file_host.add("a.ogg", data), "a.ogg"), OPTIONS, listener=listener
+    )
+    assert (nothing.transcript.text, told) == ("", [])
+    said = await pipeline.transcribe(
+        AudioSource(file_host.add("b.ogg", data), "b.ogg"), OPTIONS, listener=listener
+    )
+    assert said.transcript.text == "You know what? I agree."
+    assert told[-1] == said.transcript.text
+    assert "You" not in told  # the first word alone looked invented

@@ -131,7 +131,15 @@ class WhisperEngine:
             )
             for piece in pieces:
                 text += piece.text
-                segments.append(Segment(piece.start, piece.end, piece.text.strip()))
+                segments.append(
+                    Segment(
+                        piece.start,
+                        piece.end,
+                        piece.text.strip(),
+                        no_speech_prob=piece.no_speech_prob,
+                        avg_logprob=piece.avg_logprob,
+                    )
+                )
                 words.extend(Word(w.start, w.end, w.word) for w in piece.words or ())
                 if on_text is not None and text.strip():
                     on_text(text.strip())

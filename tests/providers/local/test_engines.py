@@ -93,6 +93,9 @@ def test_an_english_model_hears_english_and_says_so(english_whisper, espeak, tmp
     assert heard.language == "en"
     assert heard.duration == pytest.approx(2.3, abs=0.6)
     assert [segment.text for segment in heard.segments] == [heard.text]
+    [segment] = heard.segments
+    assert segment.no_speech_prob is not None and segment.no_speech_prob < 0.6
+    assert segment.avg_logprob is not None and -1.0 < segment.avg_logprob < 0.0
 
 
 def hub_cache(cache: Path, size: str, model: Path) -> None:
