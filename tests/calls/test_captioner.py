@@ -118,9 +118,7 @@ async def test_a_member_who_may_not_be_captioned_never_reaches_the_provider(
     assert all(line.member_id == 1 for line in board.shown)
 
 
-async def test_consent_withdrawn_while_transcribing_withdraws_the_line(
-    pipeline, audio_api, speech
-):
+async def test_consent_withdrawn_while_transcribing_withdraws_the_line(pipeline, audio_api, speech):
     allowed = {1}
     board = RecordingBoard()
     log = CaptionLog(started=0.0)
@@ -177,9 +175,7 @@ async def test_partial_text_grows_then_the_final_line_replaces_it(http, audio_ap
     assert final.text == "good morning to you all"
 
 
-async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(
-    pipeline, audio_api, speech
-):
+async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(pipeline, audio_api, speech):
     now = [1000.0]
     board = RecordingBoard()
     captioner = captioner_for(pipeline, board, clock=lambda: now[0])
@@ -218,9 +214,7 @@ async def test_at_most_parallel_utterances_are_with_the_provider_and_the_backlog
     assert audio_api.most_in_flight == 2
 
 
-async def test_one_members_utterances_are_captioned_in_the_order_said(
-    pipeline, audio_api, speech
-):
+async def test_one_members_utterances_are_captioned_in_the_order_said(pipeline, audio_api, speech):
     board = RecordingBoard()
     captioner = captioner_for(pipeline, board)
     audio_api.transcripts.extend(["first", "second", "third"])

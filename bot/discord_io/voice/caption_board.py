@@ -133,6 +133,10 @@ class DiscordCaptionBoard:
         """Bring Discord up to date: edit the open message, or start a new one."""
         if self._lines == self._posted:
             return
+        if not self._lines and self._message is not None:
+            await self._message.delete()  # its only lines were taken off
+            self._message, self._posted = None, {}
+            return
         text = _joined(self._lines.values())
         young = self._clock() - self._message_opened < MESSAGE_SECONDS
         if self._message is not None and len(text) <= MESSAGE_CHARS and young:
