@@ -17,6 +17,7 @@ from bot.discord_io.take_back import TakeBack
 from bot.discord_io.tree import EarshotTree
 from bot.discord_io.voice.call import CallTimes
 from bot.discord_io.voice.calls import Calls
+from bot.discord_io.voice.captioning import CaptionsSetup, hear_nothing
 from bot.discord_io.voice.chat_lines import ChatLines
 from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
@@ -39,6 +40,7 @@ EXTENSIONS = (
     "cogs.settings",
     "cogs.privacy",
     "cogs.voice",
+    "cogs.captions",
 )
 RETRYING_DELETIONS = "retrying deletions"
 STARTUP_CHECK = "start-up check"
@@ -56,6 +58,10 @@ work already under way for them stops (listened to as `on_member_opted_out`)."""
 NOT_READ_EVENT = "member_not_read"
 """Dispatched with a member's id when they opt out of being read aloud in calls (`/privacy
 read-aloud`), so their messages waiting in a call are dropped (`on_member_not_read`)."""
+CAPTIONS_CONSENT_EVENT = "member_captions_changed"
+"""Dispatched with a member's `MemberSettings` when their say on being captioned changes
+(`/privacy captions`, opt-out, opt-in), so calls being captioned follow it at once
+(`on_member_captions_changed`)."""
 WORK_TASK_PREFIXES = ("CommandTree-invoker", "earshot job")
 """The tasks that do a member's work: app commands, and automatic transcriptions."""
 
@@ -132,6 +138,15 @@ class EarshotBot(commands.Bot):
             self.settings, self.http_client, provider, workers, queue=self.queue
         )
         self.take_back = TakeBack(self.http, self.store)
+        captions = CaptionsSetup(
+            # Live: nothing derived from a call is cached, and captions wait in no queue.
+            pipeline=Pipeline(
+                self.http_client, provider, Limits.from_settings(self.settings), workers=workers
+            ),
+            clean=lambda transcript: transcript,
+            hear=hear_nothing,
+            store=self.store,
+        )
         self.calls = Calls(
             self.synthesizer.opus_pieces,
             self.store,
@@ -140,6 +155,7 @@ class EarshotBot(commands.Bot):
                 alone_seconds=self.settings.voice_alone_seconds,
                 idle_seconds=self.settings.voice_idle_seconds,
             ),
+            captions=captions,
         )
         self.chat_lines = ChatLines(self, self.store, self.synthesizer, self.settings)
         self.background.start(RETRYING_DELETIONS, self.take_back.run())

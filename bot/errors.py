@@ -457,3 +457,46 @@ class MayNotSpeakThere(EarshotError):
             f"You can't speak in **{self.channel}** right now (muted, in the audience, or "
             "without the Speak permission), so I won't speak for you there either."
         )
+
+
+# Captions of calls -------------------------------------------------------------------------
+
+
+class CaptionsNotAllowed(EarshotError):
+    """The server switched captions off (`/settings captions allowed`)."""
+
+    @property
+    def user_message(self) -> str:
+        return "This server has switched captions off."
+
+
+class CaptionsRoleNeeded(EarshotError):
+    """The server lets only members with a role start or stop captions."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"needs the role {role!r} for captions")
+        self.role = role
+
+    @property
+    def user_message(self) -> str:
+        return f"In this server, only members with the **{self.role}** role start captions."
+
+
+class CaptionsNotRunning(EarshotError):
+    """`/captions stop` where nothing is being captioned."""
+
+    @property
+    def user_message(self) -> str:
+        return "Nothing is being captioned in this server right now."
+
+
+class CaptionsFallingBehind(EarshotError):
+    """More utterances wait to be captioned than a call keeps: new ones are skipped."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} utterances already wait to be captioned")
+        self.waiting = waiting
+
+    @property
+    def user_message(self) -> str:
+        return "captions are falling behind, so some speech was skipped"

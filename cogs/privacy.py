@@ -3,7 +3,9 @@ private.
 
 Automatic transcription of their voice messages (opt out, opt in), private answers by default,
 their voice, and how calls hear them: whether their messages are read aloud at all, the name
-said before them, and the speed.
+said before them, and the speed; whether their speech is captioned in calls, and whether
+earshot captions every call they join. Opting out of automatic transcription also means never
+being captioned.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import NOT_READ_EVENT, OPTED_OUT_EVENT, EarshotBot
+from bot.app import CAPTIONS_CONSENT_EVENT, NOT_READ_EVENT, OPTED_OUT_EVENT, EarshotBot
 from bot.discord_io import replies
 from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.names import shown_name
@@ -44,9 +46,10 @@ class Privacy(
         self.bot.dispatch(OPTED_OUT_EVENT, interaction.user.id)
         await tell(
             interaction,
-            "Done: your voice messages will **not** be transcribed automatically, in any "
-            "server. Someone who can already listen to a message of yours can still ask for a "
-            "private transcript with the Transcribe menu. `/privacy opt-in` undoes this.",
+            "Done: your voice messages will **not** be transcribed automatically, and your "
+            "speech is **never** captioned in calls, in any server. Someone who can already "
+            "listen to a message of yours can still ask for a private transcript with the "
+            "Transcribe menu. `/privacy opt-in` undoes this.",
         )
 
     @app_commands.command(
@@ -132,6 +135,51 @@ class Privacy(
         await self._update(interaction, tts_speed=speed)
         await tell(interaction, f"Your messages are now read in calls at **{speed:g}×** speed.")
 
+    @app_commands.command(name="captions", description="Whether my speech is captioned in calls")
+    @app_commands.describe(answer="No: never captioned; yes: captioned, also where a server asks")
+    @app_commands.choices(
+        answer=[app_commands.Choice(name=name, value=name) for name in ("yes", "no")]
+    )
+    async def captions(
+        self, interaction: discord.Interaction[EarshotBot], answer: app_commands.Choice[str]
+    ) -> None:
+        await self._update(interaction, captioned=answer.value == "yes")
+        settings = await self.bot.store.member_settings(interaction.user.id)
+        if answer.value == "no":
+            text = (
+                "Your speech will **never** be captioned in a call, in any server: earshot "
+                "drops your voice before it is decoded."
+            )
+        elif settings.opted_out:
+            text = (
+                "Noted, but you opted out of transcription (`/privacy opt-out`), so your speech "
+                "is still **never** captioned. `/privacy opt-in` lifts that."
+            )
+        else:
+            text = (
+                "Your speech is now **captioned** in calls where captions are on, also in "
+                "servers that caption only members who said yes."
+            )
+        await tell(interaction, text)
+
+    @app_commands.command(
+        name="auto-captions", description="Caption every call I am in, without asking each time"
+    )
+    @app_commands.describe(
+        enabled="earshot joins and captions your calls where the server allows captions"
+    )
+    async def auto_captions(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, auto_captions=enabled)
+        await tell(
+            interaction,
+            "When you join a voice call, earshot now **joins and captions it** while you are "
+            "there (where the server allows captions). It starts with the next call you join."
+            if enabled
+            else "earshot no longer captions your calls by itself; `/captions start` still does.",
+        )
+
     @app_commands.command(name="show", description="Show my earshot settings")
     async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
         settings = await self.bot.store.member_settings(interaction.user.id)
@@ -140,7 +188,9 @@ class Privacy(
     async def _update(
         self, interaction: discord.Interaction[EarshotBot], **changes: object
     ) -> None:
-        await self.bot.store.update_member_settings(interaction.user.id, **changes)
+        settings = await self.bot.store.update_member_settings(interaction.user.id, **changes)
+        if {"opted_out", "captioned"} & set(changes):
+            self.bot.dispatch(CAPTIONS_CONSENT_EVENT, settings)
 
 
 def _describe_member(settings: MemberSettings) -> str:
@@ -149,6 +199,10 @@ def _describe_member(settings: MemberSettings) -> str:
     in_calls = "read aloud" if settings.read_aloud else "never read"
     name = shown_name(settings.spoken_name) if settings.spoken_name else "your display name"
     speed = 1.0 if settings.tts_speed is None else settings.tts_speed
+    if settings.opted_out or settings.captioned is False:
+        captioned = "never"
+    else:
+        captioned = "yes" if settings.captioned else "as each server rules"
     return "\n".join(
         [
             "**Your earshot settings**",
@@ -158,6 +212,8 @@ def _describe_member(settings: MemberSettings) -> str:
             f"Your messages in voice calls: **{in_calls}**",
             f"Name said in calls: **{name}**",
             f"Speed in calls: **{speed:g}×**",
+            f"Your speech captioned in calls: **{captioned}**",
+            f"Captions whenever you join a call: **{'on' if settings.auto_captions else 'off'}**",
         ]
     )
 

@@ -1,5 +1,6 @@
 """/settings for server admins: automatic transcription, the spoken language, the default
-voice, and how voice calls are read (the `calls` subgroup). Every answer is private.
+voice, how voice calls are read (the `calls` subgroup) and captioned (`captions`). Every answer
+is private.
 
 /settings needs Manage Server. Discord hides it from other members by default, but an admin
 can grant the command to any role in the server's Integrations page, so every subcommand
@@ -286,6 +287,82 @@ class ServerSettings(
             text = f"{text_channel.mention} was not linked to a voice channel; nothing changed."
         await tell(interaction, text)
 
+    captions = app_commands.Group(name="captions", description="Live captions of voice calls")
+
+    @captions.command(name="allowed", description="Whether calls here may be captioned at all")
+    @app_commands.describe(enabled="Off: nobody can start captions in this server")
+    async def captions_allowed(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, captions_allowed=enabled)
+        await tell(
+            interaction,
+            "Captions **may** now be started in this server's calls."
+            if enabled
+            else "Captions are now **off** in this server: nobody can start them.",
+        )
+
+    @captions.command(name="role", description="Who may start captions")
+    @app_commands.describe(role="Only members with this role (and Manage Channels); empty: anyone")
+    async def captions_role(
+        self, interaction: discord.Interaction[EarshotBot], role: discord.Role | None = None
+    ) -> None:
+        await self._update(interaction, captions_role_id=role.id if role else None)
+        who = f"members with {role.mention}" if role else "any member in the call"
+        await tell(interaction, f"Captions can now be started by **{who}** (and moderators).")
+
+    @captions.command(name="channel", description="Where captions are posted")
+    @app_commands.describe(channel="A text channel or thread; empty: the call's own text chat")
+    async def captions_channel(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        channel: discord.TextChannel | discord.Thread | None = None,
+    ) -> None:
+        await self._update(interaction, captions_channel_id=channel.id if channel else None)
+        where = channel.mention if channel else "the call's own text chat"
+        await tell(interaction, f"Captions are now posted in {where}.")
+
+    @captions.command(name="language", description="The language spoken in calls")
+    @app_commands.describe(language="Empty: the server's language (or detected if it has none)")
+    @app_commands.autocomplete(language=language_autocomplete)
+    async def captions_language(
+        self, interaction: discord.Interaction[EarshotBot], language: str | None = None
+    ) -> None:
+        try:
+            code = parse_language(language)
+        except EarshotError as error:
+            await replies.send_error(interaction, error)
+            return
+        await self._update(interaction, captions_language=code)
+        chosen = f"**{language_name(code)}**" if code else "**the server's language**"
+        await tell(interaction, f"Calls are now captioned in {chosen}.")
+
+    @captions.command(name="opt-in", description="Caption only members who said yes")
+    @app_commands.describe(enabled="Only members who chose `/privacy captions yes` are captioned")
+    async def captions_opt_in(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, captions_opt_in=enabled)
+        await tell(
+            interaction,
+            "Captions now cover **only members who said yes** (`/privacy captions yes`)."
+            if enabled
+            else "Captions now cover **everyone who speaks**, except members who opted out.",
+        )
+
+    @captions.command(name="transcript", description="Post the session's captions when they stop")
+    @app_commands.describe(enabled="A .txt and a .vtt file with names and times")
+    async def captions_transcript(
+        self, interaction: discord.Interaction[EarshotBot], enabled: bool
+    ) -> None:
+        await self._update(interaction, captions_transcript=enabled)
+        await tell(
+            interaction,
+            "When captions stop, earshot now **posts them as .txt and .vtt files**."
+            if enabled
+            else "When captions stop, **nothing is kept**: no transcript is posted.",
+        )
+
     @app_commands.command(name="show", description="Show earshot's settings for this server")
     async def show(self, interaction: discord.Interaction[EarshotBot]) -> None:
         guild = self._guild(interaction)
@@ -306,6 +383,7 @@ class ServerSettings(
             f"Longest recording: **{longest:.0f} seconds**",
             f"Default voice: **{settings.tts_voice or 'the bot default'}**",
             *self._call_lines(settings, await self.bot.store.voice_links(guild.id)),
+            *_caption_lines(settings),
         ]
         await tell(interaction, "\n".join(lines))
 
@@ -332,6 +410,19 @@ class ServerSettings(
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
         return interaction.guild
+
+
+def _caption_lines(settings: GuildSettings) -> list[str]:
+    """`/settings show`'s lines on captions."""
+    role = f"<@&{settings.captions_role_id}>" if settings.captions_role_id else "anyone in the call"
+    where = f"<#{settings.captions_channel_id}>" if settings.captions_channel_id else "its chat"
+    language = language_name(settings.captions_language) or "the server's"
+    return [
+        f"Captions allowed: **{_yes_no(settings.captions_allowed)}**, started by: {role}",
+        f"Captions posted in: {where}; language: **{language}**",
+        f"Captions only for members who said yes: **{_yes_no(settings.captions_opt_in)}**",
+        f"Transcript when captions stop: **{_yes_no(settings.captions_transcript)}**",
+    ]
 
 
 async def setup(bot: EarshotBot) -> None:

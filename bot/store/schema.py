@@ -106,6 +106,17 @@ MIGRATIONS: tuple[str, ...] = (
         text_channel_id  INTEGER
     );
     """,
+    # 4: live captions of calls.
+    """
+    ALTER TABLE guild_settings ADD COLUMN captions_allowed INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE guild_settings ADD COLUMN captions_role_id INTEGER;
+    ALTER TABLE guild_settings ADD COLUMN captions_channel_id INTEGER;
+    ALTER TABLE guild_settings ADD COLUMN captions_language TEXT;
+    ALTER TABLE guild_settings ADD COLUMN captions_opt_in INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE guild_settings ADD COLUMN captions_transcript INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE member_settings ADD COLUMN captioned INTEGER;
+    ALTER TABLE member_settings ADD COLUMN auto_captions INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one.
 
@@ -119,4 +130,9 @@ the message's id), the messages and attachments each cached transcript came from
 Version 3 reads typed chat aloud in voice channels: a server's choices for calls and a member's
 (see `GuildSettings`, `MemberSettings`), the text channels a server links to a voice channel
 (`voice_links`), and the calls earshot is reading in, to rejoin after a restart
-(`voice_calls`)."""
+(`voice_calls`).
+
+Version 4 captions calls: who may start captions in a server, where they go, in which
+language, whether members must opt in, whether a transcript is posted at the end; and per
+member whether they are captioned (NULL: the server's rule) and whether earshot captions every
+call they are in (`auto_captions`). Nothing heard is stored."""

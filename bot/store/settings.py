@@ -12,6 +12,9 @@ import aiosqlite
 from bot.store.database import Database
 
 ReplyStyle = Literal["reply", "thread"]
+LOOKUP_BATCH = 500
+"""Members looked up in one query (SQLite allows 32,766 parameters; a call holds up to 99 in a
+voice channel, thousands on a stage)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,19 @@ class GuildSettings:
     voice_max_chars: int | None = None
     """Longest message read in a call (longer ones are cut); None means the bot's
     VOICE_MAX_CHARS."""
+    captions_allowed: bool = True
+    """Captions may be started in the server's calls."""
+    captions_role_id: int | None = None
+    """Only members with this role (or Manage Channels) start captions; None: any member in
+    the call."""
+    captions_channel_id: int | None = None
+    """Where captions are posted (a text channel or thread); None: the call's own text chat."""
+    captions_language: str | None = None
+    """ISO-639-1 code spoken in calls; None: the server's `language` (itself None: detected)."""
+    captions_opt_in: bool = False
+    """Only members who said yes (`MemberSettings.captioned`) are captioned."""
+    captions_transcript: bool = False
+    """`/captions stop` posts the session's captions as .txt and .vtt files."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,18 @@ class MemberSettings:
     """How fast their messages are read in calls (1.0 is normal); None: normal."""
     read_aloud: bool = True
     """Their messages are read in calls; False: never."""
+    captioned: bool | None = None
+    """Their speech is captioned in calls; None: as the server rules (captioned unless it
+    asks for opt-in). `opted_out` also means never captioned."""
+    auto_captions: bool = False
+    """earshot joins and captions whenever they are in a call of a server allowing captions."""
+
+    def may_be_captioned(self, opt_in_required: bool) -> bool:
+        """Whether their speech may be captioned in a server that does (True) or does not
+        require opt-in."""
+        if self.opted_out or self.captioned is False:
+            return False
+        return self.captioned is True or not opt_in_required
 
 
 SettingsT = TypeVar("SettingsT", GuildSettings, MemberSettings)
@@ -118,6 +146,19 @@ class StoredSettings:
         )
         return _from_row(MemberSettings, user_id, row)
 
+    async def members_settings(self, user_ids: list[int]) -> dict[int, MemberSettings]:
+        """The settings of each of `user_ids` (defaults for those with no row)."""
+        found = {user_id: MemberSettings(user_id) for user_id in user_ids}
+        for start in range(0, len(user_ids), LOOKUP_BATCH):
+            batch = user_ids[start : start + LOOKUP_BATCH]
+            rows = await self._database.fetch_all(
+                f"SELECT * FROM member_settings WHERE user_id IN ({', '.join('?' * len(batch))})",
+                *batch,
+            )
+            for row in rows:
+                found[row["user_id"]] = _from_row(MemberSettings, row["user_id"], row)
+        return found
+
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
         """Set the named fields of `MemberSettings`, keeping the others."""
         await self._upsert("member_settings", "user_id", user_id, _columns(MemberSettings), changes)
@@ -151,10 +192,17 @@ def _from_row(settings_type: type[SettingsT], key: int, row: aiosqlite.Row | Non
     if row is None:
         return settings_type(key)
     values: dict[str, Any] = {
-        field.name: bool(row[field.name]) if field.type == "bool" else row[field.name]
+        field.name: _read(row[field.name], str(field.type))
         for field in dataclasses.fields(settings_type)[1:]
     }
     return settings_type(key, **values)
+
+
+def _read(value: Any, field_type: str) -> Any:
+    """A column's value as its field's type: SQLite's 0/1 as a boolean (NULL stays None)."""
+    if field_type in ("bool", "bool | None") and value is not None:
+        return bool(value)
+    return value
 
 
 def _columns(settings_type: type) -> tuple[str, ...]:

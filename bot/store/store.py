@@ -72,6 +72,9 @@ class Store:
     async def member_settings(self, user_id: int) -> MemberSettings:
         return await self._settings.member_settings(user_id)
 
+    async def members_settings(self, user_ids: list[int]) -> dict[int, MemberSettings]:
+        return await self._settings.members_settings(user_ids)
+
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
         return await self._settings.update_member_settings(user_id, **changes)
 

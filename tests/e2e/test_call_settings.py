@@ -159,7 +159,7 @@ async def test_settings_show_lists_how_calls_are_read_and_the_links(world):
     )
 
     shown = (await world.configure("settings show")).split("\n")
-    assert shown[-5:] == [
+    assert shown[-9:-4] == [  # the four lines on captions follow
         "Joins calls by itself: **yes**",
         "Reads in calls: **everyone**",
         "Says who wrote each message: **no**",
@@ -220,8 +220,10 @@ async def test_privacy_show_lists_how_calls_read_the_member(world):
     await world.configure("privacy spoken-name", options={"name": "Al_ex"}, user=world.member)
     await world.configure("privacy speed", options={"speed": 0.75}, user=world.member)
     shown = (await world.configure("privacy show", user=world.member)).split("\n")
-    assert shown[-3:] == [
+    assert shown[-5:] == [
         "Your messages in voice calls: **never read**",
         "Name said in calls: **Al\\_ex**",
         "Speed in calls: **0.75×**",
+        "Your speech captioned in calls: **as each server rules**",
+        "Captions whenever you join a call: **off**",
     ]

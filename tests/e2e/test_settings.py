@@ -63,6 +63,10 @@ async def test_settings_show_prints_the_whole_configuration(world):
             "Says who wrote each message: **yes**",
             "Longest message read in a call: **300 characters**",
             "Text channels read in calls: —",
+            "Captions allowed: **yes**, started by: anyone in the call",
+            "Captions posted in: its chat; language: **the server's**",
+            "Captions only for members who said yes: **no**",
+            "Transcript when captions stop: **no**",
         ]
     )
 
@@ -195,6 +199,8 @@ async def test_privacy_settings_work_in_a_dm_and_are_shown(world):
             "Your messages in voice calls: **read aloud**",
             "Name said in calls: **your display name**",
             "Speed in calls: **1×**",
+            "Your speech captioned in calls: **never**",
+            "Captions whenever you join a call: **off**",
         ]
     )
 

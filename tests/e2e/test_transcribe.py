@@ -334,9 +334,9 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(
         ("translate", 1), ("Translate to English", 3),
         ("speak", 1), ("Read aloud", 3),
         ("settings", 1), ("privacy", 1),
-        ("voice", 1),
+        ("voice", 1), ("captions", 1),
     }  # fmt: skip
-    for name, kind in set(registered) - {("settings", 1), ("voice", 1)}:
+    for name, kind in set(registered) - {("settings", 1), ("voice", 1), ("captions", 1)}:
         command = registered[(name, kind)]
         assert sorted(command["integration_types"]) == [0, 1]
         assert sorted(command["contexts"]) == [0, 1, 2]
@@ -346,6 +346,8 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(
     calls = registered[("voice", 1)]  # the bot must be in the server to join its calls
     assert (calls["integration_types"], calls["contexts"]) == ([0], [0])
     assert calls["default_member_permissions"] is None
+    captions = registered[("captions", 1)]
+    assert (captions["integration_types"], captions["contexts"]) == ([0], [0])
 
     async with earshot_world(discord_fake, audio_api, settings):
         pass

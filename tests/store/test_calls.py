@@ -128,3 +128,72 @@ async def test_a_version_2_database_keeps_its_data_and_gains_the_call_state(tmp_
         await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+async def test_a_version_3_database_gains_the_caption_settings_with_their_defaults(tmp_path):
+    path = tmp_path / DATABASE_FILE
+    with sqlite3.connect(path) as db:
+        db.executescript("".join(MIGRATIONS[:3]) + "PRAGMA user_version = 3;")
+        db.executescript(
+            "INSERT INTO guild_settings (guild_id, language, voice_auto_join) VALUES (1, 'de', 1);"
+            "INSERT INTO member_settings (user_id, opted_out, read_aloud) VALUES (7, 1, 0);"
+        )
+    store = await Store.open(tmp_path, cache_ttl=TTL)
+    try:
+        guild = await store.guild_settings(1)
+        assert guild == GuildSettings(1, language="de", voice_auto_join=True)
+        assert (guild.captions_allowed, guild.captions_opt_in, guild.captions_transcript) == (
+            True,
+            False,
+            False,
+        )
+        member = await store.member_settings(7)
+        assert member == MemberSettings(7, opted_out=True, read_aloud=False)
+        assert (member.captioned, member.auto_captions) == (None, False)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+
+
+async def test_caption_settings_round_trip_and_a_members_say_reads_back_as_chosen(tmp_path):
+    store = await Store.open(tmp_path, cache_ttl=TTL)
+    try:
+        guild = await store.update_guild_settings(
+            1,
+            captions_allowed=False,
+            captions_role_id=55,
+            captions_channel_id=66,
+            captions_language="fr",
+            captions_opt_in=True,
+            captions_transcript=True,
+        )
+        assert guild == GuildSettings(
+            1,
+            captions_allowed=False,
+            captions_role_id=55,
+            captions_channel_id=66,
+            captions_language="fr",
+            captions_opt_in=True,
+            captions_transcript=True,
+        )
+        assert (await store.update_member_settings(7, captioned=False)).captioned is False
+        assert (await store.update_member_settings(8, captioned=True)).captioned is True
+        back_to_the_rule = await store.update_member_settings(8, captioned=None)
+        assert back_to_the_rule.captioned is None
+        await store.update_member_settings(9, auto_captions=True, opted_out=True)
+        found = await store.members_settings([7, 8, 9, 10])
+        assert [found[user].captioned for user in (7, 8, 9, 10)] == [False, None, None, None]
+        assert [found[user].auto_captions for user in (7, 8, 9, 10)] == [False, False, True, False]
+        assert found[10] == MemberSettings(10)
+    finally:
+        await store.close()
+
+
+def test_who_may_be_captioned_follows_the_member_and_the_servers_rule():
+    assert MemberSettings(1).may_be_captioned(opt_in_required=False)
+    assert not MemberSettings(1).may_be_captioned(opt_in_required=True)
+    assert MemberSettings(1, captioned=True).may_be_captioned(opt_in_required=True)
+    assert not MemberSettings(1, captioned=False).may_be_captioned(opt_in_required=False)
+    opted_out = MemberSettings(1, opted_out=True, captioned=True)
+    assert not opted_out.may_be_captioned(opt_in_required=False)

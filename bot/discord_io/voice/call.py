@@ -14,6 +14,7 @@ import discord
 from bot.calls.channel_reader import ChannelReader, Speak
 from bot.calls.chat_line import ChatLine
 from bot.discord_io.names import shown_name
+from bot.discord_io.voice.captioning import CallCaptions
 from bot.discord_io.voice.connection import CallChannel, CallConnection
 from bot.errors import EarshotError
 
@@ -43,7 +44,12 @@ class CallTimes:
 
 
 class Call:
-    """One call being read. `run` reads until the call ends; `on_end` is told why."""
+    """One call being read, and perhaps captioned (`captions`, while they run). `run` reads
+    until the call ends; `on_end` is told why. `joined_for_captions`: earshot came for
+    captions, and leaves when they stop."""
+
+    captions: CallCaptions | None = None
+    joined_for_captions: bool = False
 
     def __init__(
         self,
@@ -90,6 +96,9 @@ class Call:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.reader.close()
+        captions, self.captions = self.captions, None
+        if captions is not None:
+            await captions.stop()
 
     async def _run(self) -> None:
         """Read until the reader ends (the call is over) or the watch decides to leave."""
@@ -119,8 +128,9 @@ class Call:
 
     async def _watch(self) -> Leaving:
         """Return why to leave, once no human has been in the call for `alone_seconds`,
-        nothing has been read for `idle_seconds`, or earshot was disconnected while it had
-        nothing to read (reading, the reader ends with `VoiceGone` first)."""
+        nothing has been read for `idle_seconds` while nothing is captioned, or earshot was
+        disconnected while it had nothing to read (reading, the reader ends with `VoiceGone`
+        first)."""
         loop = asyncio.get_running_loop()
         alone_since: float | None = None
         while True:
@@ -135,7 +145,7 @@ class Call:
                 if left <= 0:
                     return Leaving(f"Everyone left **{self._channel_name()}**, so I left too.")
                 waits.append(left)
-            idle_since = self.reader.idle_since
+            idle_since = self.reader.idle_since if self.captions is None else None
             if self._times.idle_seconds and idle_since is not None:
                 left = idle_since + self._times.idle_seconds - now
                 if left <= 0:

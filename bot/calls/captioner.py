@@ -1,0 +1,211 @@
+"""`Captioner`: one call's utterances made caption lines, Discord-free.
+
+Each utterance a receiver hands over (`UtteranceSink`) is checked for consent again (the
+member may have opted out since it was heard), written as a WAV file in a private scratch
+directory, and transcribed through a `Pipeline` built without cache and without job queue
+(captions are live, and nothing derived from a call is stored; the provider's cap, fallback
+and retries still apply). A streaming provider's text so far is shown as it grows; the final
+text, cleaned of invented words (`clean`), replaces it. The audio lives only while its
+utterance is transcribed.
+
+One member's utterances are captioned in the order they were said; different members'
+concurrently, at most `parallel` at once. At most `MAX_WAITING` utterances wait: beyond that
+the newest are skipped (captions falling behind show nothing better late). A failure is one
+notice line, at most once per `FAILURE_NOTICE_SECONDS` for the call, and never ends captioning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bot.audio.pcm import PCM_SAMPLE_BYTES, Pcm, write_wav
+from bot.calls.caption_line import CaptionBoard, CaptionLine
+from bot.calls.caption_log import CaptionLog
+from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
+from bot.errors import CaptionsFallingBehind, EarshotError
+from bot.model import Transcript, TranscriptionOptions
+from bot.runtime.scratch import scratch_directory
+from bot.runtime.workers import in_thread
+from bot.transcription.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARALLEL = 3
+"""Utterances of one call with the provider at once."""
+MAX_WAITING = 12
+"""Utterances of one call waiting for their turn, at most (each holds up to 15 s of audio)."""
+FAILURE_NOTICE_SECONDS = 60.0
+"""The shortest time between two failure notices in one call."""
+
+Clean = Callable[[Transcript], Transcript]
+"""What removes invented text from a transcript (`bot.transcription.hallucinations`)."""
+
+
+class Captioner:
+    """Captions one call: `utterance_ended` (on the event loop) starts the work, `close`
+    ends it. `may_caption(member_id)` says whether a member may be captioned now;
+    `name_of(member_id)` names them."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        board: CaptionBoard,
+        *,
+        options: TranscriptionOptions,
+        may_caption: Callable[[int], bool],
+        name_of: Callable[[int], str],
+        clean: Clean,
+        caption_log: CaptionLog | None = None,
+        parallel: int = DEFAULT_PARALLEL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pipeline = pipeline
+        self._board = board
+        self._options = options
+        self._may_caption = may_caption
+        self._name_of = name_of
+        self._clean = clean
+        self._log = caption_log
+        self._clock = clock
+        self._parallel = parallel
+        self._slots = asyncio.Semaphore(parallel)
+        self._turns: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """Per member: their utterances one at a time, in order."""
+        self._tasks: dict[asyncio.Task[None], int] = {}
+        """Work under way → whose utterance it is."""
+        self._keys = itertools.count(1)
+        self._last_notice: float | None = None
+        self._closed = False
+
+    def utterance_ended(self, utterance: Utterance) -> None:
+        """Caption `utterance` (dropped when the member may not be captioned, or when too many
+        wait)."""
+        if self._closed or not self._may_caption(utterance.member_id):
+            return
+        if len(self._tasks) >= MAX_WAITING + self._parallel:
+            self._notice(utterance, CaptionsFallingBehind(len(self._tasks)))
+            return
+        task = asyncio.create_task(
+            self._caption(next(self._keys), utterance),
+            name=f"earshot caption {utterance.member_id}",
+        )
+        self._tasks[task] = utterance.member_id
+        task.add_done_callback(self._tasks.pop)
+
+    def forget_member(self, member_id: int) -> None:
+        """Stop captioning `member_id`'s utterances under way or waiting (they opted out):
+        their audio goes at once."""
+        for task, owner in list(self._tasks.items()):
+            if owner == member_id:
+                task.cancel()
+
+    async def close(self) -> None:
+        """Stop: work under way is cancelled and waited for (its scratch files gone)."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _caption(self, key: int, utterance: Utterance) -> None:
+        member_id = utterance.member_id
+        try:
+            async with self._turns[member_id], self._slots:
+                if not self._may_caption(member_id):
+                    return
+                text = await self._transcribe(key, utterance)
+                if not self._may_caption(member_id):
+                    text = ""  # they opted out meanwhile: withdraw what was shown
+                line = self._line(key, utterance, text, final=True)
+                self._board.show(line)
+                if self._log is not None and text:
+                    self._log.add(line)
+        except EarshotError as error:
+            log.info("could not caption member %s: %s", member_id, error)
+            self._withdraw(key, utterance)
+            self._notice(utterance, error)
+        except Exception as error:  # a caption's bug must not end captioning
+            log.exception("captioning member %s failed", member_id)
+            self._withdraw(key, utterance)
+            self._notice(utterance, EarshotError(repr(error)))
+        finally:
+            if not self._others_of(member_id):
+                self._turns.pop(member_id, None)
+
+    async def _transcribe(self, key: int, utterance: Utterance) -> str:
+        """The utterance's cleaned text, its partial text shown as it grows."""
+        partial = _PartialText(self, key, utterance)
+        async with scratch_directory("earshot-caption-") as workdir:
+            path = workdir / "utterance.wav"
+            await in_thread(_write_utterance, utterance.pcm, path)
+            result = await self._pipeline.transcribe(path, self._options, listener=partial)
+        return self._clean(result.transcript).text.strip()
+
+    def _show_partial(self, key: int, utterance: Utterance, text: str) -> None:
+        if text.strip() and self._may_caption(utterance.member_id):
+            self._board.show(self._line(key, utterance, text.strip(), final=False))
+
+    def _withdraw(self, key: int, utterance: Utterance) -> None:
+        self._board.show(self._line(key, utterance, "", final=True))
+
+    def _notice(self, utterance: Utterance, error: EarshotError) -> None:
+        """Say once per `FAILURE_NOTICE_SECONDS` that a member could not be captioned."""
+        now = self._clock()
+        if self._last_notice is not None and now - self._last_notice < FAILURE_NOTICE_SECONDS:
+            return
+        self._last_notice = now
+        line = self._line(next(self._keys), utterance, error.user_message, final=True)
+        self._board.show(dataclasses.replace(line, failed=True))
+
+    def _line(self, key: int, utterance: Utterance, text: str, *, final: bool) -> CaptionLine:
+        return CaptionLine(
+            key=key,
+            member_id=utterance.member_id,
+            name=self._name_of(utterance.member_id),
+            text=text,
+            final=final,
+            started=utterance.started,
+            ended=utterance.ended,
+        )
+
+    def _others_of(self, member_id: int) -> bool:
+        """Whether other work than the current task is under way or waiting for `member_id`."""
+        current = asyncio.current_task()
+        return any(
+            owner == member_id and task is not current for task, owner in self._tasks.items()
+        )
+
+
+class _PartialText:
+    """The `JobListener` of one utterance: shows the text so far; no queue, no chunks."""
+
+    def __init__(self, captioner: Captioner, key: int, utterance: Utterance) -> None:
+        self._captioner = captioner
+        self._key = key
+        self._utterance = utterance
+
+    async def queued(self, place: int) -> None:
+        """Captions wait in no queue."""
+
+    async def progress(self, done: int, total: int) -> None:
+        """An utterance is never long enough to be chunked."""
+
+    async def text_so_far(self, text: str) -> None:
+        self._captioner._show_partial(self._key, self._utterance, text)
+
+
+def _write_utterance(pcm: np.ndarray, path: Path) -> None:
+    """`pcm` (float32 in -1..1) as a 16-bit WAV file at `path`."""
+    samples = np.clip(pcm, -1.0, 1.0) * 32767.0
+    data = samples.astype("<i2").tobytes()
+    assert len(data) == len(pcm) * PCM_SAMPLE_BYTES
+    write_wav(Pcm(data, HEARD_SAMPLE_RATE), path)
