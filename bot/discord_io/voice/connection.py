@@ -10,6 +10,11 @@ stopped: nothing queued is lost. The call is over for good (`VoiceGone`) when ea
 when Discord took it out of the call (a moderator disconnected it, the channel went): a voice
 state without a channel while it was connected.
 
+Captions listen to the call: `listen` hands every voice client of the connection, the first
+and each after a rejoin, to a `CallListener` (the receiver), and `keep_connected` rejoins a
+dropped connection while nothing plays. earshot joins self-deafened unless it listens (Discord
+sends no audio to a deafened client); `set_deafened` changes that in the call.
+
 On a stage everyone joins in the audience, where Discord relays nothing they say: earshot makes
 itself a speaker where its role has Mute Members there, else raises its hand where it has
 Request to Speak, and `standing` says which it is (a stage moderator may change it any time).
@@ -20,10 +25,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import aiohttp
 import discord
+from discord.gateway import DiscordVoiceWebSocket
 from discord.types.voice import GuildVoiceState
+from discord.voice_state import VoiceConnectionState
 
 from bot.calls.packet_feed import PacketFeed
 from bot.discord_io.voice.feed_source import FeedSource
@@ -111,9 +120,25 @@ class CallVoiceClient(discord.VoiceClient):
     """A `discord.VoiceClient` that tells whether Discord took earshot out of the call: a
     voice state without a channel that arrives while connected. (discord.py's own disconnects,
     to reconnect or after a failed resume, come while it is not connected, or after it let go
-    of the client.)"""
+    of the client.) Each text message of its voice websocket, after discord.py handled it, goes
+    to `voice_message_listener` (on the event loop)."""
 
     removed = False
+    voice_message_listener: Callable[[dict[str, Any]], None] | None = None
+
+    def create_connection_state(self) -> VoiceConnectionState:
+        return VoiceConnectionState(self, hook=self._heard_voice_message)
+
+    async def _heard_voice_message(
+        self, _ws: DiscordVoiceWebSocket, message: dict[str, Any]
+    ) -> None:
+        listener = self.voice_message_listener
+        if listener is None:
+            return
+        try:
+            listener(message)
+        except Exception:  # a listener's bug must not end discord.py's websocket poller
+            log.exception("voice message listener failed in guild %s", self.guild.id)
 
     async def on_voice_state_update(self, data: GuildVoiceState) -> None:
         if data.get("channel_id") is None and self.is_connected():
@@ -121,19 +146,33 @@ class CallVoiceClient(discord.VoiceClient):
         await super().on_voice_state_update(data)
 
 
-class CallConnection:
-    """The voice connection to one call. `play` is safe to call from one task at a time."""
+class CallListener(Protocol):
+    """What hears a call through its voice clients (`bot.discord_io.voice.receiver`)."""
 
-    def __init__(self, voice: CallVoiceClient) -> None:
+    def attach(self, voice: CallVoiceClient) -> None:
+        """Hear the call through `voice` from now on (letting go of any earlier client)."""
+
+    def detach(self) -> None:
+        """Stop hearing the call."""
+
+
+class CallConnection:
+    """The voice connection to one call. `play` is safe to call from one task at a time;
+    `keep_connected` may run beside it."""
+
+    def __init__(self, voice: CallVoiceClient, *, deafened: bool = True) -> None:
         self._voice = voice
         self._left = False
+        self._deafened = deafened
+        self._listener: CallListener | None = None
+        self._rejoining = asyncio.Lock()
 
     @classmethod
-    async def join(cls, channel: CallChannel) -> CallConnection:
-        """Connect to `channel` (self-deafened: earshot does not listen), after checking it
+    async def join(cls, channel: CallChannel, *, deafened: bool = True) -> CallConnection:
+        """Connect to `channel` (self-deafened unless earshot is to listen), after checking it
         may. Raises `CannotJoinVoice`, `VoiceChannelFull` or `VoiceJoinTimeout`."""
         check_joinable(channel)
-        return cls(await _connect(channel))
+        return cls(await _connect(channel, deafened=deafened), deafened=deafened)
 
     @property
     def channel(self) -> CallChannel:
@@ -165,13 +204,43 @@ class CallConnection:
         for good)."""
         return self._voice.guild.voice_client is self._voice
 
+    @property
+    def deafened(self) -> bool:
+        """Whether earshot is self-deafened in the call (and so hears nothing)."""
+        return self._deafened
+
+    def listen(self, listener: CallListener | None) -> None:
+        """Hand the current voice client, and every one after a rejoin, to `listener`; None
+        stops the listener there is."""
+        if self._listener is not None:
+            self._listener.detach()
+        self._listener = listener
+        if listener is not None:
+            listener.attach(self._voice)
+
+    async def set_deafened(self, deafened: bool) -> None:
+        """Deafen or undeafen earshot in the call (a rejoin keeps it)."""
+        self._deafened = deafened
+        channel = self.channel
+        await channel.guild.change_voice_state(channel=channel, self_deaf=deafened)
+
     async def play(self, feed: PacketFeed) -> None:
         """Play `feed` until it ends or is stopped, through drops and rejoins; raises
         `VoiceGone` once the call is over. Cancelled, the player stops before it returns."""
         while not feed.stopped:
-            voice = await self._connected(feed)
+            voice = await self._connected(lambda: feed.stopped)
             if voice is None or await _played_out(voice, feed):
                 return
+
+    async def keep_connected(self) -> None:
+        """Until cancelled, notice a dropped connection and bring it back as `play` does (for
+        a call that listens while nothing plays); raises `VoiceGone` once the call is over."""
+        while True:
+            voice = await self._connected(lambda: False)
+            while voice is self._voice and voice.is_connected() and not self.gone:  # noqa: ASYNC110
+                await asyncio.sleep(RECONNECT_POLL_SECONDS)
+            if self.gone:
+                raise VoiceGone("the call ended")
 
     async def leave(self) -> None:
         """Leave the call; `play` under way ends with `VoiceGone`. Whatever voice client
@@ -181,10 +250,10 @@ class CallConnection:
         if isinstance(held, CallVoiceClient):
             await held.disconnect(force=True)
 
-    async def _connected(self, feed: PacketFeed) -> discord.VoiceClient | None:
-        """The voice client once connected (None if `feed` is stopped meanwhile): discord.py's
+    async def _connected(self, stopped: Callable[[], bool]) -> discord.VoiceClient | None:
+        """The voice client once connected (None if `stopped()` meanwhile): discord.py's
         own resume or reconnect is given `JOIN_TIMEOUT_SECONDS` (unless it gives up first),
-        then earshot joins the channel afresh."""
+        then earshot joins the channel afresh (once, when several wait)."""
         if self._voice.is_connected():
             return self._voice
         loop = asyncio.get_running_loop()
@@ -192,21 +261,26 @@ class CallConnection:
         while not self._voice.is_connected() and self._held and loop.time() < deadline:
             if self.gone:
                 raise VoiceGone("the call ended")
-            if feed.stopped:
+            if stopped():
                 return None
             await asyncio.sleep(RECONNECT_POLL_SECONDS)
-        if self._voice.is_connected():
+        async with self._rejoining:
+            if self._voice.is_connected():
+                return self._voice  # back, or rejoined by another caller meanwhile
+            if self.gone:
+                raise VoiceGone("the call ended")
+            channel = self.channel
+            log.warning(
+                "voice connection in guild %s did not come back; rejoining", channel.guild.id
+            )
+            try:
+                self._voice = await self._rejoin(channel)
+            except EarshotError as error:
+                self._left = True
+                raise VoiceGone(f"rejoining failed: {error}") from None
+            if self._listener is not None:
+                self._listener.attach(self._voice)
             return self._voice
-        if self.gone:
-            raise VoiceGone("the call ended")
-        channel = self.channel
-        log.warning("voice connection in guild %s did not come back; rejoining", channel.guild.id)
-        try:
-            self._voice = await self._rejoin(channel)
-        except EarshotError as error:
-            self._left = True
-            raise VoiceGone(f"rejoining failed: {error}") from None
-        return self._voice
 
     async def _rejoin(self, channel: CallChannel) -> CallVoiceClient:
         """Join `channel` afresh, in up to `REJOIN_ATTEMPTS` attempts: a late confirmation of
@@ -223,7 +297,7 @@ class CallConnection:
             await self._voice.disconnect(force=True)  # waits for Discord's confirmation
         else:
             await _confirmed_out(channel.guild)
-        return await _connect(channel)
+        return await _connect(channel, deafened=self._deafened)
 
 
 async def _confirmed_out(guild: discord.Guild) -> None:
@@ -247,8 +321,9 @@ CONNECT_FAILURES = (
 gateway or the voice server's websocket failing, a voice client still registered."""
 
 
-async def _connect(channel: CallChannel) -> CallVoiceClient:
-    """Join `channel` afresh (on a stage, taking the stage as far as earshot may). Raises
+async def _connect(channel: CallChannel, *, deafened: bool) -> CallVoiceClient:
+    """Join `channel` afresh, self-deafened or not (on a stage, taking the stage as far as
+    earshot may). Raises
     `VoiceJoinTimeout` when it does not work out; cancelled, it leaves no voice client behind
     (discord.py keeps a half-made one registered)."""
     guild = channel.guild
@@ -257,7 +332,7 @@ async def _connect(channel: CallChannel) -> CallVoiceClient:
         if stale is not None:
             await stale.disconnect(force=True)
         voice = await channel.connect(
-            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=True, cls=CallVoiceClient
+            timeout=JOIN_TIMEOUT_SECONDS, reconnect=True, self_deaf=deafened, cls=CallVoiceClient
         )
         if isinstance(channel, discord.StageChannel):
             await _take_the_stage(voice, channel)
