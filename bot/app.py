@@ -17,8 +17,9 @@ from bot.discord_io.take_back import TakeBack
 from bot.discord_io.tree import EarshotTree
 from bot.discord_io.voice.call import CallTimes
 from bot.discord_io.voice.calls import Calls
-from bot.discord_io.voice.captioning import CaptionsSetup, hear_nothing
+from bot.discord_io.voice.captioning import CaptionsSetup
 from bot.discord_io.voice.chat_lines import ChatLines
+from bot.discord_io.voice.hearing import Ears
 from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
 from bot.runtime.background import BackgroundTasks
@@ -143,8 +144,7 @@ class EarshotBot(commands.Bot):
             pipeline=Pipeline(
                 self.http_client, provider, Limits.from_settings(self.settings), workers=workers
             ),
-            clean=lambda transcript: transcript,
-            hear=hear_nothing,
+            hear=Ears(),
             store=self.store,
         )
         self.calls = Calls(

@@ -5,8 +5,8 @@ member may have opted out since it was heard), written as a WAV file in a privat
 directory, and transcribed through a `Pipeline` built without cache and without job queue
 (captions are live, and nothing derived from a call is stored; the provider's cap, fallback
 and retries still apply). A streaming provider's text so far is shown as it grows; the final
-text, cleaned of invented words (`clean`), replaces it. The audio lives only while its
-utterance is transcribed.
+text (the pipeline has taken out what Whisper invents over silence) replaces it. The audio
+lives only while its utterance is transcribed.
 
 One member's utterances are captioned in the order they were said; different members'
 concurrently, at most `parallel` at once. At most `MAX_WAITING` utterances wait: beyond that
@@ -32,7 +32,7 @@ from bot.calls.caption_line import CaptionBoard, CaptionLine
 from bot.calls.caption_log import CaptionLog
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
 from bot.errors import CaptionsFallingBehind, EarshotError
-from bot.model import Transcript, TranscriptionOptions
+from bot.model import TranscriptionOptions
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import in_thread
 from bot.transcription.pipeline import Pipeline
@@ -45,9 +45,6 @@ MAX_WAITING = 12
 """Utterances of one call waiting for their turn, at most (each holds up to 15 s of audio)."""
 FAILURE_NOTICE_SECONDS = 60.0
 """The shortest time between two failure notices in one call."""
-
-Clean = Callable[[Transcript], Transcript]
-"""What removes invented text from a transcript (`bot.transcription.hallucinations`)."""
 
 
 class Captioner:
@@ -63,7 +60,6 @@ class Captioner:
         options: TranscriptionOptions,
         may_caption: Callable[[int], bool],
         name_of: Callable[[int], str],
-        clean: Clean,
         caption_log: CaptionLog | None = None,
         parallel: int = DEFAULT_PARALLEL,
         clock: Callable[[], float] = time.monotonic,
@@ -73,7 +69,6 @@ class Captioner:
         self._options = options
         self._may_caption = may_caption
         self._name_of = name_of
-        self._clean = clean
         self._log = caption_log
         self._clock = clock
         self._parallel = parallel
@@ -142,13 +137,13 @@ class Captioner:
                 self._turns.pop(member_id, None)
 
     async def _transcribe(self, key: int, utterance: Utterance) -> str:
-        """The utterance's cleaned text, its partial text shown as it grows."""
+        """The utterance's text, its partial text shown as it grows."""
         partial = _PartialText(self, key, utterance)
         async with scratch_directory("earshot-caption-") as workdir:
             path = workdir / "utterance.wav"
             await in_thread(_write_utterance, utterance.pcm, path)
             result = await self._pipeline.transcribe(path, self._options, listener=partial)
-        return self._clean(result.transcript).text.strip()
+        return result.transcript.text.strip()
 
     def _show_partial(self, key: int, utterance: Utterance, text: str) -> None:
         if text.strip() and self._may_caption(utterance.member_id):

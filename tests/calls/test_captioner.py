@@ -14,7 +14,7 @@ from bot.calls.caption_line import CaptionLine
 from bot.calls.caption_log import CaptionLog
 from bot.calls.captioner import FAILURE_NOTICE_SECONDS, MAX_WAITING, Captioner
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
-from bot.model import Transcript, TranscriptionOptions
+from bot.model import TranscriptionOptions
 from bot.transcription.pipeline import Limits, Pipeline
 from tests.conftest import make_provider
 from tests.fakes.audio_api import Fault
@@ -75,7 +75,6 @@ def captioner_for(pipeline, board, **overrides) -> Captioner:
         "options": TranscriptionOptions(language="en"),
         "may_caption": lambda member_id: True,
         "name_of": NAMES.__getitem__,
-        "clean": lambda transcript: transcript,
     } | overrides
     return Captioner(pipeline, board, **options)
 
@@ -147,12 +146,11 @@ async def test_forgetting_a_member_cancels_their_caption_under_way(pipeline, aud
     assert board.shown == []
 
 
-async def test_invented_text_is_withdrawn_and_not_logged(pipeline, speech):
+async def test_invented_text_is_withdrawn_and_not_logged(pipeline, audio_api, speech):
+    audio_api.transcripts.append("Thank you for watching!")
     board = RecordingBoard()
     log = CaptionLog(started=0.0)
-    captioner = captioner_for(
-        pipeline, board, clean=lambda transcript: Transcript(text=""), caption_log=log
-    )
+    captioner = captioner_for(pipeline, board, caption_log=log)
     captioner.utterance_ended(utterance(1, speech["short"]))
     [line] = await board.wait_for_finals(1)
     await captioner.close()

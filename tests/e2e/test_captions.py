@@ -1,73 +1,44 @@
-"""Captions of a call, end to end through the loopback Discord and audio API: /settings
-captions, /privacy captions and auto-captions, /captions start|stop.
-
-Until the receiver is merged, the call is heard through a stand-in `HearCall` that hands the
-captioner the utterances a test gives it (real eSpeak NG speech at 16 kHz), asking `may_hear`
-first as the receiver does; the bot's real pipeline, board and log do the rest."""
+"""Captions of a call, end to end: /settings captions, /privacy captions and auto-captions,
+/captions start|stop, with members really speaking. The voice stand-in sends each member's
+Opus packets as Discord does (RTP from their own SSRC under the bot session's key, DAVE when
+asked); earshot's receiver decrypts, decodes and cuts them into utterances; the audio
+stand-in knows what each clip says by its marker tone (`tests.spoken_clips`)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
-import numpy as np
 import pytest
 
-from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
 from tests.e2e.voice_calls import Call
 from tests.harness import CHANNEL_MESSAGES
+from tests.spoken_clips import MARKERS, noise, silence, spoken
+
+ALICE_SAYS = "Good morning everyone, the meeting starts now."
+ADA_SAYS = "Thank you Alice, I have two questions about the budget."
+CAPTION_TIMEOUT = 30.0
 
 
-class HeardCall:
-    """A stand-in of the receiver: what a test says in the call reaches the sink, if
-    `may_hear` lets it."""
-
-    def __init__(self) -> None:
-        self.sink = None
-        self.may_hear = None
-        self.closed = False
-        self.forgotten: list[int] = []
-
-    async def __call__(self, connection, sink, may_hear):
-        self.sink, self.may_hear = sink, may_hear
-        return self
-
-    def speak(self, member_id: int, pcm: np.ndarray) -> bool:
-        if not self.may_hear(member_id):
-            return False
-        now = asyncio.get_running_loop().time()
-        self.sink.utterance_ended(Utterance(member_id, now - len(pcm) / 16_000, now, pcm))
-        return True
-
-    def forget_member(self, member_id: int) -> None:
-        self.forgotten.append(member_id)
-
-    async def close(self) -> None:
-        self.closed = True
+@pytest.fixture(scope="session")
+def clips() -> dict[str, list[bytes]]:
+    """Alice's and Ada's sentences as Opus packets, each with its own marker."""
+    return {
+        "alice": spoken(ALICE_SAYS, MARKERS[0]),
+        "ada": spoken(ADA_SAYS, MARKERS[2], speed=1.1),
+    }
 
 
 @pytest.fixture
-def heard(world) -> HeardCall:
-    hearing = HeardCall()
-    calls = world.bot.calls
-    calls.captions_setup = dataclasses.replace(calls.captions_setup, hear=hearing)
-    return hearing
+def known_clips(audio_api) -> None:
+    audio_api.clip_texts.update({MARKERS[0]: ALICE_SAYS, MARKERS[2]: ADA_SAYS})
 
 
 @pytest.fixture
-async def call(world) -> Call:
+async def call(world, known_clips) -> Call:
     voice_channel = world.discord.add_voice_channel(world.guild["id"], name="Lounge")
     call = Call(world, voice_channel)
     await call.enter(world.member)
     return call
-
-
-@pytest.fixture(scope="session")
-def good_morning(espeak) -> np.ndarray:
-    pcm = espeak.synthesize("Good morning everyone.", "English (America)", 1.0)
-    samples = np.frombuffer(pcm.data, "<i2").astype(np.float32) / 32768.0
-    times = np.arange(0, len(samples) / pcm.sample_rate, 1 / HEARD_SAMPLE_RATE)
-    return np.interp(times, np.arange(len(samples)) / pcm.sample_rate, samples).astype(np.float32)
 
 
 def posted_in(world, channel_id: str) -> list[str]:
@@ -133,71 +104,170 @@ async def test_a_member_says_no_to_captions_and_asks_for_them_in_every_call(worl
 # /captions start|stop ------------------------------------------------------------------------
 
 
-async def test_captions_start_posts_the_notice_and_each_utterance_named(
-    world, call, heard, good_morning
-):
+def shown_in(world, channel_id: str) -> str:
+    """Everything the channel shows now (edits applied), one message a line."""
+    return "\n".join(m["content"] for m in world.discord.visible_messages(int(channel_id)))
+
+
+async def captioned(world, channel_id: str, *lines: str) -> None:
+    async with asyncio.timeout(CAPTION_TIMEOUT):
+        while not all(line in shown_in(world, channel_id) for line in lines):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+def captions_running(world) -> bool:
+    call = world.bot.calls.get(int(world.guild["id"]))
+    return call is not None and call.captions is not None
+
+
+def receiver_of(world):
+    """The receiver hearing the server's call."""
+    call = world.bot.calls.get(int(world.guild["id"]))
+    return call.captions._hearing.receiver
+
+
+async def say(world, user, packets, **kwargs) -> None:
+    await world.discord.voice_server.say(world.guild["id"], user["id"], packets, **kwargs)
+
+
+async def test_two_members_talking_at_once_are_captioned_each_by_name(world, call, clips):
     await world.configure("settings captions transcript", options={"enabled": True})
+    await call.enter(world.admin)
     reply = await start(call)
     assert reply.startswith("💬 Captions of **Lounge** are on, posted here.")
-    assert call.bot_in_call()
+    assert call.bot_in_call() and not call.bot_voice_state()["self_deaf"]
     voice_chat = call.voice_channel["id"]
-    [notice] = posted_in(world, voice_chat)
+    notice = posted_in(world, voice_chat)[0]
     assert "**Live captions are on** in **Lounge**" in notice
     assert "`/privacy captions no`" in notice
 
-    assert heard.speak(int(world.member["id"]), good_morning)
-    seconds = len(good_morning) / HEARD_SAMPLE_RATE
-    expected = f"**alice:** I heard {seconds:.1f} seconds of audio."
-    async with asyncio.timeout(10):
-        while expected not in posted_in(world, voice_chat)[1:]:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    await asyncio.gather(
+        say(world, world.member, clips["alice"]),
+        say(world, world.admin, clips["ada"]),
+    )
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}", f"**ada:** {ADA_SAYS}")
+    assert "@" not in shown_in(world, voice_chat).replace(notice, "")
 
     token = await world.slash("captions stop", channel=call.voice_channel)
     [stopped] = await world.followups(token)
     assert stopped.json["content"] == "Captions of **Lounge** are off."
-    assert heard.closed
     [files] = [
         request
         for request in world.discord.find("POST", CHANNEL_MESSAGES)
         if request.files and request.path == f"/channels/{voice_chat}/messages"
     ]
     text, vtt = (part.data.decode() for part in files.files)
-    assert text.endswith(f"alice: I heard {seconds:.1f} seconds of audio.")
-    assert vtt.startswith("WEBVTT")
+    assert f"alice: {ALICE_SAYS}" in text and f"ada: {ADA_SAYS}" in text
+    assert vtt.startswith("WEBVTT") and "ada" in vtt
     async with asyncio.timeout(5):
         while call.bot_in_call():  # noqa: ASYNC110 (joined for captions only: it leaves)
             await asyncio.sleep(0.05)
 
 
-async def test_a_member_who_said_no_is_never_heard_nor_sent_anywhere(
-    world, call, heard, audio_api, good_morning
+async def test_a_member_who_said_no_is_never_decrypted_nor_sent_anywhere(
+    world, call, audio_api, clips
 ):
-    await world.configure("privacy captions", user=world.member, options={"answer": "no"})
+    await call.enter(world.admin)
+    await world.configure("privacy captions", user=world.admin, options={"answer": "no"})
     await start(call)
-    assert not heard.speak(int(world.member["id"]), good_morning)
-    await asyncio.sleep(0.2)
-    assert audio_api.uploads == []
+    await asyncio.gather(
+        say(world, world.member, clips["alice"]),
+        say(world, world.admin, clips["ada"]),
+    )
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
+    await asyncio.sleep(1.0)  # time for anything of Ada's to have arrived
+    assert ADA_SAYS not in shown_in(world, voice_chat)
+    assert len(audio_api.uploads) == 1
+    stats = receiver_of(world).stats
+    assert stats.not_allowed >= len(clips["ada"])
 
 
-async def test_saying_no_during_captions_drops_the_member_at_once(world, call, heard):
+async def test_saying_no_during_captions_stops_the_member_being_heard_at_once(
+    world, call, audio_api, clips
+):
     await start(call)
-    member_id = int(world.member["id"])
-    assert heard.may_hear(member_id)
+    await say(world, world.member, clips["alice"])
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
     await world.configure("privacy captions", user=world.member, options={"answer": "no"})
-    assert not heard.may_hear(member_id)
-    assert member_id in heard.forgotten
+    await say(world, world.member, clips["alice"])
+    await asyncio.sleep(1.0)
+    assert len(audio_api.uploads) == 1
 
 
-async def test_opt_in_servers_hear_only_members_who_said_yes(world, call, heard):
+async def test_opt_in_servers_caption_only_members_who_said_yes(world, call, audio_api, clips):
     await world.configure("settings captions opt-in", options={"enabled": True})
+    await call.enter(world.admin)
+    await world.configure("privacy captions", user=world.admin, options={"answer": "yes"})
     await start(call)
-    member_id = int(world.member["id"])
-    assert not heard.may_hear(member_id)
-    await world.configure("privacy captions", user=world.member, options={"answer": "yes"})
-    assert heard.may_hear(member_id)
+    await asyncio.gather(
+        say(world, world.member, clips["alice"]),
+        say(world, world.admin, clips["ada"]),
+    )
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**ada:** {ADA_SAYS}")
+    await asyncio.sleep(1.0)
+    assert ALICE_SAYS not in shown_in(world, voice_chat)
+    assert len(audio_api.uploads) == 1
 
 
-async def test_captions_are_refused_where_the_server_switched_them_off(world, call, heard):
+async def test_silence_and_noise_give_no_caption(world, call, audio_api):
+    await start(call)
+    await say(world, world.member, silence(2.0))
+    await say(world, world.member, noise(2.0))
+    await say(world, world.member, noise(2.0, pink=True))
+    await asyncio.sleep(1.5)
+    assert audio_api.uploads == []
+    assert receiver_of(world).stats.decoded > 250
+
+
+async def test_lost_reordered_and_repeated_packets_still_give_the_caption(world, call, clips):
+    await start(call)
+    packets = clips["alice"]
+    await say(
+        world,
+        world.member,
+        packets,
+        loss=range(20, len(packets), 25),
+        reorder=range(31, len(packets), 40),
+        duplicate=range(12, len(packets), 30),
+    )
+    await captioned(world, call.voice_channel["id"], f"**alice:** {ALICE_SAYS}")
+    stats = receiver_of(world).stats
+    assert stats.lost > 0
+
+
+@pytest.mark.log_errors("Error in voice-socket-reader", "malformed")
+async def test_garbage_and_rtcp_datagrams_do_not_stop_the_captions(world, call, clips):
+    await start(call)
+    server = world.discord.voice_server
+    for garbage in (b"", b"\x80", b"\x90\x78" + bytes(30), bytes(range(256)) * 4):
+        server.send_datagram(world.guild["id"], garbage)
+    server.send_rtcp(world.guild["id"], world.member["id"])
+    await say(world, world.member, clips["alice"])
+    await captioned(world, call.voice_channel["id"], f"**alice:** {ALICE_SAYS}")
+    assert receiver_of(world).stats.not_voice >= 4
+
+
+async def test_end_to_end_encrypted_calls_are_captioned_through_a_key_rotation(world, call, clips):
+    server = world.discord.voice_server
+    server.dave = True
+    await call.enter(world.admin)
+    await start(call)
+    voice_chat = call.voice_channel["id"]
+    await say(world, world.member, clips["alice"])
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
+    identified = server.identifies
+    world.discord.move_voice_server(world.guild["id"])  # a new session: new keys, a new group
+    voice = world.bot.get_guild(int(world.guild["id"])).voice_client
+    await server.wait_for(lambda: server.identifies > identified and voice.is_connected(), 15)
+    await say(world, world.admin, clips["ada"])
+    await captioned(world, voice_chat, f"**ada:** {ADA_SAYS}")
+    assert receiver_of(world).stats.undecryptable <= 5
+
+
+async def test_captions_are_refused_where_the_server_switched_them_off(world, call):
     await world.configure("settings captions allowed", options={"enabled": False})
     token = await world.slash("captions start", channel=call.voice_channel)
     answer = (await world.callback(token)).json
@@ -205,16 +275,17 @@ async def test_captions_are_refused_where_the_server_switched_them_off(world, ca
     assert not call.bot_in_call()
 
 
-async def test_a_member_with_auto_captions_brings_earshot_in_and_out(world, heard):
+async def test_a_member_with_auto_captions_brings_earshot_in_and_out(world, known_clips, clips):
     await world.configure("privacy auto-captions", user=world.member, options={"enabled": True})
     voice_channel = world.discord.add_voice_channel(world.guild["id"], name="Studio")
     call = Call(world, voice_channel)
     await call.enter(world.member)
     async with asyncio.timeout(10):
-        while heard.sink is None:  # noqa: ASYNC110
+        while not captions_running(world):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-    assert call.bot_in_call()
+    await say(world, world.member, clips["alice"])
+    await captioned(world, voice_channel["id"], f"**alice:** {ALICE_SAYS}")
     await call.leave(world.member)
     async with asyncio.timeout(10):
-        while not heard.closed:  # noqa: ASYNC110
+        while captions_running(world) or call.bot_in_call():  # noqa: ASYNC110
             await asyncio.sleep(0.05)

@@ -7,13 +7,12 @@ only reads a dict. A member is captioned when the server allows it (`captions_op
 they said yes) and they did not opt out (`/privacy opt-out`, `/privacy captions no`); a member
 who withdraws is forgotten at once: their audio under way, their captions in the log.
 
-How a call is heard (`HearCall`) is handed in: the receiver (`CallReceiver` on the call's
-connection) in the bot, a stand-in in tests.
+How a call is heard (`HearCall`) is handed in: `bot.discord_io.voice.hearing.Ears` in the
+bot (a `CallReceiver` on the call's connection).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import time
@@ -24,7 +23,7 @@ from typing import Protocol
 import discord
 
 from bot.calls.caption_log import CaptionLog
-from bot.calls.captioner import Captioner, Clean
+from bot.calls.captioner import Captioner
 from bot.calls.heard_audio import UtteranceSink
 from bot.discord_io.names import shown_name
 from bot.discord_io.voice.caption_board import DiscordCaptionBoard
@@ -55,11 +54,10 @@ HearCall = Callable[[CallConnection, UtteranceSink, Callable[[int], bool]], Awai
 
 @dataclass(frozen=True)
 class CaptionsSetup:
-    """What every call's captions share: the pipeline (no cache, no queue), the cleaning of
-    invented text, how calls are heard, and the store."""
+    """What every call's captions share: the pipeline (no cache, no queue), how calls are
+    heard, and the store."""
 
     pipeline: Pipeline
-    clean: Clean
     hear: HearCall
     store: Store
 
@@ -102,7 +100,6 @@ class CallCaptions:
             options=TranscriptionOptions(language=language),
             may_caption=self.may_hear,
             name_of=self._name_of,
-            clean=self._setup.clean,
             caption_log=self.log,
         )
         self.board.start()
@@ -204,18 +201,3 @@ ANNOUNCEMENT = (
     "privacy captions no."
 )
 """What the call hears when captions start."""
-
-
-async def hear_nothing(
-    connection: CallConnection, sink: UtteranceSink, may_hear: Callable[[int], bool]
-) -> Hearing:
-    """Listen to nothing: what calls are heard with until the receiver is wired in."""
-    return _Deaf()
-
-
-class _Deaf:
-    def forget_member(self, member_id: int) -> None:
-        """Nothing was heard."""
-
-    async def close(self) -> None:
-        await asyncio.sleep(0)

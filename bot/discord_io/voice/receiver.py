@@ -12,7 +12,8 @@ Each datagram is handled on discord.py's socket reader thread, in this order:
    ready → dropped (except Opus silence, or while DAVE is off); a frame that does not
    decrypt → dropped;
 6. put in order per SSRC (`PacketOrder`), gaps as lost frames, each decoded to 16 kHz mono
-   (`OpusDecoder`) and pushed into the member's `UtteranceCutter`;
+   (`OpusDecoder`) and pushed into the member's `UtteranceCutter`; the Opus silence frame,
+   which clients send when they stop transmitting, ends the member's utterance at once;
 7. a finished utterance goes to the sink on the event loop (`loop.call_soon_threadsafe`).
 
 A ticker on the loop ends utterances of members who went quiet (Discord sends nothing then).
@@ -83,6 +84,8 @@ class ReceiverStats:
     lost: int = 0
     """Packets that never came, played out as silence."""
     decoded: int = 0
+    silences: int = 0
+    """Opus silence frames: a member stopped transmitting, their utterance ended."""
 
 
 @dataclass
@@ -259,6 +262,11 @@ class CallReceiver:
         if cutter is None:
             cutter = self._cutters[stream.member_id] = self._new_cutter(stream.member_id)
         for packet in released:
+            if packet == SILENCE:
+                # Clients send Opus silence when they stop transmitting: the utterance is over.
+                self._stats.silences += 1
+                self._hand_over(cutter.finish())
+                continue
             if packet is None:
                 self._stats.lost += 1
                 pcm = stream.decoder.lost()

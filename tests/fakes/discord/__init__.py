@@ -163,6 +163,7 @@ class FakeDiscord:
         self.add_guild = world.add_guild
         self.add_role = world.add_role
         self.bot_role = world.bot_role
+        self.visible_messages = world.visible_messages
         self.set_bot_permissions = world.set_bot_permissions
         self.add_member = world.add_member
         self.add_text_channel = world.add_text_channel
