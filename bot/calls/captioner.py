@@ -45,6 +45,9 @@ MAX_WAITING = 12
 """Utterances of one call waiting for their turn, at most (each holds up to 15 s of audio)."""
 FAILURE_NOTICE_SECONDS = 60.0
 """The shortest time between two failure notices in one call."""
+LAST_WORDS_SECONDS = 3.0
+"""How long closing waits for the captions under way (the last words said before captions
+stop) before it cancels them."""
 
 
 class Captioner:
@@ -103,10 +106,13 @@ class Captioner:
             if owner == member_id:
                 task.cancel()
 
-    async def close(self) -> None:
-        """Stop: work under way is cancelled and waited for (its scratch files gone)."""
+    async def close(self, last_words_seconds: float = LAST_WORDS_SECONDS) -> None:
+        """Stop taking utterances; the captions under way get `last_words_seconds` to be
+        posted, then what is left is cancelled and waited for (its scratch files gone)."""
         self._closed = True
         tasks = list(self._tasks)
+        if tasks and last_words_seconds > 0:
+            await asyncio.wait(tasks, timeout=last_words_seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -235,8 +235,18 @@ async def test_closing_cancels_the_work_under_way_and_leaves_no_files(
     audio_api.hold = asyncio.Event()
     captioner.utterance_ended(utterance(1, speech["long"]))
     await asyncio.wait_for(audio_api.upload_received.wait(), 10)
-    await captioner.close()
+    await captioner.close(last_words_seconds=0.2)
     captioner.utterance_ended(utterance(2, speech["short"]))  # after close: ignored
     audio_api.hold.set()
     assert board.finals() == []
     assert list(private_tmp.iterdir()) == []
+
+
+async def test_the_last_words_said_before_closing_are_still_captioned(pipeline, audio_api, speech):
+    board = RecordingBoard()
+    captioner = captioner_for(pipeline, board)
+    audio_api.latency = 0.3
+    audio_api.transcripts.append("see you all tomorrow")
+    captioner.utterance_ended(utterance(1, speech["short"]))
+    await captioner.close()
+    assert [line.text for line in board.shown if line.final] == ["see you all tomorrow"]
