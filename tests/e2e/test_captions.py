@@ -212,6 +212,28 @@ async def test_opt_in_servers_caption_only_members_who_said_yes(world, call, aud
     assert len(audio_api.uploads) == 1
 
 
+async def test_a_server_requiring_opt_in_during_captions_stops_captioning_the_others_at_once(
+    world, call, audio_api, clips
+):
+    await world.configure("settings captions transcript", options={"enabled": True})
+    await start(call)
+    await say(world, world.member, clips["alice"])
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
+    await world.configure("settings captions opt-in", options={"enabled": True})
+    await world.configure("settings captions transcript", options={"enabled": False})
+    await say(world, world.member, clips["alice"])
+    await asyncio.sleep(1.0)
+    assert len(audio_api.uploads) == 1
+    await world.slash("captions stop", channel=call.voice_channel)
+    await asyncio.sleep(0.2)
+    assert not any(
+        request.files
+        for request in world.discord.find("POST", CHANNEL_MESSAGES)
+        if request.path == f"/channels/{voice_chat}/messages"
+    )
+
+
 async def test_silence_and_noise_give_no_caption(world, call, audio_api):
     await start(call)
     await say(world, world.member, silence(2.0))

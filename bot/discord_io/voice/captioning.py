@@ -82,6 +82,8 @@ class CallCaptions:
         self._setup = setup
         self._on_lost = on_lost
         self._consent: dict[int, bool] = {}
+        self._members: dict[int, MemberSettings] = {}
+        """The choices of the members loaded, to decide again when the server's rule changes."""
         self._guild: discord.Guild | None = None
         self.log = CaptionLog(time.monotonic()) if server.captions_transcript else None
         self.board = DiscordCaptionBoard(board_channel, on_lost=self._board_lost)
@@ -121,6 +123,7 @@ class CallCaptions:
 
     def member_changed(self, settings: MemberSettings) -> None:
         """A member's choices are now `settings`; withdrawing consent drops them at once."""
+        self._members[settings.user_id] = settings
         member = self._guild.get_member(settings.user_id) if self._guild is not None else None
         allowed = (member is None or not member.bot) and settings.may_be_captioned(
             self.server.captions_opt_in
@@ -128,6 +131,14 @@ class CallCaptions:
         self._consent[settings.user_id] = allowed
         if not allowed:
             self.forget_member(settings.user_id)
+
+    def server_changed(self, server: GuildSettings) -> None:
+        """The server's settings are now `server`: requiring opt-in drops the members who did
+        not say yes at once, and a transcript switched off is not posted. (Where captions go
+        and their language stay as they started.)"""
+        self.server = server
+        for settings in list(self._members.values()):
+            self.member_changed(settings)
 
     def forget_member(self, member_id: int) -> None:
         """Drop `member_id` from the captions: their audio, their work under way, their lines
@@ -147,7 +158,8 @@ class CallCaptions:
         if self._captioner is not None:
             await self._captioner.close()
         await self.board.close()
-        if self.log is not None and len(self.log) and not self.board.lost:
+        wanted = self.server.captions_transcript and not self.board.lost
+        if self.log is not None and len(self.log) and wanted:
             await self._post_transcript(self.log)
 
     async def _post_transcript(self, caption_log: CaptionLog) -> None:
