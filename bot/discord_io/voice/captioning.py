@@ -91,7 +91,8 @@ class CallCaptions:
         self._hearing: Hearing | None = None
 
     async def start(self, connection: CallConnection) -> None:
-        """Load the consent of the members in the call and start listening."""
+        """Load the consent of the members in the call and start listening; members who join
+        before this returns are loaded too (later ones are the caller's to follow)."""
         channel = connection.channel
         self._guild = channel.guild
         await self.load_members(channel.voice_states)
@@ -106,6 +107,9 @@ class CallCaptions:
         )
         self.board.start()
         self._hearing = await self._setup.hear(connection, self._captioner, self.may_hear)
+        # Members who joined meanwhile were not followed yet (the captions were not the call's).
+        while missing := [m for m in connection.channel.voice_states if m not in self._consent]:
+            await self.load_members(missing)
 
     def may_hear(self, member_id: int) -> bool:
         """Whether `member_id` may be captioned now (thread-safe: a dict read)."""
