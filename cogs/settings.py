@@ -403,7 +403,11 @@ class ServerSettings(
     async def _update(
         self, interaction: discord.Interaction[EarshotBot], **changes: object
     ) -> None:
-        await self.bot.store.update_guild_settings(self._guild(interaction).id, **changes)
+        guild_id = self._guild(interaction).id
+        settings = await self.bot.store.update_guild_settings(guild_id, **changes)
+        call = self.bot.calls.get(guild_id)
+        if call is not None and call.captions is not None:
+            call.captions.server_changed(settings)  # consent follows the server's rule at once
 
     @staticmethod
     def _guild(interaction: discord.Interaction[EarshotBot]) -> discord.Guild:

@@ -119,17 +119,22 @@ class Captioner:
 
     async def _caption(self, key: int, utterance: Utterance) -> None:
         member_id = utterance.member_id
+        partial = _PartialText(self, key, utterance)
         try:
             async with self._turns[member_id], self._slots:
                 if not self._may_caption(member_id):
                     return
-                text = await self._transcribe(key, utterance)
+                text = await self._transcribe(utterance, partial)
                 if not self._may_caption(member_id):
                     text = ""  # they opted out meanwhile: withdraw what was shown
                 line = self._line(key, utterance, text, final=True)
                 self._board.show(line)
                 if self._log is not None and text:
                     self._log.add(line)
+        except asyncio.CancelledError:
+            if partial.shown:  # what was shown of it must not stay (they opted out)
+                self._withdraw(key, utterance)
+            raise
         except EarshotError as error:
             log.info("could not caption member %s: %s", member_id, error)
             self._withdraw(key, utterance)
@@ -142,18 +147,20 @@ class Captioner:
             if not self._others_of(member_id):
                 self._turns.pop(member_id, None)
 
-    async def _transcribe(self, key: int, utterance: Utterance) -> str:
+    async def _transcribe(self, utterance: Utterance, partial: _PartialText) -> str:
         """The utterance's text, its partial text shown as it grows."""
-        partial = _PartialText(self, key, utterance)
         async with scratch_directory("earshot-caption-") as workdir:
             path = workdir / "utterance.wav"
             await in_thread(_write_utterance, utterance.pcm, path)
             result = await self._pipeline.transcribe(path, self._options, listener=partial)
         return result.transcript.text.strip()
 
-    def _show_partial(self, key: int, utterance: Utterance, text: str) -> None:
-        if text.strip() and self._may_caption(utterance.member_id):
-            self._board.show(self._line(key, utterance, text.strip(), final=False))
+    def _show_partial(self, key: int, utterance: Utterance, text: str) -> bool:
+        """Show `text` as the utterance's text so far; whether it was shown."""
+        if not text.strip() or not self._may_caption(utterance.member_id):
+            return False
+        self._board.show(self._line(key, utterance, text.strip(), final=False))
+        return True
 
     def _withdraw(self, key: int, utterance: Utterance) -> None:
         self._board.show(self._line(key, utterance, "", final=True))
@@ -193,6 +200,8 @@ class _PartialText:
         self._captioner = captioner
         self._key = key
         self._utterance = utterance
+        self.shown = False
+        """Whether some text so far is on the board."""
 
     async def queued(self, place: int) -> None:
         """Captions wait in no queue."""
@@ -201,7 +210,8 @@ class _PartialText:
         """An utterance is never long enough to be chunked."""
 
     async def text_so_far(self, text: str) -> None:
-        self._captioner._show_partial(self._key, self._utterance, text)
+        if self._captioner._show_partial(self._key, self._utterance, text):
+            self.shown = True
 
 
 def _write_utterance(pcm: np.ndarray, path: Path) -> None:

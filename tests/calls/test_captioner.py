@@ -250,3 +250,24 @@ async def test_the_last_words_said_before_closing_are_still_captioned(pipeline, 
     captioner.utterance_ended(utterance(1, speech["short"]))
     await captioner.close()
     assert [line.text for line in board.shown if line.final] == ["see you all tomorrow"]
+
+
+@pytest.mark.log_errors("Error handling request")  # the stand-in's stream cut off mid-way
+async def test_forgetting_a_member_withdraws_their_partial_line(http, audio_api, speech):
+    streaming = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
+    pipeline = Pipeline(http, streaming, Limits(max_download_bytes=2**21, max_audio_seconds=60))
+    audio_api.transcripts.append("what I say now should not stay on the board")
+    audio_api.stream_word_delay = 0.2
+    board = RecordingBoard()
+    captioner = captioner_for(pipeline, board)
+    captioner.utterance_ended(utterance(1, speech["short"]))
+    async with asyncio.timeout(10):
+        while not board.shown:
+            board.changed.clear()
+            await board.changed.wait()
+    captioner.forget_member(1)  # they said /privacy captions no while it streamed
+    await asyncio.sleep(0.05)
+    await captioner.close()
+    last = board.shown[-1]
+    assert not board.shown[0].final and board.shown[0].text
+    assert (last.key, last.text, last.final) == (board.shown[0].key, "", True)

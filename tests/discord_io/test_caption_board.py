@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.calls.caption_line import CaptionLine
-from bot.discord_io.voice.caption_board import MESSAGE_CHARS, DiscordCaptionBoard
+from bot.discord_io.voice.caption_board import BLOCKED_TEXT, MESSAGE_CHARS, DiscordCaptionBoard
 from tests.fakes import discord_payloads as dp
 from tests.harness import BOT_PERMISSIONS, NO_MENTIONS
 
@@ -101,3 +101,41 @@ async def test_a_channel_earshot_may_not_write_in_ends_the_board_once(world):
     assert len(lost) == 1 and lost[0].status == 403
     assert board.lost
     assert len(writes(world)) == 1
+
+
+async def test_a_caption_message_deleted_by_a_moderator_does_not_end_the_board(world):
+    lost = []
+    board = board_in(world, on_lost=lost.append)
+    board.show(line(1, "the first thing said", final=False))
+    await asyncio.sleep(EDIT_SECONDS * 2)
+    [posted] = writes(world)
+    world.discord.messages.pop(int(posted.response["id"]))  # a moderator tidied the channel
+    board.show(line(1, "the first thing said, finished"))
+    board.show(line(2, "and what came after"))
+    await board.close()
+    assert lost == [] and not board.lost
+    last = writes(world)[-1]
+    assert last.method == "POST"
+    assert last.json["content"] == (
+        "**Alex:** the first thing said, finished\n**Alex:** and what came after"
+    )
+
+
+async def test_words_the_servers_automod_blocks_are_hidden_and_captions_go_on(world):
+    lost = []
+    board = board_in(world, on_lost=lost.append)
+    channel = world.channel["id"]
+    world.discord.fail_next(
+        "POST",
+        f"/channels/{channel}/messages",
+        status=400,
+        json_body={"code": 200000, "message": "Message was blocked by automod"},
+    )
+    board.show(line(1, "a word the server blocks"))
+    await asyncio.sleep(EDIT_SECONDS * 2)
+    board.show(line(2, "and the next thing said"))
+    await board.close()
+    assert lost == [] and not board.lost
+    contents = [request.json["content"] for request in writes(world)[1:]]
+    assert all("blocks" not in content for content in contents)
+    assert contents[-1] == f"**Alex:** {BLOCKED_TEXT}\n**Alex:** and the next thing said"

@@ -7,6 +7,7 @@ stand-in knows what each clip says by its marker tone (`tests.spoken_clips`)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -210,6 +211,48 @@ async def test_opt_in_servers_caption_only_members_who_said_yes(world, call, aud
     await asyncio.sleep(1.0)
     assert ALICE_SAYS not in shown_in(world, voice_chat)
     assert len(audio_api.uploads) == 1
+
+
+async def test_a_server_requiring_opt_in_during_captions_stops_captioning_the_others_at_once(
+    world, call, audio_api, clips
+):
+    await world.configure("settings captions transcript", options={"enabled": True})
+    await start(call)
+    await say(world, world.member, clips["alice"])
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
+    await world.configure("settings captions opt-in", options={"enabled": True})
+    await world.configure("settings captions transcript", options={"enabled": False})
+    await say(world, world.member, clips["alice"])
+    await asyncio.sleep(1.0)
+    assert len(audio_api.uploads) == 1
+    await world.slash("captions stop", channel=call.voice_channel)
+    await asyncio.sleep(0.2)
+    assert not any(
+        request.files
+        for request in world.discord.find("POST", CHANNEL_MESSAGES)
+        if request.path == f"/channels/{voice_chat}/messages"
+    )
+
+
+async def test_a_member_who_joins_while_captions_start_is_captioned(world, call, clips):
+    calls = world.bot.calls
+    setup = calls.captions_setup
+    hearing_starts, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_hear(*args):
+        hearing_starts.set()
+        await go_on.wait()
+        return await setup.hear(*args)
+
+    calls.captions_setup = dataclasses.replace(setup, hear=slow_hear)
+    starting = asyncio.create_task(start(call))
+    await asyncio.wait_for(hearing_starts.wait(), 10)
+    await call.enter(world.admin)  # joins while earshot is still starting to listen
+    go_on.set()
+    await starting
+    await say(world, world.admin, clips["ada"])
+    await captioned(world, call.voice_channel["id"], f"**ada:** {ADA_SAYS}")
 
 
 async def test_silence_and_noise_give_no_caption(world, call, audio_api):

@@ -9,13 +9,15 @@ names and words escaped. At about one request a second per channel earshot stays
 Discord's limits (5 messages per 5 s per channel); discord.py waits out a 429 if one comes.
 
 A channel that is gone or that earshot may no longer write in (any 4xx answer but 429) ends the
-board: `on_lost` is told once, and nothing more is sent. Other failures are logged and the next
-change tries again.
+board: `on_lost` is told once, and nothing more is sent. Two 4xx answers do not: an open message
+someone deleted is followed by a new one, and lines the server's AutoMod refused are shown as
+hidden. Other failures are logged and the next change tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +40,12 @@ LINE_CHARS = 900
 """The longest one line is shown (a 15-s utterance is rarely over 300 characters)."""
 CLOSE_SECONDS = 5.0
 """How long `close` waits for the last write."""
+UNKNOWN_MESSAGE = 10008
+"""Discord's error code for a message that is gone (someone deleted it)."""
+AUTOMOD_BLOCKED = (200000, 200001)
+"""Discord's error codes for a message the server's AutoMod refused."""
+BLOCKED_TEXT = "(hidden: the server's AutoMod blocked it)"
+"""What a line says instead of words the server's AutoMod refused."""
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -119,15 +127,30 @@ class DiscordCaptionBoard:
             try:
                 await self._write()
             except discord.HTTPException as error:
-                if 400 <= error.status < 500 and error.status != 429:
+                if error.code == UNKNOWN_MESSAGE and self._message is not None:
+                    # Someone deleted the open message: the lines go on in a new one.
+                    self._message, self._posted = None, {}
+                    self._changed.set()
+                elif error.code in AUTOMOD_BLOCKED:
+                    self._hide_unposted()
+                    self._changed.set()
+                elif 400 <= error.status < 500 and error.status != 429:
                     self.lost = True
                     self._on_lost(error)
                     return
-                log.warning("could not write captions: %r", error)
+                else:
+                    log.warning("could not write captions: %r", error)
             finally:
                 self._last_write = self._clock()
             if self._closing and not self._changed.is_set():
                 return
+
+    def _hide_unposted(self) -> None:
+        """The server's AutoMod refused the last write: every line not yet on Discord as it
+        is now says so instead of its words (one of them held what AutoMod blocks)."""
+        for key, line in self._lines.items():
+            if self._posted.get(key) != line:
+                self._lines[key] = dataclasses.replace(line, text=BLOCKED_TEXT)
 
     async def _write(self) -> None:
         """Bring Discord up to date: edit the open message, or start a new one."""

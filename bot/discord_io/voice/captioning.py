@@ -82,6 +82,8 @@ class CallCaptions:
         self._setup = setup
         self._on_lost = on_lost
         self._consent: dict[int, bool] = {}
+        self._members: dict[int, MemberSettings] = {}
+        """The choices of the members loaded, to decide again when the server's rule changes."""
         self._guild: discord.Guild | None = None
         self.log = CaptionLog(time.monotonic()) if server.captions_transcript else None
         self.board = DiscordCaptionBoard(board_channel, on_lost=self._board_lost)
@@ -89,7 +91,8 @@ class CallCaptions:
         self._hearing: Hearing | None = None
 
     async def start(self, connection: CallConnection) -> None:
-        """Load the consent of the members in the call and start listening."""
+        """Load the consent of the members in the call and start listening; members who join
+        before this returns are loaded too (later ones are the caller's to follow)."""
         channel = connection.channel
         self._guild = channel.guild
         await self.load_members(channel.voice_states)
@@ -104,6 +107,9 @@ class CallCaptions:
         )
         self.board.start()
         self._hearing = await self._setup.hear(connection, self._captioner, self.may_hear)
+        # Members who joined meanwhile were not followed yet (the captions were not the call's).
+        while missing := [m for m in connection.channel.voice_states if m not in self._consent]:
+            await self.load_members(missing)
 
     def may_hear(self, member_id: int) -> bool:
         """Whether `member_id` may be captioned now (thread-safe: a dict read)."""
@@ -121,6 +127,7 @@ class CallCaptions:
 
     def member_changed(self, settings: MemberSettings) -> None:
         """A member's choices are now `settings`; withdrawing consent drops them at once."""
+        self._members[settings.user_id] = settings
         member = self._guild.get_member(settings.user_id) if self._guild is not None else None
         allowed = (member is None or not member.bot) and settings.may_be_captioned(
             self.server.captions_opt_in
@@ -128,6 +135,14 @@ class CallCaptions:
         self._consent[settings.user_id] = allowed
         if not allowed:
             self.forget_member(settings.user_id)
+
+    def server_changed(self, server: GuildSettings) -> None:
+        """The server's settings are now `server`: requiring opt-in drops the members who did
+        not say yes at once, and a transcript switched off is not posted. (Where captions go
+        and their language stay as they started.)"""
+        self.server = server
+        for settings in list(self._members.values()):
+            self.member_changed(settings)
 
     def forget_member(self, member_id: int) -> None:
         """Drop `member_id` from the captions: their audio, their work under way, their lines
@@ -147,7 +162,8 @@ class CallCaptions:
         if self._captioner is not None:
             await self._captioner.close()
         await self.board.close()
-        if self.log is not None and len(self.log) and not self.board.lost:
+        wanted = self.server.captions_transcript and not self.board.lost
+        if self.log is not None and len(self.log) and wanted:
             await self._post_transcript(self.log)
 
     async def _post_transcript(self, caption_log: CaptionLog) -> None:
