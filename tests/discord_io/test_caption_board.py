@@ -139,3 +139,17 @@ async def test_words_the_servers_automod_blocks_are_hidden_and_captions_go_on(wo
     contents = [request.json["content"] for request in writes(world)[1:]]
     assert all("blocks" not in content for content in contents)
     assert contents[-1] == f"**Alex:** {BLOCKED_TEXT}\n**Alex:** and the next thing said"
+
+
+async def test_lines_piling_up_past_one_message_are_all_posted_none_cut(world):
+    board = board_in(world, on_lost=lambda error: None)
+    said = [f"sentence number {n} " + "and so on " * 40 for n in range(8)]  # ~440 chars each
+    for key, text in enumerate(said):
+        board.show(line(key, text.strip()))  # all at once, before the first write
+    await board.close()
+
+    posted = [request.json["content"] for request in writes(world) if request.method == "POST"]
+    assert len(posted) >= 2 and all(len(content) <= MESSAGE_CHARS for content in posted)
+    shown = "\n".join(posted)
+    assert all(f"sentence number {n} and so on" in shown for n in range(8))
+    assert "…" not in shown

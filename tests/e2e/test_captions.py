@@ -332,3 +332,16 @@ async def test_a_member_with_auto_captions_brings_earshot_in_and_out(world, know
     async with asyncio.timeout(10):
         while captions_running(world) or call.bot_in_call():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def test_a_no_said_while_the_members_settings_load_is_not_undone(world, call):
+    await start(call)
+    captions = world.bot.calls.get(int(world.guild["id"])).captions
+    member_id = int(world.member["id"])
+    assert captions.may_hear(member_id)
+    loading = asyncio.create_task(captions.load_members([member_id]))
+    await asyncio.sleep(0)  # the read is under way, and will find the old "yes"
+    said_no = await world.bot.store.member_settings(member_id)
+    captions.member_changed(dataclasses.replace(said_no, captioned=False))
+    await loading
+    assert not captions.may_hear(member_id)

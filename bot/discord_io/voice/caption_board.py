@@ -170,11 +170,14 @@ class DiscordCaptionBoard:
             await self._finish_open_message()
         if not self._lines:
             return
+        fitting = _fitting(self._lines)
         self._message = await self.channel.send(
-            _joined(self._lines.values()), allowed_mentions=NO_MENTIONS
+            _joined(fitting.values()), allowed_mentions=NO_MENTIONS
         )
         self._message_opened = self._clock()
-        self._posted = dict(self._lines)
+        self._posted = fitting
+        if len(fitting) < len(self._lines):
+            self._changed.set()  # the rest goes in the next message
 
     async def _finish_open_message(self) -> None:
         """Leave the open message with its finished lines; the others move on to the next."""
@@ -190,6 +193,19 @@ class DiscordCaptionBoard:
             self._lines.pop(key, None)
         self._message = None
         self._posted = {}
+
+
+def _fitting(lines: dict[int, CaptionLine]) -> dict[int, CaptionLine]:
+    """The first of `lines` that fit in one message together (at least one: a line alone is
+    at most `LINE_CHARS` of words)."""
+    fitting: dict[int, CaptionLine] = {}
+    length = 0
+    for key, line in lines.items():
+        length += len(rendered(line)) + 1
+        if fitting and length > MESSAGE_CHARS:
+            break
+        fitting[key] = line
+    return fitting
 
 
 def _joined(lines: Iterable[CaptionLine]) -> str:

@@ -83,6 +83,9 @@ class CallCaptions:
         self._on_lost = on_lost
         self._consent: dict[int, bool] = {}
         self._members: dict[int, MemberSettings] = {}
+        self._changes: dict[int, int] = {}
+        """Per member, how many changes of their choices were told (a read that started
+        before the latest one is stale)."""
         """The choices of the members loaded, to decide again when the server's rule changes."""
         self._guild: discord.Guild | None = None
         self.log = CaptionLog(time.monotonic()) if server.captions_transcript else None
@@ -120,13 +123,20 @@ class CallCaptions:
         return [member_id for member_id, yes in self._consent.items() if not yes]
 
     async def load_members(self, member_ids: Iterable[int]) -> None:
-        """Learn whether each of `member_ids` may be captioned (they are in the call)."""
+        """Learn whether each of `member_ids` may be captioned (they are in the call). A
+        member whose choice changed while this read was under way keeps the newer choice."""
+        changes = dict(self._changes)
         found = await self._setup.store.members_settings(list(member_ids))
-        for settings in found.values():
-            self.member_changed(settings)
+        for member_id, settings in found.items():
+            if self._changes.get(member_id) == changes.get(member_id):
+                self._apply(settings)
 
     def member_changed(self, settings: MemberSettings) -> None:
         """A member's choices are now `settings`; withdrawing consent drops them at once."""
+        self._changes[settings.user_id] = self._changes.get(settings.user_id, 0) + 1
+        self._apply(settings)
+
+    def _apply(self, settings: MemberSettings) -> None:
         self._members[settings.user_id] = settings
         member = self._guild.get_member(settings.user_id) if self._guild is not None else None
         allowed = (member is None or not member.bot) and settings.may_be_captioned(
@@ -142,7 +152,7 @@ class CallCaptions:
         and their language stay as they started.)"""
         self.server = server
         for settings in list(self._members.values()):
-            self.member_changed(settings)
+            self._apply(settings)
 
     def forget_member(self, member_id: int) -> None:
         """Drop `member_id` from the captions: their audio, their work under way, their lines

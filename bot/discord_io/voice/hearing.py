@@ -83,6 +83,7 @@ class CallHearing:
                 await self._kept
         self._connection.listen(None)
         self.receiver.close()
+        await asyncio.sleep(0)  # the utterances it finished reach the sink before it closes
         if not self._connection.gone:
             try:
                 await self._connection.set_deafened(True)
