@@ -122,12 +122,16 @@ class CaptionWatch:
         self.handed: list[tuple[Utterance, float]] = []
         self.shown: list[tuple[CaptionLine, float]] = []
         """Lines with text put on the board, final or growing."""
+        self.notices: list[str] = []
+        """The failure notices put on the board (captions falling behind, a provider error)."""
         board, captioner = captions.board, captions._captioner
         assert captioner is not None, "captions have not started"
         show, utterance_ended = board.show, captioner.utterance_ended
 
         def shown(line: CaptionLine) -> None:
-            if line.text and not line.failed:
+            if line.failed:
+                self.notices.append(line.text)
+            elif line.text:
                 self.shown.append((line, time.monotonic()))
             show(line)
 

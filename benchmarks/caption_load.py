@@ -67,11 +67,10 @@ async def member_speaks(
 
 
 def most_at_once(timed: list[Timed]) -> int:
-    """The most utterances handed over and not yet captioned at any moment."""
-    events = sorted(
-        [(t.handed, 1) for t in timed if t.handed is not None]
-        + [(t.ready, -1) for t in timed if t.handed is not None and t.ready is not None]
-    )
+    """The most utterances captioned in the end that were handed over and not yet ready at
+    any moment (those dropped are left out: when they were dropped is not seen)."""
+    spans = [(t.handed, t.ready) for t in timed if t.handed is not None and t.ready is not None]
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     most = held = 0
     for _, step in events:
         held += step
@@ -79,8 +78,11 @@ def most_at_once(timed: list[Timed]) -> int:
     return most
 
 
-async def level(services: StandIns, speakers: int, clips: list[Clip], rounds: int) -> list[Timed]:
-    """Every utterance of `speakers` members saying `rounds` clips each, and its fate."""
+async def level(
+    services: StandIns, speakers: int, clips: list[Clip], rounds: int
+) -> tuple[list[Timed], list[str]]:
+    """Every utterance of `speakers` members saying `rounds` clips each, and its fate; the
+    failure notices shown."""
     async with bot_world(services) as world:
         call = await start_captions(world, speakers)
         await call.watch.caption(await call.say(call.members[0], clips[0]))  # warm-up
@@ -95,7 +97,7 @@ async def level(services: StandIns, speakers: int, clips: list[Clip], rounds: in
         deadline = time.monotonic() + CAPTION_SECONDS
         for utterance in everything:
             await call.watch.caption(utterance, max(0.1, deadline - time.monotonic()))
-        return [call.watch.timed(utterance) for utterance in everything]
+        return [call.watch.timed(utterance) for utterance in everything], call.watch.notices
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Level:
     kept_up: bool
 
 
-def judged(speakers: int, timed: list[Timed], latency: float) -> Level:
+def judged(speakers: int, timed: list[Timed], said_notices: list[str], latency: float) -> Level:
     """Print the level's figures and judge them."""
     latencies = [t.posted - t.said.ended for t in timed if t.posted is not None]
     ready = [t.ready - t.said.ended for t in timed if t.ready is not None]
@@ -122,13 +124,15 @@ def judged(speakers: int, timed: list[Timed], latency: float) -> Level:
     limit = latency + TARGET_MARGIN_SECONDS
     posted_p95, ready_p95 = p95(latencies), p95(ready)
     most = most_at_once(timed)
+    notices = f" (notice: {notice!r})" if (notice := next(iter(said_notices), None)) else ""
     print(
         f"captions, {speakers} members speaking at once, L = {latency} s, {len(timed)} "
         f"utterances: posted p50 {p50(latencies):.2f} s, p95 {posted_p95:.2f} s "
         f"({'within' if posted_p95 <= limit else 'over'} L + {TARGET_MARGIN_SECONDS:.0f} s); "
         f"final line ready for the board p50 {p50(ready):.2f} s, p95 {ready_p95:.2f} s; "
-        f"{dropped} not captioned; median of the last third {growth:+.2f} s against the first "
-        f"({'kept up' if kept_up else 'fell behind'}); at most {most} in the Captioner's hands"
+        f"{dropped} not captioned{notices}; median of the last third {growth:+.2f} s against "
+        f"the first ({'kept up' if kept_up else 'fell behind'}); "
+        f"at most {most} in the Captioner's hands"
         + (f" (its cap of {DEFAULT_PARALLEL} at once binds)" if most > DEFAULT_PARALLEL else "")
     )
     return Level(speakers, posted_p95 <= limit, ready_p95 <= limit, kept_up)
@@ -157,7 +161,8 @@ async def measure(rounds: int, latency: float) -> None:
     levels: list[Level] = []
     async with stand_ins(latency=latency, clip_texts=clip_texts(clips)) as services:
         for speakers in LEVELS:
-            levels.append(judged(speakers, await level(services, speakers, clips, rounds), latency))
+            timed, notices = await level(services, speakers, clips, rounds)
+            levels.append(judged(speakers, timed, notices, latency))
             if not levels[-1].kept_up:
                 break
     margin = f"L + {TARGET_MARGIN_SECONDS:.0f} s"
