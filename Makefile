@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.local_engine
 	$(BIN)/python -m benchmarks.voice_latency
 	$(BIN)/python -m benchmarks.voice_load
+	$(BIN)/python -m benchmarks.captions
+	$(BIN)/python -m benchmarks.caption_load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

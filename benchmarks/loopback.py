@@ -52,13 +52,17 @@ async def stand_ins(
     wav_files: int = 0,
     wav_bytes: int = 0,
     speech_rate: float | None = None,
+    clip_texts: dict[int, str] | None = None,
 ) -> AsyncIterator[StandIns]:
     """Run `benchmarks.stand_ins` with the audio API answering after `latency` seconds,
-    `speech_rate` seconds of speech per character (None: its default), and `wav_files`
-    distinct WAV recordings of `wav_bytes` hosted; stop it on exit."""
+    `speech_rate` seconds of speech per character (None: its default), knowing what the clips
+    with the markers of `clip_texts` say, and `wav_files` distinct WAV recordings of
+    `wav_bytes` hosted; stop it on exit."""
     options = [f"--latency={latency}", f"--wav-files={wav_files}", f"--wav-bytes={wav_bytes}"]
     if speech_rate is not None:
         options.append(f"--speech-rate={speech_rate}")
+    if clip_texts:
+        options.append(f"--clip-texts={json.dumps(clip_texts)}")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

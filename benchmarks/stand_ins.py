@@ -14,7 +14,8 @@ given size (48 kHz mono, 16-bit), made here, so their bytes never live in the me
 Speech answers are encoded once per length and format and then served from memory, so the
 audio API answers speech at once and spends little of the machine's CPU; `--speech-rate` sets
 how long the speech of each character is (the loopback API's short default suits tests; a
-voice benchmark asks for the length of real speech).
+voice benchmark asks for the length of real speech). `--clip-texts` (JSON, marker Hz → text)
+says what the clips of `tests.spoken_clips` say, as `FakeAudioAPI.clip_texts` does in tests.
 """
 
 from __future__ import annotations
@@ -68,13 +69,20 @@ async def stdin_closed() -> None:
     await reader.read()
 
 
-async def serve(latency: float, wav_files: int, wav_bytes: int, speech_rate: float | None) -> None:
+async def serve(
+    latency: float,
+    wav_files: int,
+    wav_bytes: int,
+    speech_rate: float | None,
+    clip_texts: dict[int, str],
+) -> None:
     audio_api.decoded_duration = declared_duration
     audio_samples.encode = functools.lru_cache(maxsize=256)(audio_samples.encode)
     if speech_rate is not None:
         audio_api.SPEECH_SECONDS_PER_CHAR = speech_rate
     provider, files = audio_api.FakeAudioAPI(), FileHost()
     provider.latency = latency
+    provider.clip_texts.update(clip_texts)
     await provider.start()
     await files.start()
     try:
@@ -96,9 +104,17 @@ def main() -> None:
     parser.add_argument("--wav-files", type=int, default=0, help="recordings to host")
     parser.add_argument("--wav-bytes", type=int, default=0, help="size of each recording")
     parser.add_argument("--speech-rate", type=float, help="seconds of speech per character")
+    parser.add_argument("--clip-texts", default="{}", help="JSON: marker Hz -> what it says")
     arguments = parser.parse_args()
+    clip_texts = {int(hz): text for hz, text in json.loads(arguments.clip_texts).items()}
     asyncio.run(
-        serve(arguments.latency, arguments.wav_files, arguments.wav_bytes, arguments.speech_rate)
+        serve(
+            arguments.latency,
+            arguments.wav_files,
+            arguments.wav_bytes,
+            arguments.speech_rate,
+            clip_texts,
+        )
     )
 
 

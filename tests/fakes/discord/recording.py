@@ -38,7 +38,8 @@ class RecordedRequest:
 
     ``path`` has no ``/api/v10`` prefix and is percent-decoded (a reaction's emoji is readable);
     CDN fetches keep their ``/attachments/...`` path.  ``json`` is the parsed JSON body, or the
-    ``payload_json`` part of a multipart body.
+    ``payload_json`` part of a multipart body.  ``received_at``: ``time.monotonic()`` when the
+    request came in (the benchmarks time what the bot posts by it).
     """
 
     method: str
@@ -49,6 +50,7 @@ class RecordedRequest:
     headers: CIMultiDict[str]
     status: int = 0
     response: Any = None
+    received_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def of(cls, request: web.Request, path: str) -> RecordedRequest:

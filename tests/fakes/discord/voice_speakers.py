@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -105,11 +106,12 @@ class Speakers:
         reorder: Iterable[int] = (),
         duplicate: Iterable[int] = (),
         pace: float = 0.02,
-    ) -> None:
+    ) -> float:
         """Member ``user_id`` says ``packets`` (Opus, 20 ms each) in their call; returns once
-        everything was sent. Raises ``ValueError`` if they are in no call or an index is out of
-        range, ``LookupError`` if a DAVE bot session's group never added them, ``TimeoutError``
-        if the bot never got their keys."""
+        everything was sent, with the ``time.monotonic()`` at which the last of ``packets``
+        went out (the end of the utterance, before the silence frames). Raises ``ValueError``
+        if they are in no call or an index is out of range, ``LookupError`` if a DAVE bot
+        session's group never added them, ``TimeoutError`` if the bot never got their keys."""
         guild_id, user_id = str(guild_id), str(user_id)
         slots = sending_slots(len(packets), set(loss), set(reorder), set(duplicate))
         state = self._roster.voice_state(guild_id, user_id)
@@ -132,7 +134,7 @@ class Speakers:
             await listener.connection.send_numbered(SPEAKING, speaking)
         await asyncio.sleep(SPEAKING_LEAD if listeners else 0)
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = last_spoken = loop.time()
         for slot, indexes in enumerate([*slots, *silence_slots]):
             await asyncio.sleep(max(0.0, start + slot * pace - loop.time()))
             for index in indexes:
@@ -143,6 +145,9 @@ class Speakers:
                         headers[index], opus[index], key, listener.session.next_nonce()
                     )
                     self._send(datagram, listener.address)
+            if slot == len(slots) - 1:
+                last_spoken = time.monotonic()
+        return last_spoken
 
     def send_datagram(self, guild_id: int | str, datagram: bytes) -> int:
         """Send ``datagram`` as it is to every bot voice session in a call of ``guild_id``
