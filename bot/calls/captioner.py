@@ -45,6 +45,10 @@ MAX_WAITING = 12
 """Utterances of one call waiting for their turn, at most (each holds up to 15 s of audio)."""
 FAILURE_NOTICE_SECONDS = 60.0
 """The shortest time between two failure notices in one call."""
+PARTIAL_SECONDS = 0.3
+"""Text so far is shown only once the utterance's final text has not followed it for this
+long: an engine whose one segment is also its final text would otherwise have the board write
+the same words twice, the second write waiting out the board's pace."""
 LAST_WORDS_SECONDS = 3.0
 """How long closing waits for the captions under way (the last words said before captions
 stop) before it cancels them."""
@@ -144,6 +148,7 @@ class Captioner:
             self._withdraw(key, utterance)
             self._notice(utterance, EarshotError(repr(error)))
         finally:
+            partial.finish()
             if not self._others_of(member_id):
                 self._turns.pop(member_id, None)
 
@@ -202,6 +207,9 @@ class _PartialText:
         self._utterance = utterance
         self.shown = False
         """Whether some text so far is on the board."""
+        self._latest = ""
+        self._due: asyncio.TimerHandle | None = None
+        self._finished = False
 
     async def queued(self, place: int) -> None:
         """Captions wait in no queue."""
@@ -210,7 +218,24 @@ class _PartialText:
         """An utterance is never long enough to be chunked."""
 
     async def text_so_far(self, text: str) -> None:
-        if self._captioner._show_partial(self._key, self._utterance, text):
+        """Show `text` `PARTIAL_SECONDS` from now (or the newer text by then), unless the
+        final text came first."""
+        self._latest = text
+        if self._due is None and not self._finished:
+            self._due = asyncio.get_running_loop().call_later(PARTIAL_SECONDS, self._show)
+
+    def finish(self) -> None:
+        """The utterance's final text is shown (or it failed): no more text so far."""
+        self._finished = True
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
+
+    def _show(self) -> None:
+        self._due = None
+        if not self._finished and self._captioner._show_partial(
+            self._key, self._utterance, self._latest
+        ):
             self.shown = True
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.calls.caption_line import CaptionLine
 from bot.calls.caption_log import CaptionLog
-from bot.calls.captioner import FAILURE_NOTICE_SECONDS, MAX_WAITING, Captioner
+from bot.calls.captioner import FAILURE_NOTICE_SECONDS, MAX_WAITING, PARTIAL_SECONDS, Captioner
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
 from bot.model import TranscriptionOptions
 from bot.transcription.pipeline import Limits, Pipeline
@@ -162,15 +162,30 @@ async def test_partial_text_grows_then_the_final_line_replaces_it(http, audio_ap
     streaming = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
     pipeline = Pipeline(http, streaming, Limits(max_download_bytes=2**21, max_audio_seconds=60))
     audio_api.transcripts.append("good morning to you all")
+    audio_api.stream_word_delay = 0.2  # slower than PARTIAL_SECONDS: text so far is shown
     board = RecordingBoard()
     captioner = captioner_for(pipeline, board)
     captioner.utterance_ended(utterance(1, speech["short"]))
     [final] = await board.wait_for_finals(1)
     await captioner.close()
-    partials = [line for line in board.shown if not line.final]
-    assert [line.text for line in partials][:2] == ["good", "good morning"]
-    assert {line.key for line in partials} == {final.key}
+    partials = [line.text for line in board.shown if not line.final]
+    assert len(partials) >= 2 and partials == sorted(partials, key=len)
+    assert all("good morning to you all".startswith(text) for text in partials)
+    assert {line.key for line in board.shown} == {final.key}
     assert final.text == "good morning to you all"
+
+
+async def test_text_so_far_followed_at_once_by_the_final_text_is_not_shown(http, audio_api, speech):
+    streaming = make_provider(http, audio_api.base_url, transcription_model="gpt-4o-transcribe")
+    pipeline = Pipeline(http, streaming, Limits(max_download_bytes=2**21, max_audio_seconds=60))
+    audio_api.transcripts.append("good morning")
+    board = RecordingBoard()
+    captioner = captioner_for(pipeline, board)
+    captioner.utterance_ended(utterance(1, speech["short"]))
+    await board.wait_for_finals(1)
+    await asyncio.sleep(PARTIAL_SECONDS + 0.1)
+    await captioner.close()
+    assert [(line.text, line.final) for line in board.shown] == [("good morning", True)]
 
 
 async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(pipeline, audio_api, speech):
