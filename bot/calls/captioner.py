@@ -17,6 +17,7 @@ notice line, at most once per `FAILURE_NOTICE_SECONDS` for the call, and never e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -31,7 +32,8 @@ from bot.audio.pcm import PCM_SAMPLE_BYTES, Pcm, write_wav
 from bot.calls.caption_line import CaptionBoard, CaptionLine
 from bot.calls.caption_log import CaptionLog
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
-from bot.errors import CaptionsFallingBehind, EarshotError
+from bot.errors import CaptionsFallingBehind, EarshotError, InvalidOption
+from bot.languages import parse_language
 from bot.model import TranscriptionOptions
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.workers import in_thread
@@ -87,6 +89,8 @@ class Captioner:
         self._keys = itertools.count(1)
         self._last_notice: float | None = None
         self._closed = False
+        self._languages: dict[int, str] = {}
+        """The language each member's last captioned utterance was found in."""
 
     def utterance_ended(self, utterance: Utterance) -> None:
         """Caption `utterance` (dropped when the member may not be captioned, or when too many
@@ -153,12 +157,23 @@ class Captioner:
                 self._turns.pop(member_id, None)
 
     async def _transcribe(self, utterance: Utterance, partial: _PartialText) -> str:
-        """The utterance's text, its partial text shown as it grows."""
+        """The utterance's text, its partial text shown as it grows. Without a language set,
+        a member's next utterances are asked in the language their last one was found in
+        (detecting it costs the local engine about as much as transcribing)."""
+        options = self._options
+        member_id = utterance.member_id
+        if options.language is None and member_id in self._languages:
+            options = dataclasses.replace(options, language=self._languages[member_id])
         async with scratch_directory("earshot-caption-") as workdir:
             path = workdir / "utterance.wav"
             await in_thread(_write_utterance, utterance.pcm, path)
-            result = await self._pipeline.transcribe(path, self._options, listener=partial)
-        return result.transcript.text.strip()
+            result = await self._pipeline.transcribe(path, options, listener=partial)
+        transcript = result.transcript
+        if self._options.language is None and transcript.text.strip():
+            with contextlib.suppress(InvalidOption):
+                if found := parse_language(transcript.language):
+                    self._languages[member_id] = found
+        return transcript.text.strip()
 
     def _show_partial(self, key: int, utterance: Utterance, text: str) -> bool:
         """Show `text` as the utterance's text so far; whether it was shown."""

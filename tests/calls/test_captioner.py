@@ -286,3 +286,18 @@ async def test_forgetting_a_member_withdraws_their_partial_line(http, audio_api,
     last = board.shown[-1]
     assert not board.shown[0].final and board.shown[0].text
     assert (last.key, last.text, last.final) == (board.shown[0].key, "", True)
+
+
+async def test_a_members_next_utterances_are_asked_in_the_language_found_before(
+    pipeline, audio_api, speech
+):
+    board = RecordingBoard()
+    captioner = captioner_for(pipeline, board, options=TranscriptionOptions())
+    captioner.utterance_ended(utterance(1, speech["short"]))
+    await board.wait_for_finals(1)
+    captioner.utterance_ended(utterance(1, speech["short"], started=110.0))
+    captioner.utterance_ended(utterance(2, speech["short"], started=111.0))
+    await board.wait_for_finals(3)
+    await captioner.close()
+    asked = [upload.fields.get("language") for upload in audio_api.uploads]
+    assert asked[0] is None and asked[1:].count("en") == 1 and asked[1:].count(None) == 1
