@@ -24,6 +24,9 @@ class TranscriptionOptions:
     """ISO-639-1 code of the spoken language; improves accuracy and latency when known."""
     prompt: str | None = None
     """Text to guide the style or spelling, or to continue a previous segment."""
+    live: bool = False
+    """Heard live (captions): wanted fast more than at its very best. The local engine then
+    decodes greedily (beam 1) and times no words; hosted services are asked as always."""
 
 
 @dataclass(frozen=True)

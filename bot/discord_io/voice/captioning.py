@@ -103,7 +103,7 @@ class CallCaptions:
         self._captioner = Captioner(
             self._setup.pipeline,
             self.board,
-            options=TranscriptionOptions(language=language),
+            options=TranscriptionOptions(language=language, live=True),
             may_caption=self.may_hear,
             name_of=self._name_of,
             caption_log=self.log,

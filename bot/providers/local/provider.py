@@ -197,7 +197,7 @@ class LocalProvider(AudioProvider):
     ) -> Transcript:
         if options.language not in (None, "en") and not self._transcriber.multilingual:
             raise ProviderRejectedInput("the local speech model understands English only")
-        job = WhisperJob(language=options.language, prompt=options.prompt)
+        job = WhisperJob(language=options.language, prompt=options.prompt, live=options.live)
         return _transcript(await self._whisper(audio, job, heard))
 
     async def _whisper(

@@ -66,6 +66,8 @@ class WhisperJob:
     language: str | None = None
     """ISO-639-1 code of the spoken language; None detects it (multilingual models)."""
     prompt: str | None = None
+    live: bool = False
+    """Fast over best: greedy decoding (beam 1), no word timings."""
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,10 @@ class WhisperEngine:
                 samples,
                 task=job.task,
                 language=job.language,
-                beam_size=self._beam_size,
+                beam_size=1 if job.live else self._beam_size,
                 vad_filter=True,
                 initial_prompt=job.prompt,
-                word_timestamps=True,
+                word_timestamps=not job.live,
             )
             for piece in pieces:
                 text += piece.text

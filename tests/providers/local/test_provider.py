@@ -157,6 +157,13 @@ async def test_word_timings_come_with_every_transcript(english, story):
     assert timed.words[-1].end <= timed.segments[-1].end + 0.5
 
 
+async def test_live_transcription_decodes_greedily_and_times_no_words(english, story):
+    timed = await english.transcribe(story, TranscriptionOptions())
+    live = await english.transcribe(story, TranscriptionOptions(live=True))
+    assert live.words == () and live.segments
+    assert word_error_rate([(STORY, live.text)]) <= word_error_rate([(STORY, timed.text)]) + 0.1
+
+
 class Scripted:
     """A transcriber that always hears the same two segments."""
 
