@@ -202,6 +202,7 @@ async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(pipeline,
     now[0] += FAILURE_NOTICE_SECONDS + 1
     audio_api.faults.append(Fault.http(400, "bad audio"))
     captioner.utterance_ended(utterance(3, speech["short"]))
+    await board.wait_for_finals(5)  # the fault went to this one (not to whichever came first)
     captioner.utterance_ended(utterance(4, speech["long"], started=200.0))
     await board.wait_for_finals(6)
     await captioner.close()
