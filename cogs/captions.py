@@ -20,16 +20,10 @@ from bot.discord_io import replies
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call, humans_in
+from bot.discord_io.voice.captions_rules import captions_channel, check_may_start
 from bot.discord_io.voice.connection import CallChannel, call_channel_of
-from bot.errors import (
-    CaptionsNotAllowed,
-    CaptionsNotRunning,
-    CaptionsRoleNeeded,
-    EarshotError,
-    NotAllowed,
-    NotInVoiceChannel,
-)
-from bot.store import GuildSettings, MemberSettings
+from bot.errors import CaptionsNotRunning, EarshotError, NotInVoiceChannel
+from bot.store import MemberSettings
 
 
 @app_commands.guild_only()
@@ -132,33 +126,6 @@ class Captions(
                 await self.bot.calls.stop_captions(call.guild_id)
             except CaptionsNotRunning:
                 return
-
-
-def check_may_start(member: discord.Member, channel: CallChannel, server: GuildSettings) -> None:
-    """Raise unless `member` may start (or stop) captions in `channel`: the server allows
-    them, and the member has the server's captions role if it set one, or Manage Channels."""
-    if not server.captions_allowed:
-        raise CaptionsNotAllowed("captions are off in this server")
-    role_id = server.captions_role_id
-    if role_id is None or channel.permissions_for(member).manage_channels:
-        return
-    if member.get_role(role_id) is None:
-        role = member.guild.get_role(role_id)
-        if role is None:
-            raise NotAllowed("Manage Channels")  # the role went: only moderators may
-        raise CaptionsRoleNeeded(role.name)
-
-
-def captions_channel(
-    channel: CallChannel, server: GuildSettings
-) -> discord.VoiceChannel | discord.StageChannel | discord.TextChannel | discord.Thread:
-    """Where the captions of `channel` go: the server's captions channel if it still exists,
-    else the call's own text chat."""
-    if server.captions_channel_id is not None:
-        chosen = channel.guild.get_channel_or_thread(server.captions_channel_id)
-        if isinstance(chosen, discord.TextChannel | discord.Thread):
-            return chosen
-    return channel
 
 
 def _member(interaction: discord.Interaction[EarshotBot]) -> discord.Member:
