@@ -22,13 +22,18 @@ from pathlib import Path
 
 from bot.settings import Settings
 from tests.fakes import discord_payloads as dp
-from tests.fakes.discord import serve_fake_discord
+from tests.fakes.discord import RecordedRequest, serve_fake_discord
 from tests.harness import MEMBER_PERMISSIONS, EarshotWorld, bot_settings, earshot_world
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 120.0
 """How long the stand-ins may take to start (making large recordings takes a while)."""
 STOP_SECONDS = 10.0
+ANSWER_SECONDS = 600.0
+"""How long a benchmark waits for one command's answer before it stops with an error."""
+TRANSCRIPT = "🎙️ **Transcript**"
+FINAL = (TRANSCRIPT, "⚠️")
+"""How a final answer begins: a transcript, or what went wrong (not a queue or progress note)."""
 SHIPPED = {
     name: Settings.model_fields[name].default for name in ("http_timeout", "provider_max_attempts")
 }
@@ -109,3 +114,40 @@ def new_members(world: EarshotWorld, count: int) -> list[dp.Payload]:
         world.discord.add_member(world.guild["id"], user, permissions=MEMBER_PERMISSIONS)
         members.append(user)
     return members
+
+
+async def final_answer(world: EarshotWorld, token: str) -> str:
+    """The final answer to the interaction `token`: a followup, or the deferred reply edited
+    into the answer after it showed the member's place in the queue or progress."""
+    app = world.discord.application_id
+
+    def final(request: RecordedRequest) -> bool:
+        return str((request.json or {}).get("content", "")).startswith(FINAL)
+
+    ways = [
+        asyncio.ensure_future(
+            world.discord.wait_for(method, path, where=final, timeout=ANSWER_SECONDS)
+        )
+        for method, path in (
+            ("POST", rf"/webhooks/{app}/{token}"),
+            ("PATCH", rf"/webhooks/{app}/{token}/messages/@original"),
+        )
+    ]
+    try:
+        done, _ = await asyncio.wait(ways, return_when=asyncio.FIRST_COMPLETED)
+        [answer, *_] = done.pop().result()
+        return str(answer.json["content"])
+    finally:
+        for way in ways:
+            way.cancel()
+
+
+async def transcribe_all(world: EarshotWorld, attachments: list[dp.Payload]) -> list[str]:
+    """Run /transcribe on each attachment at once, each by a member of its own; return the
+    answers once all arrived."""
+    members = new_members(world, len(attachments))
+    tokens = [
+        await world.slash("transcribe", attachments={"file": file}, user=member)
+        for file, member in zip(attachments, members, strict=True)
+    ]
+    return await asyncio.gather(*(final_answer(world, token) for token in tokens))

@@ -21,7 +21,7 @@ import argparse
 import asyncio
 import time
 
-from benchmarks.loopback import bot_world, new_members, stand_ins
+from benchmarks.loopback import TRANSCRIPT, bot_world, stand_ins, transcribe_all
 from benchmarks.machine import machine
 from benchmarks.rss import reset_peak, status_bytes
 from tests import audio_samples
@@ -31,47 +31,6 @@ MIB = 1024 * 1024
 LATENCY = 1.0
 """Seconds the audio API takes per answer, so that the jobs overlap."""
 TARGET_MB = 64
-WAIT_SECONDS = 600.0
-TRANSCRIPT = "🎙️ **Transcript**"
-FINAL = (TRANSCRIPT, "⚠️")
-"""How a final answer begins: a transcript, or what went wrong (not a queue or progress note)."""
-
-
-async def final_answer(world: EarshotWorld, token: str) -> str:
-    """The final answer to the interaction `token`: a followup, or the deferred reply edited
-    into the answer after it showed the member's place in the queue or progress."""
-    app = world.discord.application_id
-
-    def final(request) -> bool:
-        return str((request.json or {}).get("content", "")).startswith(FINAL)
-
-    ways = [
-        asyncio.ensure_future(
-            world.discord.wait_for(method, path, where=final, timeout=WAIT_SECONDS)
-        )
-        for method, path in (
-            ("POST", rf"/webhooks/{app}/{token}"),
-            ("PATCH", rf"/webhooks/{app}/{token}/messages/@original"),
-        )
-    ]
-    try:
-        done, _ = await asyncio.wait(ways, return_when=asyncio.FIRST_COMPLETED)
-        [answer, *_] = done.pop().result()
-        return answer.json["content"]
-    finally:
-        for way in ways:
-            way.cancel()
-
-
-async def transcribe_all(world: EarshotWorld, attachments: list[dict]) -> list[str]:
-    """Run /transcribe on each attachment at once, each by a member of its own; return the
-    answers once all arrived."""
-    members = new_members(world, len(attachments))
-    tokens = [
-        await world.slash("transcribe", attachments={"file": file}, user=member)
-        for file, member in zip(attachments, members, strict=True)
-    ]
-    return await asyncio.gather(*(final_answer(world, token) for token in tokens))
 
 
 def hosted(world: EarshotWorld, url: str, index: int, size: int) -> dict:

@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     """Largest attachment earshot downloads; bigger files are refused before downloading."""
     max_audio_seconds: Annotated[float, Field(gt=0)] = 3 * 60 * 60
     """Longest recording earshot transcribes."""
-    max_jobs: Annotated[int, Field(ge=1, le=256)] = 16
-    """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue."""
+    max_jobs: Annotated[int, Field(ge=1, le=256)] = 64
+    """Jobs (transcriptions, translations, speech) running at once bot-wide; others queue. A
+    guard for this machine's memory and connections, not for cost (budgets are)."""
     max_jobs_per_member: Annotated[int, Field(ge=1, le=256)] = 2
     """Jobs of one member (their commands, and the automatic transcriptions of their voice
     messages) queued or running at once; a command beyond it is refused with a reply, an
@@ -119,8 +120,10 @@ class Settings(BaseSettings):
     """Each member may run one transcription command per this many seconds; 0 turns it off."""
     max_auto_jobs_per_guild: Annotated[int, Field(ge=1, le=100)] = 3
     """Automatic transcriptions running at once in one server; more wait their turn."""
-    max_concurrent_provider_calls: Annotated[int, Field(ge=1, le=1000)] = 8
-    """Provider calls in flight at once across the whole bot; more wait their turn."""
+    max_concurrent_provider_calls: Annotated[int, Field(ge=1, le=1000)] = 64
+    """Provider calls in flight at once across the whole bot; more wait their turn. The knob
+    for the provider's own rate limit (requests in flight it accepts), not a cost control: a
+    call that waits costs the same later."""
     transcript_cache_ttl_seconds: Annotated[float, Field(ge=0)] = 24 * 60 * 60
     """How long a transcript is reused for the same audio; 0 turns the cache off."""
     startup_check_days: Annotated[float, Field(ge=0, le=365)] = 7.0

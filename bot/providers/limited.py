@@ -1,7 +1,9 @@
 """The global cap on provider calls in flight, around any provider.
 
 Every call (transcription, translation, each piece of speech) waits for one of `max_calls`
-slots, so a burst of jobs queues instead of flooding the provider or running up its bill.
+slots, so a burst of jobs stays within what the provider accepts at once (its rate limit). It
+saves no money: a call that waits costs the same later, so the cap is set high (64 by default)
+and spending is bounded by the servers' budgets instead.
 """
 
 from __future__ import annotations
