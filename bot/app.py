@@ -30,6 +30,7 @@ from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechSynthesizer
 from bot.store import Store
+from bot.store.server_budgets import ServerBudgets
 from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,10 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `take_back`, `calls`
-    and `chat_lines` exist once `setup_hook` has run (at login); so do the `background` tasks,
-    until `close`. `connector` is the aiohttp connector for Discord (tests pass one that trusts
-    their voice server's certificate)."""
+    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `budgets`,
+    `take_back`, `calls` and `chat_lines` exist once `setup_hook` has run (at login); so do
+    the `background` tasks, until `close`. `connector` is the aiohttp connector for Discord
+    (tests pass one that trusts their voice server's certificate)."""
 
     tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
@@ -89,6 +90,7 @@ class EarshotBot(commands.Bot):
     store: Store
     queue: JobQueue
     members: MemberLimit
+    budgets: ServerBudgets
     take_back: TakeBack
     calls: Calls
     chat_lines: ChatLines
@@ -127,6 +129,7 @@ class EarshotBot(commands.Bot):
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
         self.members = MemberLimit(self.settings.max_jobs_per_member)
+        self.budgets = ServerBudgets(self.store.budgets, self.settings)
         self.pipeline = Pipeline(
             self.http_client,
             provider,
