@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.errors import InvalidOption, budget_amount, budget_named, budget_renewal
+from bot.errors import (
+    InvalidOption,
+    budget_amount,
+    budget_named,
+    budget_number,
+    budget_renewal,
+)
 from bot.runtime.spending import Period, Resource
 from bot.store.server_budgets import BudgetState, ServerBudgets
 
@@ -64,10 +70,11 @@ def _line(state: BudgetState) -> str:
     used = budget_amount(state.resource, state.used)
     if state.limit is None:
         return f"{heading}: {used} used, **no budget**"
+    used_of = f"{budget_number(state.resource, state.used)} of"
     limit = budget_amount(state.resource, state.limit)
     whose = "the operator's default" if state.own is None else "set here"
     renews = budget_renewal(state.period, state.renews)
-    return f"{heading}: **{used} of {limit}** used ({whose}{_ceiling(state)}); renews {renews}"
+    return f"{heading}: **{used_of} {limit}** used ({whose}{_ceiling(state)}); renews {renews}"
 
 
 def _ceiling(state: BudgetState) -> str:
