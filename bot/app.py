@@ -4,6 +4,7 @@ down in `close`. Constructing it does no I/O."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import aiohttp
@@ -11,6 +12,8 @@ import discord
 import httpx
 from discord.ext import commands
 
+from bot.calls.channel_reader import Speak
+from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.command_sync import sync_commands
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
@@ -149,9 +152,10 @@ class EarshotBot(commands.Bot):
             ),
             hear=Ears(),
             store=self.store,
+            spending_in=lambda guild: server_spending(self, self.budgets, guild.id),
         )
         self.calls = Calls(
-            self.synthesizer.opus_pieces,
+            self._speak_in,
             self.store,
             max_queued=self.settings.voice_queue_limit,
             times=CallTimes(
@@ -176,6 +180,11 @@ class EarshotBot(commands.Bot):
         await sync_commands(
             self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
         )
+
+    def _speak_in(self, guild: discord.Guild) -> Speak:
+        """Speech for the server's call, charged to its budgets."""
+        spending = server_spending(self, self.budgets, guild.id)
+        return functools.partial(self.synthesizer.opus_pieces, spending=spending)
 
     async def shutdown(self, grace: float) -> None:
         """Stop gracefully: refuse new work, give the commands and automatic transcriptions

@@ -57,15 +57,16 @@ async def charged(
     spending: Spending | None, resource: Resource, amount: float
 ) -> AsyncIterator[None]:
     """Charge `amount` to `spending` (nothing without one), then run the body; if the body
-    fails or is cancelled, the charge is refunded. A refund that itself fails is logged: the
-    body's failure is what the caller hears."""
+    fails, the charge is refunded. Cancelled, it stays charged: the provider may well have
+    done the work. A refund that itself fails is logged: the body's failure is what the
+    caller hears."""
     if spending is None:
         yield
         return
     await spending.spend(resource, amount)
     try:
         yield
-    except BaseException:
+    except Exception:
         try:
             await spending.refund(resource, amount)
         except Exception:

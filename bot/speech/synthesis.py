@@ -240,13 +240,17 @@ class SpeechSynthesizer:
         ):
             yield speech
 
-    async def opus_pieces(self, text: str, options: SpeechOptions) -> AsyncIterator[list[bytes]]:
+    async def opus_pieces(
+        self, text: str, options: SpeechOptions, *, spending: Spending | None = None
+    ) -> AsyncIterator[list[bytes]]:
         """Check `text` like `speak` (raising the same `InputError`s, on the first step), then
         yield its speech as 20 ms Opus packets, one list per piece in order: the first
         sentence alone, so it can play while the rest is synthesized, at most `LOOKAHEAD`
         pieces ahead of the consumer (see `bot.speech.streaming`). Takes no place in the job
         queue; `options.output` is ignored. Closing the iterator early, or cancelling its
-        consumer, cancels the synthesis under way and removes its files before it returns."""
+        consumer, cancels the synthesis under way and removes its files before it returns.
+        Its characters are charged to `spending` once checked, and refunded if synthesis
+        fails (not when the listener skips it)."""
         voice = self.check(text, replace(options, output=VOICE_MESSAGE))
         provider_format = self._provider_format(VOICE_MESSAGE)
         requests = [
@@ -260,7 +264,7 @@ class SpeechSynthesizer:
             extension=RAW_EXTENSIONS[provider_format],
             raw_pcm_rate=_raw_rate(provider_format),
         )
-        async with contextlib.aclosing(pieces):
+        async with contextlib.aclosing(pieces), charged(spending, "speech", len(text)):
             async for packets in pieces:
                 yield packets
 

@@ -148,8 +148,7 @@ async def _paid(
     spending: Spending | None, checked: _Audio, ask: Callable[[], Awaitable[TranscriptionResult]]
 ) -> TranscriptionResult:
     """`ask()`'s answer, the recording's minutes charged to `spending` first (`BudgetSpent`
-    if the budget has not that much left: nothing is asked) and refunded if it fails or is
-    cancelled."""
+    if the budget has not that much left: nothing is asked) and refunded if it fails."""
     async with charged(spending, "audio", checked.info.duration / 60):
         return await ask()
 

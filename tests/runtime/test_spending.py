@@ -1,19 +1,23 @@
 """What the use cases charge to a `Spending`: a recording's minutes once its length
-is known (a cached transcript is free), speech's characters once checked; refunded when the
-provider fails; nothing asked when the budget says no."""
+is known (a cached transcript is free), speech's characters once checked (in a call too, not
+refunded when skipped), each caption's utterance; refunded when the provider fails; nothing
+asked when the budget says no."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
+from bot.calls.heard_audio import HEARD_SAMPLE_RATE
 from bot.errors import BudgetSpent, ProviderRejectedInput
 from bot.model import AudioSource, TranscriptionOptions, TranslationOptions
 from bot.runtime.spending import Resource
 from bot.speech.synthesis import SpeechOptions
 from bot.transcription.pipeline import Pipeline
 from tests import audio_samples
+from tests.calls.test_captioner import RecordingBoard, captioner_for, utterance
 from tests.fakes.audio_api import Fault
 from tests.speech.test_synthesis import speaker_for
 from tests.transcription.test_pipeline import LIMITS, MemoryCache
@@ -92,3 +96,30 @@ async def test_speech_is_charged_its_characters_and_refunded_when_synthesis_fail
         ("spend", "speech", 12),
         ("refund", "speech", 12),
     ]
+
+
+async def test_speech_in_a_call_is_charged_and_a_skipped_message_stays_charged(http, audio_api):
+    speaker = speaker_for(http, audio_api)
+    ledger = Ledger()
+    pieces = speaker.opus_pieces("Hello there. How are you?", SpeechOptions(), spending=ledger)
+    assert await anext(pieces)
+    await pieces.aclose()  # skipped after its first sentence
+    assert ledger.entries == [("spend", "speech", 25)]
+
+
+async def test_captions_charge_each_utterance_and_a_spent_budget_shows_on_the_board(
+    pipeline, audio_api
+):
+    board = RecordingBoard()
+    ledger = Ledger(limit=1.5 / 60)
+    captioner = captioner_for(pipeline, board, spending=ledger)
+    second = np.arange(HEARD_SAMPLE_RATE) / HEARD_SAMPLE_RATE
+    tone = (0.2 * np.sin(2 * np.pi * 440 * second)).astype(np.float32)
+    captioner.utterance_ended(utterance(1, tone))
+    await board.wait_for_finals(1)
+    captioner.utterance_ended(utterance(1, tone, started=102.0))
+    await board.wait_for_finals(2)
+    await captioner.close()
+    [refused] = [line for line in board.shown if line.failed]
+    assert refused.text.startswith("That needs 0.02 minutes of audio, but this server has only")
+    assert len(audio_api.uploads) == 1
