@@ -18,6 +18,8 @@ from bot.store.database import Database
 
 NOTICE_SHARE = 0.8
 """A server's admins are told once per period when its usage reaches this share of a limit."""
+ROUNDING = 1e-9
+"""Minutes add up in floating point: ten tenths must fit a limit of one."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class StoredBudgets:
                 (budget, await _current_use(db, guild_id, resource, budget)) for budget in budgets
             ]
             for budget, (used, _) in usage:
-                if budget.limit is not None and used + amount > budget.limit:
+                if budget.limit is not None and used + amount > budget.limit + ROUNDING:
                     return Charge(refused=(budget, used))
             noticed = []
             for budget, (used, was_noticed) in usage:

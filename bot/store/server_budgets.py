@@ -131,7 +131,49 @@ class ServerBudgets:
             raise BudgetOverCeiling(resource, period, limit=limit, ceiling=ceiling)
         await self._budgets.set_own_limit(guild_id, resource, period, limit)
 
-    async def current(self, guild_id: int, resource: Resource) -> list[PeriodBudget]:
+    async def spend(self, guild_id: int, resource: Resource, amount: float, notify: Notify) -> None:
+        """Charge `amount` to the server's budgets of `resource`, or raise `BudgetSpent`
+        (charging nothing); `notify` tells its admins of the budgets that reached the notice
+        share with it."""
+        periods = await self._current(guild_id, resource)
+        charge = await self._budgets.charge(guild_id, resource, amount, periods)
+        now = self.now()
+        if charge.refused is not None:
+            refused, used = charge.refused
+            assert refused.limit is not None
+            raise BudgetSpent(
+                resource,
+                refused.period,
+                limit=refused.limit,
+                used=used,
+                asked=amount,
+                renews=renewal(refused.period, now),
+                can_raise=self._can_raise(resource, refused.period, refused.limit),
+            )
+        notices = [
+            BudgetNotice(
+                resource,
+                budget.period,
+                budget.limit,
+                used,
+                renewal(budget.period, now),
+                self._can_raise(resource, budget.period, budget.limit),
+            )
+            for budget, used in charge.noticed
+            if budget.limit is not None
+        ]
+        if notices:
+            try:
+                await notify(notices)
+            except Exception:
+                log.exception("could not tell server %s its budgets ran low", guild_id)
+
+    async def refund(self, guild_id: int, resource: Resource, amount: float) -> None:
+        """Give `amount` back to the server's current periods of `resource`."""
+        periods = await self._current(guild_id, resource)
+        await self._budgets.refund(guild_id, resource, amount, periods)
+
+    async def _current(self, guild_id: int, resource: Resource) -> list[PeriodBudget]:
         """The resource's periods under way for the server, with their limits in force."""
         own = await self._budgets.own_limits(guild_id)
         now = self.now()
@@ -144,19 +186,14 @@ class ServerBudgets:
             for period in PERIODS
         ]
 
-    def can_raise(self, resource: Resource, period: Period, limit: float) -> bool:
+    def _can_raise(self, resource: Resource, period: Period, limit: float) -> bool:
         """Whether a server's admins may set a limit above `limit`."""
         ceiling = self.operator[resource, period].ceiling
         return ceiling is None or limit < ceiling
 
-    @property
-    def stored(self) -> StoredBudgets:
-        return self._budgets
-
 
 class ServerSpending:
-    """The `Spending` of one server: charges its budgets, refuses with `BudgetSpent`, and
-    tells its admins (through `notify`, once per period) when one passes the notice share."""
+    """The `Spending` of one server: its budgets charged, `notify` telling its admins."""
 
     def __init__(self, budgets: ServerBudgets, guild_id: int, notify: Notify) -> None:
         self._budgets = budgets
@@ -164,40 +201,7 @@ class ServerSpending:
         self._notify = notify
 
     async def spend(self, resource: Resource, amount: float) -> None:
-        budgets = self._budgets
-        periods = await budgets.current(self._guild_id, resource)
-        charge = await budgets.stored.charge(self._guild_id, resource, amount, periods)
-        now = budgets.now()
-        if charge.refused is not None:
-            refused, used = charge.refused
-            assert refused.limit is not None
-            raise BudgetSpent(
-                resource,
-                refused.period,
-                limit=refused.limit,
-                used=used,
-                asked=amount,
-                renews=renewal(refused.period, now),
-                can_raise=budgets.can_raise(resource, refused.period, refused.limit),
-            )
-        notices = [
-            BudgetNotice(
-                resource,
-                budget.period,
-                budget.limit,
-                used,
-                renewal(budget.period, now),
-                budgets.can_raise(resource, budget.period, budget.limit),
-            )
-            for budget, used in charge.noticed
-            if budget.limit is not None
-        ]
-        if notices:
-            try:
-                await self._notify(notices)
-            except Exception:
-                log.exception("could not tell server %s its budgets ran low", self._guild_id)
+        await self._budgets.spend(self._guild_id, resource, amount, self._notify)
 
     async def refund(self, resource: Resource, amount: float) -> None:
-        periods = await self._budgets.current(self._guild_id, resource)
-        await self._budgets.stored.refund(self._guild_id, resource, amount, periods)
+        await self._budgets.refund(self._guild_id, resource, amount)
