@@ -4,6 +4,7 @@ down in `close`. Constructing it does no I/O."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import aiohttp
@@ -11,6 +12,8 @@ import discord
 import httpx
 from discord.ext import commands
 
+from bot.calls.channel_reader import Speak
+from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.command_sync import sync_commands
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
@@ -30,6 +33,7 @@ from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechSynthesizer
 from bot.store import Store
+from bot.store.server_budgets import ServerBudgets
 from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger(__name__)
@@ -78,10 +82,10 @@ def intents() -> discord.Intents:
 
 
 class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `take_back`, `calls`
-    and `chat_lines` exist once `setup_hook` has run (at login); so do the `background` tasks,
-    until `close`. `connector` is the aiohttp connector for Discord (tests pass one that trusts
-    their voice server's certificate)."""
+    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `budgets`,
+    `take_back`, `calls` and `chat_lines` exist once `setup_hook` has run (at login); so do
+    the `background` tasks, until `close`. `connector` is the aiohttp connector for Discord
+    (tests pass one that trusts their voice server's certificate)."""
 
     tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
@@ -89,6 +93,7 @@ class EarshotBot(commands.Bot):
     store: Store
     queue: JobQueue
     members: MemberLimit
+    budgets: ServerBudgets
     take_back: TakeBack
     calls: Calls
     chat_lines: ChatLines
@@ -127,6 +132,7 @@ class EarshotBot(commands.Bot):
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
         self.members = MemberLimit(self.settings.max_jobs_per_member)
+        self.budgets = ServerBudgets(self.store.budgets, self.settings)
         self.pipeline = Pipeline(
             self.http_client,
             provider,
@@ -146,9 +152,10 @@ class EarshotBot(commands.Bot):
             ),
             hear=Ears(),
             store=self.store,
+            spending_in=lambda guild: server_spending(self, self.budgets, guild.id),
         )
         self.calls = Calls(
-            self.synthesizer.opus_pieces,
+            self._speak_in,
             self.store,
             max_queued=self.settings.voice_queue_limit,
             times=CallTimes(
@@ -173,6 +180,11 @@ class EarshotBot(commands.Bot):
         await sync_commands(
             self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
         )
+
+    def _speak_in(self, guild: discord.Guild) -> Speak:
+        """Speech for the server's call, charged to its budgets."""
+        spending = server_spending(self, self.budgets, guild.id)
+        return functools.partial(self.synthesizer.opus_pieces, spending=spending)
 
     async def shutdown(self, grace: float) -> None:
         """Stop gracefully: refuse new work, give the commands and automatic transcriptions

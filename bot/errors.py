@@ -6,6 +6,7 @@ The words a member reads live here and nowhere else. `str(error)` is the detail 
 
 from __future__ import annotations
 
+import datetime
 import math
 
 from bot.text import clock
@@ -222,6 +223,91 @@ class TooManyJobs(EarshotError):
         return (
             f"You already have {self.limit} {requests} under way, as many as one member can "
             "have at once. Ask again when one is done."
+        )
+
+
+BUDGET_UNITS = {"audio": ("minute", "of audio"), "speech": ("character", "of speech")}
+BUDGET_DAILY = {"day": "daily", "month": "monthly"}
+BUDGET_EACH = {"day": "a day", "month": "a month"}
+
+
+def budget_number(resource: str, amount: float) -> str:
+    """`amount` of `resource` as a number: whole characters, minutes to a hundredth."""
+    if resource == "speech":
+        return f"{amount:,.0f}"
+    return f"{amount:,.2f}".rstrip("0").removesuffix(".")
+
+
+def budget_amount(resource: str, amount: float) -> str:
+    """`amount` of `resource` in its unit: "1 minute of audio", "20 characters of speech"."""
+    number = budget_number(resource, amount)
+    unit, of_what = BUDGET_UNITS[resource]
+    return f"{number} {unit}{'' if number == '1' else 's'} {of_what}"
+
+
+def budget_named(resource: str, period: str, limit: float) -> str:
+    """ "daily budget of 60 minutes of audio"."""
+    return f"{BUDGET_DAILY[period]} budget of {budget_amount(resource, limit)}"
+
+
+def budget_renewal(period: str, renews: datetime.datetime) -> str:
+    """When a `period`'s budget renews, in words: the day's at midnight, the month's on the 1st."""
+    if period == "day":
+        return "at midnight UTC"
+    return f"on {renews:%-d %B} (UTC)"
+
+
+class BudgetSpent(EarshotError):
+    """The server's budget for a `period` has not `asked` left of `resource`: `used` of
+    `limit`. `can_raise`: the operator's ceiling lets the server's admins raise it."""
+
+    def __init__(
+        self,
+        resource: str,
+        period: str,
+        *,
+        limit: float,
+        used: float,
+        asked: float,
+        renews: datetime.datetime,
+        can_raise: bool,
+    ) -> None:
+        super().__init__(
+            f"{resource} budget per {period}: {used:g} of {limit:g} used, {asked:g} asked"
+        )
+        self.resource, self.period = resource, period
+        self.limit, self.used, self.asked = limit, used, asked
+        self.renews, self.can_raise = renews, can_raise
+
+    @property
+    def user_message(self) -> str:
+        budget = budget_named(self.resource, self.period, self.limit)
+        if self.used >= self.limit:
+            said = f"This server has used up its {budget}."
+        else:
+            left = budget_number(self.resource, self.limit - self.used)
+            said = (
+                f"That needs {budget_amount(self.resource, self.asked)}, but this server has "
+                f"only {left} left of its {budget}."
+            )
+        said += f" It renews {budget_renewal(self.period, self.renews)}."
+        if self.can_raise:
+            said += " A server admin can raise it with /settings budget."
+        return said
+
+
+class BudgetOverCeiling(InputError):
+    """A server's admin asked for a budget above the operator's ceiling."""
+
+    def __init__(self, resource: str, period: str, *, limit: float, ceiling: float) -> None:
+        super().__init__(f"{resource} budget per {period}: {limit:g} asked, ceiling {ceiling:g}")
+        self.resource, self.period, self.limit, self.ceiling = resource, period, limit, ceiling
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"The most this server can have is {budget_amount(self.resource, self.ceiling)} "
+            f"{BUDGET_EACH[self.period]}, the limit earshot's operator set; nothing changed."
         )
 
 

@@ -29,6 +29,13 @@ LOCAL: Final = "local"
 PIPER_VOICE_NAME: Final = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(?:x_low|low|medium|high)")
 """A voice of Piper's catalogue, language_REGION-dataset-quality: `en_US-lessac-medium`."""
 NO_PIPER_VOICE: Final = "none"
+BUDGET_NAMES: Final = (
+    "audio_minutes_per_day",
+    "audio_minutes_per_month",
+    "speech_chars_per_day",
+    "speech_chars_per_month",
+)
+"""The budgets, each a `BUDGET_<name>` default and a `BUDGET_MAX_<name>` ceiling."""
 
 
 class SettingsError(Exception):
@@ -107,6 +114,22 @@ class Settings(BaseSettings):
     voice_alone_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """earshot leaves a call this many seconds after the last human left it (if none came
     back); 0: at once."""
+
+    budget_audio_minutes_per_day: Annotated[int, Field(ge=0)] = 0
+    """Minutes of audio each server may have transcribed and translated per UTC day, unless
+    it sets its own (`/settings budget`); 0: no budget. So for the next three."""
+    budget_audio_minutes_per_month: Annotated[int, Field(ge=0)] = 0
+    """Minutes of audio per UTC calendar month, for each server."""
+    budget_speech_chars_per_day: Annotated[int, Field(ge=0)] = 0
+    """Characters of text spoken per UTC day, for each server."""
+    budget_speech_chars_per_month: Annotated[int, Field(ge=0)] = 0
+    """Characters of text spoken per UTC calendar month, for each server."""
+    budget_max_audio_minutes_per_day: Annotated[int, Field(ge=0)] = 0
+    """The most a server may raise its own daily audio budget to; 0: the default above is
+    also the ceiling (a ceiling without a default is the default too). So for the next three."""
+    budget_max_audio_minutes_per_month: Annotated[int, Field(ge=0)] = 0
+    budget_max_speech_chars_per_day: Annotated[int, Field(ge=0)] = 0
+    budget_max_speech_chars_per_month: Annotated[int, Field(ge=0)] = 0
 
     http_connect_timeout: Annotated[float, Field(gt=0)] = 10.0
     http_timeout: Annotated[float, Field(gt=0)] = 120.0
@@ -196,6 +219,18 @@ class Settings(BaseSettings):
             "a Piper voice name (en_US-lessac-medium), the path of a voice's .onnx file, "
             f"or {NO_PIPER_VOICE}"
         )
+
+    @model_validator(mode="after")
+    def _budget_defaults_within_ceilings(self) -> Settings:
+        for name in BUDGET_NAMES:
+            default = getattr(self, f"budget_{name}")
+            ceiling = getattr(self, f"budget_max_{name}")
+            if default and ceiling and default > ceiling:
+                raise ValueError(
+                    f"BUDGET_{name.upper()} ({default}) is above its ceiling "
+                    f"BUDGET_MAX_{name.upper()} ({ceiling})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:

@@ -1,6 +1,6 @@
 """/settings for server admins: automatic transcription, the spoken language, the default
-voice, how voice calls are read (the `calls` subgroup) and captioned (`captions`). Every answer
-is private.
+voice, the server's budgets, how voice calls are read (the `calls` subgroup) and captioned
+(`captions`). Every answer is private.
 
 /settings needs Manage Server. Discord hides it from other members by default, but an admin
 can grant the command to any role in the server's Integrations page, so every subcommand
@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.app import EarshotBot
 from bot.discord_io import replies
 from bot.discord_io.autocomplete import language_autocomplete, voice_autocomplete
+from bot.discord_io.budget_answers import CHOICES, budget_answer
 from bot.discord_io.names import shown_name
 from bot.discord_io.permissions import (
     ANSWERABLE_CHANNELS,
@@ -197,6 +198,25 @@ class ServerSettings(
             return
         await self._update(interaction, tts_voice=voice)
         await tell(interaction, f"The server's default voice is now **{voice}**.")
+
+    @app_commands.command(name="budget", description="This server's budgets: show them, or set one")
+    @app_commands.describe(
+        budget="The budget to set; empty: show them all",
+        limit="Its new limit, in its unit; empty: the operator's default",
+    )
+    @app_commands.choices(budget=CHOICES)
+    async def budget(
+        self,
+        interaction: discord.Interaction[EarshotBot],
+        budget: app_commands.Choice[str] | None = None,
+        limit: app_commands.Range[int, 1, 1_000_000_000] | None = None,
+    ) -> None:
+        guild = self._guild(interaction)
+        chosen = budget.value if budget else None
+        try:
+            await tell(interaction, await budget_answer(self.bot.budgets, guild.id, chosen, limit))
+        except EarshotError as error:
+            await replies.send_error(interaction, error)
 
     calls = app_commands.Group(name="calls", description="How earshot reads chat aloud in calls")
 

@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, render, replies
 from bot.discord_io.autocomplete import voice_autocomplete
+from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.mention_names import mention_names, speakable
@@ -190,7 +191,12 @@ class Speak(commands.Cog):
             spoken = await words()
             async with (
                 self.bot.members.admit(interaction.user.id),
-                self.bot.synthesizer.speak(spoken, options, listener=waiting) as speech,
+                self.bot.synthesizer.speak(
+                    spoken,
+                    options,
+                    listener=waiting,
+                    spending=server_spending(self.bot, self.bot.budgets, interaction.guild_id),
+                ) as speech,
             ):
                 header = render.speech_header(what, voice=speech.voice, duration=speech.duration)
                 await replies.send_speech(

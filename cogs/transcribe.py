@@ -34,6 +34,7 @@ from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.autocomplete import language_autocomplete
 from bot.discord_io.automatic_replies import AutomaticAnswer
+from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
@@ -165,6 +166,7 @@ class Transcribe(commands.Cog):
             members=self.bot.members,
             member=interaction.user.id,
             max_audio_seconds=limit,
+            spending=server_spending(self.bot, self.bot.budgets, interaction.guild_id),
         )
 
     # Automatic transcription ----------------------------------------------------------------
@@ -279,6 +281,7 @@ class Transcribe(commands.Cog):
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
         options = TranscriptionOptions(language=settings.language)
+        spending = server_spending(self.bot, self.bot.budgets, settings.guild_id)
         async with answer.typing():
             for file in files:
                 try:
@@ -286,6 +289,7 @@ class Transcribe(commands.Cog):
                         attachments.to_source(file, message),
                         options,
                         max_audio_seconds=settings.max_audio_seconds,
+                        spending=spending,
                     )
                 except EarshotError as error:
                     replies.log_failure(error, message.author.id)

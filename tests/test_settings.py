@@ -188,3 +188,14 @@ def test_start_up_with_a_bad_setting_names_it(tmp_path):
     assert done.returncode == 2
     assert "setting LOG_LEVEL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_budgets_default_above_its_ceiling_is_named(monkeypatch):
+    monkeypatch.setenv("BUDGET_AUDIO_MINUTES_PER_DAY", "90")
+    monkeypatch.setenv("BUDGET_MAX_AUDIO_MINUTES_PER_DAY", "60")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "settings: BUDGET_AUDIO_MINUTES_PER_DAY (90) is above its ceiling "
+        "BUDGET_MAX_AUDIO_MINUTES_PER_DAY (60)"
+    )

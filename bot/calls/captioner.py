@@ -36,6 +36,7 @@ from bot.errors import CaptionsFallingBehind, EarshotError, InvalidOption
 from bot.languages import parse_language
 from bot.model import TranscriptionOptions
 from bot.runtime.scratch import scratch_directory
+from bot.runtime.spending import Spending
 from bot.runtime.workers import in_thread
 from bot.transcription.pipeline import Pipeline
 
@@ -59,7 +60,8 @@ stop) before it cancels them."""
 class Captioner:
     """Captions one call: `utterance_ended` (on the event loop) starts the work, `close`
     ends it. `may_caption(member_id)` says whether a member may be captioned now;
-    `name_of(member_id)` names them."""
+    `name_of(member_id)` names them. Each utterance is charged to `spending` (a spent budget
+    is told on the board like any failure)."""
 
     def __init__(
         self,
@@ -70,10 +72,12 @@ class Captioner:
         may_caption: Callable[[int], bool],
         name_of: Callable[[int], str],
         caption_log: CaptionLog | None = None,
+        spending: Spending | None = None,
         parallel: int = DEFAULT_PARALLEL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pipeline = pipeline
+        self._spending = spending
         self._board = board
         self._options = options
         self._may_caption = may_caption
@@ -167,7 +171,9 @@ class Captioner:
         async with scratch_directory("earshot-caption-") as workdir:
             path = workdir / "utterance.wav"
             await in_thread(_write_utterance, utterance.pcm, path)
-            result = await self._pipeline.transcribe(path, options, listener=partial)
+            result = await self._pipeline.transcribe(
+                path, options, listener=partial, spending=self._spending
+            )
         transcript = result.transcript
         if self._options.language is None and transcript.text.strip():
             with contextlib.suppress(InvalidOption):

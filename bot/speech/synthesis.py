@@ -36,6 +36,7 @@ from bot.providers.interface import PCM_SAMPLE_RATE, AudioProvider
 from bot.runtime.job_listener import JobListener
 from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
+from bot.runtime.spending import Spending, charged
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings, SettingsError
 from bot.speech.streaming import stream_opus, streamed_pieces
@@ -222,21 +223,34 @@ class SpeechSynthesizer:
 
     @contextlib.asynccontextmanager
     async def speak(
-        self, text: str, options: SpeechOptions, *, listener: JobListener | None = None
+        self,
+        text: str,
+        options: SpeechOptions,
+        *,
+        listener: JobListener | None = None,
+        spending: Spending | None = None,
     ) -> AsyncIterator[Speech]:
         """Synthesize `text` once its turn in the queue comes (`listener` is told its place
         meanwhile); the files live, and the place is held, until the context exits (also on
-        cancellation)."""
-        async with place_in(self._queue, listener), self._synthesized(text, options) as speech:
+        cancellation). Its characters are charged to `spending` once checked, before the
+        provider is asked, and refunded if synthesis fails."""
+        async with (
+            place_in(self._queue, listener),
+            self._synthesized(text, options, spending) as speech,
+        ):
             yield speech
 
-    async def opus_pieces(self, text: str, options: SpeechOptions) -> AsyncIterator[list[bytes]]:
+    async def opus_pieces(
+        self, text: str, options: SpeechOptions, *, spending: Spending | None = None
+    ) -> AsyncIterator[list[bytes]]:
         """Check `text` like `speak` (raising the same `InputError`s, on the first step), then
         yield its speech as 20 ms Opus packets, one list per piece in order: the first
         sentence alone, so it can play while the rest is synthesized, at most `LOOKAHEAD`
         pieces ahead of the consumer (see `bot.speech.streaming`). Takes no place in the job
         queue; `options.output` is ignored. Closing the iterator early, or cancelling its
-        consumer, cancels the synthesis under way and removes its files before it returns."""
+        consumer, cancels the synthesis under way and removes its files before it returns.
+        Its characters are charged to `spending` once checked, and refunded if synthesis
+        fails (not when the listener skips it)."""
         voice = self.check(text, replace(options, output=VOICE_MESSAGE))
         provider_format = self._provider_format(VOICE_MESSAGE)
         requests = [
@@ -250,13 +264,16 @@ class SpeechSynthesizer:
             extension=RAW_EXTENSIONS[provider_format],
             raw_pcm_rate=_raw_rate(provider_format),
         )
-        async with contextlib.aclosing(pieces):
+        async with contextlib.aclosing(pieces), charged(spending, "speech", len(text)):
             async for packets in pieces:
                 yield packets
 
     @contextlib.asynccontextmanager
-    async def _synthesized(self, text: str, options: SpeechOptions) -> AsyncIterator[Speech]:
-        """Check and synthesize `text`; the files live until the context exits."""
+    async def _synthesized(
+        self, text: str, options: SpeechOptions, spending: Spending | None
+    ) -> AsyncIterator[Speech]:
+        """Check and synthesize `text`, charged to `spending`; the files live until the
+        context exits."""
         voice = self.check(text, options)
         provider_format = self._provider_format(options.output)
         pieces = split_text(text, self._provider.capabilities.max_speech_chars)
@@ -270,14 +287,15 @@ class SpeechSynthesizer:
                 SpeechRequest(piece, voice, options.speed, provider_format, options.instructions)
                 for piece in pieces
             ]
-            await self._synthesize_all(requests, parts)
             is_voice = options.output == VOICE_MESSAGE
             output = OGG_OPUS if is_voice else OUTPUT_FORMATS[options.output]
             name = "voice-message" if is_voice else "speech"
             destination = folder / f"{name}.{output.extension}"
-            encoded = await self._workers.run(
-                encode, parts, destination, output, raw_pcm_rate=_raw_rate(provider_format)
-            )
+            async with charged(spending, "speech", len(text)):
+                await self._synthesize_all(requests, parts)
+                encoded = await self._workers.run(
+                    encode, parts, destination, output, raw_pcm_rate=_raw_rate(provider_format)
+                )
             yield Speech(
                 path=destination,
                 filename=destination.name,

@@ -1,11 +1,12 @@
 """earshot's state in SQLite (WAL, a versioned schema): server, channel and member settings,
-the voice channels earshot reads in, the transcript cache, the messages answered and what was
-posted for them, what each cached transcript came from, and the deletions still to do when a
-message goes. All SQL lives here.
+the voice channels earshot reads in, servers' budgets and usage, the transcript cache, the
+messages answered and what was posted for them, what each cached transcript came from, and the
+deletions still to do when a message goes. All SQL lives here.
 
 `Store` (store.py) is the one object callers hold. It is composed of parts, one module each,
 sharing one `Database` (database.py; the tables in schema.py): settings.py, calls.py, cache.py,
-answered.py, sources.py (what goes when a message goes) and deletions.py.
+answered.py, sources.py (what goes when a message goes), deletions.py and budgets.py (whose
+rules, the operator's defaults and ceilings, are server_budgets.py's `ServerBudgets`).
 
 May import: `bot.model`, `bot.runtime`, `bot.settings`, `bot.errors`. Never discord.py, nor
 `bot.transcription`, `bot.speech` or `bot.providers`.

@@ -117,6 +117,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE member_settings ADD COLUMN captioned INTEGER;
     ALTER TABLE member_settings ADD COLUMN auto_captions INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: budgets per server.
+    """
+    CREATE TABLE budget_limits (
+        guild_id INTEGER NOT NULL,
+        resource TEXT NOT NULL CHECK (resource IN ('audio', 'speech')),
+        period   TEXT NOT NULL CHECK (period IN ('day', 'month')),
+        amount   REAL NOT NULL CHECK (amount >= 0),
+        PRIMARY KEY (guild_id, resource, period)
+    );
+    CREATE TABLE budget_usage (
+        guild_id     INTEGER NOT NULL,
+        resource     TEXT NOT NULL,
+        period       TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        used         REAL NOT NULL DEFAULT 0,
+        noticed      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (guild_id, resource, period, period_start)
+    );
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one.
 
@@ -135,4 +154,9 @@ Version 3 reads typed chat aloud in voice channels: a server's choices for calls
 Version 4 captions calls: who may start captions in a server, where they go, in which
 language, whether members must opt in, whether a transcript is posted at the end; and per
 member whether they are captioned (NULL: the server's rule) and whether earshot captions every
-call they are in (`auto_captions`). Nothing heard is stored."""
+call they are in (`auto_captions`). Nothing heard is stored.
+
+Version 5 keeps budgets per server: the limits a server set itself (`budget_limits`; a missing
+row is the operator's default), and what it used in each period (`budget_usage`: the UTC day or
+month starting on `period_start`, an ISO date) with whether its admins were told it passed 80%
+(`noticed`). Only the current period's rows are kept."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.model import AudioOrigin, CacheKey, TranscriptionResult
 from bot.store.answered import AnsweredMessages
+from bot.store.budgets import StoredBudgets
 from bot.store.cache import CachedTranscripts
 from bot.store.calls import RememberedCall, StoredCalls
 from bot.store.database import Database
@@ -18,7 +19,7 @@ from bot.store.sources import Sources, SourceToCheck
 
 
 class Store:
-    """Settings, voice channels, cache, answered messages and deletions to do. Build with
+    """Settings, voice channels, budgets, cache, answered messages and deletions to do. Build with
     `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
 
     def __init__(self, database: Database, *, cache_ttl: float, clock: Callable[[], float]) -> None:
@@ -30,6 +31,8 @@ class Store:
         self._answered = AnsweredMessages(database, clock)
         self._deletions = DeletionQueue(database, clock)
         self._sources = Sources(database, self._cache, clock)
+        self.budgets = StoredBudgets(database)
+        """Servers' budgets: their own limits and their usage (budgets.py)."""
 
     @classmethod
     async def open(

@@ -15,6 +15,7 @@ from bot.errors import EarshotError, TooManyJobs
 from bot.model import AudioSource, TranscriptionOptions, TranscriptionResult, TranslationOptions
 from bot.runtime.job_listener import JobListener
 from bot.runtime.member_limit import MemberLimit
+from bot.runtime.spending import Spending
 from bot.transcription.pipeline import Pipeline
 
 
@@ -47,16 +48,17 @@ async def answer_each(
     members: MemberLimit,
     member: int,
     max_audio_seconds: float | None = None,
+    spending: Spending | None = None,
 ) -> None:
     """Transcribe each of `sources` (or, with `TranslationOptions`, translate it into English)
     in turn and hand `delivery` its text or its failure, then `finish`. The whole request
     holds one of `member`'s places: over the cap, the one refusal is the request's only
     answer, however many recordings, and the member's own later jobs cannot take the place
-    between two recordings. A failure ends only its own recording's work; cancellation ends
-    them all."""
+    between two recordings. A failure ends only its own recording's work (a spent budget
+    too); cancellation ends them all. Each recording is charged to `spending`."""
     try:
         async with members.admit(member):
-            await _answer_in_turn(pipeline, sources, options, delivery, max_audio_seconds)
+            await _answer_in_turn(pipeline, sources, options, delivery, max_audio_seconds, spending)
     except TooManyJobs as refusal:
         await delivery.refused(refusal)
 
@@ -67,6 +69,7 @@ async def _answer_in_turn(
     options: TranscriptionOptions | TranslationOptions,
     delivery: Delivery,
     max_audio_seconds: float | None,
+    spending: Spending | None,
 ) -> None:
     for index, source in enumerate(sources):
         try:
@@ -76,6 +79,7 @@ async def _answer_in_turn(
                     options,
                     listener=delivery.preview,
                     max_audio_seconds=max_audio_seconds,
+                    spending=spending,
                 )
             else:
                 result = await pipeline.transcribe(
@@ -83,6 +87,7 @@ async def _answer_in_turn(
                     options,
                     listener=delivery.preview,
                     max_audio_seconds=max_audio_seconds,
+                    spending=spending,
                 )
         except EarshotError as error:
             await delivery.failed(error)

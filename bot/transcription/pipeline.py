@@ -53,6 +53,7 @@ from bot.runtime.job_listener import JobListener
 from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.shared_runs import SharedRuns
+from bot.runtime.spending import Spending, charged
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
 from bot.transcription.asking import Asking, ask_in_chunks
@@ -143,6 +144,15 @@ def _cleaned(
     )
 
 
+async def _paid(
+    spending: Spending | None, checked: _Audio, ask: Callable[[], Awaitable[TranscriptionResult]]
+) -> TranscriptionResult:
+    """`ask()`'s answer, the recording's minutes charged to `spending` first (`BudgetSpent`
+    if the budget has not that much left: nothing is asked) and refunded if it fails."""
+    async with charged(spending, "audio", checked.info.duration / 60):
+        return await ask()
+
+
 @dataclass(frozen=True)
 class _Audio:
     """Audio on disk, checked: where it is, what the probe found, and its digest if fetched."""
@@ -195,18 +205,24 @@ class Pipeline:
         *,
         listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
+        spending: Spending | None = None,
     ) -> TranscriptionResult:
         """Transcribe `audio_input` in its own language. `listener` is told the place in the
         queue, and then, with a streaming provider, the transcript as it grows, or for a long
         recording each chunk done. `max_audio_seconds` can only tighten the pipeline's own
         limit (a server's choice). The work waits its turn in the queue, unless an identical
-        request's run is under way: then this one waits for its result, told its progress."""
+        request's run is under way: then this one waits for its result, told its progress.
+        The recording's minutes are charged to `spending` once its length is known, unless
+        the transcript is cached; refunded if the provider fails (a shared run charges the
+        request that started it)."""
         limits = self._limits_within(max_audio_seconds)
         streams = listener is not None and self._provider.capabilities.stream
 
         async def work(requests: list[_Request]) -> TranscriptionResult:
             async with place_in(self._queue, listener):
-                return await self._transcribe_now(audio_input, options, limits, requests, streams)
+                return await self._transcribe_now(
+                    audio_input, options, limits, requests, streams, spending
+                )
 
         origin = audio_input.origin if isinstance(audio_input, AudioSource) else None
         request = _Request(origin, listener)
@@ -220,6 +236,7 @@ class Pipeline:
         limits: Limits,
         requests: list[_Request],
         streams: bool,
+        spending: Spending | None,
     ) -> TranscriptionResult:
         """Fetch, check and transcribe (or find in the cache); the result is linked to the
         origins of the `requests` waiting for it."""
@@ -243,7 +260,9 @@ class Pipeline:
         async with scratch_directory("earshot-") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
             if self._cache is None or checked.sha256 is None:
-                return await self._ask(Path(workdir), checked, whole)
+                return await _paid(
+                    spending, checked, lambda: self._ask(Path(workdir), checked, whole)
+                )
             key = self._cache_key(checked.sha256, options)
             lock = self._cache_locks.get(key)
             if lock is None:
@@ -251,7 +270,9 @@ class Pipeline:
             async with lock:
                 result = await self._cache.cached_transcription(key)
                 if result is None:
-                    result = await self._ask(Path(workdir), checked, whole)
+                    result = await _paid(
+                        spending, checked, lambda: self._ask(Path(workdir), checked, whole)
+                    )
                     if not result.transcript.from_fallback:
                         await self._cache.cache_transcription(key, result, _origins(requests))
                 elif origins := _origins(requests):
@@ -265,12 +286,13 @@ class Pipeline:
         *,
         listener: JobListener | None = None,
         max_audio_seconds: float | None = None,
+        spending: Spending | None = None,
     ) -> TranscriptionResult:
         """Translate the speech in `audio_input` into English text, once its turn in the
         queue comes, unless an identical request's run is under way (then wait for its
         result). `listener` is told the place in the queue and the chunks done of a long
         recording (translations do not stream). `max_audio_seconds` can only tighten the
-        pipeline's own limit, as for `transcribe`."""
+        pipeline's own limit, and `spending` is charged, as for `transcribe`."""
         if not self._provider.capabilities.translate:
             raise ProviderUnsupported("translation")
         limits = self._limits_within(max_audio_seconds)
@@ -290,7 +312,9 @@ class Pipeline:
                 scratch_directory("earshot-") as workdir,
             ):
                 checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
-                return await self._ask(Path(workdir), checked, asking)
+                return await _paid(
+                    spending, checked, lambda: self._ask(Path(workdir), checked, asking)
+                )
 
         request = _Request(None, listener)
         result = await self._shared("translate", audio_input, options, limits, request, work)

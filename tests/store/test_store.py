@@ -77,6 +77,8 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
         "pending_deletions",
         "voice_links",
         "voice_calls",
+        "budget_limits",
+        "budget_usage",
     }
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 import discord
 
@@ -34,14 +35,15 @@ class Calls:
 
     def __init__(
         self,
-        speak: Speak,
+        speak_in: Callable[[discord.Guild], Speak],
         store: Store,
         *,
         max_queued: int,
         times: CallTimes,
         captions: CaptionsSetup | None = None,
     ) -> None:
-        self._speak = speak
+        self._speak_in = speak_in
+        """How earshot speaks in a server's call (charged to the server's budgets)."""
         self.captions_setup = captions
         """How calls are captioned; None: they are not."""
         self._store = store
@@ -84,7 +86,7 @@ class Calls:
         connection = await CallConnection.join(channel)
         call = Call(
             connection,
-            self._speak,
+            self._speak_in(channel.guild),
             notices,
             max_queued=self._max_queued,
             times=self._times,

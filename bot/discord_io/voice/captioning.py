@@ -29,6 +29,7 @@ from bot.discord_io.names import shown_name
 from bot.discord_io.voice.caption_board import DiscordCaptionBoard
 from bot.discord_io.voice.connection import CallChannel, CallConnection
 from bot.model import TranscriptionOptions
+from bot.runtime.spending import Spending
 from bot.store import GuildSettings, MemberSettings, Store
 from bot.transcription.pipeline import Pipeline
 
@@ -55,11 +56,12 @@ HearCall = Callable[[CallConnection, UtteranceSink, Callable[[int], bool]], Awai
 @dataclass(frozen=True)
 class CaptionsSetup:
     """What every call's captions share: the pipeline (no cache, no queue), how calls are
-    heard, and the store."""
+    heard, the store, and what a server's captions are charged to."""
 
     pipeline: Pipeline
     hear: HearCall
     store: Store
+    spending_in: Callable[[discord.Guild], Spending | None] = lambda _guild: None
 
 
 class CallCaptions:
@@ -107,6 +109,7 @@ class CallCaptions:
             may_caption=self.may_hear,
             name_of=self._name_of,
             caption_log=self.log,
+            spending=self._setup.spending_in(channel.guild),
         )
         self.board.start()
         self._hearing = await self._setup.hear(connection, self._captioner, self.may_hear)

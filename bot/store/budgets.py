@@ -1,0 +1,162 @@
+"""Budgets' state: the limits a server set itself, and what it used in the current UTC day and
+month, with whether its admins were told it passed `NOTICE_SHARE` of a limit.
+
+`charge` checks and charges in one transaction of the store's one writer, so charges made at
+the same moment never spend more than a limit. Rows of past periods are dropped as a
+resource is charged: only the current period's usage is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.runtime.spending import Period, Resource
+from bot.store.database import Database
+
+NOTICE_SHARE = 0.8
+"""A server's admins are told once per period when its usage reaches this share of a limit."""
+ROUNDING = 1e-9
+"""Minutes add up in floating point: ten tenths must fit a limit of one."""
+
+
+@dataclass(frozen=True)
+class PeriodBudget:
+    """One period of a resource being charged: when it started, and its limit (None: none)."""
+
+    period: Period
+    start: datetime
+    limit: float | None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What `charge` did: `refused` names the period without enough left (nothing was
+    charged), and how much it had used; else `noticed` lists the periods that reached
+    `NOTICE_SHARE` of their limit with this charge, for the first time, with their usage."""
+
+    refused: tuple[PeriodBudget, float] | None = None
+    noticed: tuple[tuple[PeriodBudget, float], ...] = ()
+
+
+def _day(start: datetime) -> str:
+    return start.date().isoformat()
+
+
+class StoredBudgets:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def own_limits(self, guild_id: int) -> dict[tuple[Resource, Period], float]:
+        """The limits the server set itself; a budget it did not set is missing."""
+        rows = await self._database.fetch_all(
+            "SELECT resource, period, amount FROM budget_limits WHERE guild_id = ?", guild_id
+        )
+        return {(row["resource"], row["period"]): row["amount"] for row in rows}
+
+    async def set_own_limit(
+        self, guild_id: int, resource: Resource, period: Period, limit: float | None
+    ) -> None:
+        """The server's own limit of a budget; None: back to the operator's default."""
+        if limit is None:
+            await self._database.write(
+                "DELETE FROM budget_limits WHERE guild_id = ? AND resource = ? AND period = ?",
+                guild_id,
+                resource,
+                period,
+            )
+            return
+        await self._database.write(
+            "INSERT INTO budget_limits (guild_id, resource, period, amount) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, resource, period) DO UPDATE SET amount = excluded.amount",
+            guild_id,
+            resource,
+            period,
+            limit,
+        )
+
+    async def used(
+        self, guild_id: int, resource: Resource, period: Period, start: datetime
+    ) -> float:
+        """How much of `resource` the server used in the `period` that began at `start`."""
+        row = await self._database.fetch_one(
+            "SELECT used FROM budget_usage "
+            "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+            guild_id,
+            resource,
+            period,
+            _day(start),
+        )
+        return 0.0 if row is None else float(row["used"])
+
+    async def charge(
+        self, guild_id: int, resource: Resource, amount: float, budgets: list[PeriodBudget]
+    ) -> Charge:
+        """Charge `amount` to every one of `budgets` (the current periods), or to none when one
+        has not `amount` left; in one transaction."""
+        async with self._database.transaction() as db:
+            usage = [
+                (budget, await _current_use(db, guild_id, resource, budget)) for budget in budgets
+            ]
+            for budget, (used, _) in usage:
+                if budget.limit is not None and used + amount > budget.limit + ROUNDING:
+                    return Charge(refused=(budget, used))
+            noticed = []
+            for budget, (used, was_noticed) in usage:
+                now_used = used + amount
+                notice = (
+                    budget.limit is not None
+                    and not was_noticed
+                    and now_used >= NOTICE_SHARE * budget.limit
+                )
+                await db.execute(
+                    "INSERT INTO budget_usage "
+                    "(guild_id, resource, period, period_start, used, noticed) "
+                    "VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (guild_id, resource, period, period_start) DO UPDATE SET "
+                    "used = excluded.used, noticed = excluded.noticed",
+                    (
+                        guild_id,
+                        resource,
+                        budget.period,
+                        _day(budget.start),
+                        now_used,
+                        was_noticed or notice,
+                    ),
+                )
+                if notice:
+                    noticed.append((budget, now_used))
+            return Charge(noticed=tuple(noticed))
+
+    async def refund(
+        self, guild_id: int, resource: Resource, amount: float, budgets: list[PeriodBudget]
+    ) -> None:
+        """Give `amount` back to each of `budgets` (a charge of a period now over is lost)."""
+        async with self._database.transaction() as db:
+            for budget in budgets:
+                await db.execute(
+                    "UPDATE budget_usage SET used = max(0, used - ?) "
+                    "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+                    (amount, guild_id, resource, budget.period, _day(budget.start)),
+                )
+
+
+async def _current_use(
+    db: aiosqlite.Connection, guild_id: int, resource: Resource, budget: PeriodBudget
+) -> tuple[float, bool]:
+    """The period's usage and whether its notice went out, past periods' rows dropped."""
+    start = _day(budget.start)
+    await db.execute(
+        "DELETE FROM budget_usage "
+        "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start != ?",
+        (guild_id, resource, budget.period, start),
+    )
+    async with db.execute(
+        "SELECT used, noticed FROM budget_usage "
+        "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+        (guild_id, resource, budget.period, start),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return (0.0, False) if row is None else (float(row["used"]), bool(row["noticed"]))
