@@ -56,11 +56,18 @@ class RemuxedChunks:
     source's format, its timestamps starting at 0."""
 
     def __init__(
-        self, folder: Path, template: AudioStream, extension: str, on_chunk: ChunkListener
+        self,
+        folder: Path,
+        template: AudioStream,
+        extension: str,
+        on_chunk: ChunkListener,
+        *,
+        first: int = 0,
     ) -> None:
+        """`first`: the number of the first chunk this writer writes (its file name)."""
         self._folder, self._template, self._extension = folder, template, extension
         self._on_chunk = on_chunk
-        self._count = 0
+        self._count = first
         self._open: tuple[OutputContainer, AudioStream, int] | None = None
         """The chunk being written: its file, its stream, and the first packet's timestamp."""
 

@@ -56,7 +56,8 @@ async def ask_in_chunks(
 ) -> tuple[Transcript, float]:
     """Cut the recording at `path` as `plan` says (chunks written into `folder`, made here)
     and ask about each chunk as soon as it is written, at most `lanes` at once; a chunk is
-    prompted with the previous one's last words when those are known by then. Returns the
+    prompted with the previous one's last words when those are known by then (chunks may
+    come out of order: see `cut_at_quiet_points`). Returns the
     stitched transcript and the seconds of audio the cut decoded. The first failure (of the
     cut, which checks the audio, or of a request) stops the rest and is raised; the cutting
     thread has ended by then."""
@@ -64,7 +65,8 @@ async def ask_in_chunks(
     loop = asyncio.get_running_loop()
     arrivals: asyncio.Queue[Chunk | None] = asyncio.Queue()
     chunks: list[Chunk] = []
-    results: dict[int, Transcript] = {}
+    results: dict[float, Transcript] = {}
+    """Each chunk's transcript, by the chunk's start."""
     slots = asyncio.Semaphore(lanes)
     extension = plan.remux_as or "ogg"
     expected = plan.expected_chunks(plan.declared or 0.0)
@@ -78,11 +80,13 @@ async def ask_in_chunks(
         decoded = await workers.run(cut_at_quiet_points, path, folder, plan, hand_over)
         await arrivals.put(None)
 
-    async def ask(index: int, chunk: Chunk) -> None:
+    async def ask(chunk: Chunk) -> None:
         async with slots:
             upload = AudioUpload(chunk.path, f"audio.{extension}", CONTENT_TYPES[extension])
-            prompt = continuation_prompt(results.get(index - 1), asking.prompt)
-            results[index] = await asking.chunk(upload, prompt)
+            before = [other.start for other in chunks if other.start < chunk.start]
+            previous = results.get(max(before)) if before else None
+            prompt = continuation_prompt(previous, asking.prompt)
+            results[chunk.start] = await asking.chunk(upload, prompt)
         if asking.on_progress is not None:
             await asking.on_progress(len(results), max(expected, len(chunks)))
 
@@ -91,9 +95,10 @@ async def ask_in_chunks(
             group.create_task(cut())
             while (chunk := await arrivals.get()) is not None:
                 chunks.append(chunk)
-                group.create_task(ask(len(chunks) - 1, chunk))
+                group.create_task(ask(chunk))
             expected = len(chunks)
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
-    transcript = stitch([(chunk, results[index]) for index, chunk in enumerate(chunks)])
+    chunks.sort(key=lambda chunk: chunk.start)
+    transcript = stitch([(chunk, results[chunk.start]) for chunk in chunks])
     return transcript, decoded

@@ -5,11 +5,14 @@ order."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
+from threading import Thread, current_thread
 
 import av
 import numpy as np
 import pytest
 
+from bot.audio import cutting
 from bot.audio.cutting import CutPlan, cut_at_quiet_points
 from bot.audio.probe import probe
 from bot.errors import CorruptAudio
@@ -194,3 +197,24 @@ async def test_a_short_recording_is_sent_whole(long_pipeline, audio_api, tmp_pat
     [upload] = audio_api.uploads
     assert upload.filename == "audio.wav"
     assert calls == []
+
+
+def test_long_ogg_opus_is_cut_in_two_halves_at_once_that_meet_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(cutting, "SPLIT_SECONDS", 30.0)
+    threads: set[Thread] = set()
+    run = cutting._Half.run
+    monkeypatch.setattr(
+        cutting._Half, "run", lambda half: (threads.add(current_thread()), run(half))
+    )
+    source = tmp_path / "talk.ogg"
+    speech_with_pauses(source, 48, [9.4, 20.7, 29.6, 40.2], "ogg")
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=10, remux_as="ogg", max_seconds=60, declared=48.0)
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(48, abs=0.05)
+    assert len(threads) == 2
+    chunks.sort(key=lambda chunk: chunk.start)
+    assert [c.start for c in chunks[1:]] == pytest.approx([9.4, 20.7, 29.6, 40.2], abs=PAUSE / 2)
+    for chunk, following in pairwise(chunks):
+        assert chunk.start + chunk.duration == pytest.approx(following.start, abs=0.01)
+    assert sum(probe(chunk.path).duration for chunk in chunks) == pytest.approx(48, abs=0.1)
