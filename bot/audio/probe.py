@@ -55,7 +55,7 @@ Gemini)."""
 @dataclass(frozen=True)
 class AudioInfo:
     """What a probe learned: the container and codec, and the duration as actually decoded
-    (or, from `inspect`, as the container declares it: `decoded` is then False)."""
+    (or, from `read_headers`, as the container declares it: `decoded` is then False)."""
 
     container: str
     codec: str
@@ -98,7 +98,7 @@ def _opened(
         yield container, container.streams.audio[0], declared
 
 
-def inspect(
+def read_headers(
     path: Path, *, max_seconds: float | None = None, raw_pcm_rate: int | None = None
 ) -> AudioInfo | None:
     """What the file's headers say, without decoding it: the checks of `probe` that need no

@@ -51,16 +51,17 @@ async def ask_in_chunks(
     asking: Asking,
     *,
     plan: CutPlan,
+    duration: float,
     lanes: int,
     workers: AudioWorkers,
 ) -> tuple[Transcript, float]:
-    """Cut the recording at `path` as `plan` says (chunks written into `folder`, made here)
-    and ask about each chunk as soon as it is written, at most `lanes` at once; a chunk is
-    prompted with the previous one's last words when those are known by then (chunks may
-    come out of order: see `cut_at_quiet_points`). Returns the
+    """Cut the recording at `path` (about `duration` seconds long) as `plan` says, chunks
+    written into `folder` (made here), and ask about each chunk as soon as it is written, at
+    most `lanes` at once; a chunk is prompted with the previous one's last words when those
+    are known by then (chunks may come out of order: see `cut_at_quiet_points`). Returns the
     stitched transcript and the seconds of audio the cut decoded. The first failure (of the
     cut, which checks the audio, or of a request) stops the rest and is raised; the cutting
-    thread has ended by then."""
+    threads have ended by then."""
     await in_thread(folder.mkdir)
     loop = asyncio.get_running_loop()
     arrivals: asyncio.Queue[Chunk | None] = asyncio.Queue()
@@ -69,7 +70,7 @@ async def ask_in_chunks(
     """Each chunk's transcript, by the chunk's start."""
     slots = asyncio.Semaphore(lanes)
     extension = plan.remux_as or "ogg"
-    expected = plan.expected_chunks(plan.declared or 0.0)
+    expected = plan.expected_chunks(duration)
     decoded = 0.0
 
     def hand_over(chunk: Chunk) -> None:

@@ -38,7 +38,7 @@ import httpx
 
 from bot.audio.cutting import CutPlan
 from bot.audio.encode import transcode_to_ogg_opus
-from bot.audio.probe import AudioInfo, inspect, probe
+from bot.audio.probe import AudioInfo, probe, read_headers
 from bot.errors import AudioTooLarge, AudioTooLong, ProviderUnsupported
 from bot.model import (
     AudioOrigin,
@@ -341,7 +341,7 @@ class Pipeline:
             sha256 = await download(
                 self._http, audio_input, path, max_bytes=self._limits.max_download_bytes
             )
-        info = await self._workers.run(inspect, path, max_seconds=limits.max_audio_seconds)
+        info = await self._workers.run(read_headers, path, max_seconds=limits.max_audio_seconds)
         size = (await in_thread(path.stat)).st_size
         if info is None or self._cut_plan(info, size, limits.max_audio_seconds) is None:
             info = await self._workers.run(probe, path, max_seconds=limits.max_audio_seconds)
@@ -366,6 +366,7 @@ class Pipeline:
                 workdir / "chunks",
                 asking,
                 plan=plan,
+                duration=checked.info.duration,
                 lanes=self._limits.chunk_parallelism,
                 workers=self._workers,
             )
