@@ -218,12 +218,12 @@ class _Half:
             container.seek(max(0, int(offset)), stream=stream, backward=True)
         window: list[_Held] = []
         budget = _LockedBudget(shared.budget, shared.lock)
-        for packet, frames in budgeted_packets(container, stream, budget):
+        time_base = float(stream.time_base or 0)
+        for packet, frames, seconds in budgeted_packets(container, stream, budget):
             if shared.failed.is_set():
                 return
-            seconds = sum(frame.samples / frame.sample_rate for frame in frames)
             if self._first and packet.pts is not None:
-                position = float(packet.pts * stream.time_base) if stream.time_base else 0.0
+                position = packet.pts * time_base
                 if position < preroll_until:
                     continue
             item = packet if resampler is None else _resampled(resampler, frames)
