@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.audio.chunking import Chunk
 from bot.audio.cutting import CutPlan, cut_at_quiet_points
+from bot.audio.probe import probe
 from bot.model import Transcript
 from bot.providers.interface import AudioUpload
 from bot.runtime.workers import AudioWorkers, in_thread
@@ -58,16 +59,15 @@ async def ask_in_chunks(
     """Cut the recording at `path` (about `duration` seconds long) as `plan` says, chunks
     written into `folder` (made here), and ask about each chunk as soon as it is written, at
     most `lanes` at once; a chunk is prompted with the previous one's last words when those
-    are known by then (chunks may come out of order: see `cut_at_quiet_points`). Returns the
-    stitched transcript and the seconds of audio the cut decoded. The first failure (of the
-    cut, which checks the audio, or of a request) stops the rest and is raised; the cutting
-    threads have ended by then."""
+    are known by then. Returns the stitched transcript and the seconds of audio decoded.
+    A copying cut decodes little, so the recording is checked (`probe`) alongside it and the
+    answer waits for that check. The first failure (of the cut, the check, or a request)
+    stops the rest and is raised; their threads have ended by then."""
     await in_thread(folder.mkdir)
     loop = asyncio.get_running_loop()
     arrivals: asyncio.Queue[Chunk | None] = asyncio.Queue()
     chunks: list[Chunk] = []
-    results: dict[float, Transcript] = {}
-    """Each chunk's transcript, by the chunk's start."""
+    results: dict[int, Transcript] = {}
     slots = asyncio.Semaphore(lanes)
     extension = plan.remux_as or "ogg"
     expected = plan.expected_chunks(duration)
@@ -78,28 +78,33 @@ async def ask_in_chunks(
 
     async def cut() -> None:
         nonlocal decoded
-        decoded = await workers.run(cut_at_quiet_points, path, folder, plan, hand_over)
+        seconds = await workers.run(cut_at_quiet_points, path, folder, plan, hand_over)
+        if not plan.remux_as:
+            decoded = seconds
         await arrivals.put(None)
 
-    async def ask(chunk: Chunk) -> None:
+    async def check() -> None:
+        nonlocal decoded
+        decoded = (await workers.run(probe, path, max_seconds=plan.max_seconds)).duration
+
+    async def ask(index: int, chunk: Chunk) -> None:
         async with slots:
             upload = AudioUpload(chunk.path, f"audio.{extension}", CONTENT_TYPES[extension])
-            before = [other.start for other in chunks if other.start < chunk.start]
-            previous = results.get(max(before)) if before else None
-            prompt = continuation_prompt(previous, asking.prompt)
-            results[chunk.start] = await asking.chunk(upload, prompt)
+            prompt = continuation_prompt(results.get(index - 1), asking.prompt)
+            results[index] = await asking.chunk(upload, prompt)
         if asking.on_progress is not None:
             await asking.on_progress(len(results), max(expected, len(chunks)))
 
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(cut())
+            if plan.remux_as:
+                group.create_task(check())
             while (chunk := await arrivals.get()) is not None:
                 chunks.append(chunk)
-                group.create_task(ask(chunk))
+                group.create_task(ask(len(chunks) - 1, chunk))
             expected = len(chunks)
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
-    chunks.sort(key=lambda chunk: chunk.start)
-    transcript = stitch([(chunk, results[chunk.start]) for chunk in chunks])
+    transcript = stitch([(chunk, results[index]) for index, chunk in enumerate(chunks)])
     return transcript, decoded

@@ -5,14 +5,11 @@ order."""
 from __future__ import annotations
 
 import time
-from itertools import pairwise
-from threading import Thread, current_thread
 
 import av
 import numpy as np
 import pytest
 
-from bot.audio import cutting
 from bot.audio.cutting import CutPlan, cut_at_quiet_points
 from bot.audio.probe import probe
 from bot.errors import CorruptAudio
@@ -67,7 +64,7 @@ def test_copied_chunks_are_whole_files_of_the_source_format_cut_in_the_pauses(tm
     for chunk in chunks:
         info = probe(chunk.path)
         assert (info.container, info.codec) == FORMATS[fmt][3]
-        assert info.duration == pytest.approx(chunk.duration, abs=0.1)  # codec delay, padding
+        assert info.duration == pytest.approx(chunk.duration, abs=0.15)  # MP3 delay, padding
 
 
 def test_chunks_are_re_encoded_when_the_format_cannot_be_sent(tmp_path):
@@ -199,22 +196,22 @@ async def test_a_short_recording_is_sent_whole(long_pipeline, audio_api, tmp_pat
     assert calls == []
 
 
-def test_long_ogg_opus_is_cut_in_two_halves_at_once_that_meet_exactly(tmp_path, monkeypatch):
-    monkeypatch.setattr(cutting, "SPLIT_SECONDS", 30.0)
-    threads: set[Thread] = set()
-    run = cutting._Half.run
-    monkeypatch.setattr(
-        cutting._Half, "run", lambda half: (threads.add(current_thread()), run(half))
-    )
-    source = tmp_path / "talk.ogg"
-    speech_with_pauses(source, 48, [9.4, 20.7, 29.6, 40.2], "ogg")
-    chunks: list = []
-    plan = CutPlan(chunk_seconds=10, remux_as="ogg", max_seconds=60, declared=48.0)
-    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
-    assert decoded == pytest.approx(48, abs=0.05)
-    assert len(threads) == 2
-    chunks.sort(key=lambda chunk: chunk.start)
-    assert [c.start for c in chunks[1:]] == pytest.approx([9.4, 20.7, 29.6, 40.2], abs=PAUSE / 2)
-    for chunk, following in pairwise(chunks):
-        assert chunk.start + chunk.duration == pytest.approx(following.start, abs=0.01)
-    assert sum(probe(chunk.path).duration for chunk in chunks) == pytest.approx(48, abs=0.1)
+async def test_the_answer_waits_for_the_check_that_runs_alongside_the_cut(
+    long_pipeline, audio_api, tmp_path, private_tmp, monkeypatch
+):
+    """Copied chunks go up undecoded; damage only a full decode finds still refuses the
+    recording, once every chunk was asked."""
+    source = tmp_path / "talk.mp3"
+    speech_with_pauses(source, 25, [9.6, 19.8], "mp3")
+
+    def damaged(path, *, max_seconds):
+        deadline = time.monotonic() + 5
+        while len(audio_api.uploads) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise CorruptAudio(f"{path.name}: damaged inside")
+
+    monkeypatch.setattr(asking_module, "probe", damaged)
+    with pytest.raises(CorruptAudio):
+        await long_pipeline.transcribe(source, TranscriptionOptions())
+    assert len(audio_api.uploads) == 3
+    assert list(private_tmp.iterdir()) == []
