@@ -35,7 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.overhead
 	$(BIN)/python -m benchmarks.concurrency
 	$(BIN)/python -m benchmarks.memory
-	$(BIN)/python -m benchmarks.long_audio
+	$(BIN)/python -m benchmarks.long_audio --format ogg
+	$(BIN)/python -m benchmarks.long_audio --format mp3
+	$(BIN)/python -m benchmarks.long_audio --format flac
+	$(BIN)/python -m benchmarks.long_audio --format wav
 	$(BIN)/python -m benchmarks.local_engine
 	$(BIN)/python -m benchmarks.voice_latency
 	$(BIN)/python -m benchmarks.voice_load

@@ -95,9 +95,11 @@ class Settings(BaseSettings):
     messages) queued or running at once; a command beyond it is refused with a reply, an
     automatic transcription waits for one of them to end."""
     chunk_seconds: Annotated[float, Field(ge=30)] = 600.0
-    """Recordings longer than this are cut at quiet points into chunks of about this length."""
-    chunk_parallelism: Annotated[int, Field(ge=1, le=16)] = 3
-    """How many chunks of one recording are with the provider at once."""
+    """Recordings longer than this are cut at quiet points into chunks of about this length
+    (shorter when the provider's upload limit needs it: see `bot.transcription.cut_plan`)."""
+    chunk_parallelism: Annotated[int, Field(ge=1, le=64)] = 16
+    """How many chunks of one recording are with the provider at once: each is asked as soon
+    as it is cut, so a recording of up to this many chunks is answered in one round."""
     max_speech_chars: Annotated[int, Field(gt=0)] = 20_000
     """Longest text earshot speaks; longer text is split for the provider and joined again."""
     speech_parallelism: Annotated[int, Field(ge=1, le=16)] = 3

@@ -1,34 +1,31 @@
-"""Long recordings cut into chunks at quiet points, for providers that take one file at a time.
+"""Chunk files of a long recording, written one after another: the source's own packets copied
+into a fresh file of its format (remuxed, no re-encoding), or decoded audio re-encoded as
+compact 16 kHz Ogg/Opus for providers that do not take the source's format.
 
-The source is decoded once, as a stream, to 16 kHz mono (what speech models work at). Each cut
-is made near a multiple of `chunk_seconds`, at the quietest 100 ms within `search_seconds` of
-it, so words are rarely split. Chunks are written as compact Ogg/Opus. Memory stays flat:
-only the audio around the next cut (`search_seconds` of it) is ever held.
-
-Synchronous and CPU-bound: run it in a worker thread; it stops at the next frame once that
-worker's caller is cancelled (`bot.workers.raise_if_stopped`, in `decoded_frames`).
+A writer is fed items (packets, or 16 kHz samples), told where each chunk ends (`finish`), and
+gives each finished chunk to `on_chunk` at once. Synchronous: used by `bot.audio.cutting`'s
+pass in a worker thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 import av
 import numpy as np
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 
-from bot.audio.decoding import decoded_frames
-
 CHUNK_SAMPLE_RATE = 16_000
 CHUNK_BITRATE = 24_000
 CHUNK_ENCODER_OPTIONS = {"compression_level": "2"}
 """libopus effort 2 of 10: several times faster than the default, and at 24 kbit/s speech
 stays clear for a speech model."""
-WRITE_BLOCK = CHUNK_SAMPLE_RATE
-"""Samples are handed to the encoder a second at a time: fewer, larger calls."""
-QUIET_BLOCK_SECONDS = 0.1
+
+Item = TypeVar("Item", contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -39,22 +36,105 @@ class Chunk:
     duration: float
 
 
-class _ChunkWriter:
-    """Writes consecutive chunk files, each a fresh Ogg/Opus stream."""
+ChunkListener = Callable[[Chunk], None]
+"""Told each chunk as soon as its file is complete (called in the writing thread)."""
 
-    def __init__(self, folder: Path) -> None:
+
+class ChunkWriter(Protocol, Generic[Item]):
+    def write(self, item: Item) -> None: ...
+
+    def finish(self, start: float, duration: float) -> None:
+        """Close the chunk being written (if it holds anything) and hand it on."""
+
+    def abandon(self) -> None:
+        """Close the chunk being written without handing it on (the pass failed or was
+        stopped): no file stays open."""
+
+
+class RemuxedChunks:
+    """Chunks holding the source stream's packets as they are, each a valid file of the
+    source's format, its timestamps starting at 0."""
+
+    def __init__(
+        self,
+        folder: Path,
+        template: AudioStream,
+        extension: str,
+        on_chunk: ChunkListener,
+        *,
+        first: int = 0,
+    ) -> None:
+        """`first`: the number of the first chunk this writer writes (its file name)."""
+        self._folder, self._template, self._extension = folder, template, extension
+        self._on_chunk = on_chunk
+        self._count = first
+        self._open: tuple[OutputContainer, AudioStream, int] | None = None
+        """The chunk being written: its file, its stream, and the first packet's timestamp."""
+
+    def write(self, packet: av.Packet[AudioStream]) -> None:
+        if not packet.size:
+            return  # the demuxer's end marker, not data
+        if self._open is None:
+            path = self._folder / f"chunk-{self._count:04d}.{self._extension}"
+            container = av.open(str(path), "w", format=self._template.container.format.name)
+            stream = container.add_stream_from_template(self._template)
+            self._open = (container, stream, packet.dts if packet.dts is not None else 0)
+        container, stream, offset = self._open
+        if packet.pts is not None:
+            packet.pts -= offset
+        if packet.dts is not None:
+            packet.dts -= offset
+        packet.stream = stream
+        container.mux(packet)
+
+    def finish(self, start: float, duration: float) -> None:
+        if self._open is None:
+            return
+        container = self._open[0]
+        container.close()
+        self._open = None
+        self._count += 1
+        path = Path(container.name)
+        if self._extension == "flac":
+            _set_flac_length(path, round(duration * self._template.sample_rate))
+        self._on_chunk(Chunk(path, start, duration))
+
+    def abandon(self) -> None:
+        if self._open is not None:
+            self._open[0].close()
+            self._open = None
+
+
+FLAC_STREAMINFO_AT = 8
+"""The STREAMINFO block follows "fLaC" and its 4-byte block header: FFmpeg writes it first."""
+
+
+def _set_flac_length(path: Path, samples: int) -> None:
+    """Put this chunk's own sample count in its STREAMINFO, and clear the MD5 of the whole
+    recording (0: unknown). Copied from the source, both describe the whole recording, and
+    FFmpeg's FLAC muxer only rewrites them from an encoder's data, which a remux has not."""
+    with path.open("r+b") as file:
+        file.seek(FLAC_STREAMINFO_AT + 10)
+        fields = int.from_bytes(file.read(8), "big")
+        fields = (fields & ~((1 << 36) - 1)) | (samples & ((1 << 36) - 1))
+        file.seek(FLAC_STREAMINFO_AT + 10)
+        file.write(fields.to_bytes(8, "big") + bytes(16))
+
+
+class ReencodedChunks:
+    """Chunks of 16 kHz mono samples, each a fresh Ogg/Opus file."""
+
+    def __init__(self, folder: Path, on_chunk: ChunkListener) -> None:
         self._folder = folder
-        self.chunks: list[Chunk] = []
+        self._on_chunk = on_chunk
+        self._count = 0
         self._open: tuple[OutputContainer, AudioStream] | None = None
-        """The chunk being written: its file and its Opus stream."""
-        self._start = 0
-        self._written = 0
 
     def write(self, samples: np.ndarray) -> None:
         if not len(samples):
             return
         if self._open is None:
-            path = self._folder / f"chunk-{len(self.chunks):04d}.ogg"
+            path = self._folder / f"chunk-{self._count:04d}.ogg"
             container = av.open(str(path), "w", format="ogg")
             stream = container.add_stream(
                 "libopus", rate=CHUNK_SAMPLE_RATE, layout="mono", options=CHUNK_ENCODER_OPTIONS
@@ -65,77 +145,18 @@ class _ChunkWriter:
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = CHUNK_SAMPLE_RATE
         container.mux(stream.encode(frame))
-        self._written += len(samples)
 
-    def abandon(self) -> None:
-        """Close the chunk being written, if any, without recording it (the split failed or
-        was stopped): no file stays open behind the caller."""
-        if self._open is not None:
-            self._open[0].close()
-            self._open = None
-
-    def finish(self) -> None:
-        """Close the current chunk (if it holds anything) and start counting the next."""
+    def finish(self, start: float, duration: float) -> None:
         if self._open is None:
             return
         container, stream = self._open
         container.mux(stream.encode(None))
         container.close()
-        self.chunks.append(
-            Chunk(
-                path=Path(container.name),
-                start=self._start / CHUNK_SAMPLE_RATE,
-                duration=self._written / CHUNK_SAMPLE_RATE,
-            )
-        )
-        self._start += self._written
-        self._written = 0
         self._open = None
+        self._count += 1
+        self._on_chunk(Chunk(Path(container.name), start, duration))
 
-
-def _quietest(samples: np.ndarray) -> int:
-    """Index of the middle of the quietest 100 ms block in `samples`."""
-    block = int(QUIET_BLOCK_SECONDS * CHUNK_SAMPLE_RATE)
-    count = max(1, len(samples) // block)
-    blocks = samples[: count * block].astype(np.float64).reshape(count, -1)
-    energy = (blocks**2).mean(axis=1)
-    return int(np.argmin(energy)) * block + block // 2
-
-
-def split_at_quiet_points(
-    source: Path, folder: Path, *, chunk_seconds: float, search_seconds: float = 20.0
-) -> list[Chunk]:
-    """Cut `source` into Ogg/Opus chunks of about `chunk_seconds` in `folder`, in order."""
-    writer = _ChunkWriter(folder)
-    try:
-        _cut(source, writer, chunk_seconds, search_seconds)
-    finally:
-        writer.abandon()
-    return writer.chunks
-
-
-def _cut(source: Path, writer: _ChunkWriter, chunk_seconds: float, search_seconds: float) -> None:
-    """Decode `source` into `writer`, finishing a chunk at each quiet point chosen."""
-    chunk = int(chunk_seconds * CHUNK_SAMPLE_RATE)
-    half_window = int(min(search_seconds, chunk_seconds / 4) * CHUNK_SAMPLE_RATE / 2)
-    pending = np.zeros(0, dtype=np.int16)
-    first_pending = 0
-    next_cut = chunk
-    for frame in decoded_frames([source], CHUNK_SAMPLE_RATE):
-        samples = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16, count=frame.samples)
-        pending = np.concatenate((pending, samples))
-        while first_pending + len(pending) >= next_cut + half_window:
-            window_start = next_cut - half_window - first_pending
-            cut = window_start + _quietest(pending[window_start : window_start + 2 * half_window])
-            writer.write(pending[:cut])
-            writer.finish()
-            pending = pending[cut:]
-            first_pending += cut
-            next_cut = first_pending + chunk
-        settled = min(len(pending), max(0, next_cut - half_window - first_pending))
-        if settled >= WRITE_BLOCK:
-            writer.write(pending[:settled])
-            pending = pending[settled:]
-            first_pending += settled
-    writer.write(pending)
-    writer.finish()
+    def abandon(self) -> None:
+        if self._open is not None:
+            self._open[0].close()
+            self._open = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import av.error
+from av.audio.stream import AudioStream
 
 from bot.audio.decode_budget import DecodeBudget
 from bot.runtime.workers import raise_if_stopped
@@ -41,12 +42,13 @@ def open_untrusted(path: Path, raw_pcm_rate: int | None) -> av.container.InputCo
     return av.open(str(path), format="s16le", options=options)
 
 
-def budgeted_frames(
+def budgeted_packets(
     container: av.container.InputContainer, stream: av.AudioStream, budget: DecodeBudget
-) -> Iterator[av.AudioFrame]:
-    """The frames of `stream`, each packet's demuxing and decoding charged to `budget`
-    (which raises once a limit is passed), so even packets that decode to nothing count.
-    Stops at the next packet once the caller of the worker running this is cancelled."""
+) -> Iterator[tuple[av.Packet[AudioStream], list[av.AudioFrame], float]]:
+    """Each packet of `stream` with the frames it decoded to and their seconds (a final flush
+    comes as a packet of no data), its demuxing and decoding charged to `budget` (which raises
+    once a limit is passed), so even packets that decode to nothing count. Stops at the next
+    packet once the caller of the worker running this is cancelled."""
     packets = container.demux(stream)
     while True:
         raise_if_stopped()
@@ -57,6 +59,14 @@ def budgeted_frames(
         budget.charge(time.thread_time() - started, seconds)
         if packet is None:
             return
+        yield packet, frames, seconds
+
+
+def budgeted_frames(
+    container: av.container.InputContainer, stream: av.AudioStream, budget: DecodeBudget
+) -> Iterator[av.AudioFrame]:
+    """The frames of `stream`, charged to `budget` as `budgeted_packets` says."""
+    for _packet, frames, _seconds in budgeted_packets(container, stream, budget):
         yield from frames
 
 

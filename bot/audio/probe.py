@@ -5,6 +5,8 @@ Synchronous and CPU-bound: run in a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,18 +54,68 @@ Gemini)."""
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What a probe learned: the container and codec, and the duration as actually decoded."""
+    """What a probe learned: the container and codec, and the duration as actually decoded
+    (or, from `read_headers`, as the container declares it: `decoded` is then False)."""
 
     container: str
     codec: str
     duration: float
     sample_rate: int
     channels: int
+    decoded: bool = True
 
     @property
     def upload_format(self) -> tuple[str, str] | None:
         """(extension, content type) to send this file as it is, or None if it needs converting."""
         return UPLOADABLE.get((self.container, self.codec))
+
+
+@contextmanager
+def _opened(
+    path: Path, max_seconds: float | None, raw_pcm_rate: int | None
+) -> Iterator[tuple[av.container.InputContainer, av.AudioStream, float | None]]:
+    """The file opened for reading, its first audio stream and declared duration, after the
+    checks that need no decoding (see `probe`)."""
+    if path.stat().st_size == 0:
+        raise EmptyAudio(f"{path.name} is empty")
+    try:
+        container = open_untrusted(path, raw_pcm_rate)
+    except av.error.EOFError as exc:
+        if _starts_like_audio(path):
+            raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
+        raise NotAudio(f"{path.name}: too short to be audio ({exc})") from None
+    except av.error.FFmpegError as exc:
+        raise NotAudio(f"{path.name}: {exc}") from None
+    with container:
+        if not container.streams.audio:
+            kinds = sorted({stream.type for stream in container.streams})
+            raise NotAudio(f"{path.name}: no audio stream (found {kinds or 'nothing'})")
+        declared = container.duration / av.time_base if container.duration else None
+        if max_seconds is not None and declared is not None:
+            _refuse_declared_over(declared, max_seconds)
+        if container.format.name == "ogg" and not _ogg_has_end_of_stream(path):
+            raise CorruptAudio(f"{path.name}: Ogg stream has no end-of-stream page (truncated)")
+        yield container, container.streams.audio[0], declared
+
+
+def read_headers(
+    path: Path, *, max_seconds: float | None = None, raw_pcm_rate: int | None = None
+) -> AudioInfo | None:
+    """What the file's headers say, without decoding it: the checks of `probe` that need no
+    decoding, and an `AudioInfo` with the declared duration (`decoded` False), or None when
+    the container declares no duration. Whoever uses it must still decode the file within a
+    `DecodeBudget` and `check_decoded` what it found (as the cutting pass does)."""
+    with _opened(path, max_seconds, raw_pcm_rate) as (container, stream, declared):
+        if declared is None:
+            return None
+        return AudioInfo(
+            container=container.format.name,
+            codec=stream.codec_context.codec.canonical_name,
+            duration=declared,
+            sample_rate=stream.codec_context.sample_rate or 0,
+            channels=stream.codec_context.channels,
+            decoded=False,
+        )
 
 
 def probe(
@@ -80,24 +132,7 @@ def probe(
     well short of the duration the container declares, or an Ogg file lacks its end-of-stream
     page (cut short).
     """
-    if path.stat().st_size == 0:
-        raise EmptyAudio(f"{path.name} is empty")
-    try:
-        container = open_untrusted(path, raw_pcm_rate)
-    except av.error.EOFError as exc:
-        if _starts_like_audio(path):
-            raise CorruptAudio(f"{path.name}: ends inside its headers ({exc})") from None
-        raise NotAudio(f"{path.name}: too short to be audio ({exc})") from None
-    except av.error.FFmpegError as exc:
-        raise NotAudio(f"{path.name}: {exc}") from None
-    with container:
-        if not container.streams.audio:
-            kinds = sorted({stream.type for stream in container.streams})
-            raise NotAudio(f"{path.name}: no audio stream (found {kinds or 'nothing'})")
-        stream = container.streams.audio[0]
-        declared = container.duration / av.time_base if container.duration else None
-        if max_seconds is not None and declared is not None:
-            _refuse_declared_over(declared, max_seconds)
+    with _opened(path, max_seconds, raw_pcm_rate) as (container, stream, declared):
         samples = 0
         sample_rate = stream.codec_context.sample_rate or 0
         try:
@@ -113,15 +148,17 @@ def probe(
             sample_rate=sample_rate,
             channels=stream.codec_context.channels,
         )
-    if info.duration <= 0:
-        raise EmptyAudio(f"{path.name}: its audio stream holds nothing")
-    if declared and info.duration < declared * (1 - DURATION_SHORTFALL_TOLERANCE):
-        raise CorruptAudio(
-            f"{path.name}: decoded {info.duration:.2f} s of a declared {declared:.2f} s"
-        )
-    if info.container == "ogg" and not _ogg_has_end_of_stream(path):
-        raise CorruptAudio(f"{path.name}: Ogg stream has no end-of-stream page (truncated)")
+    check_decoded(path.name, info.duration, declared)
     return info
+
+
+def check_decoded(name: str, seconds: float, declared: float | None) -> None:
+    """Refuse a file whose audio decoded to nothing (`EmptyAudio`) or fell well short of the
+    duration its container declares (`CorruptAudio`)."""
+    if seconds <= 0:
+        raise EmptyAudio(f"{name}: its audio stream holds nothing")
+    if declared and seconds < declared * (1 - DURATION_SHORTFALL_TOLERANCE):
+        raise CorruptAudio(f"{name}: decoded {seconds:.2f} s of a declared {declared:.2f} s")
 
 
 AUDIO_SIGNATURES: tuple[tuple[int, bytes], ...] = (

@@ -1,6 +1,6 @@
 """How to ask the provider about a recording (`Asking`), and a long recording asked about in
-chunks: cut at quiet points, asked in lanes of consecutive chunks (each prompted with the
-previous one's last words), stitched back in order."""
+chunks: each chunk asked as soon as the cutting pass has written it, in lanes, stitched back in
+order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.audio.chunking import split_at_quiet_points
+from bot.audio.chunking import Chunk
+from bot.audio.cutting import CutPlan, cut_at_quiet_points
+from bot.audio.probe import probe
 from bot.model import Transcript
 from bot.providers.interface import AudioUpload
 from bot.runtime.workers import AudioWorkers, in_thread
@@ -35,11 +37,13 @@ class Asking:
     on_progress: ProgressListener | None = None
 
 
-def _lanes(count: int, lanes: int) -> list[range]:
-    """`count` chunk indices in at most `lanes` runs of consecutive ones, as even as can be."""
-    lanes = max(1, min(lanes, count))
-    bounds = [round(count * lane / lanes) for lane in range(lanes + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
+CONTENT_TYPES = {
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+}
+"""What each kind of chunk file is sent as."""
 
 
 async def ask_in_chunks(
@@ -47,34 +51,60 @@ async def ask_in_chunks(
     folder: Path,
     asking: Asking,
     *,
-    chunk_seconds: float,
-    parallelism: int,
+    plan: CutPlan,
+    duration: float,
+    lanes: int,
     workers: AudioWorkers,
-) -> Transcript:
-    """Cut the recording at `path` into chunks of about `chunk_seconds` (written into
-    `folder`, made here), then ask about them in `parallelism` lanes of consecutive chunks;
-    within a lane each chunk is prompted with the previous one's last words. The first
-    failure cancels the other lanes and is raised."""
+) -> tuple[Transcript, float]:
+    """Cut the recording at `path` (about `duration` seconds long) as `plan` says, chunks
+    written into `folder` (made here), and ask about each chunk as soon as it is written, at
+    most `lanes` at once; a chunk is prompted with the previous one's last words when those
+    are known by then. Returns the stitched transcript and the seconds of audio decoded.
+    A copying cut decodes little, so the recording is checked (`probe`) alongside it and the
+    answer waits for that check. The first failure (of the cut, the check, or a request)
+    stops the rest and is raised; their threads have ended by then."""
     await in_thread(folder.mkdir)
-    chunks = await workers.run(split_at_quiet_points, path, folder, chunk_seconds=chunk_seconds)
+    loop = asyncio.get_running_loop()
+    arrivals: asyncio.Queue[Chunk | None] = asyncio.Queue()
+    chunks: list[Chunk] = []
     results: dict[int, Transcript] = {}
-    done = 0
+    slots = asyncio.Semaphore(lanes)
+    extension = plan.remux_as or "ogg"
+    expected = plan.expected_chunks(duration)
+    decoded = 0.0
 
-    async def lane(indices: range) -> None:
-        nonlocal done
-        previous = None
-        for index in indices:
-            upload = AudioUpload(chunks[index].path, "audio.ogg", "audio/ogg")
-            prompt = continuation_prompt(previous, asking.prompt)
-            previous = results[index] = await asking.chunk(upload, prompt)
-            done += 1
-            if asking.on_progress is not None:
-                await asking.on_progress(done, len(chunks))
+    def hand_over(chunk: Chunk) -> None:
+        loop.call_soon_threadsafe(arrivals.put_nowait, chunk)
+
+    async def cut() -> None:
+        nonlocal decoded
+        seconds = await workers.run(cut_at_quiet_points, path, folder, plan, hand_over)
+        if not plan.remux_as:
+            decoded = seconds
+        await arrivals.put(None)
+
+    async def check() -> None:
+        nonlocal decoded
+        decoded = (await workers.run(probe, path, max_seconds=plan.max_seconds)).duration
+
+    async def ask(index: int, chunk: Chunk) -> None:
+        async with slots:
+            upload = AudioUpload(chunk.path, f"audio.{extension}", CONTENT_TYPES[extension])
+            prompt = continuation_prompt(results.get(index - 1), asking.prompt)
+            results[index] = await asking.chunk(upload, prompt)
+        if asking.on_progress is not None:
+            await asking.on_progress(len(results), max(expected, len(chunks)))
 
     try:
         async with asyncio.TaskGroup() as group:
-            for indices in _lanes(len(chunks), parallelism):
-                group.create_task(lane(indices))
+            group.create_task(cut())
+            if plan.remux_as:
+                group.create_task(check())
+            while (chunk := await arrivals.get()) is not None:
+                chunks.append(chunk)
+                group.create_task(ask(len(chunks) - 1, chunk))
+            expected = len(chunks)
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
-    return stitch([(chunk, results[index]) for index, chunk in enumerate(chunks)])
+    transcript = stitch([(chunk, results[index]) for index, chunk in enumerate(chunks)])
+    return transcript, decoded

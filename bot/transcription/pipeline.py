@@ -36,8 +36,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from bot.audio.cutting import CutPlan
 from bot.audio.encode import transcode_to_ogg_opus
-from bot.audio.probe import AudioInfo, probe
+from bot.audio.probe import AudioInfo, probe, read_headers
 from bot.errors import AudioTooLarge, AudioTooLong, ProviderUnsupported
 from bot.model import (
     AudioOrigin,
@@ -57,6 +58,7 @@ from bot.runtime.spending import Spending, charged
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
 from bot.transcription.asking import Asking, ask_in_chunks
+from bot.transcription.cut_plan import cut_plan
 from bot.transcription.download import download
 from bot.transcription.hallucinations import without_hallucinations, without_known_phrases
 
@@ -69,7 +71,7 @@ class Limits:
     max_audio_seconds: float
     chunk_seconds: float = 600.0
     """Recordings longer than this are cut into chunks of about this length."""
-    chunk_parallelism: int = 3
+    chunk_parallelism: int = 16
     """How many chunks of one recording are with the provider at once."""
 
     @classmethod
@@ -159,7 +161,11 @@ class _Audio:
 
     path: Path
     info: AudioInfo
+    """Probed; for a recording to be cut, only inspected (the cutting pass decodes it)."""
     sha256: str | None
+    size: int
+    max_audio_seconds: float
+    """The limit it was checked against (the cutting pass holds it to the same)."""
 
 
 class Pipeline:
@@ -359,26 +365,38 @@ class Pipeline:
             sha256 = await download(
                 self._http, audio_input, path, max_bytes=self._limits.max_download_bytes
             )
-        info = await self._workers.run(probe, path, max_seconds=limits.max_audio_seconds)
-        return _Audio(path, info, sha256)
+        info = await self._workers.run(read_headers, path, max_seconds=limits.max_audio_seconds)
+        size = (await in_thread(path.stat)).st_size
+        if info is None or self._cut_plan(info, size, limits.max_audio_seconds) is None:
+            info = await self._workers.run(probe, path, max_seconds=limits.max_audio_seconds)
+        return _Audio(path, info, sha256, size, limits.max_audio_seconds)
+
+    def _cut_plan(self, info: AudioInfo, size: int, max_seconds: float) -> CutPlan | None:
+        """How `cut_plan` cuts this recording for this provider, or None to send it whole."""
+        capabilities = self._provider.capabilities
+        return cut_plan(info, size, capabilities, self._limits.chunk_seconds, max_seconds)
 
     async def _ask(self, workdir: Path, checked: _Audio, asking: Asking) -> TranscriptionResult:
-        """Ask about the whole recording at once, or chunk by chunk when it is long."""
-        if checked.info.duration > self._limits.chunk_seconds:
-            transcript = await ask_in_chunks(
+        """Ask about the whole recording at once, or chunk by chunk as it is cut when it is
+        long (see `cut_plan`); a long recording's duration is then the one decoded."""
+        plan = self._cut_plan(checked.info, checked.size, checked.max_audio_seconds)
+        if plan is None:
+            upload = await self._uploadable(workdir, checked.path, checked.info)
+            transcript = await asking.whole(upload, asking.prompt)
+            duration = checked.info.duration
+        else:
+            transcript, duration = await ask_in_chunks(
                 checked.path,
                 workdir / "chunks",
                 asking,
-                chunk_seconds=self._limits.chunk_seconds,
-                parallelism=self._limits.chunk_parallelism,
+                plan=plan,
+                duration=checked.info.duration,
+                lanes=self._limits.chunk_parallelism,
                 workers=self._workers,
             )
-        else:
-            upload = await self._uploadable(workdir, checked.path, checked.info)
-            transcript = await asking.whole(upload, asking.prompt)
         return TranscriptionResult(
             transcript=transcript,
-            duration=checked.info.duration,
+            duration=duration,
             language=transcript.language or asking.language,
         )
 

@@ -86,7 +86,7 @@ async def cancel_when_reached(job: asyncio.Task, held: HeldUntilCancelled) -> No
         (tempfile, "mkdtemp", "ogg", 1.0),
         (pipeline_module, "probe", "ogg", 1.0),
         (pipeline_module, "transcode_to_ogg_opus", "aiff", 1.0),
-        (asking_module, "split_at_quiet_points", "ogg", 5.0),
+        (asking_module, "cut_at_quiet_points", "ogg", 5.0),
         (shutil, "rmtree", "ogg", 1.0),
     ],
     ids=["creating the directory", "probing", "converting", "chunking", "removing"],

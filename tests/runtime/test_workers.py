@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audio.chunking import split_at_quiet_points
+from bot.audio.cutting import CutPlan, cut_at_quiet_points
 from bot.audio.encode import transcode_to_ogg_opus
 from bot.audio.pcm import decode_pcm
 from bot.audio.probe import probe
@@ -152,7 +152,8 @@ def _transcode(source: Path, destination: Path) -> None:
 
 def _split(source: Path, destination: Path) -> None:
     destination.mkdir()
-    split_at_quiet_points(source, destination, chunk_seconds=1.0)
+    plan = CutPlan(chunk_seconds=1.0, remux_as="ogg", max_seconds=None, declared=None)
+    cut_at_quiet_points(source, destination, plan, lambda _chunk: None)
 
 
 def _probe(source: Path, _destination: Path) -> None:

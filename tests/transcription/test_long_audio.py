@@ -1,57 +1,92 @@
-"""Long recordings: cut at quiet points, transcribed in lanes, stitched back in order."""
+"""Long recordings: checked and cut at quiet points in one pass (the source's packets copied
+where the provider takes its format), each chunk asked as soon as it is cut, stitched back in
+order."""
 
 from __future__ import annotations
+
+import time
 
 import av
 import numpy as np
 import pytest
 
-from bot.audio.chunking import split_at_quiet_points
+from bot.audio.cutting import CutPlan, cut_at_quiet_points
 from bot.audio.probe import probe
+from bot.errors import CorruptAudio
 from bot.model import TranscriptionOptions, TranslationOptions
+from bot.transcription import asking as asking_module
 from bot.transcription.pipeline import Limits, Pipeline
+from tests import bad_media
 from tests.job_listener import CallbackListener
 
-RATE = 16_000
+PAUSE = 0.4
+"""Seconds of silence in each pause (speech pauses are a few hundred ms)."""
+FORMATS = {
+    # extension: (container, encoder, sample rate, (container, codec) a probe finds)
+    "ogg": ("ogg", "libopus", 48_000, ("ogg", "opus")),
+    "mp3": ("mp3", "libmp3lame", 44_100, ("mp3", "mp3")),
+    "flac": ("flac", "flac", 16_000, ("flac", "flac")),
+    "wav": ("wav", "pcm_s16le", 16_000, ("wav", "pcm_s16le")),
+}
 
 
-def speech_with_pauses(path, seconds: int, pauses_at: list[float]) -> None:
-    """A tone with 100 ms of silence at each of `pauses_at`, as 16 kHz WAV."""
-    t = np.arange(seconds * RATE) / RATE
+def speech_with_pauses(path, seconds: float, pauses_at: list[float], fmt: str = "wav") -> None:
+    """A tone with `PAUSE` seconds of silence centred on each of `pauses_at`, in `fmt`."""
+    container_name, codec, rate, _ = FORMATS[fmt]
+    t = np.arange(int(seconds * rate)) / rate
     signal = (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype(np.int16)
     for pause in pauses_at:
-        middle = int(pause * RATE)
-        signal[middle - 800 : middle + 800] = 0
-    with av.open(str(path), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        for start in range(0, len(signal), 4096):
+        middle, half = int(pause * rate), int(PAUSE * rate / 2)
+        signal[middle - half : middle + half] = 0
+    with av.open(str(path), "w", format=container_name) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        size = stream.codec_context.frame_size or 4096
+        for start in range(0, len(signal), size):
             frame = av.AudioFrame.from_ndarray(
-                signal[start : start + 4096].reshape(1, -1), format="s16", layout="mono"
+                signal[start : start + size].reshape(1, -1), format="s16", layout="mono"
             )
-            frame.sample_rate = RATE
+            frame.sample_rate = rate
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
 
 
-def test_cuts_fall_on_the_pauses_nearest_each_boundary(tmp_path):
-    source = tmp_path / "talk.wav"
-    speech_with_pauses(source, 200, pauses_at=[57.0, 118.0, 183.0])
-    chunks = split_at_quiet_points(source, tmp_path, chunk_seconds=60, search_seconds=10)
-    starts = [chunk.start for chunk in chunks]
-    assert starts == pytest.approx([0.0, 57.0, 118.0, 183.0], abs=0.1)  # within a 100 ms block
-    assert sum(chunk.duration for chunk in chunks) == pytest.approx(200, abs=0.01)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_copied_chunks_are_whole_files_of_the_source_format_cut_in_the_pauses(tmp_path, fmt):
+    source = tmp_path / f"talk.{fmt}"
+    speech_with_pauses(source, 36, [9.4, 20.7, 29.6], fmt)
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=10, remux_as=fmt, max_seconds=60, declared=36.0)
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(36, abs=0.1)
+    for chunk, pause in zip(chunks[1:], [9.4, 20.7, 29.6], strict=True):
+        assert abs(chunk.start - pause) < PAUSE / 2  # inside the pause
+    assert sum(chunk.duration for chunk in chunks) == pytest.approx(decoded, abs=1e-6)
     for chunk in chunks:
         info = probe(chunk.path)
-        assert (info.container, info.codec) == ("ogg", "opus")
-        assert info.duration == pytest.approx(chunk.duration, abs=0.05)
+        assert (info.container, info.codec) == FORMATS[fmt][3]
+        assert info.duration == pytest.approx(chunk.duration, abs=0.15)  # MP3 delay, padding
 
 
-def test_without_pauses_the_cut_stays_near_the_boundary(tmp_path):
-    source = tmp_path / "drone.wav"
-    speech_with_pauses(source, 130, pauses_at=[])
-    chunks = split_at_quiet_points(source, tmp_path, chunk_seconds=60, search_seconds=10)
-    assert len(chunks) == 3
-    assert all(abs(chunk.start - 60 * i) <= 15 for i, chunk in enumerate(chunks))
+def test_chunks_are_re_encoded_when_the_format_cannot_be_sent(tmp_path):
+    source = tmp_path / "talk.wav"
+    speech_with_pauses(source, 25, [9.6, 19.8])
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=10, remux_as=None, max_seconds=60, declared=25.0)
+    cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert [round(chunk.start, 1) for chunk in chunks] == pytest.approx([0, 9.6, 19.8], abs=0.2)
+    assert {(probe(c.path).container, probe(c.path).codec) for c in chunks} == {("ogg", "opus")}
+
+
+def test_a_file_cut_short_is_refused_before_its_last_chunk(tmp_path):
+    source = tmp_path / "talk.wav"
+    speech_with_pauses(source, 30, [])
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])  # the header still says 30 s
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=5, remux_as="wav", max_seconds=60, declared=30.0)
+    with pytest.raises(CorruptAudio):
+        cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert sum(chunk.duration for chunk in chunks) < 15
 
 
 @pytest.fixture
@@ -59,17 +94,17 @@ def long_pipeline(http, provider):
     limits = Limits(
         max_download_bytes=50 * 1024 * 1024,
         max_audio_seconds=3600,
-        chunk_seconds=60,
+        chunk_seconds=10,
         chunk_parallelism=2,
     )
     return Pipeline(http, provider, limits)
 
 
-async def test_a_long_recording_is_transcribed_in_lanes_and_stitched(
+async def test_a_long_recording_is_asked_chunk_by_chunk_and_stitched(
     long_pipeline, audio_api, tmp_path
 ):
-    source = tmp_path / "meeting.wav"
-    speech_with_pauses(source, 250, pauses_at=[59.0, 121.0, 178.0, 242.0])
+    source = tmp_path / "meeting.ogg"
+    speech_with_pauses(source, 42, [9.4, 20.7, 29.6, 40.0], "ogg")
     audio_api.latency = 0.05
     audio_api.transcripts.extend(f"Part {n} ends here." for n in range(5))
     progress: list[tuple[int, int]] = []
@@ -82,34 +117,72 @@ async def test_a_long_recording_is_transcribed_in_lanes_and_stitched(
         TranscriptionOptions(prompt="Earshot"),
         listener=CallbackListener(progress=report),
     )
-    uploads = sorted(audio_api.uploads, key=lambda upload: upload.fields.get("prompt", ""))
     assert len(audio_api.uploads) == 5
     assert audio_api.most_in_flight == 2
-    assert progress == [(n, 5) for n in range(1, 6)]
-    assert all(upload.filename == "audio.ogg" for upload in uploads)
+    assert progress[-1] == (5, 5)
+    assert all(upload.filename == "audio.ogg" for upload in audio_api.uploads)
     prompts = [upload.fields["prompt"] for upload in audio_api.uploads]
-    assert prompts.count("Earshot") == 2  # the first chunk of each lane
     assert all(p == "Earshot" or p.startswith("Earshot Part ") for p in prompts)
-    assert result.duration == pytest.approx(250, abs=0.1)
-    words = result.transcript.text.split()
-    assert len(words) == 20
+    assert result.duration == pytest.approx(42, abs=0.1)
+    assert len(result.transcript.text.split()) == 20
     starts = [segment.start for segment in result.transcript.segments]
-    assert starts == sorted(starts)
-    assert [round(s) for s in starts] == [0, 59, 121, 178, 242]
+    assert starts == pytest.approx([0, 9.4, 20.7, 29.6, 40.0], abs=PAUSE / 2)
+
+
+async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
+    long_pipeline, audio_api, tmp_path, monkeypatch
+):
+    source = tmp_path / "talk.wav"
+    speech_with_pauses(source, 25, [9.6, 19.8])
+    real_cut = asking_module.cut_at_quiet_points
+    asked_while_cutting: list[bool] = []
+
+    def cut_waiting_after_the_first_chunk(path, folder, plan, on_chunk):
+        def handed(chunk):
+            on_chunk(chunk)
+            if not asked_while_cutting:
+                deadline = time.monotonic() + 5
+                while not audio_api.uploads and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                asked_while_cutting.append(bool(audio_api.uploads))
+
+        return real_cut(path, folder, plan, handed)
+
+    monkeypatch.setattr(asking_module, "cut_at_quiet_points", cut_waiting_after_the_first_chunk)
+    result = await long_pipeline.transcribe(source, TranscriptionOptions())
+    assert asked_while_cutting == [True]
+    assert len(audio_api.uploads) == 3
+    assert result.transcript.text.count("heard") == 3
+
+
+async def test_a_failing_cut_stops_the_requests_and_leaves_nothing(
+    long_pipeline, audio_api, tmp_path, private_tmp
+):
+    """An Ogg file whose last page claims 20 s holds 40: the pass refuses it once it has
+    decoded well past 20 s, after the first chunks went up."""
+    source = tmp_path / "talk.ogg"
+    speech_with_pauses(source, 40, [], "ogg")
+    source.write_bytes(bad_media.with_last_granule(source.read_bytes(), 20 * 48_000))
+    audio_api.latency = 0.2
+    with pytest.raises(CorruptAudio):
+        await long_pipeline.transcribe(source, TranscriptionOptions())
+    assert 1 <= len(audio_api.uploads) <= 2
+    assert list(private_tmp.iterdir()) == []
 
 
 async def test_a_long_translation_is_chunked_too(long_pipeline, audio_api, tmp_path):
-    source = tmp_path / "talk.wav"
-    speech_with_pauses(source, 130, pauses_at=[60.0, 118.0])
+    source = tmp_path / "talk.mp3"
+    speech_with_pauses(source, 25, [9.6, 19.8], "mp3")
     result = await long_pipeline.translate(source, TranslationOptions())
     assert len(audio_api.uploads) == 3
     assert all(upload.path == "/v1/audio/translations" for upload in audio_api.uploads)
+    assert all(upload.filename == "audio.mp3" for upload in audio_api.uploads)
     assert result.transcript.text.count("translated") == 3
 
 
 async def test_a_short_recording_is_sent_whole(long_pipeline, audio_api, tmp_path):
     source = tmp_path / "note.wav"
-    speech_with_pauses(source, 30, pauses_at=[])
+    speech_with_pauses(source, 8, [])
     calls: list[tuple[int, int]] = []
 
     async def report(done: int, total: int) -> None:
@@ -121,3 +194,24 @@ async def test_a_short_recording_is_sent_whole(long_pipeline, audio_api, tmp_pat
     [upload] = audio_api.uploads
     assert upload.filename == "audio.wav"
     assert calls == []
+
+
+async def test_the_answer_waits_for_the_check_that_runs_alongside_the_cut(
+    long_pipeline, audio_api, tmp_path, private_tmp, monkeypatch
+):
+    """Copied chunks go up undecoded; damage only a full decode finds still refuses the
+    recording, once every chunk was asked."""
+    source = tmp_path / "talk.mp3"
+    speech_with_pauses(source, 25, [9.6, 19.8], "mp3")
+
+    def damaged(path, *, max_seconds):
+        deadline = time.monotonic() + 5
+        while len(audio_api.uploads) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise CorruptAudio(f"{path.name}: damaged inside")
+
+    monkeypatch.setattr(asking_module, "probe", damaged)
+    with pytest.raises(CorruptAudio):
+        await long_pipeline.transcribe(source, TranscriptionOptions())
+    assert len(audio_api.uploads) == 3
+    assert list(private_tmp.iterdir()) == []
