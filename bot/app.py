@@ -132,7 +132,7 @@ class EarshotBot(commands.Bot):
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
         self.members = MemberLimit(self.settings.max_jobs_per_member)
-        self.budgets = ServerBudgets(self.store.budgets, self.settings)
+        self.budgets = ServerBudgets(self.store.budgets, self.settings, background=self.background)
         self.pipeline = Pipeline(
             self.http_client,
             provider,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -24,15 +25,27 @@ RESOURCES: tuple[Resource, ...] = ("audio", "speech")
 PERIODS: tuple[Period, ...] = ("day", "month")
 
 
+@dataclass(frozen=True)
+class Spent:
+    """A charge made: `amount` of `resource`, to the `periods` (kind and start) under way when
+    it was made, which later settling charges or refunds, even once a new period began."""
+
+    resource: Resource
+    amount: float
+    periods: tuple[tuple[Period, datetime], ...] = ()
+
+
 class Spending(Protocol):
     """A budget that work is charged to."""
 
-    async def spend(self, resource: Resource, amount: float) -> None:
+    async def spend(self, resource: Resource, amount: float) -> Spent:
         """Charge `amount`, or raise `BudgetSpent` (charging nothing) when a period's budget
         has not that much left. Concurrent charges never spend more than the budget."""
 
-    async def refund(self, resource: Resource, amount: float) -> None:
-        """Give back `amount` charged earlier in this period (work that produced nothing)."""
+    async def settle(self, spent: Spent, amount: float) -> Spent:
+        """Bring the charge `spent` to `amount` in the periods it was charged to: give back
+        what it was over (a refund is settling to 0), or charge what it was short without
+        refusing (the work is done)."""
 
 
 def period_start(period: Period, now: datetime) -> datetime:
@@ -52,23 +65,30 @@ def renewal(period: Period, now: datetime) -> datetime:
     return start.replace(month=start.month + 1)
 
 
+async def settled(spending: Spending, spent: Spent, amount: float) -> None:
+    """`spent` settled to `amount`; a failure to settle is logged, not raised: the work's
+    own outcome is what the caller hears."""
+    if amount == spent.amount:
+        return
+    try:
+        await spending.settle(spent, amount)
+    except Exception:
+        log.exception("could not settle %s %s to %s", spent.amount, spent.resource, amount)
+
+
 @contextlib.asynccontextmanager
 async def charged(
     spending: Spending | None, resource: Resource, amount: float
-) -> AsyncIterator[None]:
-    """Charge `amount` to `spending` (nothing without one), then run the body; if the body
-    fails, the charge is refunded. Cancelled, it stays charged: the provider may well have
-    done the work. A refund that itself fails is logged: the body's failure is what the
-    caller hears."""
+) -> AsyncIterator[Spent | None]:
+    """Charge `amount` to `spending` (nothing without one: None), then run the body with the
+    charge; if the body fails, the charge is refunded. Cancelled, it stays charged: the
+    provider may well have done the work."""
     if spending is None:
-        yield
+        yield None
         return
-    await spending.spend(resource, amount)
+    spent = await spending.spend(resource, amount)
     try:
-        yield
+        yield spent
     except Exception:
-        try:
-            await spending.refund(resource, amount)
-        except Exception:
-            log.exception("could not refund %s %s", amount, resource)
+        await settled(spending, spent, 0)
         raise

@@ -130,16 +130,22 @@ class StoredBudgets:
                     noticed.append((budget, now_used))
             return Charge(noticed=tuple(noticed))
 
-    async def refund(
-        self, guild_id: int, resource: Resource, amount: float, budgets: list[PeriodBudget]
+    async def adjust(
+        self,
+        guild_id: int,
+        resource: Resource,
+        change: float,
+        periods: tuple[tuple[Period, datetime], ...],
     ) -> None:
-        """Give `amount` back to each of `budgets` (a charge of a period now over is lost)."""
+        """Add `change` (less than 0: give back) to the usage of each of `periods`, never
+        below 0; a period whose usage was dropped (it is over and the next was charged)
+        is left as it is."""
         async with self._database.transaction() as db:
-            for budget in budgets:
+            for period, start in periods:
                 await db.execute(
-                    "UPDATE budget_usage SET used = max(0, used - ?) "
+                    "UPDATE budget_usage SET used = max(0, used + ?) "
                     "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-                    (amount, guild_id, resource, budget.period, _day(budget.start)),
+                    (change, guild_id, resource, period, _day(start)),
                 )
 
 

@@ -10,13 +10,23 @@ calendar month of `ServerBudgets.now`, a clock tests move.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import BudgetOverCeiling, BudgetSpent
-from bot.runtime.spending import PERIODS, RESOURCES, Period, Resource, period_start, renewal
+from bot.runtime.background import BackgroundTasks
+from bot.runtime.spending import (
+    PERIODS,
+    RESOURCES,
+    Period,
+    Resource,
+    Spent,
+    period_start,
+    renewal,
+)
 from bot.settings import Settings
 from bot.store.budgets import PeriodBudget, StoredBudgets
 
@@ -88,12 +98,20 @@ def _now() -> datetime:
 
 
 class ServerBudgets:
-    """Every server's budgets. `now` is the clock periods are counted by (tests replace it)."""
+    """Every server's budgets. `now` is the clock periods are counted by (tests replace it);
+    the admins' notices are sent as brief tasks of `background` (the bot's), so a charge never
+    waits for Discord."""
 
     def __init__(
-        self, budgets: StoredBudgets, settings: Settings, *, now: Callable[[], datetime] = _now
+        self,
+        budgets: StoredBudgets,
+        settings: Settings,
+        *,
+        background: BackgroundTasks,
+        now: Callable[[], datetime] = _now,
     ) -> None:
         self._budgets = budgets
+        self._background = background
         self.operator = {
             key: OperatorBudget.from_settings(settings, name) for key, name in SETTING_NAMES.items()
         }
@@ -131,10 +149,12 @@ class ServerBudgets:
             raise BudgetOverCeiling(resource, period, limit=limit, ceiling=ceiling)
         await self._budgets.set_own_limit(guild_id, resource, period, limit)
 
-    async def spend(self, guild_id: int, resource: Resource, amount: float, notify: Notify) -> None:
+    async def spend(
+        self, guild_id: int, resource: Resource, amount: float, notify: Notify
+    ) -> Spent:
         """Charge `amount` to the server's budgets of `resource`, or raise `BudgetSpent`
-        (charging nothing); `notify` tells its admins of the budgets that reached the notice
-        share with it."""
+        (charging nothing); `notify` tells its admins, in the background, of the budgets that
+        reached the notice share with it."""
         periods = await self._current(guild_id, resource)
         charge = await self._budgets.charge(guild_id, resource, amount, periods)
         now = self.now()
@@ -163,15 +183,16 @@ class ServerBudgets:
             if budget.limit is not None
         ]
         if notices:
-            try:
-                await notify(notices)
-            except Exception:
-                log.exception("could not tell server %s its budgets ran low", guild_id)
+            self._background.start_brief(
+                f"budget notice {guild_id}", _told(guild_id, notify, notices)
+            )
+        return Spent(resource, amount, tuple((budget.period, budget.start) for budget in periods))
 
-    async def refund(self, guild_id: int, resource: Resource, amount: float) -> None:
-        """Give `amount` back to the server's current periods of `resource`."""
-        periods = await self._current(guild_id, resource)
-        await self._budgets.refund(guild_id, resource, amount, periods)
+    async def settle(self, guild_id: int, spent: Spent, amount: float) -> Spent:
+        """Bring the server's charge `spent` to `amount` in the periods it was charged to."""
+        change = amount - spent.amount
+        await self._budgets.adjust(guild_id, spent.resource, change, spent.periods)
+        return dataclasses.replace(spent, amount=amount)
 
     async def _current(self, guild_id: int, resource: Resource) -> list[PeriodBudget]:
         """The resource's periods under way for the server, with their limits in force."""
@@ -192,6 +213,14 @@ class ServerBudgets:
         return ceiling is None or limit < ceiling
 
 
+async def _told(guild_id: int, notify: Notify, notices: list[BudgetNotice]) -> None:
+    """`notify(notices)`, its failure logged."""
+    try:
+        await notify(notices)
+    except Exception:
+        log.exception("could not tell server %s its budgets ran low", guild_id)
+
+
 class ServerSpending:
     """The `Spending` of one server: its budgets charged, `notify` telling its admins."""
 
@@ -200,8 +229,8 @@ class ServerSpending:
         self._guild_id = guild_id
         self._notify = notify
 
-    async def spend(self, resource: Resource, amount: float) -> None:
-        await self._budgets.spend(self._guild_id, resource, amount, self._notify)
+    async def spend(self, resource: Resource, amount: float) -> Spent:
+        return await self._budgets.spend(self._guild_id, resource, amount, self._notify)
 
-    async def refund(self, resource: Resource, amount: float) -> None:
-        await self._budgets.refund(self._guild_id, resource, amount)
+    async def settle(self, spent: Spent, amount: float) -> Spent:
+        return await self._budgets.settle(self._guild_id, spent, amount)

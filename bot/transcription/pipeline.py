@@ -54,7 +54,7 @@ from bot.runtime.job_listener import JobListener
 from bot.runtime.job_queue import JobQueue, place_in
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.shared_runs import SharedRuns
-from bot.runtime.spending import Spending, charged
+from bot.runtime.spending import Spending, charged, settled
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
 from bot.transcription.asking import Asking, ask_in_chunks
@@ -150,9 +150,17 @@ async def _paid(
     spending: Spending | None, checked: _Audio, ask: Callable[[], Awaitable[TranscriptionResult]]
 ) -> TranscriptionResult:
     """`ask()`'s answer, the recording's minutes charged to `spending` first (`BudgetSpent`
-    if the budget has not that much left: nothing is asked) and refunded if it fails."""
-    async with charged(spending, "audio", checked.info.duration / 60):
-        return await ask()
+    if the budget has not that much left: nothing is asked) and refunded if it fails.
+
+    A recording to be cut is known only by what its headers declare, which a file can
+    overstate: its declared length, at most the limit it is held to, is charged first, and
+    then settled to the length decoded, which the result carries."""
+    reserved = min(checked.info.duration, checked.max_audio_seconds) / 60
+    async with charged(spending, "audio", reserved) as spent:
+        result = await ask()
+    if spending is not None and spent is not None:
+        await settled(spending, spent, result.duration / 60)
+    return result
 
 
 @dataclass(frozen=True)

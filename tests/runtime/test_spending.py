@@ -13,13 +13,14 @@ import pytest
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE
 from bot.errors import BudgetSpent, ProviderRejectedInput
 from bot.model import AudioSource, TranscriptionOptions, TranslationOptions
-from bot.runtime.spending import Resource
+from bot.runtime.spending import Resource, Spent
 from bot.speech.synthesis import SpeechOptions
-from bot.transcription.pipeline import Pipeline
-from tests import audio_samples
+from bot.transcription.pipeline import Limits, Pipeline
+from tests import audio_samples, bad_media
 from tests.calls.test_captioner import RecordingBoard, captioner_for, utterance
 from tests.fakes.audio_api import Fault
 from tests.speech.test_synthesis import speaker_for
+from tests.transcription.test_long_audio import speech_with_pauses
 from tests.transcription.test_pipeline import LIMITS, MemoryCache
 
 
@@ -34,7 +35,7 @@ class Ledger:
     def balance(self) -> float:
         return sum(amount if kind == "spend" else -amount for kind, _, amount in self.entries)
 
-    async def spend(self, resource: Resource, amount: float) -> None:
+    async def spend(self, resource: Resource, amount: float) -> Spent:
         if self.balance + amount > self.limit:
             raise BudgetSpent(
                 resource,
@@ -46,9 +47,14 @@ class Ledger:
                 can_raise=False,
             )
         self.entries.append(("spend", resource, amount))
+        return Spent(resource, amount)
 
-    async def refund(self, resource: Resource, amount: float) -> None:
-        self.entries.append(("refund", resource, amount))
+    async def settle(self, spent: Spent, amount: float) -> Spent:
+        if amount < spent.amount:
+            self.entries.append(("refund", spent.resource, spent.amount - amount))
+        else:
+            self.entries.append(("spend", spent.resource, amount - spent.amount))
+        return Spent(spent.resource, amount)
 
 
 async def test_a_recording_is_charged_its_minutes_once_and_a_cached_one_is_free(
@@ -64,6 +70,24 @@ async def test_a_recording_is_charged_its_minutes_once_and_a_cached_one_is_free(
     assert (kind, resource) == ("spend", "audio")
     assert minutes == pytest.approx(3.0 / 60, abs=0.001)
     assert len(audio_api.uploads) == 1
+
+
+async def test_a_recording_cut_into_chunks_is_charged_the_length_it_decodes_to(
+    http, provider, audio_api, tmp_path
+):
+    """12 s of Ogg whose last page claims 15 s, cut with a limit of 14 s: the declared
+    length, at most the limit, is held while it is cut, then settled to the 12 s decoded."""
+    limits = Limits(max_download_bytes=2**20, max_audio_seconds=14, chunk_seconds=5)
+    pipeline = Pipeline(http, provider, limits)
+    source = tmp_path / "talk.ogg"
+    speech_with_pauses(source, 12, [4.8, 9.6], "ogg")
+    source.write_bytes(bad_media.with_last_granule(source.read_bytes(), 15 * 48_000))
+    ledger = Ledger()
+    result = await pipeline.transcribe(source, TranscriptionOptions(), spending=ledger)
+    assert len(audio_api.uploads) == 3  # cut
+    assert ledger.entries[0] == ("spend", "audio", 14 / 60)
+    assert result.duration == pytest.approx(12, abs=0.1)
+    assert ledger.balance == pytest.approx(result.duration / 60)
 
 
 async def test_a_failed_translation_is_refunded_and_a_spent_budget_asks_nothing(
