@@ -259,7 +259,8 @@ def budget_renewal(period: str, renews: datetime.datetime) -> str:
 
 class BudgetSpent(EarshotError):
     """The server's budget for a `period` has not `asked` left of `resource`: `used` of
-    `limit`. `can_raise`: the operator's ceiling lets the server's admins raise it."""
+    `limit` (or `asked` is more than `limit` itself: waiting for the renewal will not help).
+    `can_raise`: the operator's ceiling lets the server's admins raise it."""
 
     def __init__(
         self,
@@ -282,7 +283,12 @@ class BudgetSpent(EarshotError):
     @property
     def user_message(self) -> str:
         budget = budget_named(self.resource, self.period, self.limit)
-        if self.used >= self.limit:
+        if self.asked > self.limit:
+            said = (
+                f"That needs {budget_amount(self.resource, self.asked)}, more than this "
+                f"server's whole {budget}."
+            )
+        elif self.used >= self.limit:
             said = f"This server has used up its {budget}."
         else:
             left = budget_number(self.resource, self.limit - self.used)
@@ -290,7 +296,8 @@ class BudgetSpent(EarshotError):
                 f"That needs {budget_amount(self.resource, self.asked)}, but this server has "
                 f"only {left} left of its {budget}."
             )
-        said += f" It renews {budget_renewal(self.period, self.renews)}."
+        if self.asked <= self.limit:
+            said += f" It renews {budget_renewal(self.period, self.renews)}."
         if self.can_raise:
             said += " A server admin can raise it with /settings budget."
         return said

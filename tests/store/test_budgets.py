@@ -178,3 +178,17 @@ async def test_a_server_sets_its_own_limit_within_the_operators_ceiling(budgets_
     await budgets.set_own_limit(GUILD, "audio", "day", None)
     assert (await budgets.states(GUILD))[0].limit == 10
     assert (await budgets.states(GUILD + 1))[0].limit == 10  # another server is untouched
+
+
+async def test_a_request_larger_than_the_whole_budget_says_so_not_when_it_renews(budgets_of):
+    budgets = budgets_of(
+        Clock(datetime(2026, 3, 10, tzinfo=UTC)),
+        audio_minutes_per_day=5,
+        max_audio_minutes_per_day=10,
+    )
+    with pytest.raises(BudgetSpent) as spent:
+        await budgets.spending(GUILD, Admins()).spend("audio", 6)
+    assert spent.value.user_message == (
+        "That needs 6 minutes of audio, more than this server's whole daily budget of 5 "
+        "minutes of audio. A server admin can raise it with /settings budget."
+    )
