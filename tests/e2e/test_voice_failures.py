@@ -522,3 +522,23 @@ async def test_a_message_that_cannot_be_read_is_answered_and_the_next_is_read(ca
     assert any("umbrella" in text for text in inputs)
     [heard] = world.discord.voice_server.heard_from(call.bot_id)
     assert heard.voiced_duration > 0.2  # the second message, read after the failure
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"audio_provider": "openai", "audio_api_key": API_KEY, "budget_speech_chars_per_day": 1}],
+    ids=["audio-api"],
+)
+async def test_a_spent_speech_budget_is_said_once_in_a_call_not_once_per_message(call):
+    world = call.world
+    await voice_command(call, "join")
+    messages = [call.say(text) for text in ("The train leaves at nine.", "Bring a coat.", "Bye.")]
+    for message in messages:
+        await world.post(message)
+    [reply] = await world.wait_for_replies(messages[0])
+    await call.read_out()
+
+    assert "whole daily budget of 1 character of speech" in reply.json["content"]
+    told = [p for p in world.posted() if "couldn't read" in p.json.get("content", "")]
+    assert told == [reply]
+    assert world.audio_api.speech_requests == []

@@ -8,6 +8,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import discord
 
@@ -16,7 +17,7 @@ from bot.calls.chat_line import ChatLine
 from bot.discord_io.names import shown_name
 from bot.discord_io.voice.captioning import CallCaptions
 from bot.discord_io.voice.connection import CallChannel, CallConnection
-from bot.errors import EarshotError
+from bot.errors import BudgetSpent, EarshotError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Call:
         self._origins: OrderedDict[int, discord.abc.Messageable] = OrderedDict()
         self._origins_kept = max_queued * ORIGINS_KEPT_PER_QUEUED
         self._task: asyncio.Task[None] | None = None
+        self._spent_budgets_told: set[tuple[str, str, datetime]] = set()
+        """The budgets (resource, period, renewal) this call already said were spent."""
 
     @property
     def channel(self) -> CallChannel:
@@ -158,7 +161,16 @@ class Call:
             await asyncio.sleep(min(waits))
 
     async def _tell_failure(self, line: ChatLine, error: EarshotError) -> None:
-        """Say in the chat where `line` was posted that it could not be read, and why."""
+        """Say in the chat where `line` was posted that it could not be read, and why; that
+        a budget is spent, once per call and period (every message after it would say so)."""
+        if isinstance(error, BudgetSpent):
+            budget = (error.resource, error.period, error.renews)
+            if budget in self._spent_budgets_told:
+                log.info(
+                    "skipped message %s in guild %s: %s", line.message_id, self.guild_id, error
+                )
+                return
+            self._spent_budgets_told.add(budget)
         origin = self._origins.get(line.message_id, self.notices)
         text = (
             f"I couldn't read {shown_name(line.spoken_name)}'s message aloud: {error.user_message}"
