@@ -276,12 +276,18 @@ class Transcribe(commands.Cog):
         job: Job,
     ) -> None:
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
-        Every file gets its transcript or one line saying what went wrong. Nothing at all if
-        the author opted out while the job waited its turn."""
+        Every file gets its transcript or one line saying what went wrong (at once, nothing
+        downloaded, when the server's audio budget is used up). Nothing at all if the author
+        opted out while the job waited its turn."""
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
         options = TranscriptionOptions(language=settings.language)
         spending = server_spending(self.bot, self.bot.budgets, settings.guild_id)
+        if spending and (used_up := await self.bot.budgets.used_up(settings.guild_id, "audio")):
+            for file in files:  # refused before anything is downloaded
+                answer.failed(file, used_up)
+            await answer.post(job)
+            return
         async with answer.typing():
             for file in files:
                 try:

@@ -28,7 +28,7 @@ from bot.runtime.spending import (
     renewal,
 )
 from bot.settings import Settings
-from bot.store.budgets import PeriodBudget, StoredBudgets
+from bot.store.budgets import ROUNDING, PeriodBudget, StoredBudgets
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +161,7 @@ class ServerBudgets:
         if charge.refused is not None:
             refused, used = charge.refused
             assert refused.limit is not None
-            raise BudgetSpent(
-                resource,
-                refused.period,
-                limit=refused.limit,
-                used=used,
-                asked=amount,
-                renews=renewal(refused.period, now),
-                can_raise=self._can_raise(resource, refused.period, refused.limit),
-            )
+            raise self._refusal(resource, refused.period, refused.limit, used, amount, now)
         notices = [
             BudgetNotice(
                 resource,
@@ -193,6 +185,39 @@ class ServerBudgets:
         change = amount - spent.amount
         await self._budgets.adjust(guild_id, spent.resource, change, spent.periods)
         return dataclasses.replace(spent, amount=amount)
+
+    async def used_up(self, guild_id: int, resource: Resource) -> BudgetSpent | None:
+        """The refusal any charge of `resource` for the server gets now, when a budget of it
+        has nothing left; None while each has some left (a charge may still be too large)."""
+        now = self.now()
+        for state in await self.states(guild_id):
+            if (
+                state.resource == resource
+                and state.limit is not None
+                and state.used >= state.limit - ROUNDING
+            ):
+                return self._refusal(resource, state.period, state.limit, state.used, 0, now)
+        return None
+
+    def _refusal(
+        self,
+        resource: Resource,
+        period: Period,
+        limit: float,
+        used: float,
+        asked: float,
+        now: datetime,
+    ) -> BudgetSpent:
+        """The refusal of `asked` by the `period` budget of `limit` that has used `used`."""
+        return BudgetSpent(
+            resource,
+            period,
+            limit=limit,
+            used=used,
+            asked=asked,
+            renews=renewal(period, now),
+            can_raise=self._can_raise(resource, period, limit),
+        )
 
     async def _current(self, guild_id: int, resource: Resource) -> list[PeriodBudget]:
         """The resource's periods under way for the server, with their limits in force."""

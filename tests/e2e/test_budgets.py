@@ -45,6 +45,8 @@ async def test_a_spent_budget_is_answered_clearly_until_an_admin_raises_it_withi
         [answer] = await world.wait_for_replies(message)
         assert SPENT_TODAY in answer.json["content"]
         assert audio_api.uploads == []
+        # The command downloaded its file; the message's was refused before downloading.
+        [_command_file] = world.discord.find("GET", r"/attachments/.+")
 
         above = await world.configure(
             "settings budget", options={"budget": "audio-day", "limit": 6}
