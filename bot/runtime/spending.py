@@ -33,14 +33,17 @@ class Spent:
     resource: Resource
     amount: float
     periods: tuple[tuple[Period, datetime], ...] = ()
+    held: bool = False
+    """An estimate, to be settled (the admins' notice waits for the settled amount)."""
 
 
 class Spending(Protocol):
     """A budget that work is charged to."""
 
-    async def spend(self, resource: Resource, amount: float) -> Spent:
+    async def spend(self, resource: Resource, amount: float, *, held: bool = False) -> Spent:
         """Charge `amount`, or raise `BudgetSpent` (charging nothing) when a period's budget
-        has not that much left. Concurrent charges never spend more than the budget."""
+        has not that much left. Concurrent charges never spend more than the budget. `held`:
+        an estimate that will be settled."""
 
     async def settle(self, spent: Spent, amount: float) -> Spent:
         """Bring the charge `spent` to `amount` in the periods it was charged to: give back
@@ -68,7 +71,7 @@ def renewal(period: Period, now: datetime) -> datetime:
 async def settled(spending: Spending, spent: Spent, amount: float) -> None:
     """`spent` settled to `amount`; a failure to settle is logged, not raised: the work's
     own outcome is what the caller hears."""
-    if amount == spent.amount:
+    if amount == spent.amount and not spent.held:
         return
     try:
         await spending.settle(spent, amount)
@@ -78,15 +81,15 @@ async def settled(spending: Spending, spent: Spent, amount: float) -> None:
 
 @contextlib.asynccontextmanager
 async def charged(
-    spending: Spending | None, resource: Resource, amount: float
+    spending: Spending | None, resource: Resource, amount: float, *, held: bool = False
 ) -> AsyncIterator[Spent | None]:
-    """Charge `amount` to `spending` (nothing without one: None), then run the body with the
-    charge; if the body fails, the charge is refunded. Cancelled, it stays charged: the
-    provider may well have done the work."""
+    """Charge `amount` to `spending` (nothing without one: None; `held`: an estimate the
+    caller settles), then run the body with the charge; if the body fails, the charge is
+    refunded. Cancelled, it stays charged: the provider may well have done the work."""
     if spending is None:
         yield None
         return
-    spent = await spending.spend(resource, amount)
+    spent = await spending.spend(resource, amount, held=held)
     try:
         yield spent
     except Exception:

@@ -92,10 +92,17 @@ class StoredBudgets:
         return 0.0 if row is None else float(row["used"])
 
     async def charge(
-        self, guild_id: int, resource: Resource, amount: float, budgets: list[PeriodBudget]
+        self,
+        guild_id: int,
+        resource: Resource,
+        amount: float,
+        budgets: list[PeriodBudget],
+        *,
+        notice: bool = True,
     ) -> Charge:
         """Charge `amount` to every one of `budgets` (the current periods), or to none when one
-        has not `amount` left; in one transaction."""
+        has not `amount` left; in one transaction. Without `notice` (an amount held until it
+        is settled), no period is noticed: `adjust` will."""
         async with self._database.transaction() as db:
             usage = [
                 (budget, await _current_use(db, guild_id, resource, budget)) for budget in budgets
@@ -106,11 +113,7 @@ class StoredBudgets:
             noticed = []
             for budget, (used, was_noticed) in usage:
                 now_used = used + amount
-                notice = (
-                    budget.limit is not None
-                    and not was_noticed
-                    and now_used >= NOTICE_SHARE * budget.limit
-                )
+                noticed_now = notice and _notice_due(budget, now_used, was_noticed)
                 await db.execute(
                     "INSERT INTO budget_usage "
                     "(guild_id, resource, period, period_start, used, noticed) "
@@ -123,30 +126,48 @@ class StoredBudgets:
                         budget.period,
                         _day(budget.start),
                         now_used,
-                        was_noticed or notice,
+                        was_noticed or noticed_now,
                     ),
                 )
-                if notice:
+                if noticed_now:
                     noticed.append((budget, now_used))
             return Charge(noticed=tuple(noticed))
 
     async def adjust(
-        self,
-        guild_id: int,
-        resource: Resource,
-        change: float,
-        periods: tuple[tuple[Period, datetime], ...],
-    ) -> None:
-        """Add `change` (less than 0: give back) to the usage of each of `periods`, never
-        below 0; a period whose usage was dropped (it is over and the next was charged)
-        is left as it is."""
+        self, guild_id: int, resource: Resource, change: float, budgets: list[PeriodBudget]
+    ) -> tuple[tuple[PeriodBudget, float], ...]:
+        """Add `change` (less than 0: give back) to the usage of each of `budgets`, never
+        below 0 (a period whose usage was dropped, being over, stays so); the periods that
+        now reached `NOTICE_SHARE` of their limit for the first time, with their usage."""
+        noticed = []
         async with self._database.transaction() as db:
-            for period, start in periods:
+            for budget in budgets:
+                key = (guild_id, resource, budget.period, _day(budget.start))
                 await db.execute(
                     "UPDATE budget_usage SET used = max(0, used + ?) "
                     "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-                    (change, guild_id, resource, period, _day(start)),
+                    (change, *key),
                 )
+                async with db.execute(
+                    "SELECT used, noticed FROM budget_usage "
+                    "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+                    key,
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is None or not _notice_due(budget, row["used"], bool(row["noticed"])):
+                    continue
+                await db.execute(
+                    "UPDATE budget_usage SET noticed = 1 "
+                    "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+                    key,
+                )
+                noticed.append((budget, float(row["used"])))
+        return tuple(noticed)
+
+
+def _notice_due(budget: PeriodBudget, used: float, noticed: bool) -> bool:
+    """Whether the admins are to be told of `budget` at `used`: first time at the share."""
+    return budget.limit is not None and not noticed and used >= NOTICE_SHARE * budget.limit
 
 
 async def _current_use(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -150,41 +150,61 @@ class ServerBudgets:
         await self._budgets.set_own_limit(guild_id, resource, period, limit)
 
     async def spend(
-        self, guild_id: int, resource: Resource, amount: float, notify: Notify
+        self,
+        guild_id: int,
+        resource: Resource,
+        amount: float,
+        notify: Notify,
+        *,
+        held: bool = False,
     ) -> Spent:
         """Charge `amount` to the server's budgets of `resource`, or raise `BudgetSpent`
         (charging nothing); `notify` tells its admins, in the background, of the budgets that
-        reached the notice share with it."""
+        reached the notice share with it (for an amount `held`, once it is settled)."""
         periods = await self._current(guild_id, resource)
-        charge = await self._budgets.charge(guild_id, resource, amount, periods)
-        now = self.now()
+        charge = await self._budgets.charge(guild_id, resource, amount, periods, notice=not held)
         if charge.refused is not None:
             refused, used = charge.refused
             assert refused.limit is not None
-            raise self._refusal(resource, refused.period, refused.limit, used, amount, now)
+            raise self._refusal(resource, refused.period, refused.limit, used, amount, self.now())
+        self._tell(guild_id, resource, charge.noticed, notify)
+        periods_charged = tuple((budget.period, budget.start) for budget in periods)
+        return Spent(resource, amount, periods_charged, held=held)
+
+    async def settle(self, guild_id: int, spent: Spent, amount: float, notify: Notify) -> Spent:
+        """Bring the server's charge `spent` to `amount` in the periods it was charged to;
+        `notify` tells its admins of the budgets that reached the notice share with it."""
+        budgets = await self._limited(guild_id, spent.resource, spent.periods)
+        noticed = await self._budgets.adjust(
+            guild_id, spent.resource, amount - spent.amount, budgets
+        )
+        self._tell(guild_id, spent.resource, noticed, notify)
+        return dataclasses.replace(spent, amount=amount, held=False)
+
+    def _tell(
+        self,
+        guild_id: int,
+        resource: Resource,
+        noticed: tuple[tuple[PeriodBudget, float], ...],
+        notify: Notify,
+    ) -> None:
+        """Start telling the server's admins, with `notify`, of the `noticed` budgets."""
         notices = [
             BudgetNotice(
                 resource,
                 budget.period,
                 budget.limit,
                 used,
-                renewal(budget.period, now),
+                renewal(budget.period, budget.start),
                 self._can_raise(resource, budget.period, budget.limit),
             )
-            for budget, used in charge.noticed
+            for budget, used in noticed
             if budget.limit is not None
         ]
         if notices:
             self._background.start_brief(
                 f"budget notice {guild_id}", _told(guild_id, notify, notices)
             )
-        return Spent(resource, amount, tuple((budget.period, budget.start) for budget in periods))
-
-    async def settle(self, guild_id: int, spent: Spent, amount: float) -> Spent:
-        """Bring the server's charge `spent` to `amount` in the periods it was charged to."""
-        change = amount - spent.amount
-        await self._budgets.adjust(guild_id, spent.resource, change, spent.periods)
-        return dataclasses.replace(spent, amount=amount)
 
     async def used_up(self, guild_id: int, resource: Resource) -> BudgetSpent | None:
         """The refusal any charge of `resource` for the server gets now, when a budget of it
@@ -221,15 +241,21 @@ class ServerBudgets:
 
     async def _current(self, guild_id: int, resource: Resource) -> list[PeriodBudget]:
         """The resource's periods under way for the server, with their limits in force."""
-        own = await self._budgets.own_limits(guild_id)
         now = self.now()
+        return await self._limited(
+            guild_id, resource, [(period, period_start(period, now)) for period in PERIODS]
+        )
+
+    async def _limited(
+        self, guild_id: int, resource: Resource, periods: Iterable[tuple[Period, datetime]]
+    ) -> list[PeriodBudget]:
+        """The `periods` (kind and start) of the server's `resource`, with the limits in force."""
+        own = await self._budgets.own_limits(guild_id)
         return [
             PeriodBudget(
-                period,
-                period_start(period, now),
-                self.operator[resource, period].limit(own.get((resource, period))),
+                period, start, self.operator[resource, period].limit(own.get((resource, period)))
             )
-            for period in PERIODS
+            for period, start in periods
         ]
 
     def _can_raise(self, resource: Resource, period: Period, limit: float) -> bool:
@@ -254,8 +280,8 @@ class ServerSpending:
         self._guild_id = guild_id
         self._notify = notify
 
-    async def spend(self, resource: Resource, amount: float) -> Spent:
-        return await self._budgets.spend(self._guild_id, resource, amount, self._notify)
+    async def spend(self, resource: Resource, amount: float, *, held: bool = False) -> Spent:
+        return await self._budgets.spend(self._guild_id, resource, amount, self._notify, held=held)
 
     async def settle(self, spent: Spent, amount: float) -> Spent:
-        return await self._budgets.settle(self._guild_id, spent, amount)
+        return await self._budgets.settle(self._guild_id, spent, amount, self._notify)

@@ -153,10 +153,12 @@ async def _paid(
     if the budget has not that much left: nothing is asked) and refunded if it fails.
 
     A recording to be cut is known only by what its headers declare, which a file can
-    overstate: its declared length, at most the limit it is held to, is charged first, and
-    then settled to the length decoded, which the result carries."""
+    overstate (or understate): its declared length, at most the limit it is held to, is held
+    first, then settled to the length decoded, which the result carries; the admins' notice
+    waits for the settled amount."""
     reserved = min(checked.info.duration, checked.max_audio_seconds) / 60
-    async with charged(spending, "audio", reserved) as spent:
+    held = not checked.info.decoded
+    async with charged(spending, "audio", reserved, held=held) as spent:
         result = await ask()
     if spending is not None and spent is not None:
         await settled(spending, spent, result.duration / 60)

@@ -35,7 +35,7 @@ class Ledger:
     def balance(self) -> float:
         return sum(amount if kind == "spend" else -amount for kind, _, amount in self.entries)
 
-    async def spend(self, resource: Resource, amount: float) -> Spent:
+    async def spend(self, resource: Resource, amount: float, *, held: bool = False) -> Spent:
         if self.balance + amount > self.limit:
             raise BudgetSpent(
                 resource,
@@ -47,12 +47,12 @@ class Ledger:
                 can_raise=False,
             )
         self.entries.append(("spend", resource, amount))
-        return Spent(resource, amount)
+        return Spent(resource, amount, held=held)
 
     async def settle(self, spent: Spent, amount: float) -> Spent:
         if amount < spent.amount:
             self.entries.append(("refund", spent.resource, spent.amount - amount))
-        else:
+        elif amount > spent.amount:
             self.entries.append(("spend", spent.resource, amount - spent.amount))
         return Spent(spent.resource, amount)
 

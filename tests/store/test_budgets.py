@@ -147,6 +147,19 @@ async def test_admins_are_told_once_a_period_when_a_budget_reaches_80_percent(bu
     assert [notice.used for notice in await admins.told()] == [80, 85]
 
 
+async def test_a_held_charge_tells_the_admins_of_the_amount_it_settles_to(budgets_of):
+    budgets = budgets_of(Clock(datetime(2026, 3, 10, tzinfo=UTC)), audio_minutes_per_day=10)
+    admins = Admins()
+    spending = budgets.spending(GUILD, admins)
+    held = await spending.spend("audio", 9, held=True)  # the length a file declares
+    assert await admins.told() == []
+    await spending.settle(held, 7)  # the length it decoded to
+    assert await admins.told() == []
+    held = await spending.spend("audio", 1, held=True)
+    await spending.settle(held, 1.5)
+    assert [(notice.period, notice.used) for notice in await admins.told()] == [("day", 8.5)]
+
+
 async def test_a_charge_does_not_wait_for_the_admins_to_be_told(budgets_of, background):
     budgets = budgets_of(Clock(datetime(2026, 3, 10, tzinfo=UTC)), speech_chars_per_day=10)
     hanging = asyncio.Event()
