@@ -44,7 +44,7 @@ from bot.audio.chunking import (
 )
 from bot.audio.decode_budget import DecodeBudget
 from bot.audio.decoding import budgeted_packets, open_untrusted
-from bot.audio.probe import DURATION_SHORTFALL_TOLERANCE, check_decoded
+from bot.audio.probe import check_decoded
 from bot.errors import AudioTooLong, CorruptAudio
 from bot.runtime.workers import raise_if_stopped
 
@@ -62,8 +62,9 @@ class CutPlan:
     max_seconds: float | None
     """The longest audio the pass may go through (`AudioTooLong` at once past it)."""
     declared: float | None
-    """The duration the container declares: decoding well short of it, or well past it, is
-    refused as damage (so a file cannot pass for shorter than it is)."""
+    """The duration the container declares: a pass ending well short of it is refused as
+    damage, as `probe` does. Going on past it is not (a VBR MP3 without a Xing header
+    declares far less than it plays): `max_seconds` bounds the pass instead."""
     search_seconds: float = 20.0
 
     @property
@@ -114,7 +115,6 @@ def cut_at_quiet_points(
 
 def _cut(name: str, steps: Iterator[_Step], writer: ChunkWriter[Any], plan: CutPlan) -> float:
     """Write `steps` into chunks, cutting at the quietest stretch of each search window."""
-    most = plan.declared * (1 + DURATION_SHORTFALL_TOLERANCE) if plan.declared else math.inf
     position = chunk_start = 0.0
     boundary = plan.chunk_seconds
     window: list[_Step] = []
@@ -124,8 +124,6 @@ def _cut(name: str, steps: Iterator[_Step], writer: ChunkWriter[Any], plan: CutP
         else:
             window.append(step)
         position = step.start + step.seconds
-        if position > most:
-            raise CorruptAudio(f"{name}: goes on past {position:.0f} s, declares {most:.0f}")
         if position >= boundary + plan.half_window:
             cut = _quietest(window)
             for held in window[:cut]:

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 from bot.audio.cutting import CutPlan, cut_at_quiet_points
-from bot.audio.probe import probe
+from bot.audio.probe import probe, read_headers
 from bot.errors import CorruptAudio
 from bot.model import TranscriptionOptions, TranslationOptions
 from bot.transcription import asking as asking_module
 from bot.transcription.pipeline import Limits, Pipeline
-from tests import bad_media
 from tests.job_listener import CallbackListener
 
 PAUSE = 0.4
@@ -89,51 +88,44 @@ def test_a_file_cut_short_is_refused_before_its_last_chunk(tmp_path):
     assert sum(chunk.duration for chunk in chunks) < 15
 
 
-@pytest.fixture
-def long_pipeline(http, provider):
-    limits = Limits(
-        max_download_bytes=50 * 1024 * 1024,
-        max_audio_seconds=3600,
-        chunk_seconds=10,
-        chunk_parallelism=2,
-    )
-    return Pipeline(http, provider, limits)
+def mp3_without_xing(path, parts: list[tuple[np.ndarray, int]], rate: int = 16_000) -> None:
+    """MP3 parts of (samples, bitrate) joined, with no Xing header: FFmpeg then estimates the
+    duration from the first frame's bitrate, as players do with such files."""
+    data = b""
+    for index, (samples, bitrate) in enumerate(parts):
+        part = path.with_suffix(f".{index}.mp3")
+        options = {"write_xing": "0", "id3v2_version": "0"}
+        with av.open(str(part), "w", format="mp3", options=options) as container:
+            stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+            stream.bit_rate = bitrate
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = rate
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        data += part.read_bytes()
+    path.write_bytes(data)
 
 
-async def test_a_long_recording_is_asked_chunk_by_chunk_and_stitched(
-    long_pipeline, audio_api, tmp_path
-):
-    source = tmp_path / "meeting.ogg"
-    speech_with_pauses(source, 42, [9.4, 20.7, 29.6, 40.0], "ogg")
-    audio_api.latency = 0.05
-    audio_api.transcripts.extend(f"Part {n} ends here." for n in range(5))
-    progress: list[tuple[int, int]] = []
-
-    async def report(done: int, total: int) -> None:
-        progress.append((done, total))
-
-    result = await long_pipeline.transcribe(
-        source,
-        TranscriptionOptions(prompt="Earshot"),
-        listener=CallbackListener(progress=report),
-    )
-    assert len(audio_api.uploads) == 5
-    assert audio_api.most_in_flight == 2
-    assert progress[-1] == (5, 5)
-    assert all(upload.filename == "audio.ogg" for upload in audio_api.uploads)
-    prompts = [upload.fields["prompt"] for upload in audio_api.uploads]
-    assert all(p == "Earshot" or p.startswith("Earshot Part ") for p in prompts)
-    assert result.duration == pytest.approx(42, abs=0.1)
-    assert len(result.transcript.text.split()) == 20
-    starts = [segment.start for segment in result.transcript.segments]
-    assert starts == pytest.approx([0, 9.4, 20.7, 29.6, 40.0], abs=PAUSE / 2)
+def test_a_recording_playing_on_past_its_declared_length_is_cut_whole(tmp_path):
+    """A VBR MP3 without a Xing header declares a fraction of what it plays: loud noise at
+    160 kbit/s first, then a quiet tone at 32 kbit/s."""
+    source = tmp_path / "talk.mp3"
+    noise = np.random.default_rng(0).normal(0, 8000, 16_000).astype(np.int16)
+    tone = (0.3 * np.sin(np.arange(19 * 16_000) / 16_000 * 2 * np.pi * 300) * 32767)
+    mp3_without_xing(source, [(noise, 160_000), (tone.astype(np.int16), 32_000)])
+    declared = read_headers(source).duration
+    assert declared < 10
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=5, remux_as="mp3", max_seconds=60, declared=declared)
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(20, abs=0.2)  # each part's encoder delay and padding
+    assert len(chunks) == 4
+    assert sum(chunk.duration for chunk in chunks) == pytest.approx(decoded, abs=1e-6)
 
 
-async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
-    long_pipeline, audio_api, tmp_path, monkeypatch
-):
-    source = tmp_path / "talk.wav"
-    speech_with_pauses(source, 25, [9.6, 19.8])
+def wait_for_the_first_upload(monkeypatch, audio_api) -> list[bool]:
+    """Make the cutting pass wait, once it handed over its first chunk, until the provider
+    has received an upload (5 s at most); returns the list it then records whether it had."""
     real_cut = asking_module.cut_at_quiet_points
     asked_while_cutting: list[bool] = []
 
@@ -149,6 +141,15 @@ async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
         return real_cut(path, folder, plan, handed)
 
     monkeypatch.setattr(asking_module, "cut_at_quiet_points", cut_waiting_after_the_first_chunk)
+    return asked_while_cutting
+
+
+async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
+    long_pipeline, audio_api, tmp_path, monkeypatch
+):
+    source = tmp_path / "talk.wav"
+    speech_with_pauses(source, 25, [9.6, 19.8])
+    asked_while_cutting = wait_for_the_first_upload(monkeypatch, audio_api)
     result = await long_pipeline.transcribe(source, TranscriptionOptions())
     assert asked_while_cutting == [True]
     assert len(audio_api.uploads) == 3
@@ -156,17 +157,20 @@ async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
 
 
 async def test_a_failing_cut_stops_the_requests_and_leaves_nothing(
-    long_pipeline, audio_api, tmp_path, private_tmp
+    long_pipeline, audio_api, tmp_path, private_tmp, monkeypatch
 ):
-    """An Ogg file whose last page claims 20 s holds 40: the pass refuses it once it has
-    decoded well past 20 s, after the first chunks went up."""
-    source = tmp_path / "talk.ogg"
-    speech_with_pauses(source, 40, [], "ogg")
-    source.write_bytes(bad_media.with_last_granule(source.read_bytes(), 20 * 48_000))
+    """A FLAC file cut short (its header says 40 s, it holds about 20): the pass refuses it
+    at its end, after the first chunk went up."""
+    source = tmp_path / "talk.flac"
+    speech_with_pauses(source, 40, [], "flac")
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])
+    asked_while_cutting = wait_for_the_first_upload(monkeypatch, audio_api)
     audio_api.latency = 0.2
     with pytest.raises(CorruptAudio):
         await long_pipeline.transcribe(source, TranscriptionOptions())
-    assert 1 <= len(audio_api.uploads) <= 2
+    assert asked_while_cutting == [True]
+    assert len(audio_api.uploads) == 1
     assert list(private_tmp.iterdir()) == []
 
 
