@@ -144,7 +144,9 @@ def _cut(name: str, steps: Iterator[_Step], writer: ChunkWriter[Any], plan: CutP
 def _copied(
     container: av.container.InputContainer, stream: AudioStream, plan: CutPlan
 ) -> Iterator[_Step]:
-    """The stream's packets, timed by their timestamps; only those within `PREROLL_SECONDS`
+    """The stream's packets, timed by their durations from the stream's start (timestamps
+    need not start at 0: a FLAC file's are frame numbers, kept by a file cut from a longer
+    one, earshot's own chunks included); only those within `PREROLL_SECONDS`
     of a search window, or in it, are decoded (the decoder flushed before each pre-roll, and
     pre-roll errors ignored). Decoding is charged to a `DecodeBudget`'s CPU limit."""
     time_base = float(stream.time_base or 0)
@@ -156,8 +158,8 @@ def _copied(
         raise_if_stopped()
         if not packet.size:
             continue
+        start = position
         seconds = (packet.duration or 0) * time_base
-        start = packet.pts * time_base if packet.pts is not None else position
         position = start + seconds
         if plan.max_seconds is not None and position > plan.max_seconds:
             raise AudioTooLong(position, plan.max_seconds, at_least=True)

@@ -123,6 +123,31 @@ def test_a_recording_playing_on_past_its_declared_length_is_cut_whole(tmp_path):
     assert sum(chunk.duration for chunk in chunks) == pytest.approx(decoded, abs=1e-6)
 
 
+def test_a_flac_file_whose_frame_numbers_start_late_is_timed_from_its_start(tmp_path):
+    """A FLAC file trimmed by copying frames (earshot's own chunks, or `ffmpeg -c copy`) keeps
+    the frame numbers of the recording it was cut from."""
+    whole = tmp_path / "whole.flac"
+    speech_with_pauses(whole, 24, [8, 16, 19.1, 22.2], "flac")
+    (first_cut := tmp_path / "first").mkdir()
+    chunks: list = []
+    cut_at_quiet_points(whole, first_cut, CutPlan(8, "flac", 60, 24.0), chunks.append)
+    trimmed = chunks[-1].path
+    assert chunks[-1].start == pytest.approx(16, abs=PAUSE / 2)
+    chunks = []
+    plan = CutPlan(chunk_seconds=3, remux_as="flac", max_seconds=10, declared=8.0)
+    decoded = cut_at_quiet_points(trimmed, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(24 - chunks_start(trimmed, whole), abs=0.01)
+    starts = [chunk.start for chunk in chunks]
+    assert starts == pytest.approx([0, 19.1 - 16, 22.2 - 16], abs=PAUSE / 2)
+
+
+def chunks_start(chunk_file, whole) -> float:
+    """Where a copied FLAC chunk of `whole` began in it: its first frame's timestamp."""
+    with av.open(str(chunk_file)) as container:
+        packet = next(container.demux(container.streams.audio[0]))
+        return float(packet.pts * packet.time_base)
+
+
 def wait_for_the_first_upload(monkeypatch, audio_api) -> list[bool]:
     """Make the cutting pass wait, once it handed over its first chunk, until the provider
     has received an upload (5 s at most); returns the list it then records whether it had."""
