@@ -4,6 +4,7 @@ order."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import av
@@ -14,7 +15,10 @@ from bot.audio.cutting import CutPlan, cut_at_quiet_points
 from bot.audio.probe import probe, read_headers
 from bot.errors import CorruptAudio
 from bot.model import TranscriptionOptions, TranslationOptions
+from bot.providers.interface import Capabilities
+from bot.runtime.workers import raise_if_stopped, stop_flag
 from bot.transcription import asking as asking_module
+from bot.transcription.cut_plan import cut_plan
 from bot.transcription.pipeline import Limits, Pipeline
 from tests.job_listener import CallbackListener
 
@@ -111,7 +115,7 @@ def test_a_recording_playing_on_past_its_declared_length_is_cut_whole(tmp_path):
     160 kbit/s first, then a quiet tone at 32 kbit/s."""
     source = tmp_path / "talk.mp3"
     noise = np.random.default_rng(0).normal(0, 8000, 16_000).astype(np.int16)
-    tone = (0.3 * np.sin(np.arange(19 * 16_000) / 16_000 * 2 * np.pi * 300) * 32767)
+    tone = 0.3 * np.sin(np.arange(19 * 16_000) / 16_000 * 2 * np.pi * 300) * 32767
     mp3_without_xing(source, [(noise, 160_000), (tone.astype(np.int16), 32_000)])
     declared = read_headers(source).duration
     assert declared < 10
@@ -131,21 +135,82 @@ def test_a_flac_file_whose_frame_numbers_start_late_is_timed_from_its_start(tmp_
     (first_cut := tmp_path / "first").mkdir()
     chunks: list = []
     cut_at_quiet_points(whole, first_cut, CutPlan(8, "flac", 60, 24.0), chunks.append)
-    trimmed = chunks[-1].path
-    assert chunks[-1].start == pytest.approx(16, abs=PAUSE / 2)
+    trimmed = chunks[-1]
+    assert trimmed.start == pytest.approx(16, abs=PAUSE / 2)
     chunks = []
-    plan = CutPlan(chunk_seconds=3, remux_as="flac", max_seconds=10, declared=8.0)
-    decoded = cut_at_quiet_points(trimmed, tmp_path, plan, chunks.append)
-    assert decoded == pytest.approx(24 - chunks_start(trimmed, whole), abs=0.01)
+    plan = CutPlan(chunk_seconds=3, remux_as="flac", max_seconds=10, declared=trimmed.duration)
+    decoded = cut_at_quiet_points(trimmed.path, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(trimmed.duration, abs=0.01)
     starts = [chunk.start for chunk in chunks]
     assert starts == pytest.approx([0, 19.1 - 16, 22.2 - 16], abs=PAUSE / 2)
 
 
-def chunks_start(chunk_file, whole) -> float:
-    """Where a copied FLAC chunk of `whole` began in it: its first frame's timestamp."""
-    with av.open(str(chunk_file)) as container:
-        packet = next(container.demux(container.streams.audio[0]))
-        return float(packet.pts * packet.time_base)
+@pytest.mark.parametrize("fmt", ["flac", "ogg"])
+def test_copied_chunks_fit_the_upload_limit_where_the_audio_gets_dense(tmp_path, fmt):
+    """Silence, then noise: chunks sized by the file's average bytes per second would carry
+    the noise into chunks several times over the limit (Craig's per-speaker tracks)."""
+    source = tmp_path / f"track.{fmt}"
+    container_name, codec, rate, _ = FORMATS[fmt]
+    noise = np.random.default_rng(1).normal(0, 6000, 10 * rate)
+    signal = np.concatenate([np.zeros(100 * rate), noise]).astype(np.int16)
+    with av.open(str(source), "w", format=container_name) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(signal.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    size = source.stat().st_size
+    limit = size * 2 // 5
+    capabilities = Capabilities(max_upload_bytes=limit, upload_formats=frozenset({fmt}))
+    plan = cut_plan(read_headers(source), size, capabilities, 600, 3600)
+    assert plan is not None and plan.remux_as == fmt
+    chunks: list = []
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert max(chunk.path.stat().st_size for chunk in chunks) <= limit
+    assert len(chunks) > plan.expected_chunks(decoded)
+    for chunk, following in itertools.pairwise(chunks):
+        assert following.start == pytest.approx(chunk.start + chunk.duration)
+    assert sum(probe(chunk.path).duration for chunk in chunks) == pytest.approx(decoded, abs=0.1)
+
+
+@pytest.fixture
+def long_pipeline(http, provider):
+    limits = Limits(
+        max_download_bytes=50 * 1024 * 1024,
+        max_audio_seconds=3600,
+        chunk_seconds=10,
+        chunk_parallelism=2,
+    )
+    return Pipeline(http, provider, limits)
+
+
+async def test_a_long_recording_is_asked_chunk_by_chunk_and_stitched(
+    long_pipeline, audio_api, tmp_path
+):
+    source = tmp_path / "meeting.ogg"
+    speech_with_pauses(source, 42, [9.4, 20.7, 29.6, 40.0], "ogg")
+    audio_api.latency = 0.05
+    audio_api.transcripts.extend(f"Part {n} ends here." for n in range(5))
+    progress: list[tuple[int, int]] = []
+
+    async def report(done: int, total: int) -> None:
+        progress.append((done, total))
+
+    result = await long_pipeline.transcribe(
+        source,
+        TranscriptionOptions(prompt="Earshot"),
+        listener=CallbackListener(progress=report),
+    )
+    assert len(audio_api.uploads) == 5
+    assert audio_api.most_in_flight == 2
+    assert progress[-1] == (5, 5)
+    assert all(upload.filename == "audio.ogg" for upload in audio_api.uploads)
+    prompts = [upload.fields["prompt"] for upload in audio_api.uploads]
+    assert all(p == "Earshot" or p.startswith("Earshot Part ") for p in prompts)
+    assert result.duration == pytest.approx(42, abs=0.1)
+    assert len(result.transcript.text.split()) == 20
+    starts = [segment.start for segment in result.transcript.segments]
+    assert starts == pytest.approx([0, 9.4, 20.7, 29.6, 40.0], abs=PAUSE / 2)
 
 
 def wait_for_the_first_upload(monkeypatch, audio_api) -> list[bool]:
@@ -185,16 +250,25 @@ async def test_a_failing_cut_stops_the_requests_and_leaves_nothing(
     long_pipeline, audio_api, tmp_path, private_tmp, monkeypatch
 ):
     """A FLAC file cut short (its header says 40 s, it holds about 20): the pass refuses it
-    at its end, after the first chunk went up."""
+    at its end, after the first chunk went up. The check alongside is held until stopped, so
+    the refusal is the pass's, and the check's thread is stopped by it."""
     source = tmp_path / "talk.flac"
     speech_with_pauses(source, 40, [], "flac")
     data = source.read_bytes()
     source.write_bytes(data[: len(data) // 2])
     asked_while_cutting = wait_for_the_first_upload(monkeypatch, audio_api)
+    checks_stopped: list[bool] = []
+
+    def check_held_until_stopped(path, *, max_seconds):
+        checks_stopped.append(stop_flag().wait(5))
+        raise_if_stopped()
+
+    monkeypatch.setattr(asking_module, "probe", check_held_until_stopped)
     audio_api.latency = 0.2
     with pytest.raises(CorruptAudio):
         await long_pipeline.transcribe(source, TranscriptionOptions())
     assert asked_while_cutting == [True]
+    assert checks_stopped == [True]
     assert len(audio_api.uploads) == 1
     assert list(private_tmp.iterdir()) == []
 
