@@ -110,7 +110,7 @@ def mp3_without_xing(path, parts: list[tuple[np.ndarray, int]], rate: int = 16_0
     path.write_bytes(data)
 
 
-def test_a_recording_playing_on_past_its_declared_length_is_cut_whole(tmp_path):
+def test_a_recording_playing_on_past_its_declared_length_is_cut_to_its_end(tmp_path):
     """A VBR MP3 without a Xing header declares a fraction of what it plays: loud noise at
     160 kbit/s first, then a quiet tone at 32 kbit/s."""
     source = tmp_path / "talk.mp3"
