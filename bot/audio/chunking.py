@@ -51,6 +51,18 @@ class ChunkWriter(Protocol, Generic[Item]):
         stopped): no file stays open."""
 
 
+CONTAINER_BYTES = 16 * 1024
+"""What a copied chunk's file holds besides its packets, at most: its headers (FFmpeg's FLAC
+muxer pads them to over 8 KiB; an MP3's ID3 tag and Xing frame, Ogg's OpusHead and OpusTags
+pages take a few hundred bytes)."""
+
+
+def copied_bytes(packet_size: int) -> int:
+    """What a packet of `packet_size` bytes adds to a copied chunk's file, at most: the packet
+    and, in Ogg, its lacing values (one per 255 bytes) and its share of the page headers."""
+    return packet_size + packet_size // 128 + 8
+
+
 class RemuxedChunks:
     """Chunks holding the source stream's packets as they are, each a valid file of the
     source's format, its timestamps starting at 0."""

@@ -1,5 +1,6 @@
 """A long recording cut into chunks near each multiple of `CutPlan.chunk_seconds`, at the
-quietest stretch (about 100 ms) within the search window around it. Cuts fall between packets.
+quietest stretch (about 100 ms) within the search window around it, and, when copying, before
+a chunk's file would outgrow `CutPlan.max_bytes`. Cuts fall between packets.
 Each chunk goes to `on_chunk` as soon as it is written, so the first can be with the provider
 while later ones are cut.
 
@@ -37,14 +38,16 @@ from av.audio.stream import AudioStream
 
 from bot.audio.chunking import (
     CHUNK_SAMPLE_RATE,
+    CONTAINER_BYTES,
     ChunkListener,
     ChunkWriter,
     ReencodedChunks,
     RemuxedChunks,
+    copied_bytes,
 )
 from bot.audio.decode_budget import DecodeBudget
 from bot.audio.decoding import budgeted_packets, open_untrusted
-from bot.audio.probe import DURATION_SHORTFALL_TOLERANCE, check_decoded
+from bot.audio.probe import check_decoded
 from bot.errors import AudioTooLong, CorruptAudio
 from bot.runtime.workers import raise_if_stopped
 
@@ -62,8 +65,13 @@ class CutPlan:
     max_seconds: float | None
     """The longest audio the pass may go through (`AudioTooLong` at once past it)."""
     declared: float | None
-    """The duration the container declares: decoding well short of it, or well past it, is
-    refused as damage (so a file cannot pass for shorter than it is)."""
+    """The duration the container declares: a pass ending well short of it is refused as
+    damage, as `probe` does. Going on past it is not (a VBR MP3 without a Xing header
+    declares far less than it plays): `max_seconds` bounds the pass instead."""
+    max_bytes: int | None = None
+    """The largest a copied chunk's file may be (the provider's upload limit); None: no limit.
+    A chunk that would outgrow it is cut early: at the quietest stretch of the search window
+    when one is open, else between the two packets where it would."""
     search_seconds: float = 20.0
 
     @property
@@ -79,12 +87,14 @@ class CutPlan:
 @dataclass
 class _Step:
     """One packet's worth of audio: what a chunk gets (the packet, or its samples), where it
-    starts, how long it lasts, and how loud it is (None: not decoded)."""
+    starts, how long it lasts, how loud it is (None: not decoded), and the bytes it adds to
+    a copied chunk's file (0 when re-encoding)."""
 
     item: Any
     start: float
     seconds: float
     energy: float | None
+    size: int = 0
 
 
 def cut_at_quiet_points(
@@ -113,40 +123,74 @@ def cut_at_quiet_points(
 
 
 def _cut(name: str, steps: Iterator[_Step], writer: ChunkWriter[Any], plan: CutPlan) -> float:
-    """Write `steps` into chunks, cutting at the quietest stretch of each search window."""
-    most = plan.declared * (1 + DURATION_SHORTFALL_TOLERANCE) if plan.declared else math.inf
-    position = chunk_start = 0.0
+    """Write `steps` into chunks, cutting at the quietest stretch of each search window, or
+    earlier where a chunk would outgrow `plan.max_bytes`."""
+    room = math.inf if plan.max_bytes is None else plan.max_bytes - CONTAINER_BYTES
+    chunk = _Filling(writer)
+    position = 0.0
     boundary = plan.chunk_seconds
-    window: list[_Step] = []
     for step in steps:
-        if step.start + step.seconds < boundary - plan.half_window:
-            writer.write(step.item)
-        else:
-            window.append(step)
+        while chunk.size and chunk.size + step.size > room:
+            if chunk.window:
+                chunk.cut_at_quietest()  # this window's cut, made early
+                boundary += plan.chunk_seconds
+            else:
+                chunk.close(step.start)
+        chunk.add(step, hold=step.start + step.seconds >= boundary - plan.half_window)
         position = step.start + step.seconds
-        if position > most:
-            raise CorruptAudio(f"{name}: goes on past {position:.0f} s, declares {most:.0f}")
         if position >= boundary + plan.half_window:
-            cut = _quietest(window)
-            for held in window[:cut]:
-                writer.write(held.item)
-            writer.finish(chunk_start, window[cut].start - chunk_start)
-            chunk_start = window[cut].start
-            for held in window[cut:]:
-                writer.write(held.item)
-            window = []
+            chunk.cut_at_quietest()
             boundary += plan.chunk_seconds
-    for held in window:
-        writer.write(held.item)
+    chunk.release()
     check_decoded(name, position, plan.declared)
-    writer.finish(chunk_start, position - chunk_start)
+    chunk.close(position)
     return position
+
+
+class _Filling:
+    """The chunk being written: where it starts, the bytes its steps add to its file, and the
+    steps of the current search window, held until the cut in it is chosen."""
+
+    def __init__(self, writer: ChunkWriter[Any]) -> None:
+        self.writer = writer
+        self.start = 0.0
+        self.size = 0
+        self.window: list[_Step] = []
+
+    def add(self, step: _Step, *, hold: bool) -> None:
+        self.size += step.size
+        if hold:
+            self.window.append(step)
+        else:
+            self.writer.write(step.item)
+
+    def cut_at_quietest(self) -> None:
+        """Close the chunk at the quietest stretch of the window; the rest begins the next."""
+        cut = _quietest(self.window)
+        held, self.window = self.window, []
+        for step in held[:cut]:
+            self.writer.write(step.item)
+        self.close(held[cut].start)
+        for step in held[cut:]:
+            self.add(step, hold=False)
+
+    def release(self) -> None:
+        """Write the steps held (the recording ended inside a search window)."""
+        for step in self.window:
+            self.writer.write(step.item)
+        self.window = []
+
+    def close(self, end: float) -> None:
+        self.writer.finish(self.start, end - self.start)
+        self.start, self.size = end, 0
 
 
 def _copied(
     container: av.container.InputContainer, stream: AudioStream, plan: CutPlan
 ) -> Iterator[_Step]:
-    """The stream's packets, timed by their timestamps; only those within `PREROLL_SECONDS`
+    """The stream's packets, timed by their durations from the stream's start (timestamps
+    need not start at 0: a FLAC file's are frame numbers, kept by a file cut from a longer
+    one, earshot's own chunks included); only those within `PREROLL_SECONDS`
     of a search window, or in it, are decoded (the decoder flushed before each pre-roll, and
     pre-roll errors ignored). Decoding is charged to a `DecodeBudget`'s CPU limit."""
     time_base = float(stream.time_base or 0)
@@ -158,8 +202,8 @@ def _copied(
         raise_if_stopped()
         if not packet.size:
             continue
+        start = position
         seconds = (packet.duration or 0) * time_base
-        start = packet.pts * time_base if packet.pts is not None else position
         position = start + seconds
         if plan.max_seconds is not None and position > plan.max_seconds:
             raise AudioTooLong(position, plan.max_seconds, at_least=True)
@@ -173,7 +217,7 @@ def _copied(
             energy = _decoded_energy(packet, budget, start >= boundary - plan.half_window)
         else:
             decoding = False
-        yield _Step(packet, start, seconds, energy)
+        yield _Step(packet, start, seconds, energy, copied_bytes(packet.size))
 
 
 def _decoded_energy(packet: av.Packet[AudioStream], budget: DecodeBudget, needed: bool) -> float:

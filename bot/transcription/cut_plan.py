@@ -2,11 +2,13 @@
 
 The rule: a recording is cut when it is longer than a chunk may be, that is `CHUNK_SECONDS`,
 or, when its packets can be copied as they are, the length whose share of the file fits the
-provider's upload limit (with a margin for bitrate that varies). Anything shorter goes whole
-(converted first only if the provider does not take its format): one request is never slower
-than one request and a cut. A cut recording's packets are copied (Ogg/Opus, MP3, FLAC, WAV,
-when the provider takes that format and a chunk of at least `MIN_REMUX_SECONDS` fits its
-upload limit); otherwise its chunks are re-encoded as Ogg/Opus, far slower to make.
+provider's upload limit (with a margin for bitrate that varies; where the audio is denser
+still, the pass cuts a copied chunk early rather than let it pass the limit). Anything shorter
+goes whole (converted first only if the provider does not take its format): one request is
+never slower than one request and a cut. A cut recording's packets are copied (Ogg/Opus,
+MP3, FLAC, WAV, when the provider takes that format and a chunk of at least
+`MIN_REMUX_SECONDS` fits its upload limit); otherwise its chunks are re-encoded as Ogg/Opus,
+far slower to make.
 """
 
 from __future__ import annotations
@@ -61,4 +63,5 @@ def cut_plan(
         remux_as=upload_format[0] if remux and upload_format else None,
         max_seconds=max_seconds,
         declared=None if info.decoded else info.duration,
+        max_bytes=capabilities.max_upload_bytes if remux else None,
     )

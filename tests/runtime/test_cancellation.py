@@ -87,9 +87,17 @@ async def cancel_when_reached(job: asyncio.Task, held: HeldUntilCancelled) -> No
         (pipeline_module, "probe", "ogg", 1.0),
         (pipeline_module, "transcode_to_ogg_opus", "aiff", 1.0),
         (asking_module, "cut_at_quiet_points", "ogg", 5.0),
+        (asking_module, "probe", "ogg", 5.0),
         (shutil, "rmtree", "ogg", 1.0),
     ],
-    ids=["creating the directory", "probing", "converting", "chunking", "removing"],
+    ids=[
+        "creating the directory",
+        "probing",
+        "converting",
+        "chunking",
+        "checking alongside the cut",
+        "removing",
+    ],
 )
 async def test_a_transcription_cancelled_in_a_worker_leaves_nothing_behind(
     http, provider, file_host, private_tmp, monkeypatch, owner, name, fmt, seconds

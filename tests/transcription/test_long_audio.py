@@ -4,6 +4,7 @@ order."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import av
@@ -11,12 +12,14 @@ import numpy as np
 import pytest
 
 from bot.audio.cutting import CutPlan, cut_at_quiet_points
-from bot.audio.probe import probe
+from bot.audio.probe import probe, read_headers
 from bot.errors import CorruptAudio
 from bot.model import TranscriptionOptions, TranslationOptions
+from bot.providers.interface import Capabilities
+from bot.runtime.workers import raise_if_stopped, stop_flag
 from bot.transcription import asking as asking_module
+from bot.transcription.cut_plan import cut_plan
 from bot.transcription.pipeline import Limits, Pipeline
-from tests import bad_media
 from tests.job_listener import CallbackListener
 
 PAUSE = 0.4
@@ -89,6 +92,88 @@ def test_a_file_cut_short_is_refused_before_its_last_chunk(tmp_path):
     assert sum(chunk.duration for chunk in chunks) < 15
 
 
+def mp3_without_xing(path, parts: list[tuple[np.ndarray, int]], rate: int = 16_000) -> None:
+    """MP3 parts of (samples, bitrate) joined, with no Xing header: FFmpeg then estimates the
+    duration from the first frame's bitrate, as players do with such files."""
+    data = b""
+    for index, (samples, bitrate) in enumerate(parts):
+        part = path.with_suffix(f".{index}.mp3")
+        options = {"write_xing": "0", "id3v2_version": "0"}
+        with av.open(str(part), "w", format="mp3", options=options) as container:
+            stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+            stream.bit_rate = bitrate
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = rate
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        data += part.read_bytes()
+    path.write_bytes(data)
+
+
+def test_a_recording_playing_on_past_its_declared_length_is_cut_to_its_end(tmp_path):
+    """A VBR MP3 without a Xing header declares a fraction of what it plays: loud noise at
+    160 kbit/s first, then a quiet tone at 32 kbit/s."""
+    source = tmp_path / "talk.mp3"
+    noise = np.random.default_rng(0).normal(0, 8000, 16_000).astype(np.int16)
+    tone = 0.3 * np.sin(np.arange(19 * 16_000) / 16_000 * 2 * np.pi * 300) * 32767
+    mp3_without_xing(source, [(noise, 160_000), (tone.astype(np.int16), 32_000)])
+    declared = read_headers(source).duration
+    assert declared < 10
+    chunks: list = []
+    plan = CutPlan(chunk_seconds=5, remux_as="mp3", max_seconds=60, declared=declared)
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(20, abs=0.2)  # each part's encoder delay and padding
+    assert len(chunks) == 4
+    assert sum(chunk.duration for chunk in chunks) == pytest.approx(decoded, abs=1e-6)
+
+
+def test_a_flac_file_whose_frame_numbers_start_late_is_timed_from_its_start(tmp_path):
+    """A FLAC file trimmed by copying frames (earshot's own chunks, or `ffmpeg -c copy`) keeps
+    the frame numbers of the recording it was cut from."""
+    whole = tmp_path / "whole.flac"
+    speech_with_pauses(whole, 24, [8, 16, 19.1, 22.2], "flac")
+    (first_cut := tmp_path / "first").mkdir()
+    chunks: list = []
+    cut_at_quiet_points(whole, first_cut, CutPlan(8, "flac", 60, 24.0), chunks.append)
+    trimmed = chunks[-1]
+    assert trimmed.start == pytest.approx(16, abs=PAUSE / 2)
+    chunks = []
+    plan = CutPlan(chunk_seconds=3, remux_as="flac", max_seconds=10, declared=trimmed.duration)
+    decoded = cut_at_quiet_points(trimmed.path, tmp_path, plan, chunks.append)
+    assert decoded == pytest.approx(trimmed.duration, abs=0.01)
+    starts = [chunk.start for chunk in chunks]
+    assert starts == pytest.approx([0, 19.1 - 16, 22.2 - 16], abs=PAUSE / 2)
+
+
+@pytest.mark.parametrize("fmt", ["flac", "ogg"])
+def test_copied_chunks_fit_the_upload_limit_where_the_audio_gets_dense(tmp_path, fmt):
+    """Silence, then noise: chunks sized by the file's average bytes per second would carry
+    the noise into chunks several times over the limit (Craig's per-speaker tracks)."""
+    source = tmp_path / f"track.{fmt}"
+    container_name, codec, _, _ = FORMATS[fmt]
+    rate = 16_000
+    noise = np.random.default_rng(1).normal(0, 6000, 10 * rate)
+    signal = np.concatenate([np.zeros(100 * rate), noise]).astype(np.int16)
+    with av.open(str(source), "w", format=container_name) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(signal.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    size = source.stat().st_size
+    limit = size * 2 // 5
+    capabilities = Capabilities(max_upload_bytes=limit, upload_formats=frozenset({fmt}))
+    plan = cut_plan(read_headers(source), size, capabilities, 600, 3600)
+    assert plan is not None and plan.remux_as == fmt
+    chunks: list = []
+    decoded = cut_at_quiet_points(source, tmp_path, plan, chunks.append)
+    assert max(chunk.path.stat().st_size for chunk in chunks) <= limit
+    assert len(chunks) > plan.expected_chunks(decoded)
+    for chunk, following in itertools.pairwise(chunks):
+        assert following.start == pytest.approx(chunk.start + chunk.duration)
+    assert sum(probe(chunk.path).duration for chunk in chunks) == pytest.approx(decoded, abs=0.1)
+
+
 @pytest.fixture
 def long_pipeline(http, provider):
     limits = Limits(
@@ -129,11 +214,9 @@ async def test_a_long_recording_is_asked_chunk_by_chunk_and_stitched(
     assert starts == pytest.approx([0, 9.4, 20.7, 29.6, 40.0], abs=PAUSE / 2)
 
 
-async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
-    long_pipeline, audio_api, tmp_path, monkeypatch
-):
-    source = tmp_path / "talk.wav"
-    speech_with_pauses(source, 25, [9.6, 19.8])
+def wait_for_the_first_upload(monkeypatch, audio_api) -> list[bool]:
+    """Make the cutting pass wait, once it handed over its first chunk, until the provider
+    has received an upload (5 s at most); returns the list it then records whether it had."""
     real_cut = asking_module.cut_at_quiet_points
     asked_while_cutting: list[bool] = []
 
@@ -149,6 +232,15 @@ async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
         return real_cut(path, folder, plan, handed)
 
     monkeypatch.setattr(asking_module, "cut_at_quiet_points", cut_waiting_after_the_first_chunk)
+    return asked_while_cutting
+
+
+async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
+    long_pipeline, audio_api, tmp_path, monkeypatch
+):
+    source = tmp_path / "talk.wav"
+    speech_with_pauses(source, 25, [9.6, 19.8])
+    asked_while_cutting = wait_for_the_first_upload(monkeypatch, audio_api)
     result = await long_pipeline.transcribe(source, TranscriptionOptions())
     assert asked_while_cutting == [True]
     assert len(audio_api.uploads) == 3
@@ -156,17 +248,29 @@ async def test_the_first_chunk_is_with_the_provider_while_the_rest_is_cut(
 
 
 async def test_a_failing_cut_stops_the_requests_and_leaves_nothing(
-    long_pipeline, audio_api, tmp_path, private_tmp
+    long_pipeline, audio_api, tmp_path, private_tmp, monkeypatch
 ):
-    """An Ogg file whose last page claims 20 s holds 40: the pass refuses it once it has
-    decoded well past 20 s, after the first chunks went up."""
-    source = tmp_path / "talk.ogg"
-    speech_with_pauses(source, 40, [], "ogg")
-    source.write_bytes(bad_media.with_last_granule(source.read_bytes(), 20 * 48_000))
+    """A FLAC file cut short (its header says 40 s, it holds about 20): the pass refuses it
+    at its end, after the first chunk went up. The check alongside is held until stopped, so
+    the refusal is the pass's, and the check's thread is stopped by it."""
+    source = tmp_path / "talk.flac"
+    speech_with_pauses(source, 40, [], "flac")
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])
+    asked_while_cutting = wait_for_the_first_upload(monkeypatch, audio_api)
+    checks_stopped: list[bool] = []
+
+    def check_held_until_stopped(path, *, max_seconds):
+        checks_stopped.append(stop_flag().wait(5))
+        raise_if_stopped()
+
+    monkeypatch.setattr(asking_module, "probe", check_held_until_stopped)
     audio_api.latency = 0.2
     with pytest.raises(CorruptAudio):
         await long_pipeline.transcribe(source, TranscriptionOptions())
-    assert 1 <= len(audio_api.uploads) <= 2
+    assert asked_while_cutting == [True]
+    assert checks_stopped == [True]
+    assert len(audio_api.uploads) == 1
     assert list(private_tmp.iterdir()) == []
 
 
