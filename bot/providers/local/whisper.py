@@ -150,21 +150,20 @@ class WhisperEngine:
         try:
             pieces, info = self._decoded(model, samples, job)
             for piece in pieces:
-                if _judged_silent(piece):
-                    continue
-                text += piece.text
-                piece_words = [Word(w.start, w.end, w.word) for w in piece.words or ()]
-                decoded = Segment(
-                    piece.start,
-                    piece.end,
-                    piece.text.strip(),
-                    no_speech_prob=piece.no_speech_prob,
-                    avg_logprob=piece.avg_logprob,
-                )
-                segments.extend(split_at_words(decoded, piece_words))
-                words.extend(piece_words)
-                if on_text is not None and text.strip():
-                    on_text(text.strip())
+                if not _judged_silent(piece):
+                    text += piece.text
+                    piece_words = [Word(w.start, w.end, w.word) for w in piece.words or ()]
+                    decoded = Segment(
+                        piece.start,
+                        piece.end,
+                        piece.text.strip(),
+                        no_speech_prob=piece.no_speech_prob,
+                        avg_logprob=piece.avg_logprob,
+                    )
+                    segments.extend(split_at_words(decoded, piece_words))
+                    words.extend(piece_words)
+                    if on_text is not None and text.strip():
+                        on_text(text.strip())
                 if stop is not None and stop.is_set():
                     break
         except RuntimeError as exc:
