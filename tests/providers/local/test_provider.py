@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from bot.audio.pcm import Pcm, write_wav
 from bot.audio.probe import probe
@@ -27,6 +27,7 @@ from bot.providers.interface import AudioUpload
 from bot.providers.local import whisper
 from bot.providers.local.provider import LocalProvider
 from bot.providers.local.whisper import Heard
+from bot.providers.local.word_segments import LONGEST_SEGMENT
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
@@ -128,12 +129,18 @@ def story(espeak, tmp_path) -> AudioUpload:
     return AudioUpload(path, "audio.wav", "audio/wav")
 
 
-async def test_word_timings_come_with_every_transcript(english, story):
+async def test_word_timings_come_with_every_transcript_cut_into_sentences(english, story):
+    """The batched pipeline decodes the story as one stretch; its segments are its sentences,
+    each spanning its words and no longer than a subtitle can be read."""
     timed = await english.transcribe(story, TranscriptionOptions())
-    assert len(timed.segments) > 1 and timed.duration > 5
+    assert len(timed.segments) == len(SENTENCES[:3]) and timed.duration > 5
     assert [word.word.strip() for word in timed.words] == timed.text.split()
     assert all(a.start <= b.start for a, b in itertools.pairwise(timed.words))
-    assert timed.words[-1].end <= timed.segments[-1].end + 0.5
+    assert " ".join(segment.text for segment in timed.segments) == timed.text
+    assert all(0 < s.end - s.start <= LONGEST_SEGMENT for s in timed.segments)
+    assert all(s.no_speech_prob is not None for s in timed.segments)
+    firsts = [next(w for w in timed.words if w.start >= s.start) for s in timed.segments]
+    assert [w.word.strip().lower() for w in firsts] == ["can", "we", "i"]
 
 
 async def test_live_transcription_decodes_greedily_and_times_no_words(english, story):
@@ -179,7 +186,7 @@ async def test_streaming_tells_the_transcript_as_it_grows_before_returning(engli
         told.append(text)
 
     transcript = await english.transcribe_streaming(story, TranscriptionOptions(), listen)
-    assert len(told) == len(transcript.segments) > 1
+    assert told  # once a batch: the story is one
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(told))
     assert told[-1] == transcript.text
 
@@ -354,10 +361,11 @@ async def test_the_settings_build_one_job_slot_per_core_and_the_piper_voice_firs
 
 
 async def test_the_shipped_defaults_reach_faster_whisper(http, tmp_path, monkeypatch, espeak):
-    """Greedy decoding with word timings, on every core; LOCAL_BEAM_SIZE and
-    LOCAL_THREADS_PER_JOB change them; a live caption still times no words."""
+    """Greedy batched decoding with word timings, on every core; LOCAL_BEAM_SIZE and
+    LOCAL_THREADS_PER_JOB change them; a live caption is still decoded sequentially and times
+    no words."""
     built: list[dict] = []
-    asked: list[dict] = []
+    asked: list[tuple[str, dict]] = []
 
     class Observed(WhisperModel):
         def __init__(self, *args, **kwargs) -> None:
@@ -365,10 +373,16 @@ async def test_the_shipped_defaults_reach_faster_whisper(http, tmp_path, monkeyp
             super().__init__(*args, **kwargs)
 
         def transcribe(self, *args, **kwargs):
-            asked.append(kwargs)
+            asked.append(("sequential", kwargs))
+            return super().transcribe(*args, **kwargs)
+
+    class ObservedBatches(BatchedInferencePipeline):
+        def transcribe(self, *args, **kwargs):
+            asked.append(("batched", kwargs))
             return super().transcribe(*args, **kwargs)
 
     monkeypatch.setattr(whisper, "WhisperModel", Observed)
+    monkeypatch.setattr(whisper, "BatchedInferencePipeline", ObservedBatches)
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
     path = tmp_path / "speech.wav"
     write_wav(espeak.synthesize("Good morning.", "English (America)", 1.0), path)
@@ -380,11 +394,12 @@ async def test_the_shipped_defaults_reach_faster_whisper(http, tmp_path, monkeyp
     custom = local_settings(tmp_path, local_beam_size=5, local_threads_per_job=1, **one_slot)
     heard = await (await build_provider(custom, http)).transcribe(upload, TranscriptionOptions())
     assert [(b["cpu_threads"], b["num_workers"]) for b in built] == [(3, 1), (1, 1)]
-    assert [(a["beam_size"], a["word_timestamps"]) for a in asked] == [
-        (1, True),
-        (1, False),
-        (5, True),
+    assert [(way, a["beam_size"], a["word_timestamps"]) for way, a in asked] == [
+        ("batched", 1, True),
+        ("sequential", 1, False),
+        ("batched", 5, True),
     ]
+    assert {a["batch_size"] for way, a in asked if way == "batched"} == {whisper.BATCH_SIZE}
     assert "morning" in words(heard.text)
 
 
