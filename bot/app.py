@@ -122,8 +122,11 @@ class EarshotBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.http_client = await build_http_client(self.settings)
+        database_url = self.settings.database_url
         self.store = await Store.open(
-            self.settings.data_dir, cache_ttl=self.settings.transcript_cache_ttl_seconds
+            self.settings.data_dir,
+            database_url=database_url.get_secret_value() if database_url else None,
+            cache_ttl=self.settings.transcript_cache_ttl_seconds,
         )
         provider = LimitedProvider(
             await build_provider(self.settings, self.http_client),

@@ -183,7 +183,12 @@ class Settings(BaseSettings):
     the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
     (Docker: 10 s unless `--stop-timeout` says otherwise)."""
     data_dir: Path = Path("data")
-    """Where earshot keeps its state: the database and the synced command set's fingerprint."""
+    """Where earshot keeps its state: the database (unless DATABASE_URL names one) and the
+    synced command set's fingerprint."""
+    database_url: SecretStr | None = None
+    """The PostgreSQL database to keep the state in, which several earshot processes can share
+    (postgresql://user:password@host:5432/earshot); None (unset or empty): SQLite in DATA_DIR.
+    Secret, as it may hold a password."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="before")
@@ -225,6 +230,22 @@ class Settings(BaseSettings):
             "a Piper voice name (en_US-lessac-medium), the path of a voice's .onnx file, "
             f"or {NO_PIPER_VOICE}"
         )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        """Empty is None; anything else is a postgresql:// (or postgres://) URL."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str) or not value.strip():
+            return None
+        scheme = value.strip().partition("://")[0]
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "a PostgreSQL URL such as postgresql://user:password@host:5432/earshot "
+                "(unset: SQLite in DATA_DIR)"
+            )
+        return value.strip()
 
     @model_validator(mode="after")
     def _budget_defaults_within_ceilings(self) -> Settings:

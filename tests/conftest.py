@@ -18,10 +18,13 @@ from bot.providers.local.espeak import ESpeakEngine
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.retry import RetryPolicy
 from bot.transcription.pipeline import Limits, Pipeline
+from tests.databases import database_url, postgres_server, postgres_url
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import serve_fake_discord
 from tests.fakes.file_host import FileHost
 from tests.harness import bot_settings, earshot_world, unexpected_errors
+
+__all__ = ["database_url", "postgres_server", "postgres_url"]  # fixtures for every test
 
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test reaches a model hub, whatever it asks for

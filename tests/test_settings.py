@@ -199,3 +199,18 @@ def test_a_budgets_default_above_its_ceiling_is_named(monkeypatch):
         "settings: BUDGET_AUDIO_MINUTES_PER_DAY (90) is above its ceiling "
         "BUDGET_MAX_AUDIO_MINUTES_PER_DAY (60)"
     )
+
+
+def test_the_state_is_in_sqlite_unless_a_postgresql_url_is_set(monkeypatch):
+    assert load_settings().database_url is None
+    monkeypatch.setenv("DATABASE_URL", "")
+    assert load_settings().database_url is None
+    monkeypatch.setenv("DATABASE_URL", "postgresql://earshot:s3cret@db:5432/earshot")
+    url = load_settings().database_url
+    assert url is not None and url.get_secret_value().endswith("@db:5432/earshot")
+    assert "s3cret" not in repr(load_settings())
+    monkeypatch.setenv("DATABASE_URL", "mysql://earshot:s3cret@db/earshot")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("setting DATABASE_URL: a PostgreSQL URL such as")
+    assert "s3cret" not in str(caught.value)

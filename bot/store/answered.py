@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 from bot.store.deletions import PostedMessage, queue_deletions
+
+MESSAGE_LOCK = "message"
+"""Taken for a message's id while what was posted for it is recorded or taken back, so that
+another process's deletion of it never comes between the check and the record."""
 
 REPLAY_WINDOW_SECONDS = 24 * 60 * 60
 """How long an answered message with nothing left to take back is remembered, so that Discord
@@ -26,37 +28,36 @@ class AnsweredMessages:
     async def claim_message(self, source_id: int, channel_id: int | None = None) -> bool:
         """Record that `source_id` (in `channel_id`) is being answered; False if it already
         was."""
-        async with self._database.transaction() as db:
-            cursor = await db.execute(
-                "INSERT OR IGNORE INTO answered_messages (source_id, created_at, channel_id)"
-                " VALUES (?, ?, ?)",
-                (source_id, self._clock(), channel_id),
-            )
-        return cursor.rowcount == 1
+        claimed = await self._database.write(
+            "INSERT INTO answered_messages (source_id, created_at, channel_id)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            source_id,
+            self._clock(),
+            channel_id,
+        )
+        return claimed == 1
 
     async def add_posted_message(self, source_id: int, posted: PostedMessage) -> bool:
         """Remember a message or thread posted in answer to `source_id` (claimed first). False
         when `source_id` is gone already (deleted while this was being posted): then `posted`
         is a deletion to do instead, due now."""
         async with self._database.transaction() as db:
-            async with db.execute(
-                "SELECT 1 FROM answered_messages WHERE source_id = ?", (source_id,)
-            ) as cursor:
-                answered = await cursor.fetchone() is not None
-            if not answered:
+            await db.lock(MESSAGE_LOCK, source_id)
+            answered = await db.fetch_one(
+                "SELECT 1 FROM answered_messages WHERE source_id = ?", source_id
+            )
+            if answered is None:
                 await queue_deletions(db, [posted], self._clock())
                 return False
             await db.execute(
-                "INSERT OR IGNORE INTO transcript_messages"
+                "INSERT INTO transcript_messages"
                 " (source_id, channel_id, message_id, attachment_id, is_thread)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    source_id,
-                    posted.channel_id,
-                    posted.message_id,
-                    posted.attachment_id,
-                    posted.is_thread,
-                ),
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                source_id,
+                posted.channel_id,
+                posted.message_id,
+                posted.attachment_id,
+                posted.is_thread,
             )
         return True
 
@@ -68,15 +69,16 @@ class AnsweredMessages:
             for table in ("transcript_messages", "pending_deletions"):
                 await db.execute(
                     f"DELETE FROM {table} WHERE message_id = ? AND is_thread = ?",
-                    (message_id, thread),
+                    message_id,
+                    thread,
                 )
 
-    async def forget_settled(self, db: aiosqlite.Connection, now: float) -> None:
+    async def forget_settled(self, db: Transaction, now: float) -> None:
         """Inside a transaction: forget the messages answered longer than the replay window
         ago that have nothing left to take back."""
         await db.execute(
             "DELETE FROM answered_messages WHERE created_at < ? AND NOT EXISTS"
             " (SELECT 1 FROM transcript_messages AS posted"
             "  WHERE posted.source_id = answered_messages.source_id)",
-            (now - REPLAY_WINDOW_SECONDS,),
+            now - REPLAY_WINDOW_SECONDS,
         )

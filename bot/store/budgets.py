@@ -1,9 +1,9 @@
 """Budgets' state: the limits a server set itself, and what it used in the current UTC day and
 month, with whether its admins were told it passed `NOTICE_SHARE` of a limit.
 
-`charge` checks and charges in one transaction of the store's one writer, so charges made at
-the same moment never spend more than a limit. Rows of past periods are dropped as a
-resource is charged: only the current period's usage is kept.
+`charge` checks and charges in one transaction holding the server's budget lock, so charges
+made at the same moment, in any process, never spend more than a limit. Rows of past periods
+are dropped as a resource is charged: only the current period's usage is kept.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.runtime.spending import Period, Resource
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 NOTICE_SHARE = 0.8
 """A server's admins are told once per period when its usage reaches this share of a limit."""
+BUDGET_LOCK = "budget"
+"""Taken for a server's id while its usage is read and charged."""
 ROUNDING = 1e-9
 """Minutes add up in floating point: ten tenths must fit a limit of one."""
 
@@ -104,6 +104,7 @@ class StoredBudgets:
         has not `amount` left; in one transaction. Without `notice` (an amount held until it
         is settled), no period is noticed: `adjust` will."""
         async with self._database.transaction() as db:
+            await db.lock(BUDGET_LOCK, guild_id)
             usage = [
                 (budget, await _current_use(db, guild_id, resource, budget)) for budget in budgets
             ]
@@ -120,14 +121,12 @@ class StoredBudgets:
                     "VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (guild_id, resource, period, period_start) DO UPDATE SET "
                     "used = excluded.used, noticed = excluded.noticed",
-                    (
-                        guild_id,
-                        resource,
-                        budget.period,
-                        _day(budget.start),
-                        now_used,
-                        was_noticed or noticed_now,
-                    ),
+                    guild_id,
+                    resource,
+                    budget.period,
+                    _day(budget.start),
+                    now_used,
+                    was_noticed or noticed_now,
                 )
                 if noticed_now:
                     noticed.append((budget, now_used))
@@ -141,25 +140,27 @@ class StoredBudgets:
         now reached `NOTICE_SHARE` of their limit for the first time, with their usage."""
         noticed = []
         async with self._database.transaction() as db:
+            await db.lock(BUDGET_LOCK, guild_id)
             for budget in budgets:
                 key = (guild_id, resource, budget.period, _day(budget.start))
                 await db.execute(
-                    "UPDATE budget_usage SET used = max(0, used + ?) "
-                    "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-                    (change, *key),
+                    "UPDATE budget_usage SET used = CASE WHEN used + ? > 0 THEN used + ? ELSE 0"
+                    " END WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
+                    change,
+                    change,
+                    *key,
                 )
-                async with db.execute(
+                row = await db.fetch_one(
                     "SELECT used, noticed FROM budget_usage "
                     "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-                    key,
-                ) as cursor:
-                    row = await cursor.fetchone()
+                    *key,
+                )
                 if row is None or not _notice_due(budget, row["used"], bool(row["noticed"])):
                     continue
                 await db.execute(
                     "UPDATE budget_usage SET noticed = 1 "
                     "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-                    key,
+                    *key,
                 )
                 noticed.append((budget, float(row["used"])))
         return tuple(noticed)
@@ -171,19 +172,24 @@ def _notice_due(budget: PeriodBudget, used: float, noticed: bool) -> bool:
 
 
 async def _current_use(
-    db: aiosqlite.Connection, guild_id: int, resource: Resource, budget: PeriodBudget
+    db: Transaction, guild_id: int, resource: Resource, budget: PeriodBudget
 ) -> tuple[float, bool]:
     """The period's usage and whether its notice went out, past periods' rows dropped."""
     start = _day(budget.start)
     await db.execute(
         "DELETE FROM budget_usage "
         "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start != ?",
-        (guild_id, resource, budget.period, start),
+        guild_id,
+        resource,
+        budget.period,
+        start,
     )
-    async with db.execute(
+    row = await db.fetch_one(
         "SELECT used, noticed FROM budget_usage "
         "WHERE guild_id = ? AND resource = ? AND period = ? AND period_start = ?",
-        (guild_id, resource, budget.period, start),
-    ) as cursor:
-        row = await cursor.fetchone()
+        guild_id,
+        resource,
+        budget.period,
+        start,
+    )
     return (0.0, False) if row is None else (float(row["used"]), bool(row["noticed"]))

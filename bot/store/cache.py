@@ -12,12 +12,10 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable
 
-import aiosqlite
-
 from bot.model import AudioOrigin, CacheKey, Segment, Transcript, TranscriptionResult, Word
 from bot.runtime.recently_gone import RecentlyGone
 from bot.runtime.workers import in_thread
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 
 class CachedTranscripts:
@@ -58,7 +56,10 @@ class CachedTranscripts:
                 "INSERT INTO transcript_cache (audio_sha256, variant, result, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (audio_sha256, variant)"
                 " DO UPDATE SET result = excluded.result, created_at = excluded.created_at",
-                (key.audio_sha256, key.variant, encoded, now),
+                key.audio_sha256,
+                key.variant,
+                encoded,
+                now,
             )
             await _link(db, key, origins)
 
@@ -69,7 +70,7 @@ class CachedTranscripts:
             await _link(db, key, [origin for origin in origins if origin not in self._gone])
 
     async def source_gone(
-        self, db: aiosqlite.Connection, message_id: int, attachment_ids: list[int] | None = None
+        self, db: Transaction, message_id: int, attachment_ids: list[int] | None = None
     ) -> None:
         """Inside a transaction: the message (with `attachment_ids`, only those attachments of
         it) went. Drop the entries that came from it, and remember it went, so that results of
@@ -87,20 +88,22 @@ class CachedTranscripts:
         await db.execute(
             "DELETE FROM transcript_cache WHERE (audio_sha256, variant) IN"
             f" (SELECT audio_sha256, variant FROM transcript_sources WHERE {where})",
-            parameters,
+            *parameters,
         )
 
-    async def drop_expired(self, db: aiosqlite.Connection, now: float) -> None:
+    async def drop_expired(self, db: Transaction, now: float) -> None:
         """Inside a transaction: delete the entries past the TTL (their links go with them)."""
-        await db.execute("DELETE FROM transcript_cache WHERE created_at < ?", (now - self._ttl,))
+        await db.execute("DELETE FROM transcript_cache WHERE created_at < ?", now - self._ttl)
 
 
-async def _link(db: aiosqlite.Connection, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
-    await db.executemany(
-        "INSERT OR IGNORE INTO transcript_sources"
+async def _link(db: Transaction, key: CacheKey, origins: Iterable[AudioOrigin]) -> None:
+    # The casts: PostgreSQL cannot tell a parameter's type from a SELECT list.
+    await db.execute_many(
+        "INSERT INTO transcript_sources"
         " (audio_sha256, variant, channel_id, message_id, attachment_id)"
-        " SELECT audio_sha256, variant, ?, ?, ? FROM transcript_cache"
-        " WHERE audio_sha256 = ? AND variant = ?",
+        " SELECT audio_sha256, variant, CAST(? AS BIGINT), CAST(? AS BIGINT),"
+        " CAST(? AS BIGINT) FROM transcript_cache"
+        " WHERE audio_sha256 = ? AND variant = ? ON CONFLICT DO NOTHING",
         [
             (o.channel_id, o.message_id, o.attachment_id, key.audio_sha256, key.variant)
             for o in origins

@@ -41,11 +41,10 @@ class StoredCalls:
 
     async def unlink_voice_channel(self, text_channel_id: int) -> bool:
         """Remove the text channel's link; False if it had none."""
-        async with self._database.transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM voice_links WHERE text_channel_id = ?", (text_channel_id,)
-            )
-        return cursor.rowcount == 1
+        removed = await self._database.write(
+            "DELETE FROM voice_links WHERE text_channel_id = ?", text_channel_id
+        )
+        return removed == 1
 
     async def linked_voice_channel(self, text_channel_id: int) -> int | None:
         """The voice channel whose call reads `text_channel_id`, if it is linked."""

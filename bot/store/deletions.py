@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 
 
 @dataclass(frozen=True)
@@ -37,14 +35,12 @@ class Deletion:
     attempts: int = 0
 
 
-async def queue_deletions(
-    db: aiosqlite.Connection, posted: Iterable[PostedMessage], due_at: float
-) -> None:
+async def queue_deletions(db: Transaction, posted: Iterable[PostedMessage], due_at: float) -> None:
     """Inside a transaction: add deletions to do, due at `due_at` (one already queued stays
     as it is)."""
-    await db.executemany(
-        "INSERT OR IGNORE INTO pending_deletions (channel_id, message_id, is_thread, due_at)"
-        " VALUES (?, ?, ?, ?)",
+    await db.execute_many(
+        "INSERT INTO pending_deletions (channel_id, message_id, is_thread, due_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(each.channel_id, each.message_id, each.is_thread, due_at) for each in posted],
     )
 

@@ -1,7 +1,11 @@
-"""The tables of earshot's database, as the scripts that build them version by version
-(`PRAGMA user_version`); `Database.open` applies the missing ones."""
+"""The tables of earshot's database, as the scripts that build them version by version; each
+engine applies the missing ones (SQLite counts them in `PRAGMA user_version`, PostgreSQL in the
+`earshot_schema` table). One history for both: the scripts are SQLite's, in the subset that
+`dialects.postgres_migration` turns into PostgreSQL's."""
 
 from __future__ import annotations
+
+from bot.store.database import StoreError
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -137,7 +141,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
-"""The schema, one script per version; never edit a released one, append a new one.
+"""The schema, one script per version; never edit a released one, append a new one, written
+so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
+SQLite-only statements but `INSERT OR IGNORE`; tests/store/test_schema.py compares the tables
+the two engines build).
 
 Version 2 links what is derived from a Discord message to it: the channel of an answered
 message (filled for older rows from their replies), the attachment each transcript message
@@ -160,3 +167,16 @@ Version 5 keeps budgets per server: the limits a server set itself (`budget_limi
 row is the operator's default), and what it used in each period (`budget_usage`: the UTC day or
 month starting on `period_start`, an ISO date) with whether its admins were told it passed 80%
 (`noticed`). Only the current period's rows are kept."""
+
+
+def migrations_to_apply(version: int, where: str) -> list[tuple[int, str]]:
+    """The migrations a database at schema `version` lacks, numbered from 1, in order.
+
+    Raises `StoreError` when `where` (the database, named for the operator) was written by a
+    newer earshot."""
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{where} has schema version {version}, newer than this earshot knows "
+            f"({len(MIGRATIONS)}); run a newer earshot or restore an older copy"
+        )
+    return list(enumerate(MIGRATIONS[version:], start=version + 1))

@@ -7,9 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Database, Row
 
 ReplyStyle = Literal["reply", "thread"]
 LOOKUP_BATCH = 500
@@ -186,8 +184,8 @@ class StoredSettings:
         )
 
 
-def _from_row(settings_type: type[SettingsT], key: int, row: aiosqlite.Row | None) -> SettingsT:
-    """The settings stored in `row` (SQLite's 0/1 read back as booleans where the field is
+def _from_row(settings_type: type[SettingsT], key: int, row: Row | None) -> SettingsT:
+    """The settings stored in `row` (0/1 read back as booleans where the field is
     one), or the defaults when there is no row."""
     if row is None:
         return settings_type(key)
@@ -199,7 +197,7 @@ def _from_row(settings_type: type[SettingsT], key: int, row: aiosqlite.Row | Non
 
 
 def _read(value: Any, field_type: str) -> Any:
-    """A column's value as its field's type: SQLite's 0/1 as a boolean (NULL stays None)."""
+    """A column's value as its field's type: 0/1 as a boolean (NULL stays None)."""
     if field_type in ("bool", "bool | None") and value is not None:
         return bool(value)
     return value

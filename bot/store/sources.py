@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import aiosqlite
-
+from bot.store.answered import MESSAGE_LOCK
 from bot.store.cache import CachedTranscripts
-from bot.store.database import Database
+from bot.store.database import Database, Transaction
 from bot.store.deletions import Deletion, PostedMessage, queue_deletions
 
 
@@ -40,9 +39,10 @@ class Sources:
         thread they are in). Transcripts of it finished later are not cached (see
         `RecentlyGone`)."""
         async with self._database.transaction() as db:
+            await db.lock(MESSAGE_LOCK, message_id)
             await self._cache.source_gone(db, message_id)
             deletions = await self._take_back(db, "source_id = ?", (message_id,))
-            await db.execute("DELETE FROM answered_messages WHERE source_id = ?", (message_id,))
+            await db.execute("DELETE FROM answered_messages WHERE source_id = ?", message_id)
         return deletions
 
     async def attachments_gone(
@@ -57,14 +57,15 @@ class Sources:
             return []
         marks = ", ".join("?" * len(ids))
         async with self._database.transaction() as db:
+            await db.lock(MESSAGE_LOCK, message_id)
             await self._cache.source_gone(db, message_id, ids)
             deletions = await self._take_back(
                 db, f"source_id = ? AND attachment_id IN ({marks})", (message_id, *ids)
             )
             deletions += await self._take_back(
                 db,
-                "source_id = ? AND is_thread AND NOT EXISTS (SELECT 1 FROM transcript_messages"
-                " AS other WHERE other.source_id = ? AND NOT other.is_thread)",
+                "source_id = ? AND is_thread = 1 AND NOT EXISTS (SELECT 1 FROM"
+                " transcript_messages AS other WHERE other.source_id = ? AND other.is_thread = 0)",
                 (message_id, message_id),
             )
         return deletions
@@ -105,21 +106,20 @@ class Sources:
         return list(found.values())
 
     async def _take_back(
-        self, db: aiosqlite.Connection, where: str, parameters: tuple[object, ...]
+        self, db: Transaction, where: str, parameters: tuple[object, ...]
     ) -> list[Deletion]:
         """Move the transcript messages matching `where` into the deletions to do, due now."""
-        async with db.execute(
+        rows = await db.fetch_all(
             "SELECT channel_id, message_id, attachment_id, is_thread FROM transcript_messages"
             f" WHERE {where} ORDER BY is_thread, message_id",
-            parameters,
-        ) as cursor:
-            rows = await cursor.fetchall()
+            *parameters,
+        )
         posted = [
             PostedMessage(
                 row["channel_id"], row["message_id"], row["attachment_id"], bool(row["is_thread"])
             )
             for row in rows
         ]
-        await db.execute(f"DELETE FROM transcript_messages WHERE {where}", parameters)
+        await db.execute(f"DELETE FROM transcript_messages WHERE {where}", *parameters)
         await queue_deletions(db, posted, self._clock())
         return [Deletion(each) for each in posted]

@@ -14,8 +14,10 @@ from bot.store.cache import CachedTranscripts
 from bot.store.calls import RememberedCall, StoredCalls
 from bot.store.database import Database
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
+from bot.store.postgres_database import PostgresDatabase
 from bot.store.settings import GuildSettings, MemberSettings, StoredSettings
 from bot.store.sources import Sources, SourceToCheck
+from bot.store.sqlite_database import SqliteDatabase
 
 
 class Store:
@@ -36,11 +38,25 @@ class Store:
 
     @classmethod
     async def open(
-        cls, data_dir: Path, *, cache_ttl: float, clock: Callable[[], float] = time.time
+        cls,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        cache_ttl: float,
+        clock: Callable[[], float] = time.time,
     ) -> Store:
-        """Open (creating `data_dir` and the file if missing) and migrate the database.
-        Cached transcripts older than `cache_ttl` seconds are not returned."""
-        return cls(await Database.open(data_dir), cache_ttl=cache_ttl, clock=clock)
+        """Open and migrate the database: the PostgreSQL server at `database_url` when given,
+        else the SQLite file in `data_dir` (both created if missing). Cached transcripts older
+        than `cache_ttl` seconds are not returned.
+
+        Raises `StoreError` when the database cannot be opened or reached, or is newer than
+        this earshot."""
+        database: Database = (
+            await PostgresDatabase.open(database_url)
+            if database_url is not None
+            else await SqliteDatabase.open(data_dir)
+        )
+        return cls(database, cache_ttl=cache_ttl, clock=clock)
 
     async def close(self) -> None:
         await self._database.close()

@@ -1,5 +1,6 @@
 """Automatic transcription, end to end: MESSAGE_CREATE and MESSAGE_DELETE in through the
-loopback gateway, transcripts out over REST."""
+loopback gateway, transcripts out over REST. Every test runs with the state in SQLite, then in
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from tests.harness import CHANNEL_MESSAGES, NO_MENTIONS, bot_settings, earshot_w
 
 ANSWERING = dp.VIEW_CHANNEL | dp.SEND_MESSAGES | dp.ATTACH_FILES | dp.READ_MESSAGE_HISTORY
 THREADS = dp.CREATE_PUBLIC_THREADS | dp.SEND_MESSAGES_IN_THREADS
+
+
+@pytest.fixture
+def settings(audio_api, tmp_path, database_url):
+    return bot_settings(audio_api, tmp_path / "data", database_url=database_url)
 
 
 @pytest.fixture
@@ -282,10 +288,14 @@ async def test_without_permission_to_post_nothing_is_transcribed(enabled):
 
 
 async def test_fifty_voice_messages_in_a_second_are_all_answered_once_within_the_caps(
-    discord_fake, audio_api, tmp_path, caplog
+    discord_fake, audio_api, tmp_path, database_url, caplog
 ):
     settings = bot_settings(
-        audio_api, tmp_path / "data", max_auto_jobs_per_guild=3, max_concurrent_provider_calls=2
+        audio_api,
+        tmp_path / "data",
+        database_url=database_url,
+        max_auto_jobs_per_guild=3,
+        max_concurrent_provider_calls=2,
     )
     async with earshot_world(discord_fake, audio_api, settings) as world:
         await world.configure("settings channel", options={"enabled": True})

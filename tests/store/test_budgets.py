@@ -45,8 +45,8 @@ class Admins:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    opened = await Store.open(tmp_path, cache_ttl=0)
+async def store(tmp_path, database_url):
+    opened = await Store.open(tmp_path, database_url=database_url, cache_ttl=0)
     yield opened
     await opened.close()
 

@@ -21,8 +21,8 @@ TTL = 3600.0
 
 
 @pytest.fixture
-async def store(tmp_path):
-    opened = await Store.open(tmp_path, cache_ttl=TTL)
+async def store(tmp_path, database_url):
+    opened = await Store.open(tmp_path, database_url=database_url, cache_ttl=TTL)
     yield opened
     await opened.close()
 

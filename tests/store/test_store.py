@@ -17,6 +17,7 @@ from bot.store import (
     Store,
     StoreError,
 )
+from tests.databases import table_rows
 
 TTL = 3600.0
 KEY = CacheKey("ab" * 32, '{"language": null}')
@@ -47,8 +48,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path, clock):
-    opened = await Store.open(tmp_path / "data", cache_ttl=TTL, clock=clock)
+async def store(tmp_path, clock, database_url):
+    opened = await Store.open(
+        tmp_path / "data", database_url=database_url, cache_ttl=TTL, clock=clock
+    )
     yield opened
     await opened.close()
 
@@ -82,13 +85,13 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
     }
 
 
-async def test_reopening_keeps_everything_and_migrates_nothing_again(tmp_path):
-    store = await Store.open(tmp_path, cache_ttl=TTL)
+async def test_reopening_keeps_everything_and_migrates_nothing_again(tmp_path, database_url):
+    store = await Store.open(tmp_path, database_url=database_url, cache_ttl=TTL)
     await store.update_guild_settings(1, language="de", reply_style="thread")
     await store.update_member_settings(7, opted_out=True)
     await store.close()
 
-    store = await Store.open(tmp_path, cache_ttl=TTL)
+    store = await Store.open(tmp_path, database_url=database_url, cache_ttl=TTL)
     try:
         guild = await store.guild_settings(1)
         member = await store.member_settings(7)
@@ -159,12 +162,16 @@ async def test_a_cached_transcription_round_trips_until_its_ttl(store, clock):
     assert await store.cached_transcription(KEY) is None
 
 
-async def test_expired_cache_entries_are_removed_from_the_file(store, clock, tmp_path):
+async def test_expired_cache_entries_are_removed_from_the_database(
+    store, clock, tmp_path, database_url
+):
     await store.cache_transcription(KEY, RESULT)
     clock.now += TTL + 1
     await store.cache_transcription(CacheKey("cd" * 32, "{}"), RESULT)
-    count = inspect(tmp_path / "data" / DATABASE_FILE, "SELECT count(*) FROM transcript_cache")
-    assert count == 1
+    rows = await table_rows(
+        tmp_path / "data", database_url, "SELECT audio_sha256 FROM transcript_cache"
+    )
+    assert rows == [("cd" * 32,)]
 
 
 async def test_a_message_is_claimed_once_and_forgotten_with_its_transcripts(store):
@@ -282,7 +289,7 @@ async def test_the_sources_to_check_are_recent_answers_and_cached_transcripts(st
 
 
 async def test_pruning_forgets_expired_transcripts_and_answers_with_nothing_to_take_back(
-    store, clock, tmp_path
+    store, clock, tmp_path, database_url
 ):
     await store.cache_transcription(KEY, RESULT, [AudioOrigin(1, 100, 500)])
     await store.claim_message(100, 1)
@@ -291,10 +298,11 @@ async def test_pruning_forgets_expired_transcripts_and_answers_with_nothing_to_t
     clock.now += max(TTL, REPLAY_WINDOW_SECONDS) + 1
     await store.prune()
 
-    path = tmp_path / "data" / DATABASE_FILE
-    assert inspect(path, "SELECT count(*) FROM transcript_cache") == 0
-    assert inspect(path, "SELECT count(*) FROM transcript_sources") == 0
-    assert inspect(path, "SELECT group_concat(source_id) FROM answered_messages") == "100"
+    data_dir = tmp_path / "data"
+    for table in ("transcript_cache", "transcript_sources"):
+        assert await table_rows(data_dir, database_url, f"SELECT * FROM {table}") == []
+    answered = await table_rows(data_dir, database_url, "SELECT source_id FROM answered_messages")
+    assert answered == [(100,)]
 
 
 async def test_a_version_1_database_learns_its_answers_channels_and_threads(tmp_path):
