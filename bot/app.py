@@ -81,8 +81,9 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class EarshotBot(commands.Bot):
-    """earshot. `pipeline`, `synthesizer`, `store`, `queue`, `members`, `budgets`,
+class EarshotBot(commands.AutoShardedBot):
+    """earshot, running the shards SHARD_IDS of SHARD_COUNT (all, as many as Discord
+    recommends, by default). `pipeline`, `synthesizer`, `store`, `queue`, `members`, `budgets`,
     `take_back`, `calls` and `chat_lines` exist once `setup_hook` has run (at login); so do
     the `background` tasks, until `close`. `connector` is the aiohttp connector for Discord
     (tests pass one that trusts their voice server's certificate)."""
@@ -112,6 +113,9 @@ class EarshotBot(commands.Bot):
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=EarshotTree,
+            shard_count=settings.shard_count,
+            # None is discord.py's own default (every shard); its typed keywords say list only.
+            shard_ids=settings.shard_ids,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.force_sync = force_sync
@@ -180,9 +184,10 @@ class EarshotBot(commands.Bot):
                 await self.load_extension(extension)
             except commands.ExtensionError:
                 log.exception("could not load %s; its commands are unavailable", extension)
-        await sync_commands(
-            self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
-        )
+        if self.settings.runs_first_shard:  # one process of several syncs
+            await sync_commands(
+                self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
+            )
 
     def _speak_in(self, guild: discord.Guild) -> Speak:
         """Speech for the server's call, charged to its budgets."""

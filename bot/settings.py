@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
 ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     """The PostgreSQL database to keep the state in, which several earshot processes can share
     (postgresql://user:password@host:5432/earshot); None (unset or empty): SQLite in DATA_DIR.
     Secret, as it may hold a password."""
+    shard_count: Annotated[int, Field(ge=1)] | None = None
+    """How many shards the bot's servers are split into (Discord requires one per 2,500
+    servers); None: as many as Discord recommends."""
+    shard_ids: Annotated[list[int] | None, NoDecode] = None
+    """The shards this process runs, of SHARD_COUNT (e.g. `0,1`); None: all of them. Several
+    processes each running some share one state: DATABASE_URL."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="before")
@@ -246,6 +252,39 @@ class Settings(BaseSettings):
                 "(unset: SQLite in DATA_DIR)"
             )
         return value.strip()
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """`0,1` (or empty: None)."""
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        return parts or None
+
+    @model_validator(mode="after")
+    def _shards_of_the_count(self) -> Settings:
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT, the number of shards they are of")
+        wrong = [shard for shard in self.shard_ids if not 0 <= shard < self.shard_count]
+        if wrong or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError(
+                f"SHARD_IDS must be distinct shard numbers from 0 to {self.shard_count - 1} "
+                f"(SHARD_COUNT={self.shard_count})"
+            )
+        if len(self.shard_ids) < self.shard_count and self.database_url is None:
+            raise ValueError(
+                "SHARD_IDS runs only some of the shards, so other processes run the rest and "
+                "must share this one's state: set DATABASE_URL to a PostgreSQL database"
+            )
+        return self
+
+    @property
+    def runs_first_shard(self) -> bool:
+        """Whether this process runs shard 0: the one process that syncs the commands."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @model_validator(mode="after")
     def _budget_defaults_within_ceilings(self) -> Settings:

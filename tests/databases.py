@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,8 +23,12 @@ ENGINES = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+def postgres_server() -> Iterator[pgserver.PostgresServer]:
+    """The server, its data (and socket) in a directory of its own rather than pytest's
+    temporary tree, which another pytest run on the machine may clean up meanwhile."""
+    server = pgserver.get_server(
+        Path(tempfile.mkdtemp(prefix="earshot-postgres-")), cleanup_mode="delete"
+    )
     yield server
     server.cleanup()
 

@@ -214,3 +214,36 @@ def test_the_state_is_in_sqlite_unless_a_postgresql_url_is_set(monkeypatch):
         load_settings()
     assert str(caught.value).startswith("setting DATABASE_URL: a PostgreSQL URL such as")
     assert "s3cret" not in str(caught.value)
+
+
+def test_shards_are_a_count_and_the_ids_this_process_runs(monkeypatch):
+    settings = load_settings()
+    assert (settings.shard_count, settings.shard_ids, settings.runs_first_shard) == (
+        None,
+        None,
+        True,
+    )
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://earshot@db/earshot")
+    monkeypatch.setenv("SHARD_IDS", "2, 3")
+    settings = load_settings()
+    assert (settings.shard_count, settings.shard_ids, settings.runs_first_shard) == (
+        4,
+        [2, 3],
+        False,
+    )
+    for wrong in ("4", "1,1", "-1", "one"):
+        monkeypatch.setenv("SHARD_IDS", wrong)
+        with pytest.raises(SettingsError, match=r"^(setting SHARD_IDS|settings: SHARD_IDS)"):
+            load_settings()
+
+
+def test_a_process_running_some_shards_needs_a_shared_database(monkeypatch):
+    monkeypatch.setenv("SHARD_IDS", "1")
+    with pytest.raises(SettingsError, match="SHARD_IDS needs SHARD_COUNT"):
+        load_settings()
+    monkeypatch.setenv("SHARD_COUNT", "2")
+    with pytest.raises(SettingsError, match="must share this one's state: set DATABASE_URL"):
+        load_settings()
+    monkeypatch.setenv("SHARD_IDS", "0,1")
+    assert load_settings().runs_first_shard

@@ -140,6 +140,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, resource, period, period_start)
     );
     """,
+    # 6: the command cooldown, shared by processes.
+    """
+    CREATE TABLE command_cooldowns (
+        user_id INTEGER PRIMARY KEY,
+        until   REAL NOT NULL
+    );
+    CREATE INDEX command_cooldowns_by_end ON command_cooldowns (until);
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one, written
 so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
@@ -166,7 +174,10 @@ call they are in (`auto_captions`). Nothing heard is stored.
 Version 5 keeps budgets per server: the limits a server set itself (`budget_limits`; a missing
 row is the operator's default), and what it used in each period (`budget_usage`: the UTC day or
 month starting on `period_start`, an ISO date) with whether its admins were told it passed 80%
-(`noticed`). Only the current period's rows are kept."""
+(`noticed`). Only the current period's rows are kept.
+
+Version 6 keeps the per-member command cooldown (`command_cooldowns`: until when, clock time),
+so that processes sharing the database apply one cooldown; rows past their end are pruned."""
 
 
 def migrations_to_apply(version: int, where: str) -> list[tuple[int, str]]:

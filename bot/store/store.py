@@ -12,6 +12,7 @@ from bot.store.answered import AnsweredMessages
 from bot.store.budgets import StoredBudgets
 from bot.store.cache import CachedTranscripts
 from bot.store.calls import RememberedCall, StoredCalls
+from bot.store.cooldowns import StoredCooldowns
 from bot.store.database import Database
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
 from bot.store.postgres_database import PostgresDatabase
@@ -21,7 +22,8 @@ from bot.store.sqlite_database import SqliteDatabase
 
 
 class Store:
-    """Settings, voice channels, budgets, cache, answered messages and deletions to do. Build with
+    """Settings, voice channels, budgets, cooldowns, cache, answered messages and deletions to
+    do. Build with
     `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
 
     def __init__(self, database: Database, *, cache_ttl: float, clock: Callable[[], float]) -> None:
@@ -33,6 +35,7 @@ class Store:
         self._answered = AnsweredMessages(database, clock)
         self._deletions = DeletionQueue(database, clock)
         self._sources = Sources(database, self._cache, clock)
+        self._cooldowns = StoredCooldowns(database, clock)
         self.budgets = StoredBudgets(database)
         """Servers' budgets: their own limits and their usage (budgets.py)."""
 
@@ -63,11 +66,13 @@ class Store:
 
     async def prune(self) -> None:
         """Forget what can no longer matter: cached transcripts past their TTL (with their
-        links), and answered messages past the replay window with nothing left to take back."""
+        links), answered messages past the replay window with nothing left to take back, and
+        cooldowns that are over."""
         now = self._clock()
         async with self._database.transaction() as db:
             await self._cache.drop_expired(db, now)
             await self._answered.forget_settled(db, now)
+            await self._cooldowns.drop_over(db, now)
 
     # Settings (settings.py)
 
@@ -96,6 +101,11 @@ class Store:
 
     async def update_member_settings(self, user_id: int, **changes: object) -> MemberSettings:
         return await self._settings.update_member_settings(user_id, **changes)
+
+    # The command cooldown (cooldowns.py)
+
+    async def take_cooldown(self, user_id: int, seconds: float) -> float | None:
+        return await self._cooldowns.take(user_id, seconds)
 
     # Voice channels: linked text channels, calls to rejoin (calls.py)
 

@@ -129,3 +129,12 @@ async def test_a_database_that_does_not_exist_is_a_clear_error(tmp_path, postgre
         StoreError, match=r'cannot reach the database .*"missing_\w+" does not exist'
     ):
         await Store.open(tmp_path, database_url=missing, cache_ttl=TTL)
+
+
+async def test_one_cooldown_holds_across_processes(two_processes):
+    first, second = two_processes
+    outcomes = await asyncio.gather(
+        first.take_cooldown(7, 30), second.take_cooldown(7, 30), first.take_cooldown(7, 30)
+    )
+    assert sorted(outcome is None for outcome in outcomes) == [False, False, True]
+    assert all(0 < left <= 30 for left in outcomes if left is not None), outcomes

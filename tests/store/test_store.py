@@ -82,6 +82,7 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
         "voice_calls",
         "budget_limits",
         "budget_usage",
+        "command_cooldowns",
     }
 
 
@@ -324,3 +325,15 @@ async def test_a_version_1_database_learns_its_answers_channels_and_threads(tmp_
         ]
     finally:
         await store.close()
+
+
+async def test_a_cooldown_runs_its_length_then_can_start_again(store, clock):
+    assert await store.take_cooldown(7, 30) is None
+    clock.now += 10
+    assert await store.take_cooldown(7, 30) == 20
+    assert await store.take_cooldown(8, 30) is None  # another member's own
+    clock.now += 20
+    assert await store.take_cooldown(7, 30) is None
+    clock.now += 30
+    await store.prune()
+    assert await store.take_cooldown(7, 5) is None

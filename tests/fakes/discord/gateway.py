@@ -1,7 +1,10 @@
 """Discord's gateway: a websocket speaking the JSON protocol (HELLO, IDENTIFY, READY,
-GUILD_CREATE, heartbeats, RESUME, REQUEST_GUILD_MEMBERS, VOICE_STATE_UPDATE), and the one session
-through which the rest of the fake dispatches events, filtered by the intents the bot identified
-with."""
+GUILD_CREATE, heartbeats, RESUME, REQUEST_GUILD_MEMBERS, VOICE_STATE_UPDATE), and the sessions
+through which the rest of the fake dispatches events, filtered by the intents each identified
+with and routed by shard: a server's events go to the sessions of shard
+`(server id >> 22) % shard count`, events of no server (DMs) to shard 0, as Discord routes
+them. Several sessions may identify as one shard (a process replacing another); each gets the
+shard's events."""
 
 from __future__ import annotations
 
@@ -32,8 +35,19 @@ class GatewaySession:
 
     session_id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)
+    """The shard it identified as: (shard id, shard count)."""
     sequence: int = 0
     history: list[Payload] = field(default_factory=list)
+    connection: GatewayConnection | None = None
+    """Its live websocket; None while the bot is disconnected."""
+
+    def receives(self, guild_id: int | str | None) -> bool:
+        """Whether the events of `guild_id` (None: of no server) come to this session."""
+        shard_id, shard_count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (int(guild_id) >> 22) % shard_count == shard_id
 
     def stamp(self, event: str, data: Any) -> Payload:
         """Number a dispatch and keep a snapshot of it for replay on RESUME."""
@@ -82,31 +96,54 @@ class GatewayConnection:
 
 
 class Events:
-    """The bot's identified session and its live connection: where the fake's events go."""
+    """The identified sessions, each with its live connection: where the fake's events go."""
 
     def __init__(self) -> None:
-        self.session: GatewaySession | None = None
-        self.connection: GatewayConnection | None = None
+        self.sessions: list[GatewaySession] = []
+
+    @property
+    def session(self) -> GatewaySession | None:
+        """The session identified last (the bot, in a test with one)."""
+        return self.sessions[-1] if self.sessions else None
+
+    @property
+    def connection(self) -> GatewayConnection | None:
+        """The live connection of the session identified last."""
+        return self.session.connection if self.session is not None else None
 
     def emit(self, event: str, data: Any, intent: int | None = None) -> None:
-        """Send a dispatch to the identified session, if its intents cover ``intent``.
+        """Send a dispatch to each session of the shard it belongs to whose intents cover
+        ``intent``.
 
-        With the bot disconnected the dispatch waits in the session history for a RESUME.
+        To a disconnected session the dispatch waits in its history for a RESUME.
         """
-        session = self.session
-        if session is None or (intent is not None and not session.intents & intent):
-            return
-        payload = session.stamp(event, data)
-        if self.connection is not None and self.connection.session is session:
-            self.connection.send(payload)
+        guild_id = _guild_of(event, data)
+        for session in self.sessions:
+            if not session.receives(guild_id):
+                continue
+            if intent is not None and not session.intents & intent:
+                continue
+            payload = session.stamp(event, data)
+            if session.connection is not None:
+                session.connection.send(payload)
 
     async def dispatch(self, event: str, data: Payload) -> None:
         """Send a dispatch (op 0) to the bot as given, and wait until it is written."""
-        if self.session is None:
+        if not self.sessions:
             raise RuntimeError("no bot has identified with the fake gateway")
         self.emit(event, data)
-        if self.connection is not None:
-            await self.connection.flush()
+        for session in self.sessions:
+            if session.connection is not None:
+                await session.connection.flush()
+
+
+def _guild_of(event: str, data: Any) -> int | str | None:
+    """The server a dispatch is about (None: none, as for a DM)."""
+    if not isinstance(data, dict):
+        return None
+    if event.startswith("GUILD_") and "guild_id" not in data:
+        return data.get("id")  # GUILD_CREATE, GUILD_UPDATE, GUILD_DELETE
+    return data.get("guild_id")
 
 
 class Gateway:
@@ -173,8 +210,9 @@ class Gateway:
                 self.received.append(payload)
                 await self._on_payload(connection, payload)
         finally:
-            if self._events.connection is connection:
-                self._events.connection = None
+            session = connection.session
+            if session is not None and session.connection is connection:
+                session.connection = None
                 self._identified.clear()
             await connection.stop()
             self._connections.discard(connection)
@@ -193,6 +231,8 @@ class Gateway:
             dp.PRIVILEGED_INTENTS
         ):
             await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
+        elif op == 2 and not _valid_shard(data.get("shard", [0, 1])):
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
         elif op == 2:
             await self._identify(connection, data)
         elif op == 6:
@@ -202,58 +242,68 @@ class Gateway:
         elif op == 8:
             self._send_member_chunk(data)
         elif op == 4:
-            self._voice_states.on_bot_voice_state_update(data)
+            self._voice_states.on_bot_voice_state_update(data, connection.session)
         elif op != 3:
             await connection.ws.close(code=4001, message=b"Unknown opcode.")
 
     async def _identify(self, connection: GatewayConnection, data: Payload) -> None:
-        """Start a new session: READY, then a GUILD_CREATE per guild."""
+        """Start a new session: READY, then a GUILD_CREATE per guild of its shard."""
         world = self._world
-        session = GatewaySession(secrets.token_hex(16), int(data.get("intents", 0)))
-        self._events.session, self._events.connection = session, connection
-        connection.session = session
-        self._events.emit(
-            "READY",
-            {
-                "v": 10,
-                "user": {**world.bot_user, "verified": True, "mfa_enabled": False},
-                "guilds": [
-                    {"id": guild.payload["id"], "unavailable": True}
-                    for guild in world.guilds.values()
-                ],
-                "session_id": session.session_id,
-                "resume_gateway_url": self._address.gateway_url,
-                "application": {"id": str(world.application_id), "flags": 0},
-                "private_channels": [],
-                "relationships": [],
-                "presences": [],
-                "guild_join_requests": [],
-                "geo_ordered_rtc_regions": [],
-                "user_settings": {},
-                "_trace": ["fake-discord"],
-            },
+        shard_id, shard_count = data.get("shard", [0, 1])
+        session = GatewaySession(
+            secrets.token_hex(16),
+            int(data.get("intents", 0)),
+            (shard_id, shard_count),
+            connection=connection,
         )
-        for guild in world.guilds.values():
-            self._events.emit(
-                "GUILD_CREATE",
-                {**world.guild_create(guild), "unavailable": False},
-                dp.INTENT_GUILDS,
+        self._events.sessions.append(session)
+        connection.session = session
+        guilds = [guild for guild in world.guilds.values() if session.receives(guild.payload["id"])]
+        connection.send(
+            session.stamp(
+                "READY",
+                {
+                    "v": 10,
+                    "user": {**world.bot_user, "verified": True, "mfa_enabled": False},
+                    "guilds": [
+                        {"id": guild.payload["id"], "unavailable": True} for guild in guilds
+                    ],
+                    "session_id": session.session_id,
+                    "resume_gateway_url": self._address.gateway_url,
+                    "application": {"id": str(world.application_id), "flags": 0},
+                    "private_channels": [],
+                    "relationships": [],
+                    "presences": [],
+                    "guild_join_requests": [],
+                    "geo_ordered_rtc_regions": [],
+                    "user_settings": {},
+                    "_trace": ["fake-discord"],
+                    "shard": [shard_id, shard_count],
+                },
             )
+        )
+        if session.intents & dp.INTENT_GUILDS:
+            for guild in guilds:
+                payload = {**world.guild_create(guild), "unavailable": False}
+                connection.send(session.stamp("GUILD_CREATE", payload))
         await connection.flush()
         self._identified.set()
 
     async def _resume(self, connection: GatewayConnection, data: Payload) -> None:
         """Replay what the bot missed and send RESUMED, or op 9 for an unknown session."""
-        session = self._events.session
-        if session is None or data.get("session_id") != session.session_id:
+        found = [
+            each for each in self._events.sessions if each.session_id == data.get("session_id")
+        ]
+        if not found:
             connection.send({"op": 9, "d": False, "s": None, "t": None})
             return
-        self._events.connection, connection.session = connection, session
+        [session] = found
+        session.connection, connection.session = connection, session
         last_seen = data.get("seq") or 0
         for payload in session.history:
             if payload["s"] > last_seen:
                 connection.send(payload)
-        self._events.emit("RESUMED", {"_trace": ["fake-discord"]})
+        connection.send(session.stamp("RESUMED", {"_trace": ["fake-discord"]}))
         await connection.flush()
         self._identified.set()
 
@@ -278,3 +328,13 @@ class Gateway:
         if "nonce" in data:
             chunk["nonce"] = data["nonce"]
         self._events.emit("GUILD_MEMBERS_CHUNK", chunk)
+
+
+def _valid_shard(shard: Any) -> bool:
+    """Whether IDENTIFY's `shard` is a [shard id, shard count] Discord accepts."""
+    return (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(isinstance(number, int) for number in shard)
+        and 0 <= shard[0] < shard[1]
+    )

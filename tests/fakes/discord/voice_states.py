@@ -23,7 +23,7 @@ from tests.fakes.discord.recording import ApiError, invalid_form_body, missing_p
 from tests.fakes.discord_payloads import Payload
 
 if TYPE_CHECKING:
-    from tests.fakes.discord.gateway import Events
+    from tests.fakes.discord.gateway import Events, GatewaySession
     from tests.fakes.discord.voice import VoiceServer
     from tests.fakes.discord.world import Guild, World
 
@@ -123,12 +123,10 @@ class VoiceStates:
         """The voice state of ``user_id`` in ``guild_id`` (None: in no call)."""
         return self._world.guild(guild_id).voice_states.get(int(user_id))
 
-    def on_bot_voice_state_update(self, data: Payload) -> None:
-        """Answer the bot's op 4: its new voice state, then (joining) its voice server; staying
-        connected in its channel (muting or deafening itself) brings no new voice server."""
-        session = self._events.session
-        if session is None:
-            return
+    def on_bot_voice_state_update(self, data: Payload, session: GatewaySession) -> None:
+        """Answer the bot's op 4, sent in `session`: its new voice state, then (joining) its
+        voice server; staying connected in its channel (muting or deafening itself) brings no
+        new voice server."""
         guild_id, channel_id = data["guild_id"], data.get("channel_id")
         if channel_id is not None:
             channel = self._world.channel(channel_id)
