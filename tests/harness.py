@@ -266,14 +266,24 @@ async def earshot_world(
     member = discord.add_user(username="alice")
     admin = discord.add_user(username="ada")
     guild, channel = add_server(discord, member, admin, "Accessible Guild")
+    async with earshot_process(discord, settings, force_sync=force_sync) as bot, LoopWatchdog():
+        yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
+
+
+@contextlib.asynccontextmanager
+async def earshot_process(
+    discord: FakeDiscord, settings: Settings, *, force_sync: bool = False
+) -> AsyncIterator[EarshotBot]:
+    """An earshot bot as one process runs it, logged in and connected to the loopback
+    Discord until the block ends (with several, each is a process of a sharded earshot)."""
     bot = EarshotBot(
         settings,
         force_sync=force_sync,
         connector=aiohttp.TCPConnector(ssl=client_ssl_context()),
     )
     bot._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
-    async with running_bot(discord, bot), LoopWatchdog():
-        yield EarshotWorld(discord, audio_api, bot, guild, channel, member, admin)
+    async with running_bot(discord, bot):
+        yield bot
 
 
 def unexpected_errors(

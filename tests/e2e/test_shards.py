@@ -1,0 +1,119 @@
+"""Several earshot processes sharing one PostgreSQL database, against the loopback Discord:
+each is a bot of its own (its own gateway sessions, store pool, queues and data directory) in
+this test process. A voice message that two of them see is answered once; shards split the
+servers between them; one of them syncs the commands."""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord_payloads import Payload
+from tests.harness import (
+    CHANNEL_MESSAGES,
+    EarshotWorld,
+    add_server,
+    bot_settings,
+    earshot_process,
+    earshot_world,
+)
+
+COMMANDS = r"/applications/\d+/commands"
+
+
+def shard_of(server_id: int | str, shard_count: int) -> int:
+    """The shard Discord sends a server's events to."""
+    return (int(server_id) >> 22) % shard_count
+
+
+async def server_on_shard(
+    discord: FakeDiscord, member: Payload, admin: Payload, shard: int, shard_count: int
+) -> tuple[Payload, Payload]:
+    """A new server on `shard` (`add_server`: the server and its channel). Server ids carry the
+    millisecond they were made, so new servers land on one shard after another as the clock
+    moves; those on other shards stay, unused."""
+    for attempt in range(1000):
+        guild, channel = add_server(discord, member, admin, f"Shard {shard}, try {attempt}")
+        if shard_of(guild["id"], shard_count) == shard:
+            return guild, channel
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"no server landed on shard {shard}")
+
+
+async def test_two_processes_that_both_see_each_voice_message_answer_it_once(
+    discord_fake, audio_api, tmp_path, postgres_url
+):
+    def process(name: str):
+        return bot_settings(audio_api, tmp_path / name, database_url=postgres_url, shard_count=1)
+
+    async with (
+        earshot_world(discord_fake, audio_api, process("first")) as world,
+        earshot_process(discord_fake, process("second")) as second,
+    ):
+        await world.bot.store.set_channel_auto_transcribe(
+            int(world.guild["id"]), int(world.channel["id"]), True
+        )
+        audio_api.latency = 0.02
+        seen_by_second: list[int] = []
+
+        async def seen(message: discord.Message) -> None:
+            if message.flags.voice:
+                seen_by_second.append(message.id)
+
+        second.add_listener(seen, "on_message")
+        messages = [world.voice_message(seconds=0.5 + i / 100) for i in range(20)]
+        await asyncio.gather(*(world.post(message) for message in messages))
+
+        await discord_fake.wait_for("POST", CHANNEL_MESSAGES, count=20, timeout=60)
+        await world.settled()
+        assert sorted(seen_by_second) == sorted(int(message["id"]) for message in messages)
+        for message in messages:
+            [reply] = world.replies_to(message)
+            assert reply.status == 200
+        assert len(audio_api.uploads) == 20
+
+
+async def test_shards_split_the_servers_and_one_process_syncs_the_commands(
+    discord_fake, audio_api, tmp_path, postgres_url
+):
+    def process(name: str, shard: int):
+        return bot_settings(
+            audio_api,
+            tmp_path / name,
+            database_url=postgres_url,
+            shard_count=2,
+            shard_ids=[shard],
+        )
+
+    member = discord_fake.add_user(username="alice")
+    admin = discord_fake.add_user(username="ada")
+    servers = [await server_on_shard(discord_fake, member, admin, shard, 2) for shard in (0, 1)]
+    async with (
+        earshot_process(discord_fake, process("first", 0)) as first,
+        earshot_process(discord_fake, process("second", 1)) as second,
+    ):
+        worlds = [
+            EarshotWorld(discord_fake, audio_api, bot, guild, channel, member, admin)
+            for bot, (guild, channel) in zip((first, second), servers, strict=True)
+        ]
+        for world in worlds:
+            await world.bot.store.set_channel_auto_transcribe(
+                int(world.guild["id"]), int(world.channel["id"]), True
+            )
+        messages = [(world, world.voice_message()) for world in worlds]
+        for world, message in messages:
+            await world.post(message)
+        await discord_fake.wait_for("POST", CHANNEL_MESSAGES, count=2, timeout=30)
+        await worlds[0].settled()
+
+        for world, message in messages:
+            [reply] = world.replies_to(message)
+            assert reply.status == 200
+        for bot, shard in ((first, 0), (second, 1)):
+            served = {guild.id for guild in bot.guilds}
+            assert int(servers[shard][0]["id"]) in served
+            assert {shard_of(guild_id, 2) for guild_id in served} == {shard}
+        assert (first.shard_ids, second.shard_ids) == ([0], [1])
+    assert len(discord_fake.find("PUT", COMMANDS)) == 1
