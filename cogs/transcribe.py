@@ -18,6 +18,11 @@ thread started on it, transcripts cached from it by any command) goes when the m
 or when its audio is removed by an edit; at start-up, deletions and edits made while earshot
 was away are found (`bot.discord_io.startup_check`), and failed deletions are retried
 (`bot.discord_io.take_back`), both run by the app in the background.
+
+A message being answered automatically is owned, in the store, by the process answering it;
+should that process die before answering (killed, crashed, its machine gone), a live process
+serving the message's server adopts it and answers it (`adopt_orphans`, every
+`ADOPT_EVERY_SECONDS`): after a restart, the same process; with several, another.
 """
 
 from __future__ import annotations
@@ -42,11 +47,18 @@ from bot.errors import EarshotError
 from bot.languages import parse_language
 from bot.model import TranscriptionOptions
 from bot.runtime.automatic_jobs import Job, Jobs
-from bot.store import GuildSettings
+from bot.store import GuildSettings, Orphan
+from bot.store.owners import HEARTBEAT_SECONDS
 from bot.transcription import documents
 from bot.transcription.answering import answer_each
 
 log = logging.getLogger(__name__)
+
+KEEPING_ALIVE = "heartbeat and adoption"
+"""The background task saying this process is alive and adopting dead processes' messages."""
+ADOPT_EVERY_SECONDS = 2 * HEARTBEAT_SECONDS
+ADOPT_BATCH = 50
+"""Orphans adopted in one pass at most; the rest wait for the next."""
 
 
 class Transcribe(commands.Cog):
@@ -63,6 +75,7 @@ class Transcribe(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        self.bot.background.start(KEEPING_ALIVE, self._keep_alive())
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
@@ -177,10 +190,18 @@ class Transcribe(commands.Cog):
         if self.bot.tree.closing or guild is None:
             return
         chosen = await self._automatic_files(message, guild)
-        if chosen is None:
-            return
-        files, settings = chosen
+        if chosen is not None:
+            self._start_answer(message, guild, *chosen)
 
+    def _start_answer(
+        self,
+        message: discord.Message,
+        guild: discord.Guild,
+        files: list[discord.Attachment],
+        settings: GuildSettings,
+    ) -> None:
+        """Queue the automatic answer of a claimed message; once it ends, however it ends,
+        this process is done with the message."""
         answer = AutomaticAnswer(message, settings, self.bot.take_back)
 
         async def work(job: Job) -> None:
@@ -190,8 +211,63 @@ class Transcribe(commands.Cog):
                 if self.bot.tree.closing and not job.withdrawn:
                     await answer.shutting_down(job)
                 raise
+            finally:
+                await self.bot.store.owners.answered(message.id)
 
         self.jobs.start(guild.id, message.id, work, member=message.author.id)
+
+    async def _keep_alive(self) -> None:
+        """Say this process is alive every `HEARTBEAT_SECONDS`, and adopt orphans every
+        `ADOPT_EVERY_SECONDS` once connected. A failed round (the database unreachable) is
+        logged and the next one tries again."""
+        await self.bot.wait_until_ready()
+        beats = 0
+        while True:
+            try:
+                await self.bot.store.owners.heartbeat()
+                if beats % round(ADOPT_EVERY_SECONDS / HEARTBEAT_SECONDS) == 0:
+                    await self.adopt_orphans()
+            except Exception:
+                log.warning("could not say this process is alive or adopt orphans", exc_info=True)
+            beats += 1
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def adopt_orphans(self) -> int:
+        """Answer the messages of this process's servers that dead processes claimed and did not
+        answer (up to `ADOPT_BATCH`); how many were taken up. A message gone meanwhile takes
+        its derived data with it; one whose author opted out, or that is no longer to be
+        answered, is let go."""
+        owners = self.bot.store.owners
+        adopted = 0
+        orphans = await owners.orphans([guild.id for guild in self.bot.guilds], ADOPT_BATCH)
+        for orphan in orphans:
+            if self.bot.tree.closing or not await owners.adopt(orphan.message_id):
+                continue
+            message = await self._fetch_orphan(orphan)
+            chosen = None
+            if message is not None and message.guild is not None:
+                chosen = await self._automatic_files(message, message.guild, adopted=True)
+            if message is None or message.guild is None or chosen is None:
+                await owners.answered(orphan.message_id)
+                continue
+            log.info("adopted message %s, left unanswered by a process gone", message.id)
+            self._start_answer(message, message.guild, *chosen)
+            adopted += 1
+        return adopted
+
+    async def _fetch_orphan(self, orphan: Orphan) -> discord.Message | None:
+        """The orphan's message, or None when it cannot be had (deleted: taken back)."""
+        guild = self.bot.get_guild(orphan.guild_id)
+        channel = guild.get_channel_or_thread(orphan.channel_id) if guild else None
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        try:
+            return await channel.fetch_message(orphan.message_id)
+        except discord.NotFound:
+            await self._source_deleted(orphan.message_id)
+        except discord.HTTPException as error:
+            log.warning("could not fetch message %s to adopt: %s", orphan.message_id, error)
+        return None
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -231,10 +307,11 @@ class Transcribe(commands.Cog):
         await self.bot.store.posted_message_gone(message_id)
 
     async def _automatic_files(
-        self, message: discord.Message, guild: discord.Guild
+        self, message: discord.Message, guild: discord.Guild, *, adopted: bool = False
     ) -> tuple[list[discord.Attachment], GuildSettings] | None:
         """The audio to answer in `message` and its server's settings, with the message claimed
-        as answered; None when it is not to be answered automatically."""
+        as answered (`adopted`: claimed already, by a process gone); None when it is not to be
+        answered automatically."""
         channel = switch_channel(message.channel)
         posted_in = message.channel
         if (
@@ -242,7 +319,7 @@ class Transcribe(commands.Cog):
             or not isinstance(posted_in, discord.abc.GuildChannel | discord.Thread)
             or message.author.bot
             or not message.attachments
-            or message.created_at < self.started_at
+            or (message.created_at < self.started_at and not adopted)
         ):
             return None
         store = self.bot.store
@@ -263,7 +340,9 @@ class Transcribe(commands.Cog):
                 ", ".join(missing),
             )
             return None
-        if not await store.claim_message(message.id, message.channel.id):
+        if not adopted and not await store.claim_message(
+            message.id, message.channel.id, guild_id=guild.id
+        ):
             return None
         return files, settings
 

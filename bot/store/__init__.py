@@ -7,9 +7,9 @@ processes share it; one versioned schema for both.
 `Store` (store.py) is the one object callers hold. It is composed of parts, one module each,
 sharing one `Database` (database.py; SQLite in sqlite_database.py, PostgreSQL in
 postgres_database.py, one SQL text for both through dialects.py; the tables in schema.py):
-settings.py, calls.py, cache.py, answered.py, sources.py (what goes when a message goes),
-deletions.py and budgets.py (whose rules, the operator's defaults and ceilings, are
-server_budgets.py's `ServerBudgets`).
+settings.py, calls.py, cache.py, answered.py, owners.py (which process answers a message),
+sources.py (what goes when a message goes), cooldowns.py, deletions.py and budgets.py (whose
+rules, the operator's defaults and ceilings, are server_budgets.py's `ServerBudgets`).
 
 May import: aiosqlite, asyncpg, `bot.model`, `bot.runtime`, `bot.settings`, `bot.errors`. Never
 discord.py, nor `bot.transcription`, `bot.speech` or `bot.providers`.
@@ -19,6 +19,7 @@ from bot.store.answered import REPLAY_WINDOW_SECONDS
 from bot.store.calls import RememberedCall
 from bot.store.database import StoreError
 from bot.store.deletions import Deletion, PostedMessage
+from bot.store.owners import Orphan
 from bot.store.schema import MIGRATIONS
 from bot.store.settings import GuildSettings, MemberSettings, ReplyStyle
 from bot.store.sources import SourceToCheck
@@ -32,6 +33,7 @@ __all__ = [
     "Deletion",
     "GuildSettings",
     "MemberSettings",
+    "Orphan",
     "PostedMessage",
     "RememberedCall",
     "ReplyStyle",

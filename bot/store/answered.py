@@ -25,15 +25,25 @@ class AnsweredMessages:
         self._database = database
         self._clock = clock
 
-    async def claim_message(self, source_id: int, channel_id: int | None = None) -> bool:
-        """Record that `source_id` (in `channel_id`) is being answered; False if it already
-        was."""
+    async def claim_message(
+        self,
+        source_id: int,
+        channel_id: int | None = None,
+        *,
+        guild_id: int | None = None,
+        owner: str | None = None,
+    ) -> bool:
+        """Record that `source_id` (in `channel_id` of `guild_id`) is being answered, by the
+        process `owner` if it is to be adopted should that process die (see owners.py); False
+        if it already was."""
         claimed = await self._database.write(
-            "INSERT INTO answered_messages (source_id, created_at, channel_id)"
-            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO answered_messages (source_id, created_at, channel_id, guild_id, owner)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             source_id,
             self._clock(),
             channel_id,
+            guild_id,
+            owner,
         )
         return claimed == 1
 

@@ -148,6 +148,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX command_cooldowns_by_end ON command_cooldowns (until);
     """,
+    # 7: messages being answered survive the process answering them.
+    """
+    ALTER TABLE answered_messages ADD COLUMN guild_id INTEGER;
+    ALTER TABLE answered_messages ADD COLUMN owner TEXT;
+    CREATE INDEX answered_messages_by_owner ON answered_messages (owner);
+    CREATE TABLE earshot_processes (
+        process_id TEXT PRIMARY KEY,
+        seen_at    REAL NOT NULL
+    );
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one, written
 so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
@@ -177,7 +187,12 @@ month starting on `period_start`, an ISO date) with whether its admins were told
 (`noticed`). Only the current period's rows are kept.
 
 Version 6 keeps the per-member command cooldown (`command_cooldowns`: until when, clock time),
-so that processes sharing the database apply one cooldown; rows past their end are pruned."""
+so that processes sharing the database apply one cooldown; rows past their end are pruned.
+
+Version 7 lets a message being answered automatically outlive the process answering it: the
+message's server (`guild_id`) and the process answering it (`owner`, NULL once done), and the
+live processes (`earshot_processes`: each one's last heartbeat, clock time). A live process
+adopts the messages of a dead one (owners.py)."""
 
 
 def migrations_to_apply(version: int, where: str) -> list[tuple[int, str]]:

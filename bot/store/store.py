@@ -4,6 +4,7 @@ call to the part that does it (whose docstring says what it does); `prune` spans
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot.store.calls import RememberedCall, StoredCalls
 from bot.store.cooldowns import StoredCooldowns
 from bot.store.database import Database
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
+from bot.store.owners import Owners
 from bot.store.postgres_database import PostgresDatabase
 from bot.store.settings import GuildSettings, MemberSettings, StoredSettings
 from bot.store.sources import Sources, SourceToCheck
@@ -36,6 +38,9 @@ class Store:
         self._deletions = DeletionQueue(database, clock)
         self._sources = Sources(database, self._cache, clock)
         self._cooldowns = StoredCooldowns(database, clock)
+        self.owners = Owners(database, clock, uuid.uuid4().hex)
+        """This process, among those sharing the database, and the messages it answers
+        (owners.py)."""
         self.budgets = StoredBudgets(database)
         """Servers' budgets: their own limits and their usage (budgets.py)."""
 
@@ -149,8 +154,15 @@ class Store:
 
     # Answered messages (answered.py)
 
-    async def claim_message(self, source_id: int, channel_id: int | None = None) -> bool:
-        return await self._answered.claim_message(source_id, channel_id)
+    async def claim_message(
+        self, source_id: int, channel_id: int | None = None, *, guild_id: int | None = None
+    ) -> bool:
+        """With `guild_id` (an automatic answer), owned by this process until `owners`
+        hears it `answered`, and adopted by another if this one dies meanwhile."""
+        owner = None if guild_id is None else self.owners.process_id
+        return await self._answered.claim_message(
+            source_id, channel_id, guild_id=guild_id, owner=owner
+        )
 
     async def add_posted_message(self, source_id: int, posted: PostedMessage) -> bool:
         return await self._answered.add_posted_message(source_id, posted)
