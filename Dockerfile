@@ -19,6 +19,9 @@ COPY cogs ./cogs
 RUN pip install .
 
 USER earshot
-ENV DATA_DIR=/home/earshot/data
+# The health and metrics endpoints, when METRICS_PORT is set, listen on the container's
+# interfaces: its 127.0.0.1 is unreachable from outside, whatever port is published.
+ENV DATA_DIR=/home/earshot/data \
+    METRICS_HOST=0.0.0.0
 VOLUME ["/home/earshot/data"]
 CMD ["python", "-m", "bot"]

@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.calls.channel_reader import Speak
 from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.command_sync import sync_commands
+from bot.discord_io.monitoring import MonitoringServer
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
 from bot.discord_io.tree import EarshotTree
@@ -25,15 +26,20 @@ from bot.discord_io.voice.chat_lines import ChatLines
 from bot.discord_io.voice.hearing import Ears
 from bot.providers.factory import build_provider
 from bot.providers.limited import LimitedProvider
+from bot.providers.metered import MeteredProvider
 from bot.runtime.background import BackgroundTasks
 from bot.runtime.http_client import build_http_client
 from bot.runtime.job_queue import JobQueue
 from bot.runtime.member_limit import MemberLimit
+from bot.runtime.metered_spending import MeteredSpending
+from bot.runtime.metrics import Metrics
+from bot.runtime.spending import Spending
 from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechSynthesizer
 from bot.store import Store
 from bot.store.server_budgets import ServerBudgets
+from bot.transcription.metered_cache import MeteredCache
 from bot.transcription.pipeline import Limits, Pipeline
 
 log = logging.getLogger(__name__)
@@ -85,8 +91,9 @@ class EarshotBot(commands.AutoShardedBot):
     """earshot, running the shards SHARD_IDS of SHARD_COUNT (all, as many as Discord
     recommends, by default). `pipeline`, `synthesizer`, `store`, `queue`, `members`, `budgets`,
     `take_back`, `calls` and `chat_lines` exist once `setup_hook` has run (at login); so do
-    the `background` tasks, until `close`. `connector` is the aiohttp connector for Discord
-    (tests pass one that trusts their voice server's certificate)."""
+    the `background` tasks and, with METRICS_PORT set, the `monitoring` endpoints, until
+    `close`. `metrics` counts the bot's work from the start. `connector` is the aiohttp
+    connector for Discord (tests pass one that trusts their voice server's certificate)."""
 
     tree: EarshotTree[EarshotBot]
     pipeline: Pipeline
@@ -121,6 +128,8 @@ class EarshotBot(commands.AutoShardedBot):
         self.force_sync = force_sync
         self.http_client: httpx.AsyncClient | None = None
         self.background = BackgroundTasks()
+        self.metrics = Metrics()
+        self.monitoring: MonitoringServer | None = None
         self._close_by: float | None = None
         """The loop time by which a shutdown under way must be over."""
 
@@ -132,12 +141,22 @@ class EarshotBot(commands.AutoShardedBot):
             database_url=database_url.get_secret_value() if database_url else None,
             cache_ttl=self.settings.transcript_cache_ttl_seconds,
         )
+        if self.settings.metrics_port:  # early: a port in use stops start-up at once
+            self.monitoring = await MonitoringServer.start(
+                self.settings.metrics_host,
+                self.settings.metrics_port,
+                client=self,
+                store=self.store,
+                metrics=self.metrics,
+            )
         provider = LimitedProvider(
-            await build_provider(self.settings, self.http_client),
+            MeteredProvider(await build_provider(self.settings, self.http_client), self.metrics),
             self.settings.max_concurrent_provider_calls,
         )
         workers = AudioWorkers()
         self.queue = JobQueue(self.settings.max_jobs)
+        self.metrics.follow_queue(self.queue)
+        self.metrics.follow_voice_connections(lambda: len(self.voice_clients))
         self.members = MemberLimit(self.settings.max_jobs_per_member)
         self.budgets = ServerBudgets(self.store.budgets, self.settings, background=self.background)
         self.pipeline = Pipeline(
@@ -145,7 +164,11 @@ class EarshotBot(commands.AutoShardedBot):
             provider,
             Limits.from_settings(self.settings),
             workers=workers,
-            cache=self.store if self.settings.transcript_cache_ttl_seconds > 0 else None,
+            cache=(
+                MeteredCache(self.store, self.metrics)
+                if self.settings.transcript_cache_ttl_seconds > 0
+                else None
+            ),
             queue=self.queue,
         )
         self.synthesizer = SpeechSynthesizer.from_settings(
@@ -159,7 +182,8 @@ class EarshotBot(commands.AutoShardedBot):
             ),
             hear=Ears(),
             store=self.store,
-            spending_in=lambda guild: server_spending(self, self.budgets, guild.id),
+            spending_in=lambda guild: self.spending_in(guild.id),
+            metrics=self.metrics,
         )
         self.calls = Calls(
             self._speak_in,
@@ -170,6 +194,7 @@ class EarshotBot(commands.AutoShardedBot):
                 idle_seconds=self.settings.voice_idle_seconds,
             ),
             captions=captions,
+            metrics=self.metrics,
         )
         self.chat_lines = ChatLines(self, self.store, self.synthesizer, self.settings)
         self.background.start(RETRYING_DELETIONS, self.take_back.run())
@@ -189,9 +214,15 @@ class EarshotBot(commands.AutoShardedBot):
                 self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
             )
 
+    def spending_in(self, guild_id: int | None) -> Spending | None:
+        """What work asked for in the server `guild_id` is charged to, counted in the metrics;
+        None where no server pays (see `server_spending`)."""
+        spending = server_spending(self, self.budgets, guild_id)
+        return None if spending is None else MeteredSpending(spending, self.metrics)
+
     def _speak_in(self, guild: discord.Guild) -> Speak:
         """Speech for the server's call, charged to its budgets."""
-        spending = server_spending(self, self.budgets, guild.id)
+        spending = self.spending_in(guild.id)
         return functools.partial(self.synthesizer.opus_pieces, spending=spending)
 
     async def shutdown(self, grace: float) -> None:
@@ -239,6 +270,8 @@ class EarshotBot(commands.AutoShardedBot):
         if self.is_closed():
             return
         self.tree.closing = True
+        if self.monitoring is not None:
+            await self.monitoring.stop()
         await self.background.stop()
         calls = getattr(self, "calls", None)
         if calls is not None:

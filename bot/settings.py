@@ -7,6 +7,7 @@ variable, so start-up never ends in a traceback and never echoes a secret's valu
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -29,6 +30,9 @@ LOCAL: Final = "local"
 PIPER_VOICE_NAME: Final = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(?:x_low|low|medium|high)")
 """A voice of Piper's catalogue, language_REGION-dataset-quality: `en_US-lessac-medium`."""
 NO_PIPER_VOICE: Final = "none"
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME: Final = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
+"""A host name: dot-separated labels of letters, digits and inner hyphens (`localhost`)."""
 BUDGET_NAMES: Final = (
     "audio_minutes_per_day",
     "audio_minutes_per_month",
@@ -182,6 +186,13 @@ class Settings(BaseSettings):
     """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
     the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
     (Docker: 10 s unless `--stop-timeout` says otherwise)."""
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    """The port of the health and metrics endpoints (`/healthz`, `/metrics`); 0 (or unset):
+    no endpoints, nothing listens."""
+    metrics_host: str = "127.0.0.1"
+    """The address those endpoints listen on: this machine only by default; a container sets
+    0.0.0.0 so that its published port reaches them."""
+
     data_dir: Path = Path("data")
     """Where earshot keeps its state: the database (unless DATABASE_URL names one) and the
     synced command set's fingerprint."""
@@ -285,6 +296,35 @@ class Settings(BaseSettings):
     def runs_first_shard(self) -> bool:
         """Whether this process runs shard 0: the one process that syncs the commands."""
         return self.shard_ids is None or 0 in self.shard_ids
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _a_port_or_off(cls, value: Any) -> Any:
+        """Empty is off, like unset; anything but a whole number from 0 to 65535 is named."""
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return 0
+            if not value.isdigit() or int(value) > 65535:
+                raise ValueError(
+                    f"{value!r} is not a port: a number from 1 to 65535, or 0 for no health "
+                    "and metrics endpoints"
+                )
+        return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _an_address_or_host_name(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            if HOST_NAME.fullmatch(value):
+                return value
+        raise ValueError(
+            f"{value!r} is not an address to listen on: an IP address (127.0.0.1 for this "
+            "machine only, 0.0.0.0 or :: for every interface) or a host name"
+        )
 
     @model_validator(mode="after")
     def _budget_defaults_within_ceilings(self) -> Settings:

@@ -18,7 +18,6 @@ from discord.ext import commands
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, render, replies
 from bot.discord_io.autocomplete import voice_autocomplete
-from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.mention_names import mention_names, speakable
@@ -195,7 +194,7 @@ class Speak(commands.Cog):
                     spoken,
                     options,
                     listener=waiting,
-                    spending=server_spending(self.bot, self.bot.budgets, interaction.guild_id),
+                    spending=self.bot.spending_in(interaction.guild_id),
                 ) as speech,
             ):
                 header = render.speech_header(what, voice=speech.voice, duration=speech.duration)

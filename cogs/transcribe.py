@@ -39,7 +39,6 @@ from bot.app import OPTED_OUT_EVENT, EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.autocomplete import language_autocomplete
 from bot.discord_io.automatic_replies import AutomaticAnswer
-from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
@@ -179,7 +178,7 @@ class Transcribe(commands.Cog):
             members=self.bot.members,
             member=interaction.user.id,
             max_audio_seconds=limit,
-            spending=server_spending(self.bot, self.bot.budgets, interaction.guild_id),
+            spending=self.bot.spending_in(interaction.guild_id),
         )
 
     # Automatic transcription ----------------------------------------------------------------
@@ -202,7 +201,7 @@ class Transcribe(commands.Cog):
     ) -> None:
         """Queue the automatic answer of a claimed message; once it ends, however it ends,
         this process is done with the message."""
-        answer = AutomaticAnswer(message, settings, self.bot.take_back)
+        answer = AutomaticAnswer(message, settings, self.bot.take_back, self.bot.metrics)
 
         async def work(job: Job) -> None:
             try:
@@ -361,7 +360,7 @@ class Transcribe(commands.Cog):
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
         options = TranscriptionOptions(language=settings.language)
-        spending = server_spending(self.bot, self.bot.budgets, settings.guild_id)
+        spending = self.bot.spending_in(settings.guild_id)
         if spending and (used_up := await self.bot.budgets.used_up(settings.guild_id, "audio")):
             for file in files:  # refused before anything is downloaded
                 answer.failed(file, used_up)

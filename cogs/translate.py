@@ -13,7 +13,6 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
-from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.cooldown import provider_cooldown
 from bot.discord_io.server_limit import longest_recording
 from bot.model import TranslationOptions
@@ -93,7 +92,7 @@ class Translate(commands.Cog):
             members=self.bot.members,
             member=interaction.user.id,
             max_audio_seconds=limit,
-            spending=server_spending(self.bot, self.bot.budgets, interaction.guild_id),
+            spending=self.bot.spending_in(interaction.guild_id),
         )
 
 

@@ -29,6 +29,8 @@ def clean_environment(monkeypatch, tmp_path):
         "VOICE_IDLE_SECONDS",
         "VOICE_ALONE_SECONDS",
         "LOCAL_PIPER_VOICE",
+        "METRICS_PORT",
+        "METRICS_HOST",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -127,6 +129,41 @@ def test_the_piper_voice_is_a_name_a_file_or_none(monkeypatch):
         "setting LOCAL_PIPER_VOICE: a Piper voice name (en_US-lessac-medium), the path of a "
         "voice's .onnx file, or none"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "default", "valid", "invalid", "refusal"),
+    [
+        (
+            "METRICS_PORT",
+            0,
+            {"9100": 9100, " 65535 ": 65535, "0": 0, "": 0},
+            ["65536", "-1", "9100/tcp", "metrics"],
+            "is not a port: a number from 1 to 65535, or 0 for no health and metrics endpoints",
+        ),
+        (
+            "METRICS_HOST",
+            "127.0.0.1",
+            {name: name for name in ("0.0.0.0", "::", "::1", "localhost", "metrics.internal")},
+            ["", "http://0.0.0.0", "0.0.0.0:9100", "-bad.example"],
+            "is not an address to listen on: an IP address (127.0.0.1 for this machine only, "
+            "0.0.0.0 or :: for every interface) or a host name",
+        ),
+    ],
+)
+def test_the_metrics_endpoints_take_a_port_and_an_address(
+    monkeypatch, name, default, valid, invalid, refusal
+):
+    field = name.lower()
+    assert getattr(load_settings(), field) == default
+    for value, meant in valid.items():
+        monkeypatch.setenv(name, value)
+        assert getattr(load_settings(), field) == meant
+    for value in invalid:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError) as caught:
+            load_settings()
+        assert str(caught.value) == f"setting {name}: {value!r} {refusal}"
 
 
 def test_settings_come_from_a_dotenv_file(tmp_path):

@@ -35,6 +35,7 @@ from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
 from bot.errors import CaptionsFallingBehind, EarshotError, InvalidOption
 from bot.languages import parse_language
 from bot.model import TranscriptionOptions
+from bot.runtime.metrics import Metrics
 from bot.runtime.scratch import scratch_directory
 from bot.runtime.spending import Spending
 from bot.runtime.workers import in_thread
@@ -61,7 +62,8 @@ class Captioner:
     """Captions one call: `utterance_ended` (on the event loop) starts the work, `close`
     ends it. `may_caption(member_id)` says whether a member may be captioned now;
     `name_of(member_id)` names them. Each utterance is charged to `spending` (a spent budget
-    is told on the board like any failure)."""
+    is told on the board like any failure). Every failure is counted in `metrics`, even those
+    the board is not told of again so soon."""
 
     def __init__(
         self,
@@ -73,11 +75,13 @@ class Captioner:
         name_of: Callable[[int], str],
         caption_log: CaptionLog | None = None,
         spending: Spending | None = None,
+        metrics: Metrics | None = None,
         parallel: int = DEFAULT_PARALLEL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pipeline = pipeline
         self._spending = spending
+        self._metrics = metrics
         self._board = board
         self._options = options
         self._may_caption = may_caption
@@ -193,6 +197,8 @@ class Captioner:
 
     def _notice(self, utterance: Utterance, error: EarshotError) -> None:
         """Say once per `FAILURE_NOTICE_SECONDS` that a member could not be captioned."""
+        if self._metrics is not None:
+            self._metrics.failure_told(error)
         now = self._clock()
         if self._last_notice is not None and now - self._last_notice < FAILURE_NOTICE_SECONDS:
             return

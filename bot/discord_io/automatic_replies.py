@@ -19,6 +19,7 @@ from bot.discord_io.take_back import TakeBack
 from bot.errors import EarshotError, ShuttingDown
 from bot.model import TranscriptionResult
 from bot.runtime.automatic_jobs import Job
+from bot.runtime.metrics import Metrics
 from bot.store import GuildSettings, PostedMessage
 from bot.text import shorten
 
@@ -29,14 +30,19 @@ MAX_THREAD_NAME = 100
 
 class AutomaticAnswer:
     """The answer to `message`, gathered file by file (`transcript`, `failed`) and then posted
-    at once (`post`)."""
+    at once (`post`); each failure told is counted in `metrics`."""
 
     def __init__(
-        self, message: discord.Message, settings: GuildSettings, take_back: TakeBack
+        self,
+        message: discord.Message,
+        settings: GuildSettings,
+        take_back: TakeBack,
+        metrics: Metrics,
     ) -> None:
         self._message = message
         self._settings = settings
         self._take_back = take_back
+        self._metrics = metrics
         self._outgoing: list[tuple[int | None, OutgoingMessage]] = []
         """Each message to post, with the id of the attachment it answers."""
 
@@ -69,6 +75,7 @@ class AutomaticAnswer:
     def failed(self, file: discord.Attachment, error: EarshotError) -> None:
         """What went wrong with `file`, to post in its place (the detail is the caller's to
         log)."""
+        self._metrics.failure_told(error)
         self._outgoing.append((file.id, OutgoingMessage(f"⚠️ {error.user_message}")))
 
     async def post(self, job: Job) -> None:
@@ -88,7 +95,9 @@ class AutomaticAnswer:
 
     async def shutting_down(self, job: Job) -> None:
         """Tell the channel that earshot stops before the answer is done."""
-        notice = OutgoingMessage(f"⚠️ {ShuttingDown().user_message}")
+        stopping = ShuttingDown("given up at shutdown")
+        self._metrics.failure_told(stopping)
+        notice = OutgoingMessage(f"⚠️ {stopping.user_message}")
         await self._post([(None, notice)], job)
 
     async def _post(self, outgoing: list[tuple[int | None, OutgoingMessage]], job: Job) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import Protocol, cast
 
 import discord
 
@@ -25,6 +26,7 @@ from bot.errors import (
     UploadTooLarge,
 )
 from bot.model import TranscriptionResult
+from bot.runtime.metrics import Metrics
 from bot.speech.synthesis import Speech
 from bot.transcription import documents
 
@@ -89,9 +91,17 @@ async def send_error(
     )
 
 
+class _Metered(Protocol):
+    """The bot, as far as telling a failure goes: it counts them."""
+
+    metrics: Metrics
+
+
 def _error_message(interaction: discord.Interaction, error: EarshotError) -> OutgoingMessage:
-    """The member's one-line notice of `error`; the detail goes to the log."""
+    """The member's one-line notice of `error`; the detail goes to the log, the kind to the
+    bot's metrics."""
     log_failure(error, interaction.user.id)
+    cast(_Metered, interaction.client).metrics.failure_told(error)
     return OutgoingMessage(render.clipped(f"⚠️ {error.user_message}"), allowed_mentions=NO_MENTIONS)
 
 

@@ -52,7 +52,13 @@ class JobQueue:
         self._waiting: deque[_Waiter] = deque()
 
     @property
+    def running(self) -> int:
+        """Jobs holding a place."""
+        return self._running
+
+    @property
     def waiting(self) -> int:
+        """Jobs waiting for a place."""
         return len(self._waiting)
 
     @property

@@ -69,6 +69,11 @@ class Store:
     async def close(self) -> None:
         await self._database.close()
 
+    async def ping(self) -> None:
+        """Ask the database the cheapest question (the health check); raises what the database
+        raises when it cannot answer."""
+        await self._database.fetch_one("SELECT 1")
+
     async def prune(self) -> None:
         """Forget what can no longer matter: cached transcripts past their TTL (with their
         links), answered messages past the replay window with nothing left to take back, and

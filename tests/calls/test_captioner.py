@@ -15,6 +15,7 @@ from bot.calls.caption_log import CaptionLog
 from bot.calls.captioner import FAILURE_NOTICE_SECONDS, MAX_WAITING, PARTIAL_SECONDS, Captioner
 from bot.calls.heard_audio import HEARD_SAMPLE_RATE, Utterance
 from bot.model import TranscriptionOptions
+from bot.runtime.metrics import Metrics
 from bot.transcription.pipeline import Limits, Pipeline
 from tests.conftest import make_provider
 from tests.fakes.audio_api import Fault
@@ -191,7 +192,8 @@ async def test_text_so_far_followed_at_once_by_the_final_text_is_not_shown(http,
 async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(pipeline, audio_api, speech):
     now = [1000.0]
     board = RecordingBoard()
-    captioner = captioner_for(pipeline, board, clock=lambda: now[0])
+    metrics = Metrics()
+    captioner = captioner_for(pipeline, board, clock=lambda: now[0], metrics=metrics)
     audio_api.faults.extend([Fault.http(400, "bad audio")] * 2)
     captioner.utterance_ended(utterance(1, speech["short"]))
     captioner.utterance_ended(utterance(2, speech["short"]))
@@ -208,6 +210,10 @@ async def test_a_failure_is_one_notice_a_minute_and_captioning_goes_on(pipeline,
     await captioner.close()
     assert len([line for line in board.shown if line.failed]) == 2
     assert heard_text(speech["long"]) in [line.text for line in board.finals()]
+    counted = metrics.registry.get_sample_value(
+        "earshot_errors_total", {"kind": "ProviderRejectedInput"}
+    )
+    assert counted == 3  # each failure counted, though the board was told twice
 
 
 async def test_at_most_parallel_utterances_are_with_the_provider_and_the_backlog_is_bounded(

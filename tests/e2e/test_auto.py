@@ -89,6 +89,8 @@ async def test_a_failure_gets_one_clear_reply_under_the_message(enabled):
     await world.settled()
     assert reply.json["content"].startswith("⚠️ That file is not audio I can read.")
     assert len(world.posted()) == 1
+    told = world.bot.metrics.registry.get_sample_value("earshot_errors_total", {"kind": "NotAudio"})
+    assert told == 1
 
 
 async def test_audio_files_are_answered_only_when_the_server_wants_them(enabled):

@@ -151,6 +151,11 @@ async def notice(call: Call, fragment: str) -> str:
     return text
 
 
+def told_of(world: EarshotWorld, kind: str) -> float | None:
+    """How many failures of `kind` members were told about, by the bot's metrics."""
+    return world.bot.metrics.registry.get_sample_value("earshot_errors_total", {"kind": kind})
+
+
 def voice_ops(world: EarshotWorld) -> list[str | None]:
     """The channels of the bot's voice state updates (op 4) over the main gateway."""
     ops = [p["d"] for p in world.discord.gateway_received if p["op"] == 4]
@@ -518,6 +523,7 @@ async def test_a_message_that_cannot_be_read_is_answered_and_the_next_is_read(ca
     await call.read_out()
 
     assert reply.json["content"].startswith("I couldn't read alice's message aloud: ")
+    assert told_of(world, "ProviderRejectedInput") == 1
     inputs = [request["input"] for request in world.audio_api.speech_requests]
     assert any("umbrella" in text for text in inputs)
     [heard] = world.discord.voice_server.heard_from(call.bot_id)
@@ -541,4 +547,5 @@ async def test_a_spent_speech_budget_is_said_once_in_a_call_not_once_per_message
     assert "whole daily budget of 1 character of speech" in reply.json["content"]
     told = [p for p in world.posted() if "couldn't read" in p.json.get("content", "")]
     assert told == [reply]
+    assert told_of(world, "BudgetSpent") == 1
     assert world.audio_api.speech_requests == []

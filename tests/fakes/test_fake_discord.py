@@ -332,6 +332,21 @@ async def test_reconnect_resumes_the_session(
     assert [payload["op"] for payload in fake.gateway_received if payload["op"] in (2, 6)] == [2, 6]
 
 
+@pytest.mark.log_errors("Attempting a reconnect")
+async def test_while_the_gateway_is_down_the_bot_is_refused_then_resumes(
+    fake: FakeDiscord, world: World, bot: commands.Bot
+) -> None:
+    closed = asyncio.ensure_future(bot.wait_for("disconnect", timeout=5))
+    async with fake.gateway_down():
+        await closed  # the connection closed with 1001
+        await bot.wait_for("disconnect", timeout=5)  # a new one refused with 503
+        assert not bot.ws.open
+    await fake.wait_until_identified()
+
+    assert bot.ws.open
+    assert [payload["op"] for payload in fake.gateway_received if payload["op"] in (2, 6)] == [2, 6]
+
+
 async def test_unknown_route_answers_404_and_is_recorded(
     fake: FakeDiscord, bot: commands.Bot
 ) -> None:

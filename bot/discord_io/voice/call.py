@@ -18,6 +18,7 @@ from bot.discord_io.names import shown_name
 from bot.discord_io.voice.captioning import CallCaptions
 from bot.discord_io.voice.connection import CallChannel, CallConnection
 from bot.errors import BudgetSpent, EarshotError
+from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Call:
         *,
         max_queued: int,
         times: CallTimes,
+        metrics: Metrics,
         on_end: Callable[[Call, Leaving], Awaitable[None]],
     ) -> None:
         self.connection = connection
@@ -68,6 +70,7 @@ class Call:
             speak, connection, max_queued=max_queued, on_failed=self._tell_failure
         )
         self._times = times
+        self._metrics = metrics
         self._on_end = on_end
         self._origins: OrderedDict[int, discord.abc.Messageable] = OrderedDict()
         self._origins_kept = max_queued * ORIGINS_KEPT_PER_QUEUED
@@ -171,6 +174,7 @@ class Call:
                 )
                 return
             self._spent_budgets_told.add(budget)
+        self._metrics.failure_told(error)
         origin = self._origins.get(line.message_id, self.notices)
         text = (
             f"I couldn't read {shown_name(line.spoken_name)}'s message aloud: {error.user_message}"

@@ -25,6 +25,7 @@ from bot.discord_io.voice.captioning import (
 )
 from bot.discord_io.voice.connection import CallChannel, CallConnection, check_joinable
 from bot.errors import CallQueueFull, CaptionsNotRunning, InAnotherCall, NotInCall, ShuttingDown
+from bot.runtime.metrics import Metrics
 from bot.store import GuildSettings, Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Calls:
         *,
         max_queued: int,
         times: CallTimes,
+        metrics: Metrics,
         captions: CaptionsSetup | None = None,
     ) -> None:
         self._speak_in = speak_in
@@ -49,6 +51,7 @@ class Calls:
         self._store = store
         self._max_queued = max_queued
         self._times = times
+        self._metrics = metrics
         self._calls: dict[int, Call] = {}
         self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         """Per server: joining and ending a call, store writes included, one at a time."""
@@ -90,6 +93,7 @@ class Calls:
             notices,
             max_queued=self._max_queued,
             times=self._times,
+            metrics=self._metrics,
             on_end=self._ended,
         )
         self._calls[guild_id] = call

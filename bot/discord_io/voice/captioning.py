@@ -29,6 +29,7 @@ from bot.discord_io.names import shown_name
 from bot.discord_io.voice.caption_board import DiscordCaptionBoard
 from bot.discord_io.voice.connection import CallChannel, CallConnection
 from bot.model import TranscriptionOptions
+from bot.runtime.metrics import Metrics
 from bot.runtime.spending import Spending
 from bot.store import GuildSettings, MemberSettings, Store
 from bot.transcription.pipeline import Pipeline
@@ -56,11 +57,13 @@ HearCall = Callable[[CallConnection, UtteranceSink, Callable[[int], bool]], Awai
 @dataclass(frozen=True)
 class CaptionsSetup:
     """What every call's captions share: the pipeline (no cache, no queue), how calls are
-    heard, the store, and what a server's captions are charged to."""
+    heard, the store, the metrics their failures are counted in, and what a server's captions
+    are charged to."""
 
     pipeline: Pipeline
     hear: HearCall
     store: Store
+    metrics: Metrics
     spending_in: Callable[[discord.Guild], Spending | None] = lambda _guild: None
 
 
@@ -110,6 +113,7 @@ class CallCaptions:
             name_of=self._name_of,
             caption_log=self.log,
             spending=self._setup.spending_in(channel.guild),
+            metrics=self._setup.metrics,
         )
         self.board.start()
         self._hearing = await self._setup.hear(connection, self._captioner, self.may_hear)

@@ -191,6 +191,7 @@ class FakeDiscord:
         self.dispatch = events.dispatch
         self.wait_until_identified = self._gateway.wait_until_identified
         self.request_reconnect = self._gateway.request_reconnect
+        self.gateway_down = self._gateway.down
 
         self.find = recorder.find
         self.wait_for = recorder.wait_for

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import json
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,7 @@ class Gateway:
         self._voice_states = voice_states
         self._connections: set[GatewayConnection] = set()
         self._identified = asyncio.Event()
+        self._down = False
 
     async def wait_until_identified(self, timeout: float = 10) -> None:  # noqa: ASYNC109
         """Wait until the bot's connection has its READY and every GUILD_CREATE (or RESUMED)."""
@@ -187,13 +189,28 @@ class Gateway:
         connection.send({"op": 7, "d": None, "s": None, "t": None})
         await connection.flush()
 
+    @contextlib.asynccontextmanager
+    async def down(self) -> AsyncIterator[None]:
+        """Inside, the gateway is out, as in one of Discord's outages: the bot's connection is
+        closed (1001) and every new one is refused with 503 before the websocket handshake.
+        After, the bot may connect again, and RESUMEs (``wait_until_identified``)."""
+        self._down = True
+        self._identified.clear()
+        try:
+            await self.close()
+            yield
+        finally:
+            self._down = False
+
     async def close(self) -> None:
         """Close every connection with 1001 (going away)."""
         for connection in list(self._connections):
             await connection.stop()
             await connection.ws.close(code=1001, message=b"fake discord shutting down")
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._down:
+            return web.Response(status=503, text="upstream connect error")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         connection = GatewayConnection(ws)
