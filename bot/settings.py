@@ -20,10 +20,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
 ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
+BaseUrls = Annotated[tuple[AnyHttpUrl, ...], NoDecode]
+"""One base URL, or several separated by commas (servers of one service, balanced)."""
+BALANCING_PROVIDER: Final = "openai"
+"""The one protocol whose base URL may list several servers."""
 LOCAL: Final = "local"
 """The embedded engine: needs no key and no address."""
 PIPER_VOICE_NAME: Final = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(?:x_low|low|medium|high)")
@@ -59,15 +63,18 @@ class Settings(BaseSettings):
     """Which wire protocol the audio service speaks: OpenAI-compatible, Gemini-native or
     ScaiGrid's native; or the embedded engine (local). Unset: openai when AUDIO_API_KEY is set,
     else local."""
-    audio_base_url: AnyHttpUrl | None = None
-    """Base of the audio API; the provider appends its paths. None: the provider's home
-    (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid)."""
+    audio_base_url: BaseUrls = ()
+    """Base of the audio API; the provider appends its paths. Empty: the provider's home
+    (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid).
+    With openai, several servers separated by commas: each call goes to the least busy, and
+    one that fails is left out for ENDPOINT_COOLDOWN_SECONDS."""
     audio_api_key: SecretStr | None = Field(default=None, validate_default=True)
     """Bearer key for the audio API; required by every provider but local, which ignores it."""
     fallback_provider: ProviderName | None = None
     """A second service, used when the first is unavailable (5xx or timeouts after retries);
     local needs neither address nor key."""
-    fallback_base_url: AnyHttpUrl | None = None
+    fallback_base_url: BaseUrls = ()
+    """Like AUDIO_BASE_URL, for the fallback."""
     fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
     """None: the provider's default (whisper-1 for openai, gemini-2.5-flash for gemini,
@@ -140,6 +147,9 @@ class Settings(BaseSettings):
     """How many times one provider call is tried, the first included."""
     provider_retry_budget: Annotated[float, Field(gt=0, le=600)] = 240.0
     """Seconds after which no new retry starts; keeps replies inside Discord's 15-minute window."""
+    endpoint_cooldown_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """With several servers in a base URL: how long one that failed (unreachable, timed out,
+    5xx) is left out before it is tried again."""
 
     command_cooldown_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     """Each member may run one transcription command per this many seconds; 0 turns it off."""
@@ -195,6 +205,14 @@ class Settings(BaseSettings):
             values = {**values, "audio_provider": chosen}
         return values
 
+    @field_validator("audio_base_url", "fallback_base_url", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """`http://a:8000, http://b:8000` → both; blank → none."""
+        if isinstance(value, str):
+            return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
+
     @field_validator("audio_api_key")
     @classmethod
     def _hosted_providers_need_a_key(
@@ -239,6 +257,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _several_servers_only_where_balanced(self) -> Settings:
+        for prefix, provider, urls in (
+            ("AUDIO", self.audio_provider, self.audio_base_url),
+            ("FALLBACK", self.fallback_provider, self.fallback_base_url),
+        ):
+            if len(urls) > 1 and provider != BALANCING_PROVIDER:
+                raise ValueError(
+                    f"{prefix}_BASE_URL lists {len(urls)} servers, which only "
+                    f"{prefix}_PROVIDER={BALANCING_PROVIDER} balances; give one URL"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:
         if self.fallback_provider not in (None, LOCAL) and not self.fallback_api_key:
             raise ValueError("FALLBACK_PROVIDER needs FALLBACK_API_KEY as well")
@@ -252,7 +283,9 @@ def load_settings() -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = "_".join(str(part) for part in problem["loc"]).upper()
+            name = "_".join(str(part) for part in problem["loc"] if isinstance(part, str)).upper()
             message = problem["msg"].removeprefix("Value error, ")
+            if positions := [part for part in problem["loc"] if isinstance(part, int)]:
+                message = f"item {positions[0] + 1}: {message}"  # of a comma-separated list
             lines.append(f"setting {name}: {message}" if name else f"settings: {message}")
         raise SettingsError("\n".join(lines)) from None
