@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                 _log_to_stderr(settings)
                 return 0 if asyncio.run(check(settings)) else 1
             case command:
-                from bot.cli.serve import serve  # discord.py: only for these two commands
+                from bot.cli.discord_bot import start  # discord.py: only for these two commands
 
-                serve(settings, sync_only=command == "sync")
+                start(settings, sync_only=command == "sync")
     except (SettingsError, StoreError) as error:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)
         return 2
