@@ -188,6 +188,13 @@ class Settings(BaseSettings):
     path of a voice's .onnx file with its .onnx.json beside it, never downloaded. None (set
     empty or `none`): eSpeak NG's voices only, as when a named voice cannot be downloaded."""
 
+    serve_api_key: SecretStr | None = None
+    """The Bearer key `python -m bot serve` requires of every request; None (or empty): none,
+    for a server reachable only from machines that may use it."""
+    serve_max_upload_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
+    """Largest file `python -m bot serve` takes for a transcription or translation; OpenAI's
+    limit, which earshot's openai provider keeps its uploads under."""
+
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 6.0
     """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
     the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
@@ -204,6 +211,11 @@ class Settings(BaseSettings):
             chosen = "openai" if values.get("audio_api_key") else LOCAL
             values = {**values, "audio_provider": chosen}
         return values
+
+    @field_validator("serve_api_key")
+    @classmethod
+    def _empty_key_is_none(cls, key: SecretStr | None) -> SecretStr | None:
+        return key if key and key.get_secret_value() else None
 
     @field_validator("audio_base_url", "fallback_base_url", mode="before")
     @classmethod
