@@ -44,9 +44,12 @@ def bearer_key(key: SecretStr) -> Middleware:
 
 @web.middleware
 async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure answered in OpenAI's shape; 5xx answers logged for the operator."""
+    """Every failure answered in OpenAI's shape; 5xx answers logged for the operator. A client
+    that hung up while its answer was sent is nobody's error: aiohttp drops the connection."""
     try:
         return await handler(request)
+    except ConnectionResetError:
+        raise
     except ApiError as error:
         return error.response()
     except EarshotError as error:

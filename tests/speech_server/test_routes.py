@@ -179,6 +179,19 @@ async def test_language_prompt_and_task_reach_the_engine(http, base_url, transcr
     )
 
 
+class EnglishOnly(Scripted):
+    """An English-only model (a `.en` size): no translation."""
+
+    multilingual = False
+
+
+async def test_translation_with_an_english_only_model_is_a_400_saying_so(http, serve):
+    base_url = await serve(EnglishOnly())
+    response = await http.post(base_url + TRANSLATIONS, headers=AUTHORIZED, **upload())
+    error = openai_error(response, 400)
+    assert (error["message"], error["code"]) == ("this server offers no translation", "unsupported")
+
+
 @pytest.mark.parametrize(
     ("fields", "param", "words"),
     [
