@@ -122,7 +122,7 @@ class EarshotBot(commands.AutoShardedBot):
             tree_cls=EarshotTree,
             shard_count=settings.shard_count,
             # None is discord.py's own default (every shard); its typed keywords say list only.
-            shard_ids=settings.shard_ids,  # type: ignore[arg-type]
+            shard_ids=list(settings.shard_ids) or None,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.force_sync = force_sync

@@ -25,6 +25,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
 ProviderName = Literal["openai", "gemini", "scaigrid", "local"]
+BaseUrls = Annotated[tuple[AnyHttpUrl, ...], NoDecode]
+"""One base URL, or several separated by commas (servers of one service, balanced)."""
+BALANCING_PROVIDER: Final = "openai"
+"""The one protocol whose base URL may list several servers."""
 LOCAL: Final = "local"
 """The embedded engine: needs no key and no address."""
 PIPER_VOICE_NAME: Final = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(?:x_low|low|medium|high)")
@@ -63,15 +67,18 @@ class Settings(BaseSettings):
     """Which wire protocol the audio service speaks: OpenAI-compatible, Gemini-native or
     ScaiGrid's native; or the embedded engine (local). Unset: openai when AUDIO_API_KEY is set,
     else local."""
-    audio_base_url: AnyHttpUrl | None = None
-    """Base of the audio API; the provider appends its paths. None: the provider's home
-    (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid)."""
+    audio_base_url: BaseUrls = ()
+    """Base of the audio API; the provider appends its paths. Empty: the provider's home
+    (https://api.dgrid.ai for openai and gemini, https://scaigrid.scailabs.ai for scaigrid).
+    With openai, several servers separated by commas: each call goes to the least busy, and
+    one that fails is left out for ENDPOINT_COOLDOWN_SECONDS."""
     audio_api_key: SecretStr | None = Field(default=None, validate_default=True)
     """Bearer key for the audio API; required by every provider but local, which ignores it."""
     fallback_provider: ProviderName | None = None
     """A second service, used when the first is unavailable (5xx or timeouts after retries);
     local needs neither address nor key."""
-    fallback_base_url: AnyHttpUrl | None = None
+    fallback_base_url: BaseUrls = ()
+    """Like AUDIO_BASE_URL, for the fallback."""
     fallback_api_key: SecretStr | None = None
     transcription_model: Annotated[str, Field(min_length=1)] | None = None
     """None: the provider's default (whisper-1 for openai, gemini-2.5-flash for gemini,
@@ -144,6 +151,9 @@ class Settings(BaseSettings):
     """How many times one provider call is tried, the first included."""
     provider_retry_budget: Annotated[float, Field(gt=0, le=600)] = 240.0
     """Seconds after which no new retry starts; keeps replies inside Discord's 15-minute window."""
+    endpoint_cooldown_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """With several servers in a base URL: how long one that failed (unreachable, timed out,
+    5xx) is left out before it is tried again."""
 
     command_cooldown_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     """Each member may run one transcription command per this many seconds; 0 turns it off."""
@@ -182,6 +192,13 @@ class Settings(BaseSettings):
     path of a voice's .onnx file with its .onnx.json beside it, never downloaded. None (set
     empty or `none`): eSpeak NG's voices only, as when a named voice cannot be downloaded."""
 
+    serve_api_key: SecretStr | None = None
+    """The Bearer key `python -m bot serve` requires of every request; None (or empty): none,
+    for a server reachable only from machines that may use it."""
+    serve_max_upload_bytes: Annotated[int, Field(gt=0)] = 25 * MIB
+    """Largest file `python -m bot serve` takes for a transcription or translation; OpenAI's
+    limit, which earshot's openai provider keeps its uploads under."""
+
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 6.0
     """On SIGTERM/SIGINT, how long work under way may take to finish before it is given up;
     the process exits at most 3 s later. Keep it 4 s under the supervisor's stop timeout
@@ -203,8 +220,8 @@ class Settings(BaseSettings):
     shard_count: Annotated[int, Field(ge=1)] | None = None
     """How many shards the bot's servers are split into (Discord requires one per 2,500
     servers); None: as many as Discord recommends."""
-    shard_ids: Annotated[list[int] | None, NoDecode] = None
-    """The shards this process runs, of SHARD_COUNT (e.g. `0,1`); None: all of them. Several
+    shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    """The shards this process runs, of SHARD_COUNT (e.g. `0,1`); empty: all of them. Several
     processes each running some share one state: DATABASE_URL."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -216,6 +233,19 @@ class Settings(BaseSettings):
             chosen = "openai" if values.get("audio_api_key") else LOCAL
             values = {**values, "audio_provider": chosen}
         return values
+
+    @field_validator("serve_api_key")
+    @classmethod
+    def _empty_key_is_none(cls, key: SecretStr | None) -> SecretStr | None:
+        return key if key and key.get_secret_value() else None
+
+    @field_validator("audio_base_url", "fallback_base_url", "shard_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """`http://a:8000, http://b:8000` or `0,1` → both; blank → none."""
+        if isinstance(value, str):
+            return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
 
     @field_validator("audio_api_key")
     @classmethod
@@ -264,18 +294,9 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
-    @field_validator("shard_ids", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        """`0,1` (or empty: None)."""
-        if not isinstance(value, str):
-            return value
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        return parts or None
-
     @model_validator(mode="after")
     def _shards_of_the_count(self) -> Settings:
-        if self.shard_ids is None:
+        if not self.shard_ids:
             return self
         if self.shard_count is None:
             raise ValueError("SHARD_IDS needs SHARD_COUNT, the number of shards they are of")
@@ -295,7 +316,7 @@ class Settings(BaseSettings):
     @property
     def runs_first_shard(self) -> bool:
         """Whether this process runs shard 0: the one process that syncs the commands."""
-        return self.shard_ids is None or 0 in self.shard_ids
+        return not self.shard_ids or 0 in self.shard_ids
 
     @field_validator("metrics_port", mode="before")
     @classmethod
@@ -339,6 +360,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _several_servers_only_where_balanced(self) -> Settings:
+        for prefix, provider, urls in (
+            ("AUDIO", self.audio_provider, self.audio_base_url),
+            ("FALLBACK", self.fallback_provider, self.fallback_base_url),
+        ):
+            if len(urls) > 1 and provider != BALANCING_PROVIDER:
+                raise ValueError(
+                    f"{prefix}_BASE_URL lists {len(urls)} servers, which only "
+                    f"{prefix}_PROVIDER={BALANCING_PROVIDER} balances; give one URL"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _fallback_is_complete(self) -> Settings:
         if self.fallback_provider not in (None, LOCAL) and not self.fallback_api_key:
             raise ValueError("FALLBACK_PROVIDER needs FALLBACK_API_KEY as well")
@@ -352,7 +386,9 @@ def load_settings() -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = "_".join(str(part) for part in problem["loc"]).upper()
+            name = "_".join(str(part) for part in problem["loc"] if isinstance(part, str)).upper()
             message = problem["msg"].removeprefix("Value error, ")
+            if positions := [part for part in problem["loc"] if isinstance(part, int)]:
+                message = f"item {positions[0] + 1}: {message}"  # of a comma-separated list
             lines.append(f"setting {name}: {message}" if name else f"settings: {message}")
         raise SettingsError("\n".join(lines)) from None

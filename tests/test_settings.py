@@ -21,6 +21,8 @@ def clean_environment(monkeypatch, tmp_path):
         "AUDIO_API_KEY",
         "AUDIO_BASE_URL",
         "FALLBACK_PROVIDER",
+        "FALLBACK_BASE_URL",
+        "ENDPOINT_COOLDOWN_SECONDS",
         "MAX_DOWNLOAD_BYTES",
         "LOG_LEVEL",
         "TRANSCRIPTION_MODEL",
@@ -73,6 +75,40 @@ def test_the_local_engine_ignores_a_key_and_falls_back_without_one(monkeypatch):
     monkeypatch.setenv("FALLBACK_PROVIDER", "openai")
     with pytest.raises(SettingsError, match="FALLBACK_PROVIDER needs FALLBACK_API_KEY"):
         load_settings()
+
+
+def test_a_base_url_is_one_server_or_several_separated_by_commas(monkeypatch):
+    monkeypatch.setenv("AUDIO_API_KEY", "k")
+    assert load_settings().audio_base_url == ()
+    monkeypatch.setenv("AUDIO_BASE_URL", "http://speech.lan:8000/")
+    assert [str(url) for url in load_settings().audio_base_url] == ["http://speech.lan:8000/"]
+    monkeypatch.setenv("AUDIO_BASE_URL", " http://a.lan:8000, http://b.lan:8000/oai ,")
+    settings = load_settings()
+    assert [str(url) for url in settings.audio_base_url] == [
+        "http://a.lan:8000/",
+        "http://b.lan:8000/oai",
+    ]
+    assert settings.endpoint_cooldown_seconds == 30
+    monkeypatch.setenv("AUDIO_BASE_URL", "http://a.lan:8000,not a url")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(
+        "setting AUDIO_BASE_URL: item 2: Input should be a valid URL"
+    )
+
+
+@pytest.mark.parametrize("prefix", ["AUDIO", "FALLBACK"])
+def test_several_servers_need_the_openai_protocol(monkeypatch, prefix):
+    monkeypatch.setenv("AUDIO_API_KEY", "k")
+    monkeypatch.setenv("FALLBACK_API_KEY", "k")
+    monkeypatch.setenv(f"{prefix}_PROVIDER", "gemini")
+    monkeypatch.setenv(f"{prefix}_BASE_URL", "http://a.lan:8000,http://b.lan:8000")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"settings: {prefix}_BASE_URL lists 2 servers, which only {prefix}_PROVIDER=openai "
+        "balances; give one URL"
+    )
 
 
 def test_calls_have_defaults_and_bounds(monkeypatch):
@@ -257,7 +293,7 @@ def test_shards_are_a_count_and_the_ids_this_process_runs(monkeypatch):
     settings = load_settings()
     assert (settings.shard_count, settings.shard_ids, settings.runs_first_shard) == (
         None,
-        None,
+        (),
         True,
     )
     monkeypatch.setenv("SHARD_COUNT", "4")
@@ -266,7 +302,7 @@ def test_shards_are_a_count_and_the_ids_this_process_runs(monkeypatch):
     settings = load_settings()
     assert (settings.shard_count, settings.shard_ids, settings.runs_first_shard) == (
         4,
-        [2, 3],
+        (2, 3),
         False,
     )
     for wrong in ("4", "1,1", "-1", "one"):

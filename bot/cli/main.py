@@ -1,10 +1,11 @@
 """Command line: `python -m bot [run | sync | check | transcribe FILE | translate FILE |
-speak TEXT]`.
+speak TEXT | serve]`.
 
 `run` (the default) connects to Discord. `sync` pushes the command set to Discord and exits.
 `check` verifies the configured provider end to end. `transcribe`, `translate` and `speak` run
 the bot's own pipeline on local files and print or write the result, so an operator can check
-the provider settings without Discord: these and `check` never import discord.py.
+the provider settings without Discord. `serve` offers the local engine over the
+OpenAI-compatible audio API. All but `run` and `sync` never import discord.py.
 
 Exit codes: 0 done; 1 the provider or the check failed; 2 earshot cannot start (a setting, the
 store, Discord refusing the token or intent, a file that is not there); 130 interrupted.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bot.cli.check import check
 from bot.cli.speak import speak
+from bot.cli.speech_server import DEFAULT_HOST, DEFAULT_PORT, serve_speech
 from bot.cli.transcribe import transcribe, translate
 from bot.errors import EarshotError
 from bot.settings import Settings, SettingsError, load_settings
@@ -53,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     speak_parser.add_argument("--instructions")
     speak_parser.add_argument(
         "--format", choices=OUTPUT_CHOICES, help="default: from the output file's extension"
+    )
+    serve_parser = commands.add_parser(
+        "serve", help="serve the local engine over the OpenAI-compatible audio API"
+    )
+    serve_parser.add_argument("--host", default=DEFAULT_HOST, help=f"default: {DEFAULT_HOST}")
+    serve_parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}; 0: any free"
     )
     return parser
 
@@ -113,10 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             case "check":
                 _log_to_stderr(settings)
                 return 0 if asyncio.run(check(settings)) else 1
+            case "serve":
+                _log_to_stderr(settings)
+                asyncio.run(serve_speech(settings, arguments.host, arguments.port))
             case command:
-                from bot.cli.serve import serve  # discord.py: only for these two commands
+                from bot.cli.discord_bot import start  # discord.py: only for these two commands
 
-                serve(settings, sync_only=command == "sync")
+                start(settings, sync_only=command == "sync")
     except (SettingsError, StoreError) as error:
         print(f"earshot cannot start:\n{error}", file=sys.stderr)
         return 2

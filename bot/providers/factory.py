@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypedDict, Unpack
 
 import httpx
 from pydantic import AnyHttpUrl, SecretStr
 
+from bot.providers.endpoint_pool import EndpointPool
 from bot.providers.fallback import FallbackProvider
 from bot.providers.gemini import GeminiProvider
 from bot.providers.interface import AudioProvider
@@ -43,7 +45,7 @@ async def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioPr
         settings.audio_provider,
         settings,
         http,
-        base_url=settings.audio_base_url,
+        base_urls=settings.audio_base_url,
         api_key=settings.audio_api_key,
         retry=retry,
         transcription_model=settings.transcription_model,
@@ -56,7 +58,7 @@ async def build_provider(settings: Settings, http: httpx.AsyncClient) -> AudioPr
         settings.fallback_provider,
         settings,
         http,
-        base_url=settings.fallback_base_url,
+        base_urls=settings.fallback_base_url,
         api_key=settings.fallback_api_key,
         retry=retry,
     )
@@ -68,13 +70,14 @@ async def _provider(
     settings: Settings,
     http: httpx.AsyncClient,
     *,
-    base_url: AnyHttpUrl | None,
+    base_urls: Sequence[AnyHttpUrl],
     api_key: SecretStr | None,
     retry: RetryPolicy,
     **models: Unpack[Models],
 ) -> AudioProvider:
-    """The provider called `name`: a hosted one at `base_url` (None: its home) with `api_key`,
-    `retry` and `models`, or the local engine, configured by its own LOCAL_* settings.
+    """The provider called `name`: a hosted one at `base_urls` (none: its home; several: only
+    openai, balanced over them, as the settings ensure) with `api_key`, `retry` and `models`,
+    or the local engine, configured by its own LOCAL_* settings.
 
     The local engine's module is imported only when it is chosen: it loads CTranslate2 and
     ONNX Runtime, which a bot using a hosted service has no use for."""
@@ -84,10 +87,12 @@ async def _provider(
         return await LocalProvider.from_settings(settings)
     if api_key is None:  # the settings refuse a hosted provider without its key
         raise SettingsError(f"{name} needs an API key")
-    url = str(base_url or HOMES[name])
+    urls = [str(url) for url in base_urls] or [HOMES[name]]
+    url = urls[0]
     match name:
         case "openai":
-            return OpenAICompatProvider(http, base_url=url, api_key=api_key, retry=retry, **models)
+            pool = EndpointPool(urls, cooldown=settings.endpoint_cooldown_seconds)
+            return OpenAICompatProvider(http, base_url=pool, api_key=api_key, retry=retry, **models)
         case "scaigrid":
             return ScaiGridProvider(
                 http,

@@ -1,7 +1,8 @@
 """The one way a hosted provider calls its service: a POST of a multipart upload (the audio
 streamed from disk) or of JSON to `base_url + path` with the Bearer key, each attempt's
 failures mapped to earshot's provider errors (`http_errors`), the whole retried by the
-service's `RetryPolicy`.
+service's `RetryPolicy`. A service of several servers (an `EndpointPool`) sends each attempt
+to the one the pool picks, and a retry to another than the attempt before, when it can.
 
 An attempt hands the successful response, its body not yet read, to the caller's `read`,
 which makes the result of it: reading the whole body (`whole_body`), reading events as they
@@ -26,6 +27,7 @@ import aiofiles
 import httpx
 from pydantic import SecretStr
 
+from bot.providers.endpoint_pool import Endpoint, EndpointPool
 from bot.providers.http_errors import (
     AUDIO_API_SETTINGS,
     SettingNames,
@@ -71,19 +73,21 @@ Read = Callable[[httpx.Response], Awaitable[T]]
 
 
 class HttpService:
-    """A hosted service: where it is, the key it takes, how hard to try each call, and the
-    settings an admin should check when it refuses us."""
+    """A hosted service: where it is (a base URL, or a pool of them), the key it takes, how
+    hard to try each call, and the settings an admin should check when it refuses us."""
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         *,
-        base_url: str,
+        base_url: str | EndpointPool,
         api_key: SecretStr,
         retry: RetryPolicy,
         settings: SettingNames = AUDIO_API_SETTINGS,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.endpoints = (
+            base_url if isinstance(base_url, EndpointPool) else EndpointPool([base_url])
+        )
         self.settings = settings
         self._http = http
         self._api_key = api_key
@@ -98,18 +102,26 @@ class HttpService:
         headers: Mapping[str, str] | None = None,
     ) -> T:
         """POST `body` to `path` under the base URL and `read` the answer, tried again as the
-        retry policy allows; its last failure is raised as a `ProviderError`."""
-        return await self._retry.run(lambda: self._attempt(path, body, read, headers or {}))
+        retry policy allows (each retry on another endpoint when the pool has one in); its last
+        failure is raised as a `ProviderError`."""
+        previous: Endpoint | None = None
+
+        async def attempt() -> T:
+            nonlocal previous
+            with self.endpoints.attempt(avoid=previous) as endpoint:
+                previous = endpoint
+                return await self._attempt(endpoint.url + path, body, read, headers or {})
+
+        return await self._retry.run(attempt)
 
     def masked(self, text: str) -> str:
         """`text` with the API key replaced by `***`."""
         return text.replace(self._api_key.get_secret_value(), MASK)
 
-    async def _attempt(self, path: str, body: Body, read: Read[T], headers: Mapping[str, str]) -> T:
+    async def _attempt(self, url: str, body: Body, read: Read[T], headers: Mapping[str, str]) -> T:
         """One attempt; the file of a multipart body is opened afresh, so a retry sends it
         from its start."""
         headers = {**headers, **bearer(self._api_key)}
-        url = self.base_url + path
         try:
             if isinstance(body, Json):
                 headers["Content-Type"] = "application/json"

@@ -10,7 +10,8 @@ richer. Word timestamps are not asked for: DGrid's documented form has no
 `timestamp_granularities`, a service that refuses unknown fields would then refuse every
 transcription, and no reply shows words. Speech is a
 JSON request to `/v1/audio/speech` whose binary answer is streamed to a file. Every call goes
-through the one request path, `http_calls.HttpService`.
+through the one request path, `http_calls.HttpService`, to one base URL or to a pool of
+servers of the same protocol (`endpoint_pool`), each call to the least busy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 
 from bot.errors import ProviderUnavailable
 from bot.model import SpeechRequest, Transcript, TranscriptionOptions, TranslationOptions
+from bot.providers.endpoint_pool import EndpointPool
 from bot.providers.http_calls import FormFields, HttpService, Json, Multipart, save_body
 from bot.providers.interface import AudioProvider, AudioUpload, Capabilities, TextListener
 from bot.providers.retry import RetryPolicy
@@ -63,14 +65,15 @@ class OpenAICompatProvider(AudioProvider):
         self,
         http: httpx.AsyncClient,
         *,
-        base_url: str,
+        base_url: str | EndpointPool,
         api_key: SecretStr,
         retry: RetryPolicy,
         transcription_model: str | None = None,
         translation_model: str | None = None,
         speech_model: str | None = None,
     ) -> None:
-        """Models left as None are whisper-1 for text and tts-1 for speech."""
+        """`base_url` is one server's, or a pool of servers that share the key and models.
+        Models left as None are whisper-1 for text and tts-1 for speech."""
         self._service = HttpService(http, base_url=base_url, api_key=api_key, retry=retry)
         self.transcription_model = transcription_model or "whisper-1"
         self._translation_model = translation_model or "whisper-1"

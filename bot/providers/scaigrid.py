@@ -115,7 +115,7 @@ class ScaiGridProvider(AudioProvider):
         self._translator = (
             OpenAICompatProvider(
                 http,
-                base_url=self._service.base_url + OAI_TWIN_PATH,
+                base_url=base_url.rstrip("/") + OAI_TWIN_PATH,
                 api_key=api_key,
                 retry=retry,
                 translation_model=translation_model or DEFAULT_TEXT_MODEL,

@@ -84,7 +84,7 @@ async def test_shards_split_the_servers_and_one_process_syncs_the_commands(
             tmp_path / name,
             database_url=postgres_url,
             shard_count=2,
-            shard_ids=[shard],
+            shard_ids=(shard,),
         )
 
     member = discord_fake.add_user(username="alice")

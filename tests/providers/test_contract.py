@@ -1,11 +1,18 @@
 """One contract, every provider: the behaviour the bot relies on, checked against each
-provider's loopback stand-in over real HTTP. Provider-specific shapes are tested in each
-provider's own module; this suite proves they are interchangeable."""
+provider's loopback stand-in over real HTTP, and against earshot's own speech server
+(`python -m bot serve`: the local engine with Whisper base and eSpeak NG), which the `openai`
+provider speaks to like to any OpenAI-compatible service. Provider-specific shapes are tested
+in each provider's own module; this suite proves they are interchangeable."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -14,6 +21,7 @@ from bot.errors import ProviderMisconfigured, ProviderUnsupported
 from bot.model import SpeechRequest, TranscriptionOptions, TranslationOptions
 from bot.providers.gemini import GeminiProvider
 from bot.providers.interface import AudioProvider, AudioUpload
+from bot.providers.local.provider import LocalProvider
 from bot.providers.openai_compat import OpenAICompatProvider
 from bot.providers.scaigrid import ScaiGridProvider
 from tests import audio_samples
@@ -21,41 +29,65 @@ from tests.conftest import FAST_RETRIES
 from tests.fakes.audio_api import API_KEY, FakeAudioAPI, Fault
 from tests.fakes.gemini_api import FakeGeminiAPI
 from tests.fakes.scaigrid_api import FakeScaiGridAPI
+from tests.speech_server.served import ServedEngine
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
-    fake: type
+    service: Callable[[pytest.FixtureRequest], Any]
+    """The service to start, made with the test's fixtures at hand."""
     provider: type
     options: dict
+    answer_seconds: float = 2.0
+    """How long the client waits for an answer: a real engine takes longer than a stand-in."""
+
+
+def earshot_serving_its_engine(request: pytest.FixtureRequest) -> ServedEngine:
+    whisper = request.getfixturevalue("multilingual_whisper")
+    espeak = request.getfixturevalue("espeak")
+    return ServedEngine(LocalProvider(whisper, [espeak], slots=1))
 
 
 CASES = [
-    Case("openai", FakeAudioAPI, OpenAICompatProvider, {}),
-    Case("gemini", FakeGeminiAPI, GeminiProvider, {}),
-    Case("scaigrid", FakeScaiGridAPI, ScaiGridProvider, {"oai_translation": True}),
-    Case("scaigrid-native-only", FakeScaiGridAPI, ScaiGridProvider, {"oai_translation": False}),
+    Case("openai", lambda _: FakeAudioAPI(), OpenAICompatProvider, {}),
+    Case("gemini", lambda _: FakeGeminiAPI(), GeminiProvider, {}),
+    Case("scaigrid", lambda _: FakeScaiGridAPI(), ScaiGridProvider, {"oai_translation": True}),
+    Case(
+        "scaigrid-native-only",
+        lambda _: FakeScaiGridAPI(),
+        ScaiGridProvider,
+        {"oai_translation": False},
+    ),
+    Case(
+        "earshot-serve",
+        earshot_serving_its_engine,
+        OpenAICompatProvider,
+        {},
+        answer_seconds=60.0,  # the first call loads Whisper base
+    ),
 ]
 
 
 @pytest.fixture(params=CASES, ids=lambda case: case.name)
-async def served(request, http):
-    """(fake, provider) for one case, the fake listening on 127.0.0.1."""
+async def served(request):
+    """(service, provider) for one case, the service listening on 127.0.0.1."""
     case: Case = request.param
-    fake = case.fake()
+    fake = case.service(request)
     await fake.start()
+    timeout = httpx.Timeout(case.answer_seconds, connect=1.0)
+    async with httpx.AsyncClient(trust_env=False, timeout=timeout) as http:
 
-    def provider(key: str = API_KEY) -> AudioProvider:
-        return case.provider(
-            http,
-            base_url=fake.base_url,
-            api_key=SecretStr(key),
-            retry=FAST_RETRIES,
-            **case.options,
-        )
+        def provider(key: str = API_KEY) -> AudioProvider:
+            return case.provider(
+                http,
+                base_url=fake.base_url,
+                api_key=SecretStr(key),
+                retry=FAST_RETRIES,
+                **case.options,
+            )
 
-    yield fake, provider
+        yield fake, provider
     await fake.close()
 
 
@@ -65,23 +97,39 @@ def speech_sample(tmp_path) -> AudioUpload:
     return AudioUpload(path, "audio.ogg", "audio/ogg")
 
 
-async def test_transcription_returns_the_services_text(served, speech_sample):
-    fake, provider = served
-    fake.transcripts.append("The contract holds.")
-    transcript = await provider().transcribe(speech_sample, TranscriptionOptions(language="en"))
-    assert transcript.text == "The contract holds."
+async def saying(service, text: str, folder: Path) -> AudioUpload:
+    """A recording the service hears as `text`: for a stand-in, a tone with `text` queued as
+    its answer; for a real engine, `text` spoken."""
+    if isinstance(service, ServedEngine):
+        return await service.recording_of(text, folder)
+    service.transcripts.append(text)
+    path = audio_samples.write(folder, "sample.ogg", audio_samples.encode(2.0, "ogg"))
+    return AudioUpload(path, "audio.ogg", "audio/ogg")
 
 
-async def test_translation_works_or_is_declared_missing(served, speech_sample):
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+async def test_transcription_returns_the_services_text(served, tmp_path):
     fake, provider = served
-    fake.transcripts.append("In English, please.")
+    text = "The contract holds for every provider."
+    said = await saying(fake, text, tmp_path)
+    transcript = await provider().transcribe(said, TranscriptionOptions(language="en"))
+    assert words(transcript.text) == words(text)
+
+
+async def test_translation_works_or_is_declared_missing(served, tmp_path):
+    fake, provider = served
+    text = "Please bring the quarterly report and your laptop."
+    said = await saying(fake, text, tmp_path)
     offered = provider()
     if offered.capabilities.translate:
-        transcript = await offered.translate(speech_sample, TranslationOptions())
-        assert transcript.text == "In English, please."
+        transcript = await offered.translate(said, TranslationOptions())
+        assert words(transcript.text) == words(text)
     else:
         with pytest.raises(ProviderUnsupported):
-            await offered.translate(speech_sample, TranslationOptions())
+            await offered.translate(said, TranslationOptions())
 
 
 async def test_speech_in_a_declared_format_and_voice_decodes(served, tmp_path):
@@ -104,12 +152,13 @@ async def test_a_rejected_key_names_the_setting_and_is_never_echoed(served, spee
     assert "not-the-key-xyz" not in str(caught.value)
 
 
-async def test_an_outage_is_retried_until_the_service_answers(served, speech_sample):
+async def test_an_outage_is_retried_until_the_service_answers(served, tmp_path):
     fake, provider = served
+    text = "Do not forget your keys and your phone."
+    said = await saying(fake, text, tmp_path)
     fake.faults.extend([Fault.http(503), Fault.http(500)])
-    fake.transcripts.append("Back again.")
-    transcript = await provider().transcribe(speech_sample, TranscriptionOptions())
-    assert transcript.text == "Back again."
+    transcript = await provider().transcribe(said, TranscriptionOptions())
+    assert words(transcript.text) == words(text)
 
 
 def test_capabilities_are_complete_and_consistent(served):

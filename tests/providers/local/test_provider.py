@@ -20,7 +20,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from bot.audio.pcm import Pcm, write_wav
 from bot.audio.probe import probe
 from bot.errors import ProviderRejectedInput, ProviderUnsupported
-from bot.model import Segment, SpeechRequest, TranscriptionOptions, TranslationOptions
+from bot.model import SpeechRequest, TranscriptionOptions, TranslationOptions
 from bot.providers.factory import build_provider
 from bot.providers.fallback import FallbackProvider
 from bot.providers.interface import AudioUpload
@@ -32,6 +32,7 @@ from bot.runtime.workers import AudioWorkers
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechOptions, SpeechSynthesizer
 from bot.transcription.pipeline import Limits, Pipeline
+from tests.engine_stand_ins import Scripted, Stubborn
 from tests.local_models import PIPER_JOE, TINY_EN
 from tests.word_errors import word_error_rate
 
@@ -148,23 +149,6 @@ async def test_live_transcription_decodes_greedily_and_times_no_words(english, s
     live = await english.transcribe(story, TranscriptionOptions(live=True))
     assert live.words == () and live.segments
     assert word_error_rate([STORY], [live.text]) <= word_error_rate([STORY], [timed.text]) + 0.1
-
-
-class Scripted:
-    """A transcriber that always hears the same two segments."""
-
-    model_name = "scripted"
-    multilingual = True
-    heard = Heard(
-        "Meet me at the station. At nine.",
-        "en",
-        4.0,
-        (Segment(0.0, 2.5, "Meet me at the station."), Segment(2.5, 4.0, "At nine.")),
-        (),
-    )
-
-    def transcribe(self, path, job, on_text=None, stop=None) -> Heard:
-        return self.heard
 
 
 async def test_transcripts_carry_what_the_model_heard(tmp_path):
@@ -304,23 +288,6 @@ async def test_no_more_jobs_run_at_once_than_there_are_slots(tmp_path, slots):
     gate.open()
     await asyncio.gather(*running)
     assert threads.most == slots
-
-
-class Stubborn:
-    """A transcriber that works until it is told to stop."""
-
-    model_name = "stubborn"
-    multilingual = True
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.stopped = threading.Event()
-
-    def transcribe(self, path, job, on_text=None, stop=None) -> Heard:
-        self.started.set()
-        if stop.wait(timeout=10):
-            self.stopped.set()
-        return Heard("", "en", 0.0, (), ())
 
 
 async def test_a_cancelled_transcription_tells_the_engine_to_stop(tmp_path):

@@ -20,7 +20,7 @@ MESSAGE_CONTENT_REFUSED = (
 )
 
 
-def serve(settings: Settings, *, sync_only: bool) -> None:
+def start(settings: Settings, *, sync_only: bool) -> None:
     """Log as discord.py does, then `run` (serve until stopped) or, with `sync_only`, `sync`.
 
     Raises `SettingsError` naming the fix when Discord rejects the token or refuses the

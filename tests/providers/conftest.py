@@ -1,6 +1,7 @@
-"""The local engine's models (tests/local_models.py), each loaded once per session. Here rather
-than in tests/conftest.py so that huggingface_hub is imported only after that conftest has set
-HF_HUB_OFFLINE."""
+"""The local engine's models (tests/local_models.py), each loaded once per session, for the
+local engine's tests and the provider contract (which serves the engine through
+`python -m bot serve`'s API). Here rather than in tests/conftest.py so that huggingface_hub is
+imported only after that conftest has set HF_HUB_OFFLINE."""
 
 from __future__ import annotations
 
