@@ -140,8 +140,11 @@ class EarshotBot(commands.AutoShardedBot):
             self.settings.data_dir,
             database_url=database_url.get_secret_value() if database_url else None,
             cache_ttl=self.settings.transcript_cache_ttl_seconds,
+            heartbeat_seconds=self.settings.process_heartbeat_seconds,
         )
-        if self.settings.metrics_port:  # early: a port in use stops start-up at once
+        # Early, so that a port in use stops start-up at once; not for `python -m bot sync`,
+        # which a running process's container may run beside it.
+        if self.settings.metrics_port and not self.force_sync:
             self.monitoring = await MonitoringServer.start(
                 self.settings.metrics_host,
                 self.settings.metrics_port,
@@ -209,7 +212,7 @@ class EarshotBot(commands.AutoShardedBot):
                 await self.load_extension(extension)
             except commands.ExtensionError:
                 log.exception("could not load %s; its commands are unavailable", extension)
-        if self.settings.runs_first_shard:  # one process of several syncs
+        if self.force_sync or self.settings.runs_first_shard:  # one process of several syncs
             await sync_commands(
                 self.tree, self.application_id, self.settings.data_dir, force=self.force_sync
             )

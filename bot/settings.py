@@ -46,6 +46,9 @@ BUDGET_NAMES: Final = (
 """The budgets, each a `BUDGET_<name>` default and a `BUDGET_MAX_<name>` ceiling."""
 
 
+DEFAULT_HEARTBEAT_SECONDS: Final = 15.0
+
+
 class SettingsError(Exception):
     """The configuration is missing or invalid; the message names each bad setting."""
 
@@ -220,6 +223,10 @@ class Settings(BaseSettings):
     shard_count: Annotated[int, Field(ge=1)] | None = None
     """How many shards the bot's servers are split into (Discord requires one per 2,500
     servers); None: as many as Discord recommends."""
+    process_heartbeat_seconds: Annotated[float, Field(ge=0.1, le=300)] = DEFAULT_HEARTBEAT_SECONDS
+    """How often each process says, in the database, that it is alive; one silent for four
+    of these counts as gone, and the voice messages it was answering are adopted by a live one
+    (every two of these)."""
     shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
     """The shards this process runs, of SHARD_COUNT (e.g. `0,1`); empty: all of them. Several
     processes each running some share one state: DATABASE_URL."""

@@ -22,7 +22,7 @@ was away are found (`bot.discord_io.startup_check`), and failed deletions are re
 A message being answered automatically is owned, in the store, by the process answering it;
 should that process die before answering (killed, crashed, its machine gone), a live process
 serving the message's server adopts it and answers it (`adopt_orphans`, every
-`ADOPT_EVERY_SECONDS`): after a restart, the same process; with several, another.
+`ADOPT_EVERY_BEATS` heartbeats): after a restart, the same process; with several, another.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from bot.languages import parse_language
 from bot.model import TranscriptionOptions
 from bot.runtime.automatic_jobs import Job, Jobs
 from bot.store import GuildSettings, Orphan
-from bot.store.owners import HEARTBEAT_SECONDS
 from bot.transcription import documents
 from bot.transcription.answering import answer_each
 
@@ -55,7 +54,7 @@ log = logging.getLogger(__name__)
 
 KEEPING_ALIVE = "heartbeat and adoption"
 """The background task saying this process is alive and adopting dead processes' messages."""
-ADOPT_EVERY_SECONDS = 2 * HEARTBEAT_SECONDS
+ADOPT_EVERY_BEATS = 2
 ADOPT_BATCH = 50
 """Orphans adopted in one pass at most; the rest wait for the next."""
 
@@ -216,37 +215,41 @@ class Transcribe(commands.Cog):
         self.jobs.start(guild.id, message.id, work, member=message.author.id)
 
     async def _keep_alive(self) -> None:
-        """Say this process is alive every `HEARTBEAT_SECONDS`, and adopt orphans every
-        `ADOPT_EVERY_SECONDS` once connected. A failed round (the database unreachable) is
-        logged and the next one tries again."""
-        await self.bot.wait_until_ready()
+        """Say this process is alive every heartbeat, from start-up on (while its shards
+        connect, its claims must not look orphaned), and once every shard is ready, adopt
+        orphans every `ADOPT_EVERY_BEATS`. A failed round (the database unreachable) is logged
+        and the next one tries again."""
+        owners = self.bot.store.owners
         beats = 0
         while True:
             try:
-                await self.bot.store.owners.heartbeat()
-                if beats % round(ADOPT_EVERY_SECONDS / HEARTBEAT_SECONDS) == 0:
+                await owners.heartbeat()
+                if self.bot.is_ready() and beats % ADOPT_EVERY_BEATS == 0:
                     await self.adopt_orphans()
             except Exception:
                 log.warning("could not say this process is alive or adopt orphans", exc_info=True)
             beats += 1
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(owners.heartbeat_seconds)
 
     async def adopt_orphans(self) -> int:
         """Answer the messages of this process's servers that dead processes claimed and did not
         answer (up to `ADOPT_BATCH`); how many were taken up. A message gone meanwhile takes
-        its derived data with it; one whose author opted out, or that is no longer to be
-        answered, is let go."""
+        its derived data with it; one whose author opted out, that is no longer to be answered
+        or that earshot may no longer read, is let go; one Discord would not hand over just now
+        waits for the next round."""
         owners = self.bot.store.owners
         adopted = 0
         orphans = await owners.orphans([guild.id for guild in self.bot.guilds], ADOPT_BATCH)
         for orphan in orphans:
-            if self.bot.tree.closing or not await owners.adopt(orphan.message_id):
-                continue
+            if self.bot.tree.closing:
+                break
             message = await self._fetch_orphan(orphan)
+            if message is None or not await owners.adopt(orphan.message_id):
+                continue
             chosen = None
-            if message is not None and message.guild is not None:
+            if isinstance(message, discord.Message) and message.guild is not None:
                 chosen = await self._automatic_files(message, message.guild, adopted=True)
-            if message is None or message.guild is None or chosen is None:
+            if not isinstance(message, discord.Message) or message.guild is None or not chosen:
                 await owners.answered(orphan.message_id)
                 continue
             log.info("adopted message %s, left unanswered by a process gone", message.id)
@@ -254,16 +257,20 @@ class Transcribe(commands.Cog):
             adopted += 1
         return adopted
 
-    async def _fetch_orphan(self, orphan: Orphan) -> discord.Message | None:
-        """The orphan's message, or None when it cannot be had (deleted: taken back)."""
-        guild = self.bot.get_guild(orphan.guild_id)
-        channel = guild.get_channel_or_thread(orphan.channel_id) if guild else None
-        if not isinstance(channel, discord.abc.Messageable):
-            return None
+    async def _fetch_orphan(self, orphan: Orphan) -> discord.Message | Literal["let go"] | None:
+        """The orphan's message; "let go" when earshot may not read it any more; None when it
+        is gone (deleted: taken back) or Discord would not hand it over just now."""
         try:
+            channel = self.bot.get_channel(orphan.channel_id) or await self.bot.fetch_channel(
+                orphan.channel_id
+            )
+            if not isinstance(channel, discord.abc.Messageable):
+                return "let go"
             return await channel.fetch_message(orphan.message_id)
         except discord.NotFound:
             await self._source_deleted(orphan.message_id)
+        except discord.Forbidden:
+            return "let go"
         except discord.HTTPException as error:
             log.warning("could not fetch message %s to adopt: %s", orphan.message_id, error)
         return None
@@ -356,7 +363,8 @@ class Transcribe(commands.Cog):
         """Transcribe while showing "typing", then post the answer unless withdrawn meanwhile.
         Every file gets its transcript or one line saying what went wrong (at once, nothing
         downloaded, when the server's audio budget is used up). Nothing at all if the author
-        opted out while the job waited its turn."""
+        opted out while the job waited its turn, or while it worked (through another process,
+        which could not withdraw it)."""
         if (await self.bot.store.member_settings(message.author.id)).opted_out:
             return
         options = TranscriptionOptions(language=settings.language)
@@ -383,6 +391,8 @@ class Transcribe(commands.Cog):
                     answer.failed(file, EarshotError())
                 else:
                     answer.transcript(file, result)
+        if (await self.bot.store.member_settings(message.author.id)).opted_out:
+            return  # through another process meanwhile, which could not withdraw this job
         await answer.post(job)
 
 

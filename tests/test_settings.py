@@ -320,3 +320,10 @@ def test_a_process_running_some_shards_needs_a_shared_database(monkeypatch):
         load_settings()
     monkeypatch.setenv("SHARD_IDS", "0,1")
     assert load_settings().runs_first_shard
+
+
+def test_the_process_heartbeat_has_a_default_and_bounds(monkeypatch):
+    assert load_settings().process_heartbeat_seconds == 15
+    monkeypatch.setenv("PROCESS_HEARTBEAT_SECONDS", "0.01")
+    with pytest.raises(SettingsError, match=r"^setting PROCESS_HEARTBEAT_SECONDS: "):
+        load_settings()

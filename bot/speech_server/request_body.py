@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiofiles
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from bot.errors import AudioTooLarge
 from bot.speech_server.api_errors import ApiError
@@ -17,6 +17,9 @@ from bot.speech_server.api_errors import ApiError
 CHUNK_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 """Longest text field (a prompt is a few hundred characters)."""
+MAX_FIELDS = 64
+"""Most text fields in one form (OpenAI's requests have about ten): with the longest field,
+what a form's text may hold in memory is bounded (4 MiB)."""
 FILE_FIELD = "file"
 
 
@@ -38,13 +41,25 @@ class Form:
 
 async def read_form(request: web.Request, folder: Path, *, max_file_bytes: int) -> Form:
     """The form of `request`, its file written into `folder`. Raises `ApiError` (400) for a
-    body that is not multipart or a field over `MAX_FIELD_BYTES`, and `AudioTooLarge` for a
-    file over `max_file_bytes`."""
+    body that is not multipart (or is malformed), more than `MAX_FIELDS` fields or a field over
+    `MAX_FIELD_BYTES`, and `AudioTooLarge` for a file over `max_file_bytes`."""
     if not request.content_type.startswith("multipart/form-data"):
         await discard_body(request)
         raise ApiError(400, "the request must be multipart/form-data")
     form = Form()
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+        await _read_parts(reader, form, folder, max_file_bytes, request)
+    except (ValueError, KeyError, AssertionError) as error:  # aiohttp's word for a broken body
+        await discard_body(request)
+        raise ApiError(400, "the multipart body is malformed") from error
+    return form
+
+
+async def _read_parts(
+    reader: MultipartReader, form: Form, folder: Path, max_file_bytes: int, request: web.Request
+) -> None:
+    fields = 0
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader) or part.name is None:
             raise ApiError(400, "nested multipart bodies are not taken")
@@ -54,8 +69,11 @@ async def read_form(request: web.Request, folder: Path, *, max_file_bytes: int) 
             form.content_type = part.headers.get("Content-Type", form.content_type)
             await _save(part, form.file, max_file_bytes, request)
         else:
+            fields += 1
+            if fields > MAX_FIELDS:
+                await discard_body(request)
+                raise ApiError(400, f"a form of more than {MAX_FIELDS} fields is not taken")
             form.fields.setdefault(part.name, []).append(await _text(part, request))
-    return form
 
 
 async def _save(part: BodyPartReader, path: Path, limit: int, request: web.Request) -> None:

@@ -2,29 +2,38 @@
 claimed by a process that died (killed, crashed, its machine gone) is adopted and answered by a
 live one, rather than never answered.
 
-Each process has an id of its own (`process_id`) and says it is alive (`heartbeat`) every
-`HEARTBEAT_SECONDS`; one not heard of for `DEAD_AFTER_SECONDS` is taken for dead, and the
-messages it was answering are orphans that any live process may adopt, one process each.
+Each process has an id of its own (`process_id`: host, pid and a random part) and says it is
+alive (`heartbeat`) every `heartbeat_seconds` (PROCESS_HEARTBEAT_SECONDS); one not heard of for
+`DEAD_AFTER_BEATS` of them is taken for dead, and the messages it was answering are orphans that
+any live process may adopt, one process each.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.store.database import Database
 
-HEARTBEAT_SECONDS = 15.0
-DEAD_AFTER_SECONDS = 60.0
-"""Four heartbeats missed: the process is gone (a stalled one resumes as a live one, and its
-jobs, adopted meanwhile, would be answered twice; the claim of the message stops nothing then,
-which is why this is long)."""
+DEAD_AFTER_BEATS = 4
+"""Heartbeats missed before a process counts as gone. Not fewer: a process that only stalled
+resumes as a live one, and a message adopted from it meanwhile would be answered twice."""
 LOOKUP_BATCH = 500
 """Servers looked up in one query."""
-_OWNER_DEAD = (
-    "owner IS NOT NULL AND owner != ? AND NOT EXISTS (SELECT 1 FROM earshot_processes AS alive"
+_ORPHANED = (
+    "owner IS NOT NULL AND owner != ? AND created_at < ?"
+    " AND NOT EXISTS (SELECT 1 FROM earshot_processes AS alive"
     " WHERE alive.process_id = answered_messages.owner AND alive.seen_at >= ?)"
+    " AND NOT EXISTS (SELECT 1 FROM transcript_messages AS posted"
+    " WHERE posted.source_id = answered_messages.source_id)"
 )
+"""Claimed by another process that is gone, before it could be gone (a claim younger than
+that may be a process's that is still starting), with nothing posted for it yet (a process
+killed between posting and saying so would otherwise be answered twice). Parameters: this
+process, then the time before which the silent count as gone, twice."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +48,14 @@ class Orphan:
 class Owners:
     """The `owner` of `answered_messages`, and the `earshot_processes` table."""
 
-    def __init__(self, database: Database, clock: Callable[[], float], process_id: str) -> None:
+    def __init__(
+        self, database: Database, clock: Callable[[], float], *, heartbeat_seconds: float
+    ) -> None:
         self._database = database
         self._clock = clock
-        self.process_id = process_id
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.heartbeat_seconds = heartbeat_seconds
+        self.dead_after_seconds = DEAD_AFTER_BEATS * heartbeat_seconds
 
     async def heartbeat(self) -> None:
         """Say this process is alive, and forget processes long dead."""
@@ -55,7 +68,8 @@ class Owners:
                 now,
             )
             await db.execute(
-                "DELETE FROM earshot_processes WHERE seen_at < ?", now - 100 * DEAD_AFTER_SECONDS
+                "DELETE FROM earshot_processes WHERE seen_at < ?",
+                now - 100 * self.dead_after_seconds,
             )
 
     async def answered(self, message_id: int) -> None:
@@ -75,11 +89,10 @@ class Owners:
             batch = ids[start : start + LOOKUP_BATCH]
             rows = await self._database.fetch_all(
                 "SELECT guild_id, channel_id, source_id FROM answered_messages"
-                f" WHERE guild_id IN ({', '.join('?' * len(batch))}) AND {_OWNER_DEAD}"
+                f" WHERE guild_id IN ({', '.join('?' * len(batch))}) AND {_ORPHANED}"
                 " ORDER BY source_id LIMIT ?",
                 *batch,
-                self.process_id,
-                self._clock() - DEAD_AFTER_SECONDS,
+                *self._orphaned_parameters(),
                 limit,
             )
             found += [Orphan(row["guild_id"], row["channel_id"], row["source_id"]) for row in rows]
@@ -89,10 +102,13 @@ class Owners:
         """Make this process the message's owner if its owner is still dead; False when
         another process adopted it first."""
         adopted = await self._database.write(
-            f"UPDATE answered_messages SET owner = ? WHERE source_id = ? AND {_OWNER_DEAD}",
+            f"UPDATE answered_messages SET owner = ? WHERE source_id = ? AND {_ORPHANED}",
             self.process_id,
             message_id,
-            self.process_id,
-            self._clock() - DEAD_AFTER_SECONDS,
+            *self._orphaned_parameters(),
         )
         return adopted == 1
+
+    def _orphaned_parameters(self) -> tuple[object, ...]:
+        gone_before = self._clock() - self.dead_after_seconds
+        return (self.process_id, gone_before, gone_before)

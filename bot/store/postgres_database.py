@@ -31,6 +31,12 @@ CONNECT_SECONDS = 10.0
 COMMAND_SECONDS = 30.0
 """A statement taking longer is abandoned with an error, rather than holding a job forever."""
 MIGRATION_LOCK = 0x6561727368  # "earsh": the advisory lock held while migrating
+MIGRATION_WAIT_SECONDS = 600.0
+"""How long a process starting waits for another one's migration to end."""
+MALFORMED_URL = (
+    "setting DATABASE_URL: not a URL that can be read; percent-encode the characters of its "
+    "user name and password that URLs reserve (such as / # ? @ :)"
+)
 _Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 """A connection lent by the pool (generic in the type stubs only)."""
 _SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS earshot_schema (version INTEGER NOT NULL)"
@@ -84,11 +90,19 @@ class PostgresDatabase:
                 timeout=CONNECT_SECONDS,
                 command_timeout=COMMAND_SECONDS,
             )
+        except ValueError:  # asyncpg's message would quote the URL, password and all
+            raise StoreError(MALFORMED_URL) from None
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreError(f"cannot reach the database {where}: {_reason(error)}") from None
         try:
             async with pool.acquire() as connection:
                 await _migrate(connection, where)
+        except TimeoutError:
+            await pool.close()
+            raise StoreError(
+                f"the database {where} was being migrated by another process for over "
+                f"{MIGRATION_WAIT_SECONDS:g} s; start earshot again once it is done"
+            ) from None
         except BaseException:
             await pool.close()
             raise
@@ -116,7 +130,9 @@ class PostgresDatabase:
 async def _migrate(connection: _Connection, where: str) -> None:
     """Apply the missing migrations, each in one transaction, holding the migration lock so
     processes starting together migrate once."""
-    await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    await connection.execute(
+        "SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_WAIT_SECONDS
+    )
     try:
         await connection.execute(_SCHEMA_TABLE)
         version = await connection.fetchval("SELECT max(version) FROM earshot_schema") or 0
@@ -137,9 +153,12 @@ def _rows_changed(status: str) -> int:
 
 def _server_name(url: str) -> str:
     """`url` as the operator may read it in a log: host, port and database, no credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or "the local socket"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "the local socket"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # its message would quote the URL, password and all
+        raise StoreError(MALFORMED_URL) from None
     return f"{host}{port}{parts.path or ''}"
 
 

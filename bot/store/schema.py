@@ -161,8 +161,8 @@ MIGRATIONS: tuple[str, ...] = (
 )
 """The schema, one script per version; never edit a released one, append a new one, written
 so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
-SQLite-only statements but `INSERT OR IGNORE`; tests/store/test_schema.py compares the tables
-the two engines build).
+SQLite-only statements but `INSERT OR IGNORE`; tests/store/test_postgres.py compares the
+tables the two engines build).
 
 Version 2 links what is derived from a Discord message to it: the channel of an answered
 message (filled for older rows from their replies), the attachment each transcript message

@@ -51,6 +51,8 @@ class SqliteDatabase:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
+        self._reading = SqliteTransaction(connection)
+        """Queries outside a transaction go through the same connection."""
         self._writing = asyncio.Lock()
 
     @classmethod
@@ -79,12 +81,10 @@ class SqliteDatabase:
         await self._connection.close()
 
     async def fetch_one(self, sql: str, *parameters: object) -> Row | None:
-        async with self._connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        return await self._reading.fetch_one(sql, *parameters)
 
     async def fetch_all(self, sql: str, *parameters: object) -> list[Row]:
-        async with self._connection.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
+        return await self._reading.fetch_all(sql, *parameters)
 
     async def write(self, sql: str, *parameters: object) -> int:
         async with self.transaction() as db:

@@ -4,11 +4,11 @@ call to the part that does it (whose docstring says what it does); `prune` spans
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bot.model import AudioOrigin, CacheKey, TranscriptionResult
+from bot.settings import DEFAULT_HEARTBEAT_SECONDS
 from bot.store.answered import AnsweredMessages
 from bot.store.budgets import StoredBudgets
 from bot.store.cache import CachedTranscripts
@@ -28,7 +28,14 @@ class Store:
     do. Build with
     `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
 
-    def __init__(self, database: Database, *, cache_ttl: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        cache_ttl: float,
+        clock: Callable[[], float],
+        heartbeat_seconds: float,
+    ) -> None:
         self._database = database
         self._clock = clock
         self._settings = StoredSettings(database)
@@ -38,7 +45,7 @@ class Store:
         self._deletions = DeletionQueue(database, clock)
         self._sources = Sources(database, self._cache, clock)
         self._cooldowns = StoredCooldowns(database, clock)
-        self.owners = Owners(database, clock, uuid.uuid4().hex)
+        self.owners = Owners(database, clock, heartbeat_seconds=heartbeat_seconds)
         """This process, among those sharing the database, and the messages it answers
         (owners.py)."""
         self.budgets = StoredBudgets(database)
@@ -52,10 +59,12 @@ class Store:
         database_url: str | None = None,
         cache_ttl: float,
         clock: Callable[[], float] = time.time,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
     ) -> Store:
         """Open and migrate the database: the PostgreSQL server at `database_url` when given,
         else the SQLite file in `data_dir` (both created if missing). Cached transcripts older
-        than `cache_ttl` seconds are not returned.
+        than `cache_ttl` seconds are not returned. The process says it is alive every
+        `heartbeat_seconds` (see owners.py).
 
         Raises `StoreError` when the database cannot be opened or reached, or is newer than
         this earshot."""
@@ -64,7 +73,7 @@ class Store:
             if database_url is not None
             else await SqliteDatabase.open(data_dir)
         )
-        return cls(database, cache_ttl=cache_ttl, clock=clock)
+        return cls(database, cache_ttl=cache_ttl, clock=clock, heartbeat_seconds=heartbeat_seconds)
 
     async def close(self) -> None:
         await self._database.close()

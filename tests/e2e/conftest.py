@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests in calls."""
+"""Fixtures of the end-to-end tests: automatic transcription switched on; the listener of calls."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def listener(tmp_path_factory) -> Iterator[Listener]:
     listening = Listener(tmp_path_factory.mktemp("listener"))
     yield listening
     listening.close()
+
+
+@pytest.fixture
+async def enabled(world):
+    """The world with automatic transcription switched on in its channel."""
+    await world.configure("settings channel", options={"enabled": True})
+    return world

@@ -23,13 +23,6 @@ def settings(audio_api, tmp_path, database_url):
     return bot_settings(audio_api, tmp_path / "data", database_url=database_url)
 
 
-@pytest.fixture
-async def enabled(world):
-    """The world with automatic transcription switched on in its channel."""
-    await world.configure("settings channel", options={"enabled": True})
-    return world
-
-
 async def test_a_voice_message_is_answered_with_a_reply_and_no_pings(enabled):
     world = enabled
     world.audio_api.transcripts.append("@everyone the meeting moved to three.")
@@ -211,6 +204,19 @@ async def test_deleting_the_message_while_its_transcript_is_posted_takes_it_back
     assert int(first.response["id"]) not in world.discord.messages
     assert [r.status for r in world.posted()][:2] == [200, 429]
     assert all(r.status != 200 for r in world.posted()[2:])
+
+
+async def test_opting_out_through_another_process_stops_an_answer_under_way(enabled):
+    world = enabled
+    world.audio_api.hold = asyncio.Event()
+    message = world.voice_message()
+    await world.post(message)
+    await asyncio.wait_for(world.audio_api.upload_received.wait(), 5)
+    # What /privacy opt-out in another process writes; this process is told nothing else.
+    await world.bot.store.update_member_settings(int(world.member["id"]), opted_out=True)
+    world.audio_api.hold.set()
+    await world.settled()
+    assert world.replies_to(message) == []
 
 
 async def test_an_opted_out_member_is_never_transcribed_automatically(enabled):

@@ -197,6 +197,22 @@ async def test_saying_no_during_captions_stops_the_member_being_heard_at_once(
     assert len(audio_api.uploads) == 1
 
 
+async def test_saying_no_through_another_process_stops_captions_within_a_heartbeat(
+    world, call, audio_api, clips
+):
+    world.bot.store.owners.heartbeat_seconds = 0.1
+    await start(call)
+    await say(world, world.member, clips["alice"])
+    voice_chat = call.voice_channel["id"]
+    await captioned(world, voice_chat, f"**alice:** {ALICE_SAYS}")
+    # What /privacy in another process writes; this process is told nothing else.
+    await world.bot.store.update_member_settings(int(world.member["id"]), captioned=False)
+    await asyncio.sleep(0.5)
+    await say(world, world.member, clips["alice"])
+    await asyncio.sleep(1.0)
+    assert len(audio_api.uploads) == 1
+
+
 async def test_opt_in_servers_caption_only_members_who_said_yes(world, call, audio_api, clips):
     await world.configure("settings captions opt-in", options={"enabled": True})
     await call.enter(world.admin)

@@ -9,10 +9,14 @@ import time
 
 import pytest
 
-from bot.store import Store
-from bot.store.owners import DEAD_AFTER_SECONDS
+from bot.settings import DEFAULT_HEARTBEAT_SECONDS
+from bot.store import PostedMessage, Store
+from bot.store.owners import DEAD_AFTER_BEATS
 from tests.databases import table_rows
 from tests.harness import bot_settings
+
+GONE_FOR = DEAD_AFTER_BEATS * DEFAULT_HEARTBEAT_SECONDS + 5
+"""Seconds since a process that counts as gone was last heard of."""
 
 
 @pytest.fixture
@@ -20,18 +24,15 @@ def settings(audio_api, tmp_path, database_url):
     return bot_settings(audio_api, tmp_path / "data", database_url=database_url)
 
 
-@pytest.fixture
-async def enabled(world):
-    await world.configure("settings channel", options={"enabled": True})
-    return world
-
-
 def database_of(settings) -> str | None:
     return settings.database_url.get_secret_value() if settings.database_url else None
 
 
-async def claimed_by_a_process(settings, message, *, seconds_ago: float) -> None:
-    """`message` claimed by another process, last heard of `seconds_ago`."""
+async def claimed_by_a_process(
+    settings, message, *, seconds_ago: float, heartbeat: bool = True, posted: bool = False
+) -> None:
+    """`message` claimed by another process `seconds_ago`, when it was last heard of (without
+    `heartbeat`: never heard of, as one still starting); with `posted`, it had posted a reply."""
     other = await Store.open(
         settings.data_dir,
         database_url=database_of(settings),
@@ -42,7 +43,11 @@ async def claimed_by_a_process(settings, message, *, seconds_ago: float) -> None
         assert await other.claim_message(
             int(message["id"]), int(message["channel_id"]), guild_id=int(message["guild_id"])
         )
-        await other.owners.heartbeat()
+        if heartbeat:
+            await other.owners.heartbeat()
+        if posted:
+            reply = PostedMessage(int(message["channel_id"]), int(message["id"]) + 1)
+            assert await other.add_posted_message(int(message["id"]), reply)
     finally:
         await other.close()
 
@@ -63,7 +68,7 @@ async def test_a_message_a_dead_process_claimed_is_answered_by_a_live_one(enable
     world = enabled
     world.audio_api.transcripts.append("Nobody was left to answer this.")
     message = world.voice_message(seconds=1.5)
-    await claimed_by_a_process(settings, message, seconds_ago=DEAD_AFTER_SECONDS + 5)
+    await claimed_by_a_process(settings, message, seconds_ago=GONE_FOR)
 
     assert await adoption(world) == 1
     [reply] = await world.wait_for_replies(message)
@@ -88,7 +93,7 @@ async def test_a_message_a_live_process_is_answering_is_left_to_it(enabled, sett
 async def test_an_orphan_whose_author_opted_out_meanwhile_is_let_go(enabled, settings):
     world = enabled
     message = world.voice_message()
-    await claimed_by_a_process(settings, message, seconds_ago=DEAD_AFTER_SECONDS + 5)
+    await claimed_by_a_process(settings, message, seconds_ago=GONE_FOR)
     await world.configure("privacy opt-out", user=world.member)
 
     assert await adoption(world) == 0
@@ -101,7 +106,7 @@ async def test_an_orphan_whose_author_opted_out_meanwhile_is_let_go(enabled, set
 async def test_an_orphan_deleted_meanwhile_is_forgotten(enabled, settings):
     world = enabled
     message = world.voice_message()
-    await claimed_by_a_process(settings, message, seconds_ago=DEAD_AFTER_SECONDS + 5)
+    await claimed_by_a_process(settings, message, seconds_ago=GONE_FOR)
     world.discord.messages.pop(int(message["id"]))
 
     assert await adoption(world) == 0
@@ -111,3 +116,25 @@ async def test_an_orphan_deleted_meanwhile_is_forgotten(enabled, settings):
         settings.data_dir, database_of(settings), "SELECT * FROM answered_messages"
     )
     assert answered == []
+
+
+async def test_a_fresh_claim_of_a_process_still_starting_is_left_to_it(enabled, settings):
+    world = enabled
+    message = world.voice_message()
+    await claimed_by_a_process(settings, message, seconds_ago=1, heartbeat=False)
+
+    assert await adoption(world) == 0
+    assert len(await owners(settings)) == 1
+
+
+async def test_a_message_answered_by_a_process_killed_before_saying_so_is_not_answered_again(
+    enabled, settings
+):
+    world = enabled
+    message = world.voice_message()
+    await claimed_by_a_process(settings, message, seconds_ago=GONE_FOR, posted=True)
+
+    assert await adoption(world) == 0
+    await world.settled()
+    assert world.audio_api.uploads == []
+    assert world.replies_to(message) == []

@@ -117,3 +117,12 @@ async def test_shards_split_the_servers_and_one_process_syncs_the_commands(
             assert {shard_of(guild_id, 2) for guild_id in served} == {shard}
         assert (first.shard_ids, second.shard_ids) == ([0], [1])
     assert len(discord_fake.find("PUT", COMMANDS)) == 1
+
+
+async def test_another_shards_calls_to_rejoin_are_left_to_its_process(world):
+    """At start-up a process rejoins the calls it was in; those of servers it does not serve
+    (another shard's, another process's to rejoin) stay remembered."""
+    store = world.bot.store
+    await store.remember_call(guild_id=4242, voice_channel_id=4343, text_channel_id=None)
+    await world.bot.calls.rejoin_remembered(world.bot)
+    assert [call.guild_id for call in await store.remembered_calls()] == [4242]

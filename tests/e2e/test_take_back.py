@@ -39,12 +39,6 @@ async def listeners_done() -> None:
     )
 
 
-@pytest.fixture
-async def enabled(world):
-    await world.configure("settings channel", options={"enabled": True})
-    return world
-
-
 def refuse_deletions(world, path: str, *, times: int = 1) -> None:
     """Discord refuses the next `times` deletions at `path` (403 Missing Permissions)."""
     world.discord.fail_next(

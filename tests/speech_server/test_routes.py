@@ -21,6 +21,7 @@ from bot.providers.interface import AudioUpload
 from bot.providers.local.espeak import ESpeakEngine
 from bot.providers.local.provider import LocalProvider
 from bot.speech_server.middlewares import MISSING_KEY, WRONG_KEY
+from bot.speech_server.request_body import MAX_FIELDS
 from bot.speech_server.routes import Limits
 from tests import audio_samples
 from tests.conftest import make_provider
@@ -229,6 +230,19 @@ async def test_a_form_without_a_file_or_not_multipart_is_a_400(http, base_url):
     assert openai_error(as_form, 400)["message"] == "the request must be multipart/form-data"
 
 
+async def test_a_malformed_or_endless_form_is_a_400(http, base_url):
+    no_boundary = await http.post(
+        base_url + TRANSCRIPTIONS,
+        headers={**AUTHORIZED, "Content-Type": "multipart/form-data"},
+        content=b"--x\r\nContent-Disposition: form-data; name=model\r\n\r\nwhisper-1\r\n--x--",
+    )
+    assert openai_error(no_boundary, 400)["message"] == "the multipart body is malformed"
+    many = {f"field{n}": (None, "x") for n in range(MAX_FIELDS + 1)}
+    endless = await http.post(base_url + TRANSCRIPTIONS, headers=AUTHORIZED, files=many)
+    message = openai_error(endless, 400)["message"]
+    assert message == f"a form of more than {MAX_FIELDS} fields is not taken"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -421,12 +435,14 @@ class Broken:
 
 
 @pytest.mark.log_errors("POST /v1/audio/transcriptions failed")
-async def test_an_unexpected_error_is_a_500_in_openais_shape_and_logged(http, serve):
+async def test_an_unexpected_error_is_a_500_in_openais_shape_and_logged(http, serve, caplog):
     base_url = await serve(Broken())
     response = await http.post(base_url + TRANSCRIPTIONS, headers=AUTHORIZED, **upload())
     error = openai_error(response, 500)
     assert error["message"] == "the server failed to answer"
     assert "a bug" not in response.text
+    [logged] = [r for r in caplog.records if "POST /v1/audio/transcriptions failed" in r.message]
+    assert logged.exc_info is not None
 
 
 async def test_a_client_that_goes_away_stops_the_engine_and_leaves_nothing(serve, private_tmp):

@@ -16,6 +16,7 @@ from bot.runtime.background import BackgroundTasks
 from bot.runtime.spending import Spent
 from bot.settings import Settings
 from bot.store import MIGRATIONS, Store, StoreError
+from bot.store.postgres_database import MALFORMED_URL
 from bot.store.server_budgets import ServerBudgets
 from tests.databases import table_rows
 
@@ -138,3 +139,13 @@ async def test_one_cooldown_holds_across_processes(two_processes):
     )
     assert sorted(outcome is None for outcome in outcomes) == [False, False, True]
     assert all(0 < left <= 30 for left in outcomes if left is not None), outcomes
+
+
+async def test_a_malformed_url_is_a_clear_error_without_the_password(tmp_path):
+    for url in (
+        "postgresql://earshot:pa#ss@db:5432/earshot",
+        "postgresql://earshot:hunter2@db:x/e",
+    ):
+        with pytest.raises(StoreError) as refused:
+            await Store.open(tmp_path, database_url=url, cache_ttl=TTL)
+        assert str(refused.value) == MALFORMED_URL  # nothing of the URL quoted

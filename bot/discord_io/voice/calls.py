@@ -211,8 +211,11 @@ class Calls:
 
     async def rejoin_remembered(self, client: discord.Client) -> None:
         """Rejoin the calls earshot was reading in when it stopped, where someone still is;
-        forget the others."""
+        forget the others. Calls in servers this process does not serve (another shard's, with
+        several processes) are left to the process serving them."""
         for remembered in await self._store.remembered_calls():
+            if client.get_guild(remembered.guild_id) is None:
+                continue
             channel = client.get_channel(remembered.voice_channel_id)
             if not isinstance(channel, CallChannel) or not humans_in(channel):
                 await self._store.forget_call(remembered.guild_id)

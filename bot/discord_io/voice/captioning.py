@@ -13,6 +13,8 @@ bot (a `CallReceiver` on the call's connection).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -97,6 +99,7 @@ class CallCaptions:
         self.board = DiscordCaptionBoard(board_channel, on_lost=self._board_lost)
         self._captioner: Captioner | None = None
         self._hearing: Hearing | None = None
+        self._rereading: asyncio.Task[None] | None = None
 
     async def start(self, connection: CallConnection) -> None:
         """Load the consent of the members in the call and start listening; members who join
@@ -120,6 +123,19 @@ class CallCaptions:
         # Members who joined meanwhile were not followed yet (the captions were not the call's).
         while missing := [m for m in connection.channel.voice_states if m not in self._consent]:
             await self.load_members(missing)
+        self._rereading = asyncio.create_task(self._reread_members(), name="earshot consent")
+
+    async def _reread_members(self) -> None:
+        """Read the members' choices again every heartbeat (PROCESS_HEARTBEAT_SECONDS): a
+        member who said no through another process of a sharded earshot, which this one hears
+        of no other way, stops being captioned within one. A failed read is logged; the next
+        one tries again."""
+        while True:
+            await asyncio.sleep(self._setup.store.owners.heartbeat_seconds)
+            try:
+                await self.load_members(list(self._consent))
+            except Exception:
+                log.warning("could not read the call members' choices again", exc_info=True)
 
     def may_hear(self, member_id: int) -> bool:
         """Whether `member_id` may be captioned now (thread-safe: a dict read)."""
@@ -149,8 +165,9 @@ class CallCaptions:
         allowed = (member is None or not member.bot) and settings.may_be_captioned(
             self.server.captions_opt_in
         )
+        was_allowed = self._consent.get(settings.user_id)
         self._consent[settings.user_id] = allowed
-        if not allowed:
+        if not allowed and was_allowed is not False:
             self.forget_member(settings.user_id)
 
     def server_changed(self, server: GuildSettings) -> None:
@@ -174,6 +191,10 @@ class CallCaptions:
     async def stop(self) -> None:
         """Stop listening and captioning, write the last lines, and post the session's
         transcript files where the server wants them."""
+        if self._rereading is not None:
+            self._rereading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rereading
         if self._hearing is not None:
             await self._hearing.close()
         if self._captioner is not None:

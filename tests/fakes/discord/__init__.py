@@ -192,6 +192,7 @@ class FakeDiscord:
         self.wait_until_identified = self._gateway.wait_until_identified
         self.request_reconnect = self._gateway.request_reconnect
         self.gateway_down = self._gateway.down
+        self.wait_for_sessions = self._gateway.wait_for_sessions
 
         self.find = recorder.find
         self.wait_for = recorder.wait_for

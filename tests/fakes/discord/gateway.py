@@ -173,12 +173,22 @@ class Gateway:
         self._voice_states = voice_states
         self._connections: set[GatewayConnection] = set()
         self._identified = asyncio.Event()
+        self._sessions_changed = asyncio.Condition()
         self._down = False
 
     async def wait_until_identified(self, timeout: float = 10) -> None:  # noqa: ASYNC109
         """Wait until the bot's connection has its READY and every GUILD_CREATE (or RESUMED)."""
         async with asyncio.timeout(timeout):
             await self._identified.wait()
+
+    async def wait_for_sessions(self, count: int, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until `count` sessions (bots, or shards of one) are identified and connected."""
+
+        def connected() -> bool:
+            return sum(each.connection is not None for each in self._events.sessions) >= count
+
+        async with asyncio.timeout(timeout), self._sessions_changed:
+            await self._sessions_changed.wait_for(connected)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT; the bot reconnects and RESUMEs (``wait_until_identified``)."""
@@ -305,6 +315,8 @@ class Gateway:
                 connection.send(session.stamp("GUILD_CREATE", payload))
         await connection.flush()
         self._identified.set()
+        async with self._sessions_changed:
+            self._sessions_changed.notify_all()
 
     async def _resume(self, connection: GatewayConnection, data: Payload) -> None:
         """Replay what the bot missed and send RESUMED, or op 9 for an unknown session."""
