@@ -23,11 +23,14 @@ A message being answered automatically is owned, in the store, by the process an
 should that process die before answering (killed, crashed, its machine gone), a live process
 serving the message's server adopts it and answers it (`adopt_orphans`, every
 `ADOPT_EVERY_BEATS` heartbeats): after a restart, the same process; with several, another.
+Voice messages posted while a shard was away (an outage after which it identified anew, so
+Discord never replays them) are read back once it is ready (`missed_messages`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from typing import Literal
 
@@ -40,6 +43,7 @@ from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.autocomplete import language_autocomplete
 from bot.discord_io.automatic_replies import AutomaticAnswer
 from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.missed_messages import missed_messages
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
 from bot.errors import EarshotError
@@ -64,6 +68,8 @@ class Transcribe(commands.Cog):
         self.bot = bot
         self.started_at = discord.utils.utcnow()
         self.jobs = Jobs(bot.settings.max_auto_jobs_per_guild, members=bot.members)
+        self._away_since: dict[int, datetime.datetime] = {}
+        """Per shard, when it was last seen disconnecting, until it is back."""
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_message)
         self.menu = app_commands.allowed_installs(guilds=True, users=True)(self.menu)
         self.menu = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(
@@ -274,6 +280,33 @@ class Transcribe(commands.Cog):
         except discord.HTTPException as error:
             log.warning("could not fetch message %s to adopt: %s", orphan.message_id, error)
         return None
+
+    @commands.Cog.listener()
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._away_since.setdefault(shard_id, discord.utils.utcnow())
+
+    @commands.Cog.listener()
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """Back, with what it missed replayed by Discord."""
+        self._away_since.pop(shard_id, None)
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Back in a new session (or connected for the first time): read back what was posted
+        while it was away, in its servers' channels that are transcribed automatically."""
+        since = self._away_since.pop(shard_id, None)
+        if since is None:
+            return
+
+        async def wanted(channel: discord.abc.GuildChannel | discord.Thread) -> bool:
+            switched = switch_channel(channel)
+            return switched is not None and await self.bot.store.auto_transcribes(
+                channel.guild.id, switched.id
+            )
+
+        for guild in [guild for guild in self.bot.guilds if guild.shard_id == shard_id]:
+            async for message in missed_messages(guild, since, wanted):
+                await self.on_message(message)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

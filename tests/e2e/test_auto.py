@@ -361,3 +361,24 @@ async def test_a_bulk_delete_takes_back_every_transcript(enabled):
     await world.discord.dispatch("MESSAGE_DELETE_BULK", event)
     await world.discord.wait_for("DELETE", CHANNEL_MESSAGES + r"/\d+", count=2)
     assert not {int(reply.response["id"]) for reply in replies} & set(world.discord.messages)
+
+
+@pytest.mark.log_errors("Attempting a reconnect")
+async def test_a_voice_message_posted_while_discord_was_out_is_answered_once_back(enabled):
+    world = enabled
+    world.audio_api.transcripts.append("Sent while you were away.")
+    dropped = asyncio.ensure_future(world.bot.wait_for("disconnect", timeout=10))
+    async with world.discord.gateway_down():
+        await dropped
+        message = world.voice_message()
+        await world.discord.dispatch("MESSAGE_CREATE", message)
+        # Its attempt to resume refused, the shard identifies anew once Discord is back: the
+        # message was sent to a session that is over.
+        await asyncio.wait_for(world.discord.gateway_refused.wait(), 10)
+        back = asyncio.ensure_future(world.bot.wait_for("shard_ready", timeout=10))
+    await back
+
+    [reply] = await world.wait_for_replies(message)
+    assert reply.json["content"].endswith(">>> Sent while you were away.")
+    await world.settled()
+    assert len(world.audio_api.uploads) == 1

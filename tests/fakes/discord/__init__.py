@@ -193,6 +193,7 @@ class FakeDiscord:
         self.request_reconnect = self._gateway.request_reconnect
         self.gateway_down = self._gateway.down
         self.wait_for_sessions = self._gateway.wait_for_sessions
+        self.gateway_refused = self._gateway.refused
 
         self.find = recorder.find
         self.wait_for = recorder.wait_for

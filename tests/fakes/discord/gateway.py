@@ -174,6 +174,8 @@ class Gateway:
         self._connections: set[GatewayConnection] = set()
         self._identified = asyncio.Event()
         self._sessions_changed = asyncio.Condition()
+        self.refused = asyncio.Event()
+        """Set when a connection was refused while the gateway was down."""
         self._down = False
 
     async def wait_until_identified(self, timeout: float = 10) -> None:  # noqa: ASYNC109
@@ -205,6 +207,7 @@ class Gateway:
         closed (1001) and every new one is refused with 503 before the websocket handshake.
         After, the bot may connect again, and RESUMEs (``wait_until_identified``)."""
         self._down = True
+        self.refused.clear()
         self._identified.clear()
         try:
             await self.close()
@@ -220,6 +223,7 @@ class Gateway:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._down:
+            self.refused.set()
             return web.Response(status=503, text="upstream connect error")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
