@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bot.store.database import Row, StoreError
+from bot.store.dialects import numbered_placeholders, postgres_migration
+from bot.store.schema import migrations_to_apply
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
-from bot.store.dialects import numbered_placeholders, postgres_migration
-from bot.store.schema import migrations_to_apply
 
 POOL_SIZE = 10
 """Connections each process keeps at most: the store's statements are short, and a process
