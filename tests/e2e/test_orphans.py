@@ -5,18 +5,12 @@ exactly what a killed process leaves behind."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from bot.settings import DEFAULT_HEARTBEAT_SECONDS
-from bot.store import PostedMessage, Store
-from bot.store.owners import DEAD_AFTER_BEATS
+from bot.store import PostedMessage
 from tests.databases import table_rows
+from tests.e2e.other_process import GONE_FOR, another_process, database_of
 from tests.harness import bot_settings
-
-GONE_FOR = DEAD_AFTER_BEATS * DEFAULT_HEARTBEAT_SECONDS + 5
-"""Seconds since a process that counts as gone was last heard of."""
 
 
 @pytest.fixture
@@ -24,32 +18,18 @@ def settings(audio_api, tmp_path, database_url):
     return bot_settings(audio_api, tmp_path / "data", database_url=database_url)
 
 
-def database_of(settings) -> str | None:
-    return settings.database_url.get_secret_value() if settings.database_url else None
-
-
 async def claimed_by_a_process(
     settings, message, *, seconds_ago: float, heartbeat: bool = True, posted: bool = False
 ) -> None:
     """`message` claimed by another process `seconds_ago`, when it was last heard of (without
     `heartbeat`: never heard of, as one still starting); with `posted`, it had posted a reply."""
-    other = await Store.open(
-        settings.data_dir,
-        database_url=database_of(settings),
-        cache_ttl=0,
-        clock=lambda: time.time() - seconds_ago,
-    )
-    try:
+    async with another_process(settings, seconds_ago=seconds_ago, heartbeat=heartbeat) as other:
         assert await other.claim_message(
             int(message["id"]), int(message["channel_id"]), guild_id=int(message["guild_id"])
         )
-        if heartbeat:
-            await other.owners.heartbeat()
         if posted:
             reply = PostedMessage(int(message["channel_id"]), int(message["id"]) + 1)
             assert await other.add_posted_message(int(message["id"]), reply)
-    finally:
-        await other.close()
 
 
 def adoption(world):
