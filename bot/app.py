@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.calls.channel_reader import Speak
 from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.command_sync import sync_commands
+from bot.discord_io.deferral import tell_the_abandoned
 from bot.discord_io.monitoring import MonitoringServer
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
@@ -55,6 +56,7 @@ EXTENSIONS = (
 )
 RETRYING_DELETIONS = "retrying deletions"
 STARTUP_CHECK = "start-up check"
+TELLING_THE_ABANDONED = "telling members whose commands a process gone left"
 """The names of the background tasks (`bot.runtime.background`)."""
 HANDLER_TASK_PREFIXES = ("discord.py: on_", "CommandTree-invoker")
 """How discord.py names the tasks that run event handlers and app commands."""
@@ -205,6 +207,14 @@ class EarshotBot(commands.AutoShardedBot):
             STARTUP_CHECK,
             check_sources(
                 self.http, self.store, self.take_back, days=self.settings.startup_check_days
+            ),
+        )
+        self.background.start(
+            TELLING_THE_ABANDONED,
+            tell_the_abandoned(
+                self,
+                self.store.deferred_commands,
+                heartbeat_seconds=self.settings.process_heartbeat_seconds,
             ),
         )
         for extension in EXTENSIONS:

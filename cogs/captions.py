@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import replies
+from bot.discord_io.deferral import deferred
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call, humans_in
@@ -52,17 +53,17 @@ class Captions(
         server = await self.bot.store.guild_settings(target.guild.id)
         check_may_start(member, target, server)
         self.bot.calls.check_join(target)  # refusals are private: before the public deferral
-        await interaction.response.defer(thinking=True)
-        board = captions_channel(target, server)
-        _, started = await self.bot.calls.start_captions(target, board, server, by_command=True)
-        where = "here" if board.id == interaction.channel_id else f"in {board.mention}"
-        text = (
-            f"💬 Captions of **{shown_name(target.name)}** are on, posted {where}. "
-            "`/captions stop` ends them."
-            if started
-            else f"Captions of **{shown_name(target.name)}** were already on, posted {where}."
-        )
-        await replies.send(interaction, OutgoingMessage(text), ephemeral=False)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+            board = captions_channel(target, server)
+            _, started = await self.bot.calls.start_captions(target, board, server, by_command=True)
+            where = "here" if board.id == interaction.channel_id else f"in {board.mention}"
+            text = (
+                f"💬 Captions of **{shown_name(target.name)}** are on, posted {where}. "
+                "`/captions stop` ends them."
+                if started
+                else f"Captions of **{shown_name(target.name)}** were already on, posted {where}."
+            )
+            await replies.send(interaction, OutgoingMessage(text), ephemeral=False)
 
     @app_commands.command(name="stop", description="Stop the live captions of the call")
     async def stop(self, interaction: discord.Interaction[EarshotBot]) -> None:
@@ -72,10 +73,10 @@ class Captions(
             raise CaptionsNotRunning("no captions here")
         if call_channel_of(member) != call.channel:
             check_may_start(member, call.channel, call.captions.server)
-        await interaction.response.defer(thinking=True)
-        await self.bot.calls.stop_captions(call.guild_id)
-        text = f"Captions of **{shown_name(call.channel.name)}** are off."
-        await replies.send(interaction, OutgoingMessage(text), ephemeral=False)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+            await self.bot.calls.stop_captions(call.guild_id)
+            text = f"Captions of **{shown_name(call.channel.name)}** are off."
+            await replies.send(interaction, OutgoingMessage(text), ephemeral=False)
 
     @commands.Cog.listener()
     async def on_voice_state_update(

@@ -19,6 +19,7 @@ from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, render, replies
 from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.deferral import deferred
 from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.mention_names import mention_names, speakable
 from bot.discord_io.names import shown_name
@@ -113,15 +114,15 @@ class Speak(commands.Cog):
             await self._say_in_call(interaction, words, voice, speed)
             return
         private = on_behalf.private_unless_allowed(interaction, False)
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        options = SpeechOptions(
-            voice=voice or await self._preferred_voice(interaction),
-            speed=speed or 1.0,
-            instructions=instructions,
-            output=format,
-        )
-        name = shown_name(interaction.user.display_name)
-        await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+            options = SpeechOptions(
+                voice=voice or await self._preferred_voice(interaction),
+                speed=speed or 1.0,
+                instructions=instructions,
+                output=format,
+            )
+            name = shown_name(interaction.user.display_name)
+            await self._say(interaction, words, options, what=f"Spoken for {name}", private=private)
 
     async def _say_in_call(
         self,
@@ -138,41 +139,41 @@ class Speak(commands.Cog):
             raise NotInVoiceChannel("not in a voice channel")
         if not may_speak_in(member, channel):
             raise MayNotSpeakThere(channel.name)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            spoken = await words()
-            line = await self.bot.chat_lines.spoken_for(
-                member, spoken, interaction.id, voice=voice, speed=speed
-            )
-            notices = interaction.channel
-            assert isinstance(notices, discord.abc.Messageable)
-            call = await self.bot.calls.say(channel, notices, line)
-            where = shown_name(call.channel.name)
-            await replies.send(
-                interaction, OutgoingMessage(f"🔊 Saying it in **{where}**."), ephemeral=True
-            )
-        except EarshotError as error:
-            await replies.send_error(interaction, error)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+            try:
+                spoken = await words()
+                line = await self.bot.chat_lines.spoken_for(
+                    member, spoken, interaction.id, voice=voice, speed=speed
+                )
+                notices = interaction.channel
+                assert isinstance(notices, discord.abc.Messageable)
+                call = await self.bot.calls.say(channel, notices, line)
+                where = shown_name(call.channel.name)
+                await replies.send(
+                    interaction, OutgoingMessage(f"🔊 Saying it in **{where}**."), ephemeral=True
+                )
+            except EarshotError as error:
+                await replies.send_error(interaction, error)
 
     async def read_aloud(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        options = SpeechOptions(
-            voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
-        )
-        author: str | None = message.author.display_name
-        text = message.content
-        if not text and (snapshot := attachments.forwarded(message)) is not None:
-            text, author = snapshot.content, None
-
-        async def words() -> str:
-            return await speakable(
-                text, mention_names(interaction.client, interaction.guild, message)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+            options = SpeechOptions(
+                voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
             )
+            author: str | None = message.author.display_name
+            text = message.content
+            if not text and (snapshot := attachments.forwarded(message)) is not None:
+                text, author = snapshot.content, None
 
-        what = f"{render.whose(author, 'message')}, read aloud"
-        await self._say(interaction, words, options, what=what, private=True)
+            async def words() -> str:
+                return await speakable(
+                    text, mention_names(interaction.client, interaction.guild, message)
+                )
+
+            what = f"{render.whose(author, 'message')}, read aloud"
+            await self._say(interaction, words, options, what=what, private=True)
 
     async def _say(
         self,

@@ -43,6 +43,7 @@ from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.autocomplete import language_autocomplete
 from bot.discord_io.automatic_replies import AutomaticAnswer
 from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.deferral import deferred
 from bot.discord_io.missed_messages import missed_messages
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
@@ -111,44 +112,44 @@ class Transcribe(commands.Cog):
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         private = on_behalf.private_unless_allowed(interaction, private)
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        try:
-            code = (
-                parse_language(language)
-                if language
-                else await self._server_language(interaction.guild_id)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+            try:
+                code = (
+                    parse_language(language)
+                    if language
+                    else await self._server_language(interaction.guild_id)
+                )
+            except EarshotError as error:
+                await replies.send_error(interaction, error)
+                return
+            options = TranscriptionOptions(language=code)
+            await self._transcribe_each(
+                interaction,
+                [file],
+                author=interaction.user,
+                options=options,
+                private=private,
+                layout=format,
             )
-        except EarshotError as error:
-            await replies.send_error(interaction, error)
-            return
-        options = TranscriptionOptions(language=code)
-        await self._transcribe_each(
-            interaction,
-            [file],
-            author=interaction.user,
-            options=options,
-            private=private,
-            layout=format,
-        )
 
     async def transcribe_message(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        files, author = await replies.audio_files_of(interaction, message)
-        if not files:
-            return
-        options = TranscriptionOptions(
-            language=await self._server_language(interaction.guild_id),
-        )
-        await self._transcribe_each(
-            interaction,
-            files,
-            author=author,
-            options=options,
-            private=True,
-            message=message,
-        )
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+            files, author = await replies.audio_files_of(interaction, message)
+            if not files:
+                return
+            options = TranscriptionOptions(
+                language=await self._server_language(interaction.guild_id),
+            )
+            await self._transcribe_each(
+                interaction,
+                files,
+                author=author,
+                options=options,
+                private=True,
+                message=message,
+            )
 
     async def _server_language(self, guild_id: int | None) -> str | None:
         """The server's usual language, if the command runs in a server that set one."""

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.cooldown import provider_cooldown
+from bot.discord_io.deferral import deferred
 from bot.discord_io.server_limit import longest_recording
 from bot.model import TranslationOptions
 from bot.transcription.answering import answer_each
@@ -56,17 +57,21 @@ class Translate(commands.Cog):
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         private = on_behalf.private_unless_allowed(interaction, private)
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        await self._translate_each(interaction, [file], author=interaction.user, private=private)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+            await self._translate_each(
+                interaction, [file], author=interaction.user, private=private
+            )
 
     async def translate_message(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        files, author = await replies.audio_files_of(interaction, message)
-        if not files:
-            return
-        await self._translate_each(interaction, files, author=author, private=True, message=message)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+            files, author = await replies.audio_files_of(interaction, message)
+            if not files:
+                return
+            await self._translate_each(
+                interaction, files, author=author, private=True, message=message
+            )
 
     async def _translate_each(
         self,

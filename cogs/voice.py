@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import replies
+from bot.discord_io.deferral import deferred
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call
@@ -55,11 +56,11 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         if channel is None:
             raise NotInVoiceChannel("not in a voice channel")
         self.bot.calls.check_join(channel)  # refusals are private: before the public deferral
-        await interaction.response.defer(thinking=True)
-        notices = interaction.channel
-        assert isinstance(notices, discord.abc.Messageable)
-        call = await self.bot.calls.join(channel, notices)
-        await _tell(interaction, await self._reading_where(call), private=False)
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+            notices = interaction.channel
+            assert isinstance(notices, discord.abc.Messageable)
+            call = await self.bot.calls.join(channel, notices)
+            await _tell(interaction, await self._reading_where(call), private=False)
 
     @app_commands.command(name="leave", description="Stop reading and leave the voice channel")
     async def leave(self, interaction: discord.Interaction[EarshotBot]) -> None:
@@ -67,10 +68,11 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         in_call = call_channel_of(interaction.user) == call.channel
         if not in_call and not _may(interaction, call, "move_members"):
             raise NotAllowed("Move Members")
-        await interaction.response.defer(thinking=True)  # leaving may take a few seconds
-        await self.bot.calls.leave(call.guild_id)
-        name = shown_name(call.channel.name)
-        await _tell(interaction, f"I left **{name}**.", private=False)
+        # Leaving may take a few seconds.
+        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+            await self.bot.calls.leave(call.guild_id)
+            name = shown_name(call.channel.name)
+            await _tell(interaction, f"I left **{name}**.", private=False)
 
     @app_commands.command(name="skip", description="Skip the message being read aloud")
     async def skip(self, interaction: discord.Interaction[EarshotBot]) -> None:

@@ -54,6 +54,8 @@ NO_MENTIONS = {"parse": []}
 """`allowed_mentions` as the bot sends it: nobody is pinged."""
 BOT_WORK = ("discord.py: on_message", "discord.py: on_raw_", "earshot job")
 """Names of the tasks that do the bot's work on a message (discord.py names listener tasks)."""
+COMMAND_WORK = "CommandTree-invoker"
+"""The name discord.py gives the task running a command."""
 GUILD_READY_TIMEOUT = 0.05
 """discord.py waits this long after the last GUILD_CREATE; its 2 s default only slows tests."""
 
@@ -165,12 +167,14 @@ class EarshotWorld:
         ):
             await self.discord.dispatch("MESSAGE_DELETE", event | {"guild_id": self.guild["id"]})
 
-    async def settled(self) -> None:
-        """Wait until the bot's message listeners, and the jobs they started, have ended."""
+    async def settled(self, *, commands: bool = False) -> None:
+        """Wait until the bot's message listeners, and the jobs they started, have ended; with
+        `commands`, its commands too."""
+        work = (*BOT_WORK, COMMAND_WORK) if commands else BOT_WORK
         while busy := [
             task
             for task in asyncio.all_tasks()
-            if task.get_name().startswith(BOT_WORK) and not task.done()
+            if task.get_name().startswith(work) and not task.done()
         ]:
             await asyncio.gather(*busy, return_exceptions=True)
 

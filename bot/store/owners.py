@@ -23,17 +23,26 @@ DEAD_AFTER_BEATS = 4
 resumes as a live one, and a message adopted from it meanwhile would be answered twice."""
 LOOKUP_BATCH = 500
 """Servers looked up in one query."""
-_ORPHANED = (
-    "owner IS NOT NULL AND owner != ? AND created_at < ?"
-    " AND NOT EXISTS (SELECT 1 FROM earshot_processes AS alive"
-    " WHERE alive.process_id = answered_messages.owner AND alive.seen_at >= ?)"
+
+
+def left_by_the_gone(table: str) -> str:
+    """SQL that holds for a row of `table` (with `owner` and `created_at` columns) left by a
+    process that is gone: owned by another process, made before it could count as gone (a
+    younger row may be a process's that is still starting), and that process silent since.
+    Its parameters are `Owners.gone_parameters()`."""
+    return (
+        f"{table}.owner IS NOT NULL AND {table}.owner != ? AND {table}.created_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM earshot_processes AS alive"
+        f" WHERE alive.process_id = {table}.owner AND alive.seen_at >= ?)"
+    )
+
+
+_ORPHANED = left_by_the_gone("answered_messages") + (
     " AND NOT EXISTS (SELECT 1 FROM transcript_messages AS posted"
     " WHERE posted.source_id = answered_messages.source_id)"
 )
-"""Claimed by another process that is gone, before it could be gone (a claim younger than
-that may be a process's that is still starting), with nothing posted for it yet (a process
-killed between posting and saying so would otherwise be answered twice). Parameters: this
-process, then the time before which the silent count as gone, twice."""
+"""Left by a process gone, with nothing posted for it yet (a process killed between posting
+and saying so would otherwise be answered twice)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ class Owners:
                 f" WHERE guild_id IN ({', '.join('?' * len(batch))}) AND {_ORPHANED}"
                 " ORDER BY source_id LIMIT ?",
                 *batch,
-                *self._orphaned_parameters(),
+                *self.gone_parameters(),
                 limit,
             )
             found += [Orphan(row["guild_id"], row["channel_id"], row["source_id"]) for row in rows]
@@ -105,10 +114,12 @@ class Owners:
             f"UPDATE answered_messages SET owner = ? WHERE source_id = ? AND {_ORPHANED}",
             self.process_id,
             message_id,
-            *self._orphaned_parameters(),
+            *self.gone_parameters(),
         )
         return adopted == 1
 
-    def _orphaned_parameters(self) -> tuple[object, ...]:
+    def gone_parameters(self) -> tuple[object, ...]:
+        """The parameters of `left_by_the_gone`, now: this process, then the time before
+        which the silent count as gone, twice."""
         gone_before = self._clock() - self.dead_after_seconds
         return (self.process_id, gone_before, gone_before)

@@ -158,6 +158,16 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at    REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE deferred_commands (
+        interaction_id INTEGER PRIMARY KEY,
+        application_id INTEGER NOT NULL,
+        token          TEXT NOT NULL,
+        owner          TEXT NOT NULL,
+        created_at     REAL NOT NULL
+    );
+    CREATE INDEX deferred_commands_by_owner ON deferred_commands (owner);
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one, written
 so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
@@ -192,7 +202,11 @@ so that processes sharing the database apply one cooldown; rows past their end a
 Version 7 lets a message being answered automatically outlive the process answering it: the
 message's server (`guild_id`) and the process answering it (`owner`, NULL once done), and the
 live processes (`earshot_processes`: each one's last heartbeat, clock time). A live process
-adopts the messages of a dead one (owners.py)."""
+adopts the messages of a dead one (owners.py).
+
+Version 8 lets a command outlive the process working on it: each command whose reply is
+deferred, with its interaction's token (valid for 15 minutes) and the process working on it,
+until it ends; a live process tells the member when that process died (deferred_commands.py)."""
 
 
 def migrations_to_apply(version: int, where: str) -> list[tuple[int, str]]:

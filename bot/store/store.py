@@ -15,6 +15,7 @@ from bot.store.cache import CachedTranscripts
 from bot.store.calls import RememberedCall, StoredCalls
 from bot.store.cooldowns import StoredCooldowns
 from bot.store.database import Database
+from bot.store.deferred_commands import DeferredCommands
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
 from bot.store.owners import Owners
 from bot.store.postgres_database import PostgresDatabase
@@ -24,9 +25,9 @@ from bot.store.sqlite_database import SqliteDatabase
 
 
 class Store:
-    """Settings, voice channels, budgets, cooldowns, cache, answered messages and deletions to
-    do. Build with
-    `await Store.open(...)`; it is the pipeline's `TranscriptCache`."""
+    """Settings, voice channels, budgets, cooldowns, cache, answered messages, commands under
+    way and deletions to do. Build with `await Store.open(...)`; it is the pipeline's
+    `TranscriptCache`."""
 
     def __init__(
         self,
@@ -48,6 +49,8 @@ class Store:
         self.owners = Owners(database, clock, heartbeat_seconds=heartbeat_seconds)
         """This process, among those sharing the database, and the messages it answers
         (owners.py)."""
+        self.deferred_commands = DeferredCommands(database, self.owners, clock)
+        """The commands this process and the others are working on (deferred_commands.py)."""
         self.budgets = StoredBudgets(database)
         """Servers' budgets: their own limits and their usage (budgets.py)."""
 

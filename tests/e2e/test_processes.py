@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.discord_io.deferral import ABANDONED
 from bot.store import Store
 from tests.databases import table_rows
-from tests.fakes.audio_api import API_KEY
+from tests.fakes.audio_api import API_KEY, FakeAudioAPI
 from tests.fakes.discord import FakeDiscord
 from tests.harness import CHANNEL_MESSAGES, EarshotWorld, add_server
 
@@ -51,6 +53,31 @@ async def bot_process(
             await asyncio.wait_for(process.wait(), 30)
 
 
+def settings_of(
+    audio_api: FakeAudioAPI,
+    database_url: str,
+    tmp_path: Path,
+    name: str,
+    *,
+    shards: str,
+    shard_ids: str | None = None,
+) -> dict[str, str]:
+    """The environment of the process `name`: one of `shards`, running `shard_ids` (all of
+    them when None)."""
+    return {
+        "DISCORD_TOKEN": FakeDiscord.token,
+        "AUDIO_BASE_URL": audio_api.base_url,
+        "AUDIO_API_KEY": API_KEY,
+        "DATABASE_URL": database_url,
+        "SHARD_COUNT": shards,
+        **({"SHARD_IDS": shard_ids} if shard_ids is not None else {}),
+        "DATA_DIR": str(tmp_path / name),
+        "PROCESS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+        "HTTP_TIMEOUT": "5",
+        "PROVIDER_MAX_ATTEMPTS": "1",
+    }
+
+
 def logs_of(logs: Path) -> str:
     """The processes' output, for a failure's message."""
     return "\n".join(
@@ -73,19 +100,8 @@ async def test_two_processes_answer_each_voice_message_once_and_one_killed_is_ta
     logs = tmp_path / "logs"
     logs.mkdir()
 
-    def environment(name: str) -> dict[str, str]:
-        return {
-            "DISCORD_TOKEN": FakeDiscord.token,
-            "AUDIO_BASE_URL": audio_api.base_url,
-            "AUDIO_API_KEY": API_KEY,
-            "DATABASE_URL": postgres_url,
-            "SHARD_COUNT": "1",  # both run the one shard: both see every message
-            "DATA_DIR": str(tmp_path / name),
-            "PROCESS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-            "HTTP_TIMEOUT": "5",
-            "PROVIDER_MAX_ATTEMPTS": "1",
-        }
-
+    # Both run the one shard: both see every message.
+    environment = functools.partial(settings_of, audio_api, postgres_url, tmp_path, shards="1")
     async with (
         bot_process(discord_fake, "first", environment("first"), logs) as first,
         bot_process(discord_fake, "second", environment("second"), logs) as second,
@@ -127,3 +143,43 @@ async def test_two_processes_answer_each_voice_message_once_and_one_killed_is_ta
         tmp_path, postgres_url, "SELECT count(*) FROM answered_messages WHERE owner IS NOT NULL"
     )
     assert adopted_by == 0
+
+
+async def test_a_command_whose_process_is_killed_is_told_so_by_another_process(
+    discord_fake, audio_api, tmp_path, postgres_url
+):
+    """The process running the server's shard defers /transcribe and is killed while the
+    provider works; the process of the other shard, which never saw the command, tells the
+    member through the interaction's webhook."""
+    member = discord_fake.add_user(username="alice")
+    admin = discord_fake.add_user(username="ada")
+    guild, channel = add_server(discord_fake, member, admin, "Accessible Guild")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    environment = functools.partial(settings_of, audio_api, postgres_url, tmp_path, shards="2")
+
+    async with (
+        bot_process(discord_fake, "zero", environment("zero", shard_ids="0"), logs) as zero,
+        bot_process(discord_fake, "one", environment("one", shard_ids="1"), logs) as one,
+    ):
+        try:
+            await discord_fake.wait_for_sessions(2, timeout=60)
+            await discord_fake.wait_for("PUT", r"/applications/\d+/commands", timeout=30)
+        except TimeoutError:
+            pytest.fail(f"the bot processes did not connect and sync:\n{logs_of(logs)}")
+        world = EarshotWorld(discord_fake, audio_api, None, guild, channel, member, admin)
+        serving, other = (zero, one) if (int(guild["id"]) >> 22) % 2 == 0 else (one, zero)
+
+        audio_api.hold = asyncio.Event()
+        token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+        await asyncio.wait_for(audio_api.upload_received.wait(), 30)
+        serving.kill()
+        await asyncio.wait_for(serving.wait(), 10)
+
+        [told] = await discord_fake.wait_for("POST", rf"/webhooks/\d+/{token}", timeout=30)
+        assert told.json["content"] == ABANDONED, logs_of(logs)
+        assert world.discord.messages[int(told.response["id"])]["content"] == ABANDONED
+        assert other.returncode is None
+        audio_api.hold.set()
+    assert len(world.all_followups(token)) == 1
+    assert await table_rows(tmp_path, postgres_url, "SELECT * FROM deferred_commands") == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from datetime import UTC, datetime
 
 import asyncpg
@@ -149,3 +150,31 @@ async def test_a_malformed_url_is_a_clear_error_without_the_password(tmp_path):
         with pytest.raises(StoreError) as refused:
             await Store.open(tmp_path, database_url=url, cache_ttl=TTL)
         assert str(refused.value) == MALFORMED_URL  # nothing of the URL quoted
+
+
+async def test_a_command_a_process_gone_left_is_taken_up_by_one_live_process(
+    two_processes, tmp_path, postgres_url
+):
+    gone_at = time.time() - 120  # silent for longer than a process may be, token still good
+    gone = await Store.open(
+        tmp_path, database_url=postgres_url, cache_ttl=TTL, clock=lambda: gone_at
+    )
+    try:
+        for interaction_id in range(100, 120):
+            await gone.deferred_commands.remember(interaction_id, 1, "token", created_at=gone_at)
+        await gone.owners.heartbeat()
+    finally:
+        await gone.close()
+    first, second = two_processes
+    await first.deferred_commands.forget(100)  # not its own: left where it is
+
+    assert len(await first.deferred_commands.orphans(50)) == 20
+    taken = await asyncio.gather(
+        *(
+            store.deferred_commands.adopt(interaction_id)
+            for interaction_id in range(100, 120)
+            for store in (first, second)
+        )
+    )
+    assert [taken[i] ^ taken[i + 1] for i in range(0, len(taken), 2)] == [True] * 20
+    assert await second.deferred_commands.orphans(50) == []

@@ -84,6 +84,7 @@ async def test_a_new_database_is_created_migrated_and_in_wal_mode(tmp_path):
         "budget_usage",
         "command_cooldowns",
         "earshot_processes",
+        "deferred_commands",
     }
 
 
