@@ -34,8 +34,9 @@ from bot.runtime.job_queue import JobQueue
 from bot.runtime.member_limit import MemberLimit
 from bot.runtime.metered_spending import MeteredSpending
 from bot.runtime.metrics import Metrics
+from bot.runtime.scratch import remove_left_behind
 from bot.runtime.spending import Spending
-from bot.runtime.workers import AudioWorkers
+from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
 from bot.speech.synthesis import SpeechSynthesizer
 from bot.store import Store
@@ -136,6 +137,7 @@ class EarshotBot(commands.AutoShardedBot):
         """The loop time by which a shutdown under way must be over."""
 
     async def setup_hook(self) -> None:
+        await in_thread(remove_left_behind)
         self.http_client = await build_http_client(self.settings)
         database_url = self.settings.database_url
         self.store = await Store.open(

@@ -172,7 +172,7 @@ class Captioner:
         member_id = utterance.member_id
         if options.language is None and member_id in self._languages:
             options = dataclasses.replace(options, language=self._languages[member_id])
-        async with scratch_directory("earshot-caption-") as workdir:
+        async with scratch_directory("caption") as workdir:
             path = workdir / "utterance.wav"
             await in_thread(_write_utterance, utterance.pcm, path)
             result = await self._pipeline.transcribe(

@@ -57,7 +57,7 @@ async def check_provider(
     """Try speak, then transcribe and translate what was spoken; one result per capability."""
     capabilities = provider.capabilities
     results = [CheckResult("provider", True, provider.name)]
-    async with scratch_directory("earshot-check-") as folder:
+    async with scratch_directory("check") as folder:
         sample: Path | None = None
         if not capabilities.speak:
             results.append(CheckResult("speak", None, "not offered by this provider"))

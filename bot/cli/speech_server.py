@@ -1,7 +1,8 @@
 """`python -m bot serve`: this machine's local engine (the LOCAL_* settings) served over the
 OpenAI-compatible audio API, for earshot's `openai` provider on other machines (several such
 servers in AUDIO_BASE_URL are balanced) or any other client of that API. Serves until SIGTERM
-or SIGINT, letting requests under way finish for a few seconds. Never imports discord.py.
+or SIGINT, letting requests under way finish for a few seconds. At start, it removes the
+uploads a killed server left (`remove_left_behind`). Never imports discord.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import signal
 import threading
 
+from bot.runtime.scratch import remove_left_behind
+from bot.runtime.workers import in_thread
 from bot.settings import Settings, SettingsError
 from bot.speech_server.routes import Limits
 from bot.speech_server.server import serving, speech_app
@@ -28,6 +31,7 @@ async def serve_speech(settings: Settings, host: str, port: int) -> None:
     built or the address cannot be listened on."""
     from bot.providers.local.provider import LocalProvider  # CTranslate2 and ONNX: only here
 
+    await in_thread(remove_left_behind)
     provider = await LocalProvider.from_settings(settings)
     limits = Limits(settings.serve_max_upload_bytes, settings.max_audio_seconds)
     app = speech_app(provider, limits, api_key=settings.serve_api_key)

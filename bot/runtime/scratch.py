@@ -1,17 +1,27 @@
 """Private temporary directories for one job's files (downloads, chunks, speech).
 
-`scratch_directory` makes the directory (mode 0700, under the system temp dir) and removes it
-with everything in it when the job ends: on success, failure or cancellation at any point,
-creation included. Creation and removal run in worker threads that a cancelled caller waits
-for (`bot.workers.in_thread`), so the context is never left before the directory is gone.
+`scratch_directory` makes the directory (mode 0700, under the system temp dir, named
+`earshot-scratch-<purpose>-…`) and removes it with everything in it when the job ends: on
+success, failure or cancellation at any point, creation included. Creation and removal run in
+worker threads that a cancelled caller waits for (`bot.workers.in_thread`), so the context is
+never left before the directory is gone.
+
+A process that is killed cannot remove anything, and its directories may hold members' audio.
+So each directory is locked (`flock`) by its process for as long as it is in use; the lock goes
+with the process, however it ends. At start-up, `remove_left_behind` removes the directories
+nobody holds any more: what processes killed on this machine left, never another live
+process's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,25 +29,74 @@ from bot.runtime.workers import in_thread
 
 log = logging.getLogger(__name__)
 
+SCRATCH_PREFIX = "earshot-scratch-"
+"""What every scratch directory's name starts with, and nothing else earshot makes."""
+SETTLING_SECONDS = 60.0
+"""A directory younger than this is never removed as left behind: it may be one a live process
+has just made and not locked yet."""
+
 
 @contextlib.asynccontextmanager
-async def scratch_directory(prefix: str) -> AsyncIterator[Path]:
-    """A new empty directory, removed on exit; a failed removal is logged, not raised."""
-    made: list[Path] = []
+async def scratch_directory(purpose: str) -> AsyncIterator[Path]:
+    """A new empty directory for `purpose` (a word in its name), locked while in use and
+    removed on exit; a failed removal is logged, not raised."""
+    made: list[tuple[Path, int]] = []
 
     def make() -> None:
-        made.append(Path(tempfile.mkdtemp(prefix=prefix)))
+        path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{purpose}-"))
+        try:
+            made.append((path, _hold(path)))
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
 
     try:
         await in_thread(make)
-        yield made[0]
+        yield made[0][0]
     finally:
-        for path in made:
-            await in_thread(_remove, path)
+        for path, held in made:
+            await in_thread(_remove, path, held)
 
 
-def _remove(path: Path) -> None:
+def remove_left_behind(*, settling_seconds: float = SETTLING_SECONDS) -> int:
+    """Remove the scratch directories of this user in the system temp dir that no process
+    holds and that are older than `settling_seconds`; how many were removed. Blocking: run it
+    in a worker thread."""
+    removed = 0
+    now = time.time()
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            held = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:  # not a directory, a link, or gone meanwhile
+            continue
+        try:
+            status = os.fstat(held)
+            if status.st_uid != os.getuid() or now - status.st_mtime < settling_seconds:
+                continue
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live process's
+            continue
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not path.exists()
+        finally:
+            os.close(held)
+    if removed:
+        log.info("removed %d temporary directories that killed processes left behind", removed)
+    return removed
+
+
+def _hold(path: Path) -> int:
+    """Lock the new directory `path` for this process; the descriptor holding the lock."""
+    held = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return held
+
+
+def _remove(path: Path, held: int) -> None:
     try:
         shutil.rmtree(path)
     except OSError as error:
         log.warning("could not remove the temporary directory %s: %s", path, error)
+    finally:
+        os.close(held)

@@ -60,7 +60,7 @@ async def stream_opus(
     under way are cancelled and waited for, and the scratch directory is removed, before it
     returns.
     """
-    async with scratch_directory("earshot-speech-") as folder:
+    async with scratch_directory("speech") as folder:
 
         async def piece(index: int, request: SpeechRequest) -> list[bytes]:
             part = folder / f"part-{index:04d}.{extension}"

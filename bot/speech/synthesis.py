@@ -277,7 +277,7 @@ class SpeechSynthesizer:
         voice = self.check(text, options)
         provider_format = self._provider_format(options.output)
         pieces = split_text(text, self._provider.capabilities.max_speech_chars)
-        async with scratch_directory("earshot-speech-") as workdir:
+        async with scratch_directory("speech") as workdir:
             folder = Path(workdir)
             parts = [
                 folder / f"part-{index:04d}.{RAW_EXTENSIONS[provider_format]}"

@@ -29,7 +29,6 @@ from bot.speech_server.speech_request import speech_asked
 from bot.speech_server.transcript_answers import transcript_answer
 from bot.speech_server.transcription_request import Task, transcription_asked
 
-SCRATCH_PREFIX = "earshot-serve-"
 OWNER = "earshot"
 SPEECH_MODEL_ID = "earshot-speech"
 """The name /v1/models gives the engine's speech; any model name is answered the same."""
@@ -64,7 +63,7 @@ class AudioRoutes:
         return await self._heard(request, "translate")
 
     async def _heard(self, request: web.Request, task: Task) -> web.Response:
-        async with scratch_directory(SCRATCH_PREFIX) as folder:
+        async with scratch_directory("serve") as folder:
             form = await read_form(request, folder, max_file_bytes=self._limits.max_upload_bytes)
             asked = transcription_asked(form, task)
             upload = asked.upload
@@ -85,7 +84,7 @@ class AudioRoutes:
             raise ApiError(400, "the body must be JSON") from None
         asked = speech_asked(body, self._provider.capabilities)
         made_format = self._provider.capabilities.speech_formats[0]
-        async with scratch_directory(SCRATCH_PREFIX) as folder:
+        async with scratch_directory("serve") as folder:
             made = folder / f"speech.{made_format}"
             made_request = dataclasses.replace(asked, response_format=made_format)
             await self._provider.speak(made_request, made)

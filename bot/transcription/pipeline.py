@@ -273,7 +273,7 @@ class Pipeline:
             language=options.language,
             on_progress=lambda done, total: _tell_progress(requests, done, total),
         )
-        async with scratch_directory("earshot-") as workdir:
+        async with scratch_directory("job") as workdir:
             checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
             if self._cache is None or checked.sha256 is None:
                 return await _paid(
@@ -325,7 +325,7 @@ class Pipeline:
             )
             async with (
                 place_in(self._queue, listener),
-                scratch_directory("earshot-") as workdir,
+                scratch_directory("job") as workdir,
             ):
                 checked = await self._fetch_and_check(audio_input, Path(workdir), limits)
                 return await _paid(
