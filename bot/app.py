@@ -34,7 +34,7 @@ from bot.runtime.job_queue import JobQueue
 from bot.runtime.member_limit import MemberLimit
 from bot.runtime.metered_spending import MeteredSpending
 from bot.runtime.metrics import Metrics
-from bot.runtime.scratch import remove_left_behind
+from bot.runtime.scratch import keep_removing_left_behind, remove_left_behind
 from bot.runtime.spending import Spending
 from bot.runtime.workers import AudioWorkers, in_thread
 from bot.settings import Settings
@@ -55,6 +55,8 @@ EXTENSIONS = (
     "cogs.voice",
     "cogs.captions",
 )
+SAYING_ALIVE = "saying this process is alive"
+REMOVING_LEFT_BEHIND = "removing temporary directories killed processes left"
 RETRYING_DELETIONS = "retrying deletions"
 STARTUP_CHECK = "start-up check"
 TELLING_THE_ABANDONED = "telling members whose commands a process gone left"
@@ -138,6 +140,7 @@ class EarshotBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         await in_thread(remove_left_behind)
+        self.background.start(REMOVING_LEFT_BEHIND, keep_removing_left_behind())
         self.http_client = await build_http_client(self.settings)
         database_url = self.settings.database_url
         self.store = await Store.open(
@@ -146,6 +149,7 @@ class EarshotBot(commands.AutoShardedBot):
             cache_ttl=self.settings.transcript_cache_ttl_seconds,
             heartbeat_seconds=self.settings.process_heartbeat_seconds,
         )
+        self.background.start(SAYING_ALIVE, self.store.owners.keep_saying_alive())
         # Early, so that a port in use stops start-up at once; not for `python -m bot sync`,
         # which a running process's container may run beside it.
         if self.settings.metrics_port and not self.force_sync:
@@ -264,7 +268,7 @@ class EarshotBot(commands.AutoShardedBot):
                 task.cancel()
             if unfinished:
                 await asyncio.wait(unfinished, timeout=self.time_left(share=0.5))
-                notices = [asyncio.create_task(self.tree.give_up(task)) for task in unfinished]
+                notices = [asyncio.create_task(self._give_up(task)) for task in unfinished]
                 _, untold = await asyncio.wait(notices, timeout=self.time_left(share=0.5))
                 for notice in untold:
                     notice.cancel()
@@ -272,6 +276,18 @@ class EarshotBot(commands.AutoShardedBot):
                 if untold:
                     log.warning("%d members could not be told in time", len(untold))
         await self.close()
+
+    async def _give_up(self, task: asyncio.Task[object]) -> None:
+        """Tell the member whose command ran in `task` that it was given up; once told, the
+        command is forgotten even if its task has not ended yet, so no process tells them again
+        (`bot.discord_io.deferral`)."""
+        told = await self.tree.give_up(task)
+        if told is None:
+            return
+        try:
+            await self.store.deferred_commands.forget(told)
+        except Exception as error:
+            log.warning("could not forget command %s in the store: %s", told, error)
 
     def time_left(self, *, share: float = 1.0) -> float:
         """A `share` of the seconds left before `shutdown` must be over (EVENT_DRAIN_SECONDS

@@ -57,8 +57,8 @@ from bot.transcription.answering import answer_each
 
 log = logging.getLogger(__name__)
 
-KEEPING_ALIVE = "heartbeat and adoption"
-"""The background task saying this process is alive and adopting dead processes' messages."""
+ADOPTING = "adopting orphaned messages"
+"""The background task adopting dead processes' messages."""
 ADOPT_EVERY_BEATS = 2
 ADOPT_BATCH = 50
 """Orphans adopted in one pass at most; the rest wait for the next."""
@@ -80,7 +80,7 @@ class Transcribe(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
-        self.bot.background.start(KEEPING_ALIVE, self._keep_alive())
+        self.bot.background.start(ADOPTING, self._adopting())
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
@@ -221,22 +221,17 @@ class Transcribe(commands.Cog):
 
         self.jobs.start(guild.id, message.id, work, member=message.author.id)
 
-    async def _keep_alive(self) -> None:
-        """Say this process is alive every heartbeat, from start-up on (while its shards
-        connect, its claims must not look orphaned), and once every shard is ready, adopt
-        orphans every `ADOPT_EVERY_BEATS`. A failed round (the database unreachable) is logged
-        and the next one tries again."""
-        owners = self.bot.store.owners
-        beats = 0
+    async def _adopting(self) -> None:
+        """Once every shard is ready, adopt orphans every `ADOPT_EVERY_BEATS` heartbeats (the
+        app says this process is alive). A failed round (the database unreachable) is logged and
+        the next one tries again."""
         while True:
             try:
-                await owners.heartbeat()
-                if self.bot.is_ready() and beats % ADOPT_EVERY_BEATS == 0:
+                if self.bot.is_ready():
                     await self.adopt_orphans()
             except Exception:
-                log.warning("could not say this process is alive or adopt orphans", exc_info=True)
-            beats += 1
-            await asyncio.sleep(owners.heartbeat_seconds)
+                log.warning("could not adopt orphans", exc_info=True)
+            await asyncio.sleep(ADOPT_EVERY_BEATS * self.bot.store.owners.heartbeat_seconds)
 
     async def adopt_orphans(self) -> int:
         """Answer the messages of this process's servers that dead processes claimed and did not

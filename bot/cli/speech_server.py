@@ -1,8 +1,9 @@
 """`python -m bot serve`: this machine's local engine (the LOCAL_* settings) served over the
 OpenAI-compatible audio API, for earshot's `openai` provider on other machines (several such
 servers in AUDIO_BASE_URL are balanced) or any other client of that API. Serves until SIGTERM
-or SIGINT, letting requests under way finish for a few seconds. At start, it removes the
-uploads a killed server left (`remove_left_behind`). Never imports discord.py.
+or SIGINT, letting requests under way finish for a few seconds. At start and every minute
+after, it removes the uploads a killed server left (`bot.runtime.scratch`). Never imports
+discord.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import signal
 import threading
 
-from bot.runtime.scratch import remove_left_behind
+from bot.runtime.scratch import keep_removing_left_behind, remove_left_behind
 from bot.runtime.workers import in_thread
 from bot.settings import Settings, SettingsError
 from bot.speech_server.routes import Limits
@@ -29,9 +30,19 @@ DEFAULT_PORT = 8000
 async def serve_speech(settings: Settings, host: str, port: int) -> None:
     """Serve on `host`:`port` until stopped. Raises `SettingsError` when the engine cannot be
     built or the address cannot be listened on."""
+    await in_thread(remove_left_behind)
+    removing = asyncio.create_task(keep_removing_left_behind(), name="earshot removing")
+    try:
+        await _serve(settings, host, port)
+    finally:
+        removing.cancel()
+        await asyncio.gather(removing, return_exceptions=True)
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    """The engine, served until SIGTERM or SIGINT."""
     from bot.providers.local.provider import LocalProvider  # CTranslate2 and ONNX: only here
 
-    await in_thread(remove_left_behind)
     provider = await LocalProvider.from_settings(settings)
     limits = Limits(settings.serve_max_upload_bytes, settings.max_audio_seconds)
     app = speech_app(provider, limits, api_key=settings.serve_api_key)

@@ -48,21 +48,20 @@ async def deferred(
     until the block ends, however it ends. A store that cannot remember it is logged and the
     command goes on: only its survival of a crash is lost."""
     await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    remembered = await _quietly(
-        commands.remember(
-            interaction.id,
-            interaction.application_id,
-            interaction.token,
-            created_at=interaction.created_at.timestamp(),
-        ),
-        "remember",
-        interaction.id,
-    )
     try:
+        await _quietly(
+            commands.remember(
+                interaction.id,
+                interaction.application_id,
+                interaction.token,
+                created_at=interaction.created_at.timestamp(),
+            ),
+            "remember",
+            interaction.id,
+        )
         yield
     finally:
-        if remembered:
-            await _quietly(commands.forget(interaction.id), "forget", interaction.id)
+        await _quietly(commands.forget(interaction.id), "forget", interaction.id)
 
 
 async def tell_the_abandoned(
@@ -91,11 +90,19 @@ async def tell_once(client: discord.Client, commands: DeferredCommands) -> int:
             await _webhook_of(client, command).send(
                 ABANDONED, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
-        except (discord.HTTPException, aiohttp.ClientError) as error:
+        except discord.HTTPException as error:
             log.warning(
-                "could not tell the member of interaction %s left by a process gone: %s",
+                "could not tell the member of interaction %s left by a process gone: %s %s",
                 command.interaction_id,
-                error,
+                error.status,
+                error.text,
+            )
+            continue
+        except (aiohttp.ClientError, TimeoutError) as error:  # its text may hold the token
+            log.warning(
+                "could not reach Discord to tell the member of interaction %s: %s",
+                command.interaction_id,
+                type(error).__name__,
             )
             continue
         log.info(
@@ -116,11 +123,9 @@ def _webhook_of(client: discord.Client, command: DeferredCommand) -> discord.Web
     return discord.Webhook.from_state(payload, client._connection)
 
 
-async def _quietly(step: Awaitable[None], what: str, interaction_id: int) -> bool:
-    """Await the store's `step`; False, logged, when the database failed it."""
+async def _quietly(step: Awaitable[None], what: str, interaction_id: int) -> None:
+    """Await the store's `step`; logged when the database failed it."""
     try:
         await step
     except Exception as error:
         log.warning("could not %s command %s in the store: %s", what, interaction_id, error)
-        return False
-    return True

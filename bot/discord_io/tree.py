@@ -45,15 +45,18 @@ class EarshotTree(app_commands.CommandTree[ClientT]):
             self.running[task] = interaction
         return True
 
-    async def give_up(self, task: asyncio.Task[object]) -> None:
-        """Tell the member whose command ran in the cancelled `task` that it was given up."""
+    async def give_up(self, task: asyncio.Task[object]) -> int | None:
+        """Tell the member whose command ran in the cancelled `task` that it was given up; the
+        id of the interaction whose member was told, if one was."""
         interaction = self.running.get(task)
         if interaction is None:
-            return
+            return None
         try:
             await send_error(interaction, ShuttingDown("cancelled at shutdown"))
         except discord.HTTPException:
             log.warning("could not tell user %s their command was given up", interaction.user.id)
+            return None
+        return interaction.id
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

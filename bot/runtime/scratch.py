@@ -8,13 +8,14 @@ never left before the directory is gone.
 
 A process that is killed cannot remove anything, and its directories may hold members' audio.
 So each directory is locked (`flock`) by its process for as long as it is in use; the lock goes
-with the process, however it ends. At start-up, `remove_left_behind` removes the directories
-nobody holds any more: what processes killed on this machine left, never another live
-process's.
+with the process, however it ends. At start-up and every minute after
+(`keep_removing_left_behind`), `remove_left_behind` removes the directories nobody holds any
+more: what processes killed on this machine left, never another live process's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -58,6 +59,19 @@ async def scratch_directory(purpose: str) -> AsyncIterator[Path]:
             await in_thread(_remove, path, held)
 
 
+async def keep_removing_left_behind(every: float = SETTLING_SECONDS) -> None:
+    """`remove_left_behind` every `every` seconds (and with that settling time), in a worker
+    thread, for as long as the process runs: a directory that a crash left moments before a
+    restart is too fresh to remove at start-up, and old enough at the next look. A failed look
+    is logged."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await in_thread(remove_left_behind, settling_seconds=every)
+        except Exception:
+            log.warning("could not look for temporary directories left behind", exc_info=True)
+
+
 def remove_left_behind(*, settling_seconds: float = SETTLING_SECONDS) -> int:
     """Remove the scratch directories of this user in the system temp dir that no process
     holds and that are older than `settling_seconds`; how many were removed. Blocking: run it
@@ -75,6 +89,9 @@ def remove_left_behind(*, settling_seconds: float = SETTLING_SECONDS) -> int:
                 continue
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # a live process's
+            continue
+        except OSError as error:  # a file system without locks, say: never guess it is free
+            log.warning("could not tell whether %s is left behind: %s", path, error)
             continue
         else:
             shutil.rmtree(path, ignore_errors=True)

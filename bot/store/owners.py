@@ -10,6 +10,8 @@ any live process may adopt, one process each.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -17,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.store.database import Database
+
+log = logging.getLogger(__name__)
 
 DEAD_AFTER_BEATS = 4
 """Heartbeats missed before a process counts as gone. Not fewer: a process that only stalled
@@ -80,6 +84,17 @@ class Owners:
                 "DELETE FROM earshot_processes WHERE seen_at < ?",
                 now - 100 * self.dead_after_seconds,
             )
+
+    async def keep_saying_alive(self) -> None:
+        """`heartbeat` every `heartbeat_seconds` for as long as the process runs, from start-up
+        on (while its shards connect, what it owns must not look orphaned). A failed beat (the
+        database unreachable) is logged and the next one tries again."""
+        while True:
+            try:
+                await self.heartbeat()
+            except Exception:
+                log.warning("could not say this process is alive", exc_info=True)
+            await asyncio.sleep(self.heartbeat_seconds)
 
     async def answered(self, message_id: int) -> None:
         """This process is done with the message: answered, given up, or withdrawn."""

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from bot.discord_io.deferral import ABANDONED, tell_once
+from bot.errors import ShuttingDown
 from bot.store.deferred_commands import TOKEN_LIFETIME_SECONDS
 from tests.databases import table_rows
 from tests.e2e.other_process import GONE_FOR, another_process, database_of
@@ -52,11 +53,13 @@ async def deferred_by_a_process(
     interaction: dp.Payload,
     *,
     seconds_ago: float,
+    heard_of_since: bool = False,
     ephemeral: bool = False,
     acknowledged: bool = True,
 ) -> int | None:
-    """`interaction` deferred (unless not `acknowledged`) and remembered by another process,
-    `seconds_ago`, when it was last heard of; the id of the "thinking…" placeholder."""
+    """`interaction` deferred (unless not `acknowledged`) and remembered by another process
+    `seconds_ago`, when it was last heard of (with `heard_of_since`: it is alive and well,
+    just long at work); the id of the "thinking…" placeholder."""
     placeholder = None
     if acknowledged:
         callback = f"/interactions/{interaction['id']}/{interaction['token']}/callback"
@@ -69,7 +72,8 @@ async def deferred_by_a_process(
             ) as sent,
         ):
             placeholder = int((await sent.json())["resource"]["message"]["id"])
-    async with another_process(settings, seconds_ago=seconds_ago) as other:
+    last_heard_of = 0 if heard_of_since else seconds_ago
+    async with another_process(settings, seconds_ago=last_heard_of) as other:
         await other.deferred_commands.remember(
             int(interaction["id"]),
             world.discord.application_id,
@@ -118,13 +122,27 @@ async def test_what_a_dead_process_posted_stays_and_the_apology_comes_after_it(w
     assert apology["content"] == ABANDONED and apology["flags"] & dp.FLAG_EPHEMERAL
 
 
-async def test_a_command_a_live_process_works_on_is_left_to_it(world, settings):
+@pytest.mark.parametrize("seconds_ago", [1, GONE_FOR])
+async def test_a_command_a_live_process_works_on_is_left_to_it(world, settings, seconds_ago):
     interaction = transcribe_command(world)
-    await deferred_by_a_process(world, settings, interaction, seconds_ago=1)
+    await deferred_by_a_process(
+        world, settings, interaction, seconds_ago=seconds_ago, heard_of_since=True
+    )
 
     assert await tell_once(world.bot, world.bot.store.deferred_commands) == 0
     assert world.all_followups(interaction["token"]) == []
     assert len(await remembered(settings)) == 1
+
+
+async def test_a_command_given_up_at_shutdown_is_told_once_and_forgotten(world, settings):
+    world.audio_api.latency = 30
+    token = await world.slash("transcribe", attachments={"file": world.voice_attachment()})
+    await asyncio.wait_for(world.audio_api.upload_received.wait(), 5)
+    await world.bot.shutdown(grace=0.2)
+
+    [told] = world.all_followups(token)
+    assert told.json["content"] == f"⚠️ {ShuttingDown('at shutdown').user_message}"
+    assert await remembered(settings) == []  # so no process tells the member again
 
 
 async def test_a_command_whose_token_expired_is_forgotten_untold(world, settings):
