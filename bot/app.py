@@ -212,7 +212,11 @@ class EarshotBot(commands.AutoShardedBot):
         self.background.start(
             STARTUP_CHECK,
             check_sources(
-                self.http, self.store, self.take_back, days=self.settings.startup_check_days
+                self.http,
+                self.store,
+                self.take_back,
+                days=self.settings.startup_check_days,
+                serves=self.settings.runs_shard_of,
             ),
         )
         self.background.start(

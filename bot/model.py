@@ -93,6 +93,8 @@ class AudioOrigin:
     channel_id: int
     message_id: int
     attachment_id: int
+    guild_id: int | None = None
+    """The server of the message; None in a direct message (or not known)."""
 
 
 @dataclass(frozen=True)

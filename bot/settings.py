@@ -323,7 +323,16 @@ class Settings(BaseSettings):
     @property
     def runs_first_shard(self) -> bool:
         """Whether this process runs shard 0: the one process that syncs the commands."""
-        return not self.shard_ids or 0 in self.shard_ids
+        return self.runs_shard_of(None)
+
+    def runs_shard_of(self, guild_id: int | None) -> bool:
+        """Whether this process runs the shard Discord sends the events of server `guild_id`
+        to (None: direct messages, which go to shard 0)."""
+        if not self.shard_ids:
+            return True
+        if guild_id is None or self.shard_count is None:
+            return 0 in self.shard_ids
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     @field_validator("metrics_port", mode="before")
     @classmethod

@@ -311,6 +311,25 @@ def test_shards_are_a_count_and_the_ids_this_process_runs(monkeypatch):
             load_settings()
 
 
+def test_a_process_knows_whose_servers_events_it_receives(monkeypatch):
+    """Discord sends a server's events to shard (server id >> 22) % count, DMs to shard 0."""
+    on_shard = {shard: (1000 + shard) << 22 for shard in range(4)}  # 1000 % 4 == 0
+    assert all(load_settings().runs_shard_of(server) for server in (*on_shard.values(), None))
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://earshot@db/earshot")
+    monkeypatch.setenv("SHARD_IDS", "0,3")
+    settings = load_settings()
+    assert [settings.runs_shard_of(on_shard[shard]) for shard in range(4)] == [
+        True,
+        False,
+        False,
+        True,
+    ]
+    assert settings.runs_shard_of(None)
+    monkeypatch.setenv("SHARD_IDS", "2")
+    assert not load_settings().runs_shard_of(None)
+
+
 def test_a_process_running_some_shards_needs_a_shared_database(monkeypatch):
     monkeypatch.setenv("SHARD_IDS", "1")
     with pytest.raises(SettingsError, match="SHARD_IDS needs SHARD_COUNT"):

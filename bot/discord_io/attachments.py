@@ -68,6 +68,15 @@ def describe(attachment: discord.Attachment) -> str:
     return f"audio file {shown_name(attachment.filename)}"
 
 
+def server_of(message: discord.Message) -> int | None:
+    """The id of the message's server; None in a direct message. A message in a server earshot
+    is not in (reached through a member's own install) has only its channel's."""
+    if message.guild is not None:
+        return message.guild.id
+    guild_id: int | None = getattr(message.channel, "guild_id", None)
+    return guild_id
+
+
 def to_source(
     attachment: discord.Attachment, message: discord.Message | None = None
 ) -> AudioSource:
@@ -75,7 +84,9 @@ def to_source(
     is derived from it then goes when the message or the attachment goes)."""
     origin = None
     if message is not None:
-        origin = AudioOrigin(message.channel.id, message.id, attachment.id)
+        origin = AudioOrigin(
+            message.channel.id, message.id, attachment.id, guild_id=server_of(message)
+        )
     return AudioSource(
         url=attachment.url,
         filename=attachment.filename,

@@ -4,10 +4,12 @@ back what was derived from them.
 Runs in the background (start-up and the event loop never wait for it), one request at a time,
 `interval` seconds apart, on top of discord.py's own rate limiting. It looks at each message
 something is derived from: answered automatically in the last `days` days, or the source of a
-cached transcript (kept no longer than the cache's TTL). A message Discord answers 404 for is
-deleted; one whose audio attachments that were answered are missing (a forward's are in the
-message it forwards) was edited. A message earshot can no longer see (403) or any other error
-leaves things as they are.
+cached transcript (kept no longer than the cache's TTL); of those, a process that runs only
+some shards looks at the messages of its shards' servers (direct messages: shard 0's, and so
+are those whose server was not recorded), since the other processes were listening meanwhile.
+A message Discord answers 404 for is deleted; one whose audio attachments that were answered
+are missing (a forward's are in the message it forwards) was edited. A message earshot can no
+longer see (403) or any other error leaves things as they are.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -35,13 +38,19 @@ async def check_sources(
     take_back: TakeBack,
     *,
     days: float,
+    serves: Callable[[int | None], bool],
     interval: float = CHECK_INTERVAL_SECONDS,
 ) -> None:
-    """Prune the store, then check every message something is derived from (see above). A
-    check that fails unexpectedly is logged and the next one made."""
+    """Prune the store, then check every message something is derived from in the servers
+    this process `serves` (see above). A check that fails unexpectedly is logged and the next
+    one made."""
     try:
         await store.prune()
-        sources = await store.sources_to_check(time.time() - days * DAY_SECONDS)
+        sources = [
+            source
+            for source in await store.sources_to_check(time.time() - days * DAY_SECONDS)
+            if serves(source.guild_id)
+        ]
     except Exception:
         log.exception("the start-up check could not list the messages to check")
         return

@@ -100,12 +100,19 @@ async def _link(db: Transaction, key: CacheKey, origins: Iterable[AudioOrigin]) 
     # The casts: PostgreSQL cannot tell a parameter's type from a SELECT list.
     await db.execute_many(
         "INSERT INTO transcript_sources"
-        " (audio_sha256, variant, channel_id, message_id, attachment_id)"
+        " (audio_sha256, variant, channel_id, message_id, attachment_id, guild_id)"
         " SELECT audio_sha256, variant, CAST(? AS BIGINT), CAST(? AS BIGINT),"
-        " CAST(? AS BIGINT) FROM transcript_cache"
+        " CAST(? AS BIGINT), CAST(? AS BIGINT) FROM transcript_cache"
         " WHERE audio_sha256 = ? AND variant = ? ON CONFLICT DO NOTHING",
         [
-            (o.channel_id, o.message_id, o.attachment_id, key.audio_sha256, key.variant)
+            (
+                o.channel_id,
+                o.message_id,
+                o.attachment_id,
+                o.guild_id,
+                key.audio_sha256,
+                key.variant,
+            )
             for o in origins
         ],
     )

@@ -168,6 +168,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deferred_commands_by_owner ON deferred_commands (owner);
     """,
+    """
+    ALTER TABLE transcript_sources ADD COLUMN guild_id INTEGER;
+    """,
 )
 """The schema, one script per version; never edit a released one, append a new one, written
 so that both engines run it (types INTEGER, REAL and TEXT; booleans as INTEGER 0 or 1; no
@@ -206,7 +209,11 @@ adopts the messages of a dead one (owners.py).
 
 Version 8 lets a command outlive the process working on it: each command whose reply is
 deferred, with its interaction's token (valid for 15 minutes) and the process working on it,
-until it ends; a live process tells the member when that process died (deferred_commands.py)."""
+until it ends; a live process tells the member when that process died (deferred_commands.py).
+
+Version 9 records the server of each message a cached transcript came from
+(`transcript_sources.guild_id`; NULL in a direct message, and for older rows), so that each
+process checks at start-up only the messages of the servers it serves (sources.py)."""
 
 
 def migrations_to_apply(version: int, where: str) -> list[tuple[int, str]]:

@@ -20,6 +20,8 @@ class SourceToCheck:
     channel_id: int
     message_id: int
     attachment_ids: frozenset[int]
+    guild_id: int | None = None
+    """The message's server; None in a direct message, or when it was not recorded."""
 
 
 class Sources:
@@ -86,12 +88,14 @@ class Sources:
         edited unseen: those answered since `answered_since` (clock time) with a known channel,
         and those a cached transcript came from. Oldest first."""
         rows = await self._database.fetch_all(
-            "SELECT answered.channel_id, answered.source_id AS message_id, posted.attachment_id"
+            "SELECT answered.channel_id, answered.source_id AS message_id, posted.attachment_id,"
+            " answered.guild_id"
             " FROM answered_messages AS answered"
             " LEFT JOIN transcript_messages AS posted ON posted.source_id = answered.source_id"
             " WHERE answered.created_at >= ? AND answered.channel_id IS NOT NULL"
             " UNION"
-            " SELECT sources.channel_id, sources.message_id, sources.attachment_id"
+            " SELECT sources.channel_id, sources.message_id, sources.attachment_id,"
+            " sources.guild_id"
             " FROM transcript_sources AS sources"
             " ORDER BY message_id",
             answered_since,
@@ -102,7 +106,12 @@ class Sources:
             ids = known.attachment_ids if known else frozenset()
             if row["attachment_id"] is not None:
                 ids |= {row["attachment_id"]}
-            found[row["message_id"]] = SourceToCheck(row["channel_id"], row["message_id"], ids)
+            guild_id = row["guild_id"]
+            if guild_id is None and known is not None:
+                guild_id = known.guild_id
+            found[row["message_id"]] = SourceToCheck(
+                row["channel_id"], row["message_id"], ids, guild_id
+            )
         return list(found.values())
 
     async def _take_back(

@@ -9,6 +9,9 @@ import asyncio
 
 import discord
 
+from bot.app import STARTUP_CHECK
+from bot.model import AudioOrigin, CacheKey, Transcript, TranscriptionResult
+from bot.store import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_payloads import Payload
 from tests.harness import (
@@ -21,6 +24,9 @@ from tests.harness import (
 )
 
 COMMANDS = r"/applications/\d+/commands"
+TRANSCRIBED = TranscriptionResult(
+    Transcript(text="Hello.", language="english", duration=1.0), duration=1.0, language="english"
+)
 
 
 def shard_of(server_id: int | str, shard_count: int) -> int:
@@ -126,3 +132,58 @@ async def test_another_shards_calls_to_rejoin_are_left_to_its_process(world):
     await store.remember_call(guild_id=4242, voice_channel_id=4343, text_channel_id=None)
     await world.bot.calls.rejoin_remembered(world.bot)
     assert [call.guild_id for call in await store.remembered_calls()] == [4242]
+
+
+async def test_each_process_checks_at_start_up_only_the_messages_of_its_shards(
+    discord_fake, audio_api, tmp_path, postgres_url
+):
+    """Messages something was derived from, in a server of each shard and in a direct message:
+    the process of shard 0 checks its server's and the direct message, the other its own."""
+    member = discord_fake.add_user(username="alice")
+    admin = discord_fake.add_user(username="ada")
+    servers = [await server_on_shard(discord_fake, member, admin, shard, 2) for shard in (0, 1)]
+
+    def message_with_audio(channel: Payload, guild: Payload | None) -> tuple[Payload, int | None]:
+        """A message with audio, and its server's id."""
+        audio = discord_fake.add_attachment(channel["id"], "note.ogg", b"OggS", "audio/ogg")
+        guild_id = guild["id"] if guild else None
+        message = discord_fake.make_message(
+            channel["id"], member, attachments=[audio], guild_id=guild_id
+        )
+        return message, int(guild_id) if guild_id else None
+
+    in_servers = [message_with_audio(channel, guild) for guild, channel in servers]
+    direct, _ = message_with_audio(discord_fake.add_dm_channel(member), None)
+    store = await Store.open(tmp_path, database_url=postgres_url, cache_ttl=3600)
+    try:
+        for index, (message, guild_id) in enumerate([*in_servers, (direct, None)]):
+            origin = AudioOrigin(
+                int(message["channel_id"]),
+                int(message["id"]),
+                int(message["attachments"][0]["id"]),
+                guild_id=guild_id,
+            )
+            await store.cache_transcription(
+                CacheKey(f"{index:02d}" * 32, "{}"), TRANSCRIBED, [origin]
+            )
+    finally:
+        await store.close()
+
+    checked_by: dict[int, set[str]] = {}
+    for shard in (0, 1):
+        settings = bot_settings(
+            audio_api,
+            tmp_path / f"shard-{shard}",
+            database_url=postgres_url,
+            shard_count=2,
+            shard_ids=(shard,),
+        )
+        discord_fake.requests.clear()
+        async with earshot_process(discord_fake, settings) as bot:
+            await bot.background[STARTUP_CHECK]
+        checked = discord_fake.find("GET", rf"{CHANNEL_MESSAGES}/\d+")
+        checked_by[shard] = {request.path.rsplit("/", 1)[1] for request in checked}
+    assert checked_by == {
+        0: {in_servers[0][0]["id"], direct["id"]},
+        1: {in_servers[1][0]["id"]},
+    }

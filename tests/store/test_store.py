@@ -276,16 +276,16 @@ async def test_deletions_to_do_are_kept_until_done_and_retried_when_due(store, c
 async def test_the_sources_to_check_are_recent_answers_and_cached_transcripts(store, clock):
     await store.claim_message(100, 1)
     await store.add_posted_message(100, PostedMessage(1, 201, 500))
-    await store.claim_message(102, 1)
+    await store.claim_message(102, 1, guild_id=9)
     await store.claim_message(103)  # no channel known: cannot be checked
-    await store.cache_transcription(KEY, RESULT, [AudioOrigin(2, 101, 501)])
+    await store.cache_transcription(KEY, RESULT, [AudioOrigin(2, 101, 501, guild_id=8)])
     clock.now += 10
     await store.claim_message(104, 1)
 
     assert await store.sources_to_check(clock.now - 20) == [
         SourceToCheck(1, 100, frozenset({500})),
-        SourceToCheck(2, 101, frozenset({501})),
-        SourceToCheck(1, 102, frozenset()),
+        SourceToCheck(2, 101, frozenset({501}), guild_id=8),
+        SourceToCheck(1, 102, frozenset(), guild_id=9),
         SourceToCheck(1, 104, frozenset()),
     ]
     assert [source.message_id for source in await store.sources_to_check(clock.now)] == [101, 104]
