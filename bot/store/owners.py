@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot.store.database import Database
@@ -27,6 +27,8 @@ DEAD_AFTER_BEATS = 4
 resumes as a live one, and a message adopted from it meanwhile would be answered twice."""
 LOOKUP_BATCH = 500
 """Servers looked up in one query."""
+CLOCK_SKEW_WARNING_SECONDS = 5.0
+"""How far a machine's clock may be off the shared database's before the operator is told."""
 
 
 def left_by_the_gone(table: str) -> str:
@@ -47,6 +49,23 @@ _ORPHANED = left_by_the_gone("answered_messages") + (
 )
 """Left by a process gone, with nothing posted for it yet (a process killed between posting
 and saying so would otherwise be answered twice)."""
+
+
+async def check_clock(
+    database_seconds: Callable[[], Awaitable[float]], clock: Callable[[], float]
+) -> None:
+    """Warn when `clock` is more than `CLOCK_SKEW_WARNING_SECONDS` off the shared database's
+    (`database_seconds`): processes judge each other alive by their own clocks."""
+    before = clock()
+    database_now = await database_seconds()
+    skew = (before + clock()) / 2 - database_now
+    if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
+        log.warning(
+            "this machine's clock is %.0f s %s the database's: processes sharing it judge each "
+            "other alive by their clocks, so synchronise the machines' clocks (NTP)",
+            abs(skew),
+            "behind" if skew < 0 else "ahead of",
+        )
 
 
 @dataclass(frozen=True)

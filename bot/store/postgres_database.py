@@ -111,6 +111,13 @@ class PostgresDatabase:
     async def close(self) -> None:
         await self._pool.close()
 
+    async def seconds_now(self) -> float:
+        """The server's clock: seconds since the epoch."""
+        now: float = await self._pool.fetchval(
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+        )
+        return now
+
     async def fetch_one(self, sql: str, *parameters: object) -> Row | None:
         row: Row | None = await self._pool.fetchrow(numbered_placeholders(sql), *parameters)
         return row

@@ -17,7 +17,7 @@ from bot.store.cooldowns import StoredCooldowns
 from bot.store.database import Database
 from bot.store.deferred_commands import DeferredCommands
 from bot.store.deletions import Deletion, DeletionQueue, PostedMessage
-from bot.store.owners import Owners
+from bot.store.owners import Owners, check_clock
 from bot.store.postgres_database import PostgresDatabase
 from bot.store.settings import GuildSettings, MemberSettings, StoredSettings
 from bot.store.sources import Sources, SourceToCheck
@@ -67,15 +67,22 @@ class Store:
         """Open and migrate the database: the PostgreSQL server at `database_url` when given,
         else the SQLite file in `data_dir` (both created if missing). Cached transcripts older
         than `cache_ttl` seconds are not returned. The process says it is alive every
-        `heartbeat_seconds` (see owners.py).
+        `heartbeat_seconds`; on PostgreSQL, a clock of this machine's that is off the server's
+        is warned of (see owners.py).
 
         Raises `StoreError` when the database cannot be opened or reached, or is newer than
         this earshot."""
-        database: Database = (
-            await PostgresDatabase.open(database_url)
-            if database_url is not None
-            else await SqliteDatabase.open(data_dir)
-        )
+        database: Database
+        if database_url is not None:
+            postgres = await PostgresDatabase.open(database_url)
+            try:
+                await check_clock(postgres.seconds_now, clock)
+            except BaseException:
+                await postgres.close()
+                raise
+            database = postgres
+        else:
+            database = await SqliteDatabase.open(data_dir)
         return cls(database, cache_ttl=cache_ttl, clock=clock, heartbeat_seconds=heartbeat_seconds)
 
     async def close(self) -> None:

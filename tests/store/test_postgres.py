@@ -5,6 +5,7 @@ is the same, and a server that is missing or newer is a clear error."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from datetime import UTC, datetime
@@ -178,3 +179,21 @@ async def test_a_command_a_process_gone_left_is_taken_up_by_one_live_process(
     )
     assert [taken[i] ^ taken[i + 1] for i in range(0, len(taken), 2)] == [True] * 20
     assert await second.deferred_commands.orphans(50) == []
+
+
+@pytest.mark.parametrize(("seconds_off", "told"), [(0, None), (-90, "behind"), (90, "ahead of")])
+async def test_a_machine_whose_clock_is_off_the_databases_is_warned_of(
+    tmp_path, postgres_url, caplog, seconds_off, told
+):
+    store = await Store.open(
+        tmp_path,
+        database_url=postgres_url,
+        cache_ttl=TTL,
+        clock=lambda: time.time() + seconds_off,
+    )
+    await store.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"this machine's clock is 90 s {told} the database's: processes sharing it judge each "
+        "other alive by their clocks, so synchronise the machines' clocks (NTP)"
+    ] * (told is not None)
