@@ -7,6 +7,8 @@ something is derived from: answered automatically in the last `days` days, or th
 cached transcript (kept no longer than the cache's TTL); of those, a process that runs only
 some shards looks at the messages of its shards' servers (direct messages: shard 0's, and so
 are those whose server was not recorded), since the other processes were listening meanwhile.
+Messages no process hears of (a server earshot is not in, reached through a member's own
+install) are checked when their shard's process starts.
 A message Discord answers 404 for is deleted; one whose audio attachments that were answered
 are missing (a forward's are in the message it forwards) was edited. A message earshot can no
 longer see (403) or any other error leaves things as they are.

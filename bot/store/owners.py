@@ -55,9 +55,14 @@ async def check_clock(
     database_seconds: Callable[[], Awaitable[float]], clock: Callable[[], float]
 ) -> None:
     """Warn when `clock` is more than `CLOCK_SKEW_WARNING_SECONDS` off the shared database's
-    (`database_seconds`): processes judge each other alive by their own clocks."""
+    (`database_seconds`): processes judge each other alive by their own clocks. A database
+    that does not tell its time is logged: the check only warns, so it never stops start-up."""
     before = clock()
-    database_now = await database_seconds()
+    try:
+        database_now = await database_seconds()
+    except Exception as error:
+        log.warning("could not compare this machine's clock with the database's: %s", error)
+        return
     skew = (before + clock()) / 2 - database_now
     if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
         log.warning(

@@ -18,6 +18,7 @@ from bot.runtime.background import BackgroundTasks
 from bot.runtime.spending import Spent
 from bot.settings import Settings
 from bot.store import MIGRATIONS, Store, StoreError
+from bot.store.owners import check_clock
 from bot.store.postgres_database import MALFORMED_URL
 from bot.store.server_budgets import ServerBudgets
 from tests.databases import table_rows
@@ -197,3 +198,11 @@ async def test_a_machine_whose_clock_is_off_the_databases_is_warned_of(
         f"this machine's clock is 90 s {told} the database's: processes sharing it judge each "
         "other alive by their clocks, so synchronise the machines' clocks (NTP)"
     ] * (told is not None)
+
+
+async def test_a_database_that_does_not_tell_its_time_does_not_stop_start_up(caplog):
+    async def reset() -> float:
+        raise ConnectionResetError("connection reset by peer")
+
+    await check_clock(reset, time.time)
+    assert "could not compare this machine's clock with the database's" in caplog.text

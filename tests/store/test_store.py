@@ -279,16 +279,21 @@ async def test_the_sources_to_check_are_recent_answers_and_cached_transcripts(st
     await store.claim_message(102, 1, guild_id=9)
     await store.claim_message(103)  # no channel known: cannot be checked
     await store.cache_transcription(KEY, RESULT, [AudioOrigin(2, 101, 501, guild_id=8)])
+    await store.link_transcription(KEY, [AudioOrigin(1, 102, 502)])  # its server not recorded
     clock.now += 10
     await store.claim_message(104, 1)
 
     assert await store.sources_to_check(clock.now - 20) == [
         SourceToCheck(1, 100, frozenset({500})),
         SourceToCheck(2, 101, frozenset({501}), guild_id=8),
-        SourceToCheck(1, 102, frozenset(), guild_id=9),
+        SourceToCheck(1, 102, frozenset({502}), guild_id=9),
         SourceToCheck(1, 104, frozenset()),
     ]
-    assert [source.message_id for source in await store.sources_to_check(clock.now)] == [101, 104]
+    assert [source.message_id for source in await store.sources_to_check(clock.now)] == [
+        101,
+        102,
+        104,
+    ]
 
 
 async def test_pruning_forgets_expired_transcripts_and_answers_with_nothing_to_take_back(
