@@ -1,6 +1,11 @@
 """What earshot posted in answer to a message, and the deletions of it still to do: once what
 it answers is gone, a posted message or thread waits in `pending_deletions` until Discord
-confirms it is gone, retried when a try fails, and across restarts."""
+confirms it is gone, retried when a try fails, and across restarts.
+
+Each deletion is tried by one process at a time: the process that queues one tries it at once,
+and one that takes due deletions (`due_deletions`) has them to itself, both for
+`LEASE_SECONDS`, by when it has said done or failed (and when to try again). A process that
+dies meanwhile leaves them due again, for any process, after the lease."""
 
 from __future__ import annotations
 
@@ -8,6 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.store.database import Database, Transaction
+
+LEASE_SECONDS = 120.0
+"""How long a deletion handed to a process to try is not due for the others."""
+DELETIONS_LOCK = "deletions"
+"""Taken while due deletions are handed out, so two processes never take the same one."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,10 @@ class Deletion:
     attempts: int = 0
 
 
-async def queue_deletions(db: Transaction, posted: Iterable[PostedMessage], due_at: float) -> None:
-    """Inside a transaction: add deletions to do, due at `due_at` (one already queued stays
-    as it is)."""
+async def queue_deletions(db: Transaction, posted: Iterable[PostedMessage], now: float) -> None:
+    """Inside a transaction: add deletions to do, which this process tries at once, so they
+    fall due for others only after the lease (one already queued stays as it is)."""
+    due_at = now + LEASE_SECONDS
     await db.execute_many(
         "INSERT INTO pending_deletions (channel_id, message_id, is_thread, due_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -72,13 +83,21 @@ class DeletionQueue:
         )
 
     async def due_deletions(self, limit: int) -> list[Deletion]:
-        """Up to `limit` deletions due by now, the longest waiting first."""
-        rows = await self._database.fetch_all(
-            "SELECT channel_id, message_id, is_thread, attempts FROM pending_deletions"
-            " WHERE due_at <= ? ORDER BY due_at, is_thread, message_id LIMIT ?",
-            self._clock(),
-            limit,
-        )
+        """Up to `limit` deletions due by now, the longest waiting first, this process's to try
+        for the lease."""
+        now = self._clock()
+        async with self._database.transaction() as db:
+            await db.lock(DELETIONS_LOCK, 0)
+            rows = await db.fetch_all(
+                "SELECT channel_id, message_id, is_thread, attempts FROM pending_deletions"
+                " WHERE due_at <= ? ORDER BY due_at, is_thread, message_id LIMIT ?",
+                now,
+                limit,
+            )
+            await db.execute_many(
+                "UPDATE pending_deletions SET due_at = ? WHERE channel_id = ? AND message_id = ?",
+                [(now + LEASE_SECONDS, row["channel_id"], row["message_id"]) for row in rows],
+            )
         return [
             Deletion(
                 PostedMessage(

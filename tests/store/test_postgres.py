@@ -17,7 +17,8 @@ from bot.errors import BudgetSpent
 from bot.runtime.background import BackgroundTasks
 from bot.runtime.spending import Spent
 from bot.settings import Settings
-from bot.store import MIGRATIONS, Store, StoreError
+from bot.store import MIGRATIONS, PostedMessage, Store, StoreError
+from bot.store.deletions import LEASE_SECONDS
 from bot.store.owners import check_clock
 from bot.store.postgres_database import MALFORMED_URL
 from bot.store.server_budgets import ServerBudgets
@@ -206,3 +207,22 @@ async def test_a_database_that_does_not_tell_its_time_does_not_stop_start_up(cap
 
     await check_clock(reset, time.time)
     assert "could not compare this machine's clock with the database's" in caplog.text
+
+
+async def test_each_due_deletion_is_handed_to_one_process(two_processes, tmp_path, postgres_url):
+    long_ago = time.time() - 2 * LEASE_SECONDS
+    gone = await Store.open(
+        tmp_path, database_url=postgres_url, cache_ttl=TTL, clock=lambda: long_ago
+    )
+    try:
+        for message_id in range(100, 140):  # each posted after its source went: to delete
+            assert not await gone.add_posted_message(
+                message_id, PostedMessage(1, message_id + 1000)
+            )
+    finally:
+        await gone.close()
+
+    first, second = two_processes
+    handed = await asyncio.gather(*(store.due_deletions(25) for store in (first, second) * 2))
+    taken = [deletion.posted.message_id for batch in handed for deletion in batch]
+    assert sorted(taken) == list(range(1100, 1140))  # each once, none left out

@@ -17,6 +17,7 @@ from bot.store import (
     Store,
     StoreError,
 )
+from bot.store.deletions import LEASE_SECONDS
 from tests.databases import table_rows
 
 TTL = 3600.0
@@ -118,8 +119,10 @@ async def test_an_unwritable_data_dir_is_a_clear_error(tmp_path):
         await Store.open(blocker / "data", cache_ttl=TTL)
 
 
-async def test_a_message_posted_for_a_source_already_gone_is_a_deletion_to_do(store):
+async def test_a_message_posted_for_a_source_already_gone_is_a_deletion_to_do(store, clock):
     assert not await store.add_posted_message(42, PostedMessage(1, 2, 500))
+    assert await store.due_deletions(10) == []  # tried at once by the process that posted it
+    clock.now += LEASE_SECONDS
     assert await store.due_deletions(10) == [Deletion(PostedMessage(1, 2))]
     assert await store.source_gone(42) == []
 
@@ -259,7 +262,10 @@ async def test_deletions_to_do_are_kept_until_done_and_retried_when_due(store, c
     await store.add_posted_message(100, PostedMessage.thread(100))
     [message, thread] = await store.source_gone(100)
     assert (message.posted.attachment_id, thread.posted.is_thread) == (500, True)
+    assert await store.due_deletions(10) == []  # tried at once by the process that saw it go
+    clock.now += LEASE_SECONDS
     assert await store.due_deletions(10) == [Deletion(PostedMessage(1, 201)), thread]
+    assert await store.due_deletions(10) == []  # handed out: this process's to try
 
     await store.deletion_done(thread.posted)
     await store.deletion_failed(Deletion(PostedMessage(1, 201)), retry_at=clock.now + 30)
