@@ -6,7 +6,8 @@ posted in answer into deletions to do (`pending_deletions`), so nothing is lost 
 stops. `TakeBack` tries them at once; one that fails is tried again in the background (`run`)
 after `FIRST_RETRY_SECONDS`, then twice as long each time up to `LONGEST_RETRY_SECONDS`, at
 most `MAX_ATTEMPTS` tries in all, then given up with a warning. A message or thread Discord no
-longer has counts as deleted. Deletions left when earshot stopped are tried when it starts.
+longer has counts as deleted. Deletions left when earshot stopped are tried when it starts,
+or once they fall due (see `bot.store.deletions`: a deletion is one process's for a while).
 A message posted in answer to one already deleted is recorded as a deletion to do and tried at
 once (`posted`). An unexpected failure of a round of retries (the database's, say) is logged
 and the round tried again after the same back-off, so no deletion is forgotten.
