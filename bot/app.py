@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 import discord
@@ -13,9 +14,9 @@ import httpx
 from discord.ext import commands
 
 from bot.calls.channel_reader import Speak
+from bot.discord_io import deferral
 from bot.discord_io.budget_notices import server_spending
 from bot.discord_io.command_sync import sync_commands
-from bot.discord_io.deferral import tell_the_abandoned
 from bot.discord_io.monitoring import MonitoringServer
 from bot.discord_io.startup_check import check_sources
 from bot.discord_io.take_back import TakeBack
@@ -221,10 +222,8 @@ class EarshotBot(commands.AutoShardedBot):
         )
         self.background.start(
             TELLING_THE_ABANDONED,
-            tell_the_abandoned(
-                self,
-                self.store.deferred_commands,
-                heartbeat_seconds=self.settings.process_heartbeat_seconds,
+            deferral.tell_the_abandoned(
+                self, self.store.deferred_commands, every=self.store.owners.look_seconds
             ),
         )
         for extension in EXTENSIONS:
@@ -286,12 +285,16 @@ class EarshotBot(commands.AutoShardedBot):
         command is forgotten even if its task has not ended yet, so no process tells them again
         (`bot.discord_io.deferral`)."""
         told = await self.tree.give_up(task)
-        if told is None:
-            return
-        try:
-            await self.store.deferred_commands.forget(told)
-        except Exception as error:
-            log.warning("could not forget command %s in the store: %s", told, error)
+        if told is not None:
+            await deferral.forget(self.store.deferred_commands, told)
+
+    def defer_reply(
+        self, interaction: discord.Interaction, *, ephemeral: bool
+    ) -> AbstractAsyncContextManager[None]:
+        """Defer the reply to `interaction` (privately with `ephemeral`), the command
+        remembered while it works, so a live process tells the member if this one dies
+        (`bot.discord_io.deferral`)."""
+        return deferral.deferred(interaction, self.store.deferred_commands, ephemeral=ephemeral)
 
     def time_left(self, *, share: float = 1.0) -> float:
         """A `share` of the seconds left before `shutdown` must be over (EVENT_DRAIN_SECONDS

@@ -17,7 +17,6 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import replies
-from bot.discord_io.deferral import deferred
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call, humans_in
@@ -53,7 +52,7 @@ class Captions(
         server = await self.bot.store.guild_settings(target.guild.id)
         check_may_start(member, target, server)
         self.bot.calls.check_join(target)  # refusals are private: before the public deferral
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+        async with self.bot.defer_reply(interaction, ephemeral=False):
             board = captions_channel(target, server)
             _, started = await self.bot.calls.start_captions(target, board, server, by_command=True)
             where = "here" if board.id == interaction.channel_id else f"in {board.mention}"
@@ -73,7 +72,7 @@ class Captions(
             raise CaptionsNotRunning("no captions here")
         if call_channel_of(member) != call.channel:
             check_may_start(member, call.channel, call.captions.server)
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+        async with self.bot.defer_reply(interaction, ephemeral=False):
             await self.bot.calls.stop_captions(call.guild_id)
             text = f"Captions of **{shown_name(call.channel.name)}** are off."
             await replies.send(interaction, OutgoingMessage(text), ephemeral=False)

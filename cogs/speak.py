@@ -19,7 +19,6 @@ from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, render, replies
 from bot.discord_io.autocomplete import voice_autocomplete
 from bot.discord_io.cooldown import provider_cooldown
-from bot.discord_io.deferral import deferred
 from bot.discord_io.live_preview import LivePreview
 from bot.discord_io.mention_names import mention_names, speakable
 from bot.discord_io.names import shown_name
@@ -114,7 +113,7 @@ class Speak(commands.Cog):
             await self._say_in_call(interaction, words, voice, speed)
             return
         private = on_behalf.private_unless_allowed(interaction, False)
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+        async with self.bot.defer_reply(interaction, ephemeral=private):
             options = SpeechOptions(
                 voice=voice or await self._preferred_voice(interaction),
                 speed=speed or 1.0,
@@ -139,7 +138,7 @@ class Speak(commands.Cog):
             raise NotInVoiceChannel("not in a voice channel")
         if not may_speak_in(member, channel):
             raise MayNotSpeakThere(channel.name)
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+        async with self.bot.defer_reply(interaction, ephemeral=True):
             try:
                 spoken = await words()
                 line = await self.bot.chat_lines.spoken_for(
@@ -158,7 +157,7 @@ class Speak(commands.Cog):
     async def read_aloud(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+        async with self.bot.defer_reply(interaction, ephemeral=True):
             options = SpeechOptions(
                 voice=await self._preferred_voice(interaction), output=READ_ALOUD_FORMAT
             )

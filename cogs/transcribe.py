@@ -22,7 +22,7 @@ was away are found (`bot.discord_io.startup_check`), and failed deletions are re
 A message being answered automatically is owned, in the store, by the process answering it;
 should that process die before answering (killed, crashed, its machine gone), a live process
 serving the message's server adopts it and answers it (`adopt_orphans`, every
-`ADOPT_EVERY_BEATS` heartbeats): after a restart, the same process; with several, another.
+`Owners.look_seconds`): after a restart, the same process; with several, another.
 Voice messages posted while a shard was away (an outage after which it identified anew, so
 Discord never replays them) are read back once it is ready (`missed_messages`).
 """
@@ -43,7 +43,6 @@ from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.autocomplete import language_autocomplete
 from bot.discord_io.automatic_replies import AutomaticAnswer
 from bot.discord_io.cooldown import provider_cooldown
-from bot.discord_io.deferral import deferred
 from bot.discord_io.missed_messages import missed_messages
 from bot.discord_io.permissions import missing_to_answer, switch_channel
 from bot.discord_io.server_limit import longest_recording
@@ -59,7 +58,6 @@ log = logging.getLogger(__name__)
 
 ADOPTING = "adopting orphaned messages"
 """The background task adopting dead processes' messages."""
-ADOPT_EVERY_BEATS = 2
 ADOPT_BATCH = 50
 """Orphans adopted in one pass at most; the rest wait for the next."""
 
@@ -112,7 +110,7 @@ class Transcribe(commands.Cog):
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         private = on_behalf.private_unless_allowed(interaction, private)
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+        async with self.bot.defer_reply(interaction, ephemeral=private):
             try:
                 code = (
                     parse_language(language)
@@ -135,7 +133,7 @@ class Transcribe(commands.Cog):
     async def transcribe_message(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+        async with self.bot.defer_reply(interaction, ephemeral=True):
             files, author = await replies.audio_files_of(interaction, message)
             if not files:
                 return
@@ -222,8 +220,8 @@ class Transcribe(commands.Cog):
         self.jobs.start(guild.id, message.id, work, member=message.author.id)
 
     async def _adopting(self) -> None:
-        """Once every shard is ready, adopt orphans every `ADOPT_EVERY_BEATS` heartbeats (the
-        app says this process is alive). A failed round (the database unreachable) is logged and
+        """Once every shard is ready, adopt orphans every `Owners.look_seconds` (the app says
+        this process is alive). A failed round (the database unreachable) is logged and
         the next one tries again."""
         while True:
             try:
@@ -231,7 +229,7 @@ class Transcribe(commands.Cog):
                     await self.adopt_orphans()
             except Exception:
                 log.warning("could not adopt orphans", exc_info=True)
-            await asyncio.sleep(ADOPT_EVERY_BEATS * self.bot.store.owners.heartbeat_seconds)
+            await asyncio.sleep(self.bot.store.owners.look_seconds)
 
     async def adopt_orphans(self) -> int:
         """Answer the messages of this process's servers that dead processes claimed and did not

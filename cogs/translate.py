@@ -14,7 +14,6 @@ from discord.ext import commands
 from bot.app import EarshotBot
 from bot.discord_io import attachments, on_behalf, replies
 from bot.discord_io.cooldown import provider_cooldown
-from bot.discord_io.deferral import deferred
 from bot.discord_io.server_limit import longest_recording
 from bot.model import TranslationOptions
 from bot.transcription.answering import answer_each
@@ -57,7 +56,7 @@ class Translate(commands.Cog):
         if private is None:
             private = (await self.bot.store.member_settings(interaction.user.id)).private_replies
         private = on_behalf.private_unless_allowed(interaction, private)
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=private):
+        async with self.bot.defer_reply(interaction, ephemeral=private):
             await self._translate_each(
                 interaction, [file], author=interaction.user, private=private
             )
@@ -65,7 +64,7 @@ class Translate(commands.Cog):
     async def translate_message(
         self, interaction: discord.Interaction[EarshotBot], message: discord.Message
     ) -> None:
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=True):
+        async with self.bot.defer_reply(interaction, ephemeral=True):
             files, author = await replies.audio_files_of(interaction, message)
             if not files:
                 return

@@ -18,7 +18,6 @@ from discord.ext import commands
 
 from bot.app import EarshotBot
 from bot.discord_io import replies
-from bot.discord_io.deferral import deferred
 from bot.discord_io.names import shown_name
 from bot.discord_io.render import OutgoingMessage
 from bot.discord_io.voice.call import Call
@@ -56,7 +55,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         if channel is None:
             raise NotInVoiceChannel("not in a voice channel")
         self.bot.calls.check_join(channel)  # refusals are private: before the public deferral
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+        async with self.bot.defer_reply(interaction, ephemeral=False):
             notices = interaction.channel
             assert isinstance(notices, discord.abc.Messageable)
             call = await self.bot.calls.join(channel, notices)
@@ -69,7 +68,7 @@ class Voice(commands.GroupCog, group_name="voice", group_description="earshot in
         if not in_call and not _may(interaction, call, "move_members"):
             raise NotAllowed("Move Members")
         # Leaving may take a few seconds.
-        async with deferred(interaction, self.bot.store.deferred_commands, ephemeral=False):
+        async with self.bot.defer_reply(interaction, ephemeral=False):
             await self.bot.calls.leave(call.guild_id)
             name = shown_name(call.channel.name)
             await _tell(interaction, f"I left **{name}**.", private=False)

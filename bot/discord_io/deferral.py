@@ -32,8 +32,6 @@ ABANDONED = (
     "⚠️ earshot stopped before it could finish this: the process working on it ended "
     "unexpectedly. Please run the command again."
 )
-LOOK_EVERY_BEATS = 2
-"""Heartbeats between two looks for commands that processes gone left."""
 BATCH = 50
 """Commands taken up in one look at most; the rest wait for the next."""
 _APPLICATION_WEBHOOK: Final = 3
@@ -61,20 +59,26 @@ async def deferred(
         )
         yield
     finally:
-        await _quietly(commands.forget(interaction.id), "forget", interaction.id)
+        await forget(commands, interaction.id)
+
+
+async def forget(commands: DeferredCommands, interaction_id: int) -> None:
+    """This process is done with the command (`DeferredCommands.forget`); a store that cannot
+    forget it is logged."""
+    await _quietly(commands.forget(interaction_id), "forget", interaction_id)
 
 
 async def tell_the_abandoned(
-    client: discord.Client, commands: DeferredCommands, *, heartbeat_seconds: float
+    client: discord.Client, commands: DeferredCommands, *, every: float
 ) -> None:
-    """Every `LOOK_EVERY_BEATS` heartbeats, for as long as the bot runs: `tell_once`. A failed
-    look (the database unreachable) is logged and the next one tries again."""
+    """Every `every` seconds (`Owners.look_seconds`), for as long as the bot runs: `tell_once`.
+    A failed look (the database unreachable) is logged and the next one tries again."""
     while True:
         try:
             await tell_once(client, commands)
         except Exception:
             log.warning("could not look for commands that processes gone left", exc_info=True)
-        await asyncio.sleep(LOOK_EVERY_BEATS * heartbeat_seconds)
+        await asyncio.sleep(every)
 
 
 async def tell_once(client: discord.Client, commands: DeferredCommands) -> int:

@@ -95,7 +95,8 @@ def remove_left_behind(*, settling_seconds: float = SETTLING_SECONDS) -> int:
             continue
         else:
             shutil.rmtree(path, ignore_errors=True)
-            removed += not path.exists()
+            if not path.exists():
+                removed += 1
         finally:
             os.close(held)
     if removed:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 DEAD_AFTER_BEATS = 4
 """Heartbeats missed before a process counts as gone. Not fewer: a process that only stalled
 resumes as a live one, and a message adopted from it meanwhile would be answered twice."""
+LOOK_EVERY_BEATS = 2
+"""Heartbeats between two looks of a live process for what processes gone left: the messages
+they were answering, the commands they were working on."""
 LOOKUP_BATCH = 500
 """Servers looked up in one query."""
 CLOCK_SKEW_WARNING_SECONDS = 5.0
@@ -93,6 +96,8 @@ class Owners:
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_after_seconds = DEAD_AFTER_BEATS * heartbeat_seconds
+        self.look_seconds = LOOK_EVERY_BEATS * heartbeat_seconds
+        """How often live processes look for what processes gone left."""
 
     async def heartbeat(self) -> None:
         """Say this process is alive, and forget processes long dead."""
